@@ -84,7 +84,7 @@ export function parseFilter(expression: string): UserFilter {
     attribute = readQuoted('attribute name');
   } else {
     const start = pos;
-    while (pos < expression.length && /[A-Za-z0-9_:\-]/.test(expression[pos] ?? '')) pos++;
+    while (pos < expression.length && /[A-Za-z0-9_:-]/.test(expression[pos] ?? '')) pos++;
     attribute = expression.slice(start, pos);
   }
   if (attribute === '') throw new FilterError('filter has no attribute name; expected e.g. email ^= "a"');

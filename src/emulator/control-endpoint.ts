@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { readBody } from './aws-json-protocol.js';
+import type { EmulatorStats } from './emulator-stats.js';
+import type { EmulatorFaults } from './fault-injector.js';
+import { FaultConfigError } from './fault-injector.js';
+import type { SeedOptions } from './user-seeder.js';
+
+/** Every control path starts with this; nothing in Cognito's API does. */
+export const CONTROL_PREFIX = '/__emulator/';
+
+/** A pool as the control endpoint lists it. */
+export interface PoolSummary {
+  id: string;
+  name: string;
+  users: number;
+}
+
+/** What the control endpoint can see and change (the emulator, seen through a narrow window). */
+export interface ControlTarget {
+  readonly faults: EmulatorFaults;
+  /** Validates and applies a partial update (the JSON comes straight from the client). */
+  setFaults(patch: Partial<EmulatorFaults>): void;
+  stats(): EmulatorStats;
+  resetStats(): void;
+  pools(): PoolSummary[];
+  createPoolWithUsers(options: SeedOptions & { name?: string }): string;
+}
+
+const createPoolSchema = z.strictObject({
+  name: z.string().min(1).max(128).optional(),
+  users: z.number().int().min(0),
+  seed: z.number().optional(),
+  subSkew: z.number().min(0).max(1).optional(),
+});
+
+class ControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function jsonBody(request: IncomingMessage): Promise<unknown> {
+  const raw = (await readBody(request)).toString('utf8').trim();
+  if (raw === '') return {};
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new ControlError(400, 'body is not valid JSON');
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) });
+  response.end(payload);
+}
+
+/**
+ * The emulator's own small JSON API, on the same port as Cognito's:
+ * `GET|PUT /__emulator/config` (faults; PUT takes a partial update), `GET /__emulator/stats`,
+ * `POST /__emulator/stats/reset`, `GET|POST /__emulator/pools` (list; create and seed),
+ * `GET /__emulator/health`. Not rate-limited, not delayed, never faulted.
+ */
+export async function handleControlRequest(request: IncomingMessage, response: ServerResponse, target: ControlTarget): Promise<void> {
+  const path = (request.url ?? '').split('?')[0] ?? '';
+  const route = `${request.method ?? 'GET'} ${path.slice(CONTROL_PREFIX.length - 1)}`;
+  try {
+    switch (route) {
+      case 'GET /health':
+        return send(response, 200, { ok: true });
+      case 'GET /config':
+        return send(response, 200, target.faults);
+      case 'PUT /config':
+      case 'PATCH /config':
+        target.setFaults((await jsonBody(request)) as Partial<EmulatorFaults>);
+        return send(response, 200, target.faults);
+      case 'GET /stats':
+        return send(response, 200, target.stats());
+      case 'POST /stats/reset':
+        target.resetStats();
+        return send(response, 200, target.stats());
+      case 'GET /pools':
+        return send(response, 200, { pools: target.pools() });
+      case 'POST /pools': {
+        const parsed = createPoolSchema.safeParse(await jsonBody(request));
+        if (!parsed.success) {
+          throw new ControlError(400, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        }
+        const id = target.createPoolWithUsers(parsed.data);
+        return send(response, 201, { id, users: parsed.data.users });
+      }
+      default:
+        throw new ControlError(404, `no control route ${route}; see docs/emulator.md`);
+    }
+  } catch (error) {
+    if (error instanceof ControlError) return send(response, error.status, { message: error.message });
+    if (error instanceof FaultConfigError || error instanceof RangeError) return send(response, 400, { message: error.message });
+    return send(response, 500, { message: error instanceof Error ? error.message : String(error) });
+  }
+}

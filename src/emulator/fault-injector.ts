@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { CognitoServiceError } from './cognito-error.js';
+import type { PageShape } from './list-users.js';
+import type { RandomSource } from './random-source.js';
+
+/** An error to answer for every call of one operation, for testing fatal paths. */
+export interface ForcedError {
+  /** The error code, e.g. `NotAuthorizedException`. */
+  code: string;
+  /** HTTP status. @default 400 (500 for InternalErrorException) */
+  status?: number;
+  /** @default the code */
+  message?: string;
+}
+
+/** Load and fault shaping. Every rate is a probability per call, from 0 to 1. */
+export interface EmulatorFaults {
+  /** Fixed delay before each API answer, in ms. @default 0 */
+  latencyMs: number;
+  /** Extra uniform random delay [0, jitterMs) on top of latencyMs. @default 0 */
+  jitterMs: number;
+  /** Account-wide ListUsers/ListUsersInGroup quota in requests/s (burst = 1 s worth); null = off. @default null */
+  quotaRps: number | null;
+  /**
+   * Share of ListUsers/ListUsersInGroup calls answered TooManyRequestsException at random, on top of
+   * the quota (counted as throttled). @default 0
+   */
+  throttleRate: number;
+  /** Share of calls answered InternalErrorException (HTTP 500). @default 0 */
+  internalErrorRate: number;
+  /** Share of calls whose connection is destroyed without an answer. @default 0 */
+  dropConnectionRate: number;
+  /** Share of ListUsers pages cut short (1..limit-1 users) while still carrying a token. @default 0 */
+  shortPageRate: number;
+  /** Share of ListUsers pages returned empty with a token. @default 0 */
+  emptyPageRate: number;
+  /** Pagination tokens older than this are rejected; null = never expire. @default null */
+  tokenTtlSeconds: number | null;
+  /** Operation name → error answered for every call of it. @default {} */
+  forcedErrors: Record<string, ForcedError>;
+  /** When set, only requests signed with one of these access key ids are served. @default null */
+  allowedAccessKeyIds: string[] | null;
+}
+
+/** No faults: a fast, faithful Cognito. */
+export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
+  latencyMs: 0,
+  jitterMs: 0,
+  quotaRps: null,
+  throttleRate: 0,
+  internalErrorRate: 0,
+  dropConnectionRate: 0,
+  shortPageRate: 0,
+  emptyPageRate: 0,
+  tokenTtlSeconds: null,
+  forcedErrors: {},
+  allowedAccessKeyIds: null,
+});
+
+const rate = z.number().min(0).max(1);
+const faultsPatchSchema = z
+  .strictObject({
+    latencyMs: z.number().min(0).max(600_000),
+    jitterMs: z.number().min(0).max(600_000),
+    quotaRps: z.number().positive().nullable(),
+    throttleRate: rate,
+    internalErrorRate: rate,
+    dropConnectionRate: rate,
+    shortPageRate: rate,
+    emptyPageRate: rate,
+    tokenTtlSeconds: z.number().positive().nullable(),
+    forcedErrors: z.record(
+      z.string().min(1),
+      z.strictObject({
+        code: z.string().min(1),
+        status: z.number().int().min(400).max(599).optional(),
+        message: z.string().optional(),
+      }),
+    ),
+    allowedAccessKeyIds: z.array(z.string().min(1)).nullable(),
+  })
+  .partial();
+
+/** A fault setting that is out of range; the message names the setting and what was expected. */
+export class FaultConfigError extends Error {
+  override readonly name = 'FaultConfigError';
+}
+
+/** Validates a partial fault update and applies it to `current`, returning a new object. */
+export function mergeFaults(current: Readonly<EmulatorFaults>, patch: unknown): EmulatorFaults {
+  const parsed = faultsPatchSchema.safeParse(patch);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'faults'}: ${issue.message}`);
+    throw new FaultConfigError(`invalid emulator faults: ${problems.join('; ')}`);
+  }
+  const merged: EmulatorFaults = { ...copyFaults(current) };
+  for (const [key, value] of Object.entries(parsed.data)) {
+    if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  return copyFaults(merged);
+}
+
+function copyFaults(faults: Readonly<EmulatorFaults>): EmulatorFaults {
+  return {
+    ...faults,
+    forcedErrors: Object.fromEntries(Object.entries(faults.forcedErrors).map(([op, e]) => [op, { ...e }])),
+    allowedAccessKeyIds: faults.allowedAccessKeyIds === null ? null : [...faults.allowedAccessKeyIds],
+  };
+}
+
+/**
+ * Decides, call by call, which fault to inject. All randomness comes from one seedable source, so
+ * a chaos test with a fixed seed sees the same sequence of faults for the same sequence of calls.
+ */
+export class FaultInjector {
+  #faults: EmulatorFaults;
+  readonly #random: RandomSource;
+
+  constructor(faults: Partial<EmulatorFaults>, random: RandomSource) {
+    this.#faults = mergeFaults(DEFAULT_FAULTS, faults);
+    this.#random = random;
+  }
+
+  /** A copy of the current settings. */
+  get faults(): EmulatorFaults {
+    return copyFaults(this.#faults);
+  }
+
+  /** Applies a validated partial update; throws FaultConfigError and changes nothing when invalid. */
+  update(patch: unknown): EmulatorFaults {
+    this.#faults = mergeFaults(this.#faults, patch);
+    return this.faults;
+  }
+
+  /** The delay before this answer: fixed latency plus uniform jitter. */
+  delayMs(): number {
+    const { latencyMs, jitterMs } = this.#faults;
+    return latencyMs + (jitterMs > 0 ? this.#random.next() * jitterMs : 0);
+  }
+
+  /** Null when the request may proceed; otherwise the error AWS gives for these credentials. */
+  credentialError(authorization: string | undefined): CognitoServiceError | null {
+    const allowed = this.#faults.allowedAccessKeyIds;
+    if (allowed === null) return null;
+    if (authorization === undefined || authorization === '') return CognitoServiceError.missingAuthenticationToken();
+    const accessKeyId = /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
+    return accessKeyId !== undefined && allowed.includes(accessKeyId) ? null : CognitoServiceError.unrecognizedClient();
+  }
+
+  /** True when this UserList call should be throttled at random (the quota is checked separately). */
+  shouldThrottle(): boolean {
+    return this.#random.chance(this.#faults.throttleRate);
+  }
+
+  /** True when this call's connection should be destroyed without an answer. */
+  shouldDrop(): boolean {
+    return this.#random.chance(this.#faults.dropConnectionRate);
+  }
+
+  /** The error forced for this operation, or an injected internal error, or null. */
+  injectedError(operation: string): CognitoServiceError | null {
+    const forced = this.#faults.forcedErrors[operation];
+    if (forced !== undefined) {
+      const status = forced.status ?? (forced.code === 'InternalErrorException' ? 500 : 400);
+      return new CognitoServiceError(forced.code, forced.message ?? forced.code, status);
+    }
+    return this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
+  }
+
+  /** How to bend this ListUsers page (empty wins over short when both fire). */
+  pageShape(limit: number): PageShape {
+    if (this.#random.chance(this.#faults.emptyPageRate)) return { kind: 'empty' };
+    if (limit >= 2 && this.#random.chance(this.#faults.shortPageRate)) {
+      return { kind: 'short', limit: 1 + this.#random.int(limit - 1) };
+    }
+    return { kind: 'normal' };
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The local Cognito user-pool emulator: the public entry for tests, the demo and the benchmarks.
+ * See docs/emulator.md.
+ */
+export { CognitoEmulator } from './emulator-server.js';
+export type { EmulatorOptions, NewUser } from './emulator-server.js';
+export type { EmulatorFaults, ForcedError } from './fault-injector.js';
+export { DEFAULT_FAULTS, FaultConfigError } from './fault-injector.js';
+export type { EmulatorStats } from './emulator-stats.js';
+export type { SeedOptions } from './user-seeder.js';
+export { MAX_SEED_USERS } from './user-seeder.js';
+export type { UserStatus } from './stored-user.js';
+export { CONTROL_PREFIX } from './control-endpoint.js';
+export type { PoolSummary } from './control-endpoint.js';
+export { registerEmulatorCommand } from './emulator-command.js';

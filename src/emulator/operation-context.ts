@@ -1,0 +1,16 @@
+import type { FaultInjector } from './fault-injector.js';
+import type { PaginationTokenCodec } from './pagination-token.js';
+import type { UserPoolStore } from './user-pool-store.js';
+
+/** What every operation handler gets besides its request body. */
+export interface OperationContext {
+  readonly store: UserPoolStore;
+  readonly codec: PaginationTokenCodec;
+  readonly faults: FaultInjector;
+  readonly requestId: string;
+  /** Wall-clock time of the request's arrival, epoch milliseconds. */
+  readonly nowMs: number;
+}
+
+/** A Cognito operation: validates its JSON body, acts, returns the JSON response body. */
+export type OperationHandler = (body: Record<string, unknown>, context: OperationContext) => unknown;

@@ -1,0 +1,108 @@
+import { CognitoServiceError } from './cognito-error.js';
+import { listUsers, parseListUsersRequest } from './list-users.js';
+import type { OperationContext, OperationHandler } from './operation-context.js';
+import { bindingOf } from './pagination-token.js';
+import { NON_BLANK_PATTERN, POOL_ID_PATTERN, POOL_NAME_PATTERN, RequestValidator } from './request-validator.js';
+import type { UserPool } from './user-pool.js';
+
+/** The account id in emulated ARNs. */
+export const EMULATED_ACCOUNT_ID = '000000000000';
+
+function describe(pool: UserPool, region: string): Record<string, unknown> {
+  return {
+    Id: pool.id,
+    Name: pool.name,
+    Arn: `arn:aws:cognito-idp:${region}:${EMULATED_ACCOUNT_ID}:userpool/${pool.id}`,
+    CreationDate: pool.createdMs / 1000,
+    LastModifiedDate: pool.modifiedMs / 1000,
+    EstimatedNumberOfUsers: pool.size,
+    LambdaConfig: {},
+    MfaConfiguration: 'OFF',
+    DeletionProtection: 'INACTIVE',
+    UsernameConfiguration: { CaseSensitive: true },
+  };
+}
+
+const createUserPool: OperationHandler = (body, context) => {
+  const v = new RequestValidator(body);
+  const name = v.string('PoolName', { required: true, min: 1, max: 128, pattern: POOL_NAME_PATTERN });
+  v.done();
+  const pool = context.store.create(name as string, context.nowMs);
+  return { UserPool: describe(pool, context.store.region) };
+};
+
+const describeUserPool: OperationHandler = (body, context) => {
+  const pool = requirePool(body, context);
+  return { UserPool: describe(pool, context.store.region) };
+};
+
+const listUserPools: OperationHandler = (body, context) => {
+  const v = new RequestValidator(body);
+  const nextToken = v.string('NextToken', { min: 1, max: 131_072, pattern: NON_BLANK_PATTERN });
+  const maxResults = v.integer('MaxResults', { required: true, min: 1, max: 60 });
+  v.done();
+  const binding = bindingOf(['ListUserPools']);
+  let after = '';
+  if (nextToken !== undefined) {
+    const position = context.codec.decode(nextToken);
+    if (position === null || position.binding !== binding) {
+      throw CognitoServiceError.invalidPagingMarker(nextToken, context.requestId);
+    }
+    after = position.after;
+  }
+  const remaining = context.store.list().filter((pool) => pool.id > after);
+  const page = remaining.slice(0, maxResults);
+  const response: Record<string, unknown> = {
+    UserPools: page.map((pool) => ({
+      Id: pool.id,
+      Name: pool.name,
+      LambdaConfig: {},
+      LastModifiedDate: pool.modifiedMs / 1000,
+      CreationDate: pool.createdMs / 1000,
+    })),
+  };
+  const last = page.at(-1);
+  if (remaining.length > page.length && last !== undefined) {
+    response.NextToken = context.codec.encode({ binding, after: last.id, issuedAtMs: context.nowMs });
+  }
+  return response;
+};
+
+const listUsersOperation: OperationHandler = (body, context) => {
+  const request = parseListUsersRequest(body);
+  const pool = context.store.require(request.userPoolId);
+  return listUsers(pool, request, {
+    codec: context.codec,
+    nowMs: context.nowMs,
+    tokenTtlSeconds: context.faults.faults.tokenTtlSeconds,
+    requestId: context.requestId,
+    shape: context.faults.pageShape(request.limit),
+  });
+};
+
+// Groups are not emulated: the call exists (and counts against the UserList quota), but no group does.
+const listUsersInGroup: OperationHandler = (body, context) => {
+  const v = new RequestValidator(body);
+  const groupName = v.string('GroupName', { required: true, min: 1, max: 128 });
+  const poolId = v.string('UserPoolId', { required: true, min: 1, max: 55, pattern: POOL_ID_PATTERN });
+  v.done();
+  context.store.require(poolId as string);
+  throw new CognitoServiceError('ResourceNotFoundException', `Group ${groupName as string} not found.`);
+};
+
+/** Validates `UserPoolId` and returns its pool, or throws ResourceNotFoundException. */
+export function requirePool(body: Record<string, unknown>, context: OperationContext): UserPool {
+  const v = new RequestValidator(body);
+  const poolId = v.string('UserPoolId', { required: true, min: 1, max: 55, pattern: POOL_ID_PATTERN });
+  v.done();
+  return context.store.require(poolId as string);
+}
+
+/** Pool-level operations and the listings, by operation name. */
+export const POOL_OPERATIONS: Readonly<Record<string, OperationHandler>> = {
+  CreateUserPool: createUserPool,
+  DescribeUserPool: describeUserPool,
+  ListUserPools: listUserPools,
+  ListUsers: listUsersOperation,
+  ListUsersInGroup: listUsersInGroup,
+};

@@ -1,0 +1,162 @@
+import { CognitoServiceError } from './cognito-error.js';
+
+/** Pattern of `UserPoolId` as Cognito's API model declares it. */
+export const POOL_ID_PATTERN = String.raw`[\w-]+_[0-9a-zA-Z]+`;
+/** Pattern of pagination tokens: no whitespace. */
+export const NON_BLANK_PATTERN = String.raw`[\S]+`;
+/** Pattern of usernames and attribute names. */
+export const PRINTABLE_PATTERN = String.raw`[\p{L}\p{M}\p{S}\p{N}\p{P}]+`;
+/** Pattern of pool names. */
+export const POOL_NAME_PATTERN = String.raw`[\w\s+=,.@-]+`;
+
+/** Constraints on one string member, named as in AWS's API model. */
+export interface StringConstraints {
+  readonly required?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly pattern?: string;
+  /** The enum values the member may take. */
+  readonly oneOf?: readonly string[];
+}
+
+/** Constraints on one integer member. */
+export interface IntegerConstraints {
+  readonly required?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+const compiled = new Map<string, RegExp>();
+function matchesWhole(pattern: string, value: string): boolean {
+  let re = compiled.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^(?:${pattern})$`, 'u');
+    compiled.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+/**
+ * Reads members of a JSON request body and collects constraint violations the way AWS reports them:
+ * `2 validation errors detected: Value '' at 'paginationToken' failed to satisfy constraint: …; …`.
+ * A member of the wrong JSON type is a SerializationException at once, as on AWS.
+ */
+export class RequestValidator {
+  readonly #body: Record<string, unknown>;
+  readonly #errors: string[] = [];
+
+  constructor(body: Record<string, unknown>) {
+    this.#body = body;
+  }
+
+  /** A string member; undefined when absent (recorded as an error when required). */
+  string(member: string, constraints: StringConstraints = {}): string | undefined {
+    const raw = this.#body[member];
+    const at = lowerFirst(member);
+    if (raw === undefined || raw === null) {
+      if (constraints.required === true) this.#fail('null', at, 'Member must not be null');
+      return undefined;
+    }
+    if (typeof raw !== 'string') throw CognitoServiceError.serialization(`Expected a string for ${member}`);
+    const before = this.#errors.length;
+    for (const problem of stringProblems(raw, constraints)) this.#fail(`'${raw}'`, at, problem);
+    return this.#errors.length === before ? raw : undefined;
+  }
+
+  /** An integer member; undefined when absent. */
+  integer(member: string, constraints: IntegerConstraints = {}): number | undefined {
+    const raw = this.#body[member];
+    const at = lowerFirst(member);
+    if (raw === undefined || raw === null) {
+      if (constraints.required === true) this.#fail('null', at, 'Member must not be null');
+      return undefined;
+    }
+    if (typeof raw !== 'number' || !Number.isInteger(raw)) {
+      throw CognitoServiceError.serialization(`Expected an integer for ${member}`);
+    }
+    const before = this.#errors.length;
+    if (constraints.min !== undefined && raw < constraints.min) {
+      this.#fail(`'${raw}'`, at, `Member must have value greater than or equal to ${constraints.min}`);
+    }
+    if (constraints.max !== undefined && raw > constraints.max) {
+      this.#fail(`'${raw}'`, at, `Member must have value less than or equal to ${constraints.max}`);
+    }
+    return this.#errors.length === before ? raw : undefined;
+  }
+
+  /** A list of strings; each member is checked against `constraints`. */
+  stringList(member: string, constraints: StringConstraints = {}): string[] | undefined {
+    const raw = this.#body[member];
+    if (raw === undefined || raw === null) {
+      if (constraints.required === true) this.#fail('null', lowerFirst(member), 'Member must not be null');
+      return undefined;
+    }
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string')) {
+      throw CognitoServiceError.serialization(`Expected a list of strings for ${member}`);
+    }
+    const items = raw as string[];
+    const problems = new Set(items.flatMap((item) => stringProblems(item, constraints)));
+    if (problems.size === 0) return items;
+    this.#fail(`'[${items.join(', ')}]'`, lowerFirst(member), `Member must satisfy constraint: [${[...problems].join(', ')}]`);
+    return undefined;
+  }
+
+  /** A list of `{Name, Value}` attributes. */
+  attributeList(member: string, required = false): { Name: string; Value: string }[] | undefined {
+    const raw = this.#body[member];
+    if (raw === undefined || raw === null) {
+      if (required) this.#fail('null', lowerFirst(member), 'Member must not be null');
+      return undefined;
+    }
+    const ok =
+      Array.isArray(raw) &&
+      raw.every((item: unknown) => {
+        if (typeof item !== 'object' || item === null) return false;
+        const { Name, Value } = item as Record<string, unknown>;
+        return typeof Name === 'string' && (Value === undefined || typeof Value === 'string');
+      });
+    if (!ok) throw CognitoServiceError.serialization(`Expected a list of {Name, Value} for ${member}`);
+    const items = (raw as { Name: string; Value?: string }[]).map((a) => ({ Name: a.Name, Value: a.Value ?? '' }));
+    items.forEach((attribute, index) => {
+      const at = `${lowerFirst(member)}.${index + 1}.member.name`;
+      for (const problem of stringProblems(attribute.Name, { min: 1, max: 32, pattern: PRINTABLE_PATTERN })) {
+        this.#fail(`'${attribute.Name}'`, at, problem);
+      }
+    });
+    return items;
+  }
+
+  /** Throws the collected validation errors as one InvalidParameterException, if there are any. */
+  done(): void {
+    const count = this.#errors.length;
+    if (count === 0) return;
+    const noun = count === 1 ? 'error' : 'errors';
+    throw CognitoServiceError.invalidParameter(`${count} validation ${noun} detected: ${this.#errors.join('; ')}`);
+  }
+
+  /** Records one violation; `renderedValue` is `'…'` quoted, or the bare word null. */
+  #fail(renderedValue: string, at: string, constraint: string): void {
+    this.#errors.push(`Value ${renderedValue} at '${at}' failed to satisfy constraint: ${constraint}`);
+  }
+}
+
+function stringProblems(value: string, constraints: StringConstraints): string[] {
+  const problems: string[] = [];
+  if (constraints.oneOf !== undefined && !constraints.oneOf.includes(value)) {
+    problems.push(`Member must satisfy enum value set: [${constraints.oneOf.join(', ')}]`);
+  }
+  if (constraints.pattern !== undefined && !matchesWhole(constraints.pattern, value)) {
+    problems.push(`Member must satisfy regular expression pattern: ${constraints.pattern}`);
+  }
+  if (constraints.min !== undefined && value.length < constraints.min) {
+    problems.push(`Member must have length greater than or equal to ${constraints.min}`);
+  }
+  if (constraints.max !== undefined && value.length > constraints.max) {
+    problems.push(`Member must have length less than or equal to ${constraints.max}`);
+  }
+  return problems;
+}
+
+function lowerFirst(member: string): string {
+  return member.charAt(0).toLowerCase() + member.slice(1);
+}
