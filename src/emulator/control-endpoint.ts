@@ -94,7 +94,7 @@ export async function handleControlRequest(request: IncomingMessage, response: S
         return send(response, 201, { id, users: parsed.data.users });
       }
       default:
-        throw new ControlError(404, `no control route ${route}; see docs/emulator.md`);
+        throw new ControlError(404, `no control route ${route}; see "The Cognito emulator" in README.md`);
     }
   } catch (error) {
     if (error instanceof ControlError) return send(response, error.status, { message: error.message });

@@ -1,6 +1,6 @@
 /**
  * The local Cognito user-pool emulator: the public entry for tests, the demo and the benchmarks.
- * See docs/emulator.md.
+ * See "The Cognito emulator" in README.md.
  */
 export { CognitoEmulator } from './emulator-server.js';
 export type { EmulatorOptions, NewUser } from './emulator-server.js';

@@ -1,0 +1,88 @@
+import { Worker, type Job } from 'bullmq';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import { processFinalizeJob } from './finalize-run-job.js';
+import { processShardJob } from './shard-job.js';
+import { processStartJob } from './start-run-job.js';
+import {
+  FINALIZE_JOB,
+  RUNS_QUEUE,
+  SHARDS_QUEUE,
+  START_JOB,
+  type ExportQueues,
+  type FinalizeJobData,
+  type ShardJobData,
+  type StartJobData,
+} from './queues.js';
+
+/** How a worker process takes jobs. */
+export interface ExportWorkerOptions {
+  /** Shard jobs at once in this process. @default config.workerConcurrency */
+  readonly concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal; a worker that dies (kill -9) has its jobs taken
+   * over by another after about this long. @default config.workerLockDurationMs
+   */
+  readonly lockDurationMs?: number;
+}
+
+/** A running worker: both queues, and a graceful way to stop. */
+export interface ExportWorker {
+  readonly runs: Worker;
+  readonly shards: Worker;
+  /**
+   * Stops taking jobs, has every shard in flight seal its file, checkpoint and hand its job back,
+   * then closes. Nothing is fetched twice by whoever resumes.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts the workers of both queues in this process. */
+export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, options: ExportWorkerOptions = {}): ExportWorker {
+  const stopping = new AbortController();
+  const lockDuration = options.lockDurationMs ?? runtime.config.workerLockDurationMs;
+  const common = {
+    connection: runtime.redis,
+    prefix: runtime.keys.bullPrefix,
+    lockDuration,
+    stalledInterval: lockDuration,
+    // kill -9 leaves jobs stalled; let them be picked up again several times before giving up.
+    maxStalledCount: 10,
+  };
+
+  const runs = new Worker<StartJobData | FinalizeJobData>(
+    RUNS_QUEUE,
+    async (job: Job<StartJobData | FinalizeJobData>) => {
+      if (job.name === START_JOB) return processStartJob(runtime, queues, job as Job<StartJobData>);
+      if (job.name === FINALIZE_JOB) return processFinalizeJob(runtime, job as Job<FinalizeJobData>);
+      throw new Error(`unknown job ${job.name} in queue ${RUNS_QUEUE}`);
+    },
+    { ...common, concurrency: 4 },
+  );
+
+  const shards = new Worker<ShardJobData>(
+    SHARDS_QUEUE,
+    (job, token, signal) => {
+      const stop = signal ? AbortSignal.any([stopping.signal, signal]) : stopping.signal;
+      return processShardJob(runtime, job, token, stop);
+    },
+    { ...common, concurrency: options.concurrency ?? runtime.config.workerConcurrency },
+  );
+
+  // A lost lock means another worker may take the shard: stop it at the next page (fencing makes
+  // sure nothing it writes after that counts).
+  shards.on('lockRenewalFailed', (jobIds) => {
+    for (const id of jobIds) shards.cancelJob(id, 'job lock lost');
+  });
+  for (const worker of [runs, shards]) {
+    worker.on('error', (error) => runtime.log.error({ queue: worker.name, err: error }, 'worker error'));
+  }
+
+  return {
+    runs,
+    shards,
+    close: async () => {
+      stopping.abort(new Error('worker shutting down'));
+      await Promise.all([shards.close(), runs.close()]);
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import { CheckpointStore } from '../src/checkpoint-store.js';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import { buildManifest, publishManifest } from '../src/manifest.js';
+import type { SealedPart } from '../src/part-file.js';
+import { runShards } from '../src/run-spec.js';
+import { atJobBoundary } from './job-boundary.js';
+import type { FinalizeJobData } from './queues.js';
+
+/** What a finished run returns. */
+export interface FinalizeResult {
+  readonly manifestUrl: string;
+  readonly records: number;
+}
+
+/**
+ * Runs when every shard is done: lists the durable files of every shard's finished walk, writes the
+ * manifest (the commit marker), then `latest.json`, and frees the pool for its next run.
+ */
+export async function processFinalizeJob(runtime: ExportRuntime, job: Job<FinalizeJobData>): Promise<FinalizeResult | string> {
+  const { snapshotId } = job.data;
+  const spec = await runtime.runs.spec(snapshotId);
+  if (!spec) return `run ${snapshotId} is unknown or expired`;
+  return atJobBoundary(runtime, job, spec, async () => {
+    const status = await runtime.runs.status(snapshotId);
+    if (status?.state === 'failed') return `run ${snapshotId} already failed`;
+    const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, snapshotId);
+    const shards = runShards(spec);
+    const files: SealedPart[] = [];
+    let expected = 0;
+    for (const shard of shards) {
+      const checkpoint = await checkpoints.peek(shard.id);
+      if (status?.state === 'completed' && !checkpoint) return `run ${snapshotId} already completed`;
+      if (!checkpoint?.done) throw new Error(`shard ${shard.id} of run ${snapshotId} has not finished`);
+      expected += checkpoint.records;
+      files.push(...(await checkpoints.files(shard.id)));
+    }
+    const completedAt = await runtime.runs.completionTime(snapshotId);
+    const manifest = buildManifest(spec, files, completedAt);
+    if (manifest.record_count !== expected) {
+      throw new Error(`run ${snapshotId}: files hold ${manifest.record_count} records, checkpoints say ${expected}`);
+    }
+    const manifestUrl = await publishManifest(runtime.sink(spec.destination), manifest);
+    await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt);
+    await checkpoints.remove(shards.map((shard) => shard.id));
+    runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
+    return { manifestUrl, records: manifest.record_count };
+  });
+}

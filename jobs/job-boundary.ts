@@ -1,0 +1,34 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { classifyError, describeError } from '../src/error-classification.js';
+import { FatalExportError, FencedError, RunNotActiveError } from '../src/export-errors.js';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import type { RunSpec } from '../src/run-spec.js';
+
+/**
+ * The one place where our errors become BullMQ's: a fatal error fails the run now (no retries, no
+ * manifest) as an UnrecoverableError; a shard of a run that already ended stops the same way; a
+ * worker fenced out of its shard just stops; anything else is retried by BullMQ, and on the last
+ * attempt fails the run with its reason.
+ */
+export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: RunSpec, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof FencedError) {
+      runtime.log.warn({ jobId: job.id, reason: error.message }, 'lost ownership of the job; stopping without writing');
+      throw error;
+    }
+    if (error instanceof RunNotActiveError) throw new UnrecoverableError(error.message);
+    const fatal = error instanceof FatalExportError || classifyError(error) === 'fatal';
+    const reason = error instanceof FatalExportError ? error.message : describeError(error);
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (fatal || lastAttempt) {
+      if (await runtime.runs.fail(spec, reason)) {
+        runtime.log.error({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, jobId: job.id, reason }, 'export run failed');
+      }
+      throw new UnrecoverableError(reason);
+    }
+    runtime.log.warn({ jobId: job.id, attempt: job.attemptsMade + 1, reason }, 'job failed; BullMQ will retry it');
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
+import type { ExportRequest } from '../src/export-request.js';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import type { Shard } from '../src/shard-plan.js';
+
+/** Runs: `start` (preflight, then the flow) and `finalize` (the flow's parent: the manifest). */
+export const RUNS_QUEUE = 'runs';
+/** Shards: one `shard` job per slice of a pool, children of their run's `finalize` job. */
+export const SHARDS_QUEUE = 'shards';
+
+export const START_JOB = 'start';
+export const FINALIZE_JOB = 'finalize';
+export const SHARD_JOB = 'shard';
+
+/** A run's start job: registered runs carry their id; scheduled triggers carry the request. */
+export type StartJobData = { readonly snapshotId: string } | { readonly request: ExportRequest };
+export interface FinalizeJobData {
+  readonly snapshotId: string;
+}
+export interface ShardJobData {
+  readonly snapshotId: string;
+  readonly shard: Shard;
+}
+
+// Job ids are derived from the snapshot id, so adding a run's jobs twice adds them once.
+export const startJobId = (snapshotId: string): string => `start-${snapshotId}`;
+export const finalizeJobId = (snapshotId: string): string => `run-${snapshotId}`;
+export const shardJobId = (snapshotId: string, shard: string): string => `shard-${snapshotId}-${shard}`;
+
+const KEEP = { removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } };
+
+/** Start jobs retry transient preflight failures (AWS or Redis hiccups) a few times. */
+export const START_JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...KEEP };
+/**
+ * Shard jobs: transient failures retry from the checkpoint with backoff; a shard that fails for
+ * good fails its run (`failParentOnFailure`), which then writes no manifest.
+ */
+export const SHARD_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  failParentOnFailure: true,
+  ...KEEP,
+};
+export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
+
+/** The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix. */
+export class ExportQueues {
+  readonly runs: Queue;
+  readonly shards: Queue;
+  readonly flows: FlowProducer;
+
+  constructor(runtime: ExportRuntime) {
+    const options = { connection: runtime.redis, prefix: runtime.keys.bullPrefix };
+    this.runs = new Queue(RUNS_QUEUE, options);
+    this.shards = new Queue(SHARDS_QUEUE, options);
+    this.flows = new FlowProducer(options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.runs.close(), this.shards.close(), this.flows.close()]);
+  }
+}

@@ -1,0 +1,35 @@
+import type { ExportRuntime } from '../src/export-runtime.js';
+import type { RunSpec } from '../src/run-spec.js';
+import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
+import { deadRunReason } from './run-liveness.js';
+
+/** What a trigger got: its own new run, or the pool's run already in flight. */
+export interface RequestedRun {
+  readonly snapshotId: string;
+  readonly created: boolean;
+  readonly spec: RunSpec;
+}
+
+/**
+ * Starts an export of a pool (its spec made by `buildRunSpec`) unless one is in flight, in which case the running one is returned
+ * (one active run per pool, whether triggered by the CLI, HTTP or a schedule). Only touches Redis:
+ * the AWS preflight happens in the worker's start job, with the worker's credentials.
+ */
+export async function requestExport(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<RequestedRun> {
+  let active = await runtime.runs.register(spec);
+  if (active !== spec.snapshotId) {
+    const existing = await runtime.runs.status(active);
+    const reason = await deadRunReason(queues, existing);
+    if (reason === undefined && existing) return { snapshotId: active, created: false, spec: existing.spec };
+    runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
+    if (existing) await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`);
+    active = await runtime.runs.register(spec, active);
+    if (active !== spec.snapshotId) {
+      const winner = await runtime.runs.spec(active);
+      return { snapshotId: active, created: false, spec: winner ?? spec };
+    }
+  }
+  await queues.runs.add(START_JOB, { snapshotId: spec.snapshotId }, { ...START_JOB_OPTIONS, jobId: startJobId(spec.snapshotId) });
+  runtime.log.info({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, trigger: spec.trigger, shards: spec.shards }, 'export requested');
+  return { snapshotId: spec.snapshotId, created: true, spec };
+}

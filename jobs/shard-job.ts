@@ -1,0 +1,72 @@
+import { WaitingError, type Job } from 'bullmq';
+import { CheckpointStore } from '../src/checkpoint-store.js';
+import { RunNotActiveError } from '../src/export-errors.js';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import { exportShard, type ShardOutcome } from '../src/shard-export.js';
+import { atJobBoundary } from './job-boundary.js';
+import type { ShardJobData } from './queues.js';
+
+/** Progress a shard job reports to BullMQ (visible in dashboards) after every page. */
+export interface ShardJobProgress {
+  readonly users: number;
+  readonly pages: number;
+  readonly throttles: number;
+  readonly retries: number;
+}
+
+/** What a finished shard job returns. */
+export type ShardJobResult = Extract<ShardOutcome, { status: 'done' }>;
+
+/**
+ * Walks one shard. On shutdown (`stop` aborts) the shard seals its open file, checkpoints, and hands
+ * the job back to the queue without using up an attempt; another worker resumes it from there.
+ */
+export async function processShardJob(
+  runtime: ExportRuntime,
+  job: Job<ShardJobData>,
+  token: string | undefined,
+  stop: AbortSignal,
+): Promise<ShardJobResult> {
+  const { snapshotId, shard } = job.data;
+  const spec = await runtime.runs.spec(snapshotId);
+  if (!spec) throw new RunNotActiveError(`run ${snapshotId} is unknown or expired`);
+  const log = runtime.log.child({ snapshotId, shard: shard.id });
+  const outcome = await atJobBoundary(runtime, job, spec, async () => {
+    const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
+    return exportShard({
+      spec,
+      shard,
+      client: runtime.cognito(spec.region),
+      sink: runtime.sink(spec.destination),
+      checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+      stop,
+      log,
+      retryPolicy: runtime.options.retryPolicy,
+      progress: {
+        page: async (fetched, openRecords) => {
+          counters.users += fetched;
+          counters.pages += 1;
+          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, openRecords);
+          if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
+          await job.updateProgress({ ...counters } satisfies ShardJobProgress);
+        },
+        retry: (event) => {
+          if (event.errorClass === 'throttled') counters.throttles += 1;
+          else counters.retries += 1;
+          log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying ListUsers');
+          void runtime.runs.recordRetry(snapshotId, event.errorClass === 'throttled').catch(() => undefined);
+        },
+      },
+    });
+  });
+  if (outcome.status === 'paused') {
+    log.info({ records: outcome.records }, 'shard checkpointed for shutdown; handing the job back');
+    // Back to the wait list without counting an attempt: the next worker resumes from the checkpoint.
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  await runtime.runs.recordShardDone(snapshotId);
+  log.info({ records: outcome.records, files: outcome.files }, 'shard done');
+  return outcome;
+}

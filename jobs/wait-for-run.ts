@@ -1,0 +1,29 @@
+import { sleep } from '../src/sleep.js';
+import type { ExportRuntime } from '../src/export-runtime.js';
+import type { RunStatus } from '../src/run-store.js';
+import type { ExportQueues } from './queues.js';
+import { reconcileRun } from './run-liveness.js';
+
+/** How a caller follows a run. */
+export interface WaitOptions {
+  /** Called with every status read. */
+  readonly onProgress?: (status: RunStatus) => void;
+  /** Poll interval. @default 500 */
+  readonly intervalMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Follows a run until it completes or fails, and returns its final status. Every few polls it also
+ * checks the run's jobs, so a run BullMQ gave up on is reported failed instead of waited on forever.
+ */
+export async function waitForRun(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, options: WaitOptions = {}): Promise<RunStatus> {
+  const interval = options.intervalMs ?? 500;
+  for (let poll = 0; ; poll++) {
+    const status = poll % 10 === 9 ? await reconcileRun(runtime, queues, snapshotId) : await runtime.runs.status(snapshotId);
+    if (status === undefined) throw new Error(`run ${snapshotId} is unknown or has expired from Redis`);
+    options.onProgress?.(status);
+    if (status.state === 'completed' || status.state === 'failed') return status;
+    await sleep(interval, options.signal);
+  }
+}

@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import { ConfigError, loadConfig, type AppConfig } from '../config.js';
+import { ExportRuntime, type RuntimeOptions } from '../export-runtime.js';
+import { createLogger } from '../logger.js';
+import { connectRedis, evictionWarning, RedisUnavailableError } from '../redis-connection.js';
+import { ExportQueues } from '../../jobs/queues.js';
+
+/** Exit code for bad flags, arguments or environment values. */
+export const EXIT_USAGE = 2;
+/** Exit code for a run or command that failed. */
+export const EXIT_FAILURE = 1;
+
+/** A command failed in a way the user can act on: printed as one line, then the process exits. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_FAILURE,
+  ) {
+    super(message);
+  }
+}
+
+/** What a command that talks to Redis works with. */
+export interface CliContext {
+  readonly config: AppConfig;
+  readonly redis: Redis;
+  readonly runtime: ExportRuntime;
+  readonly queues: ExportQueues;
+  close(): Promise<void>;
+}
+
+/** Reads the environment, or fails with exit code 2 naming the bad variable. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/**
+ * For commands that show their own progress (demo, `export --inline`): the in-process worker's info
+ * logs would bury the progress display, so they log warnings only unless LOG_LEVEL says otherwise.
+ */
+export function quietUnlessAsked(config: AppConfig, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return env.LOG_LEVEL ? config : { ...config, logLevel: 'warn' };
+}
+
+/** Opens Redis, the runtime and the queues for a command. */
+export async function openContext(config: AppConfig, options: RuntimeOptions = {}): Promise<CliContext> {
+  let redis: Redis;
+  try {
+    redis = await connectRedis(config.redisUrl);
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) throw new CliError(error.message);
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const warning = await evictionWarning(redis);
+  if (warning) log.warn(warning);
+  const runtime = new ExportRuntime(config, redis, log, options);
+  const queues = new ExportQueues(runtime);
+  return {
+    config,
+    redis,
+    runtime,
+    queues,
+    close: async () => {
+      await queues.close();
+      runtime.destroy();
+      await redis.quit().catch(() => redis.disconnect());
+      log.flush();
+    },
+  };
+}

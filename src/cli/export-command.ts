@@ -1,0 +1,134 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../export-request.js';
+import type { RunTrigger } from '../run-spec.js';
+import type { RunStatus } from '../run-store.js';
+import { parseShardCount, type ShardCount } from '../shard-plan.js';
+import { startExportWorker } from '../../jobs/export-worker.js';
+import { requestExport } from '../../jobs/request-export.js';
+import { waitForRun } from '../../jobs/wait-for-run.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
+import { createProgressReporter } from './progress-reporter.js';
+
+interface ExportFlags {
+  userPoolId: string;
+  destination: string;
+  region?: string;
+  shards: ShardCount;
+  filter?: string;
+  attributes?: string;
+  gzip: boolean;
+  fileMaxRecords?: number;
+  wait?: boolean;
+  inline?: boolean;
+}
+
+/** Commander parser for `--shards`. */
+function shardsArgument(value: string): ShardCount {
+  try {
+    return parseShardCount(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** Commander parser for positive integers. */
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer from 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Adds `export`: enqueue an on-demand export, optionally follow it or run it in this process. */
+export function registerExportCommand(program: Command): void {
+  program
+    .command('export')
+    .description('export a user pool now (returns the running export if the pool already has one)')
+    .requiredOption('--user-pool-id <id>', 'the pool to export, e.g. eu-west-1_AbCdEf123')
+    .requiredOption('--destination <url>', 's3://bucket/prefix or file:///absolute/dir')
+    .option('--region <region>', 'the pool\'s region (default: from the pool id)')
+    .option('--shards <n>', 'parallel sub-prefix shards: 1, 16 or 256', shardsArgument, DEFAULT_SHARDS as ShardCount)
+    .option('--filter <expr>', 'server-side ListUsers filter, e.g. \'email ^= "a"\' (makes the run one shard)')
+    .option('--attributes <list>', 'keep only these attributes, e.g. email,custom:tenant')
+    .option('--no-gzip', 'write plain .ndjson files')
+    .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
+    .option('--wait', 'follow the run; print the manifest URL as the last line of stdout')
+    .option('--inline', 'run the export in this process (implies --wait)')
+    .action(async (flags: ExportFlags) => {
+      await runExportCommand(flags, 'cli');
+    });
+}
+
+async function runExportCommand(flags: ExportFlags, trigger: RunTrigger): Promise<void> {
+  const config = readConfig();
+  const request: ExportRequest = {
+    userPoolId: flags.userPoolId,
+    destination: flags.destination,
+    region: flags.region,
+    shards: flags.shards,
+    filter: flags.filter,
+    attributes: flags.attributes,
+    gzip: flags.gzip,
+    fileMaxRecords: flags.fileMaxRecords,
+    trigger,
+  };
+  let spec;
+  try {
+    spec = buildRunSpec(request, config);
+  } catch (error) {
+    if (error instanceof ExportRequestError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+  const context = await openContext(flags.inline ? quietUnlessAsked(config) : config);
+  const worker = flags.inline ? startExportWorker(context.runtime, context.queues) : undefined;
+  try {
+    const requested = await requestExport(context.runtime, context.queues, spec);
+    if (!requested.created) {
+      process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} in flight; following that one\n`);
+    }
+    if (!flags.wait && !flags.inline) {
+      process.stderr.write(`export ${requested.snapshotId} queued; follow it with: cognito-export status --user-pool-id ${spec.userPoolId}\n`);
+      process.stdout.write(`${requested.snapshotId}\n`);
+      return;
+    }
+    const status = await follow(context, requested.snapshotId, worker !== undefined);
+    process.stdout.write(`${status.manifestUrl}\n`);
+  } finally {
+    await worker?.close();
+    await context.close();
+  }
+}
+
+/**
+ * Follows a run to its end with a progress display on stderr; returns the completed run's status,
+ * or throws a CliError with the failure's reason.
+ */
+export async function follow(context: CliContext, snapshotId: string, inline: boolean): Promise<RunStatus> {
+  const reporter = createProgressReporter();
+  const interrupted = new AbortController();
+  const onSignal = (): void => interrupted.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const status = await waitForRun(context.runtime, context.queues, snapshotId, {
+      onProgress: (s) => reporter.update(s),
+      signal: interrupted.signal,
+    });
+    reporter.stop();
+    if (status.state === 'failed') throw new CliError(`export ${snapshotId} failed: ${status.error ?? 'unknown reason'}`, EXIT_FAILURE);
+    const seconds = ((Date.parse(status.completedAt ?? '') - Date.parse(status.spec.startedAt)) / 1000).toFixed(1);
+    process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files in ${seconds} s\n`);
+    return status;
+  } catch (error) {
+    reporter.stop();
+    if (interrupted.signal.aborted) {
+      const what = inline
+        ? 'the shards in this process were checkpointed; start `cognito-export worker` to finish the run'
+        : 'the run continues in the workers';
+      throw new CliError(`interrupted: stopped following export ${snapshotId}; ${what}`, 130);
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,79 @@
+import cliProgress from 'cli-progress';
+import type { RunStatus } from '../run-store.js';
+
+/** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
+export interface ProgressReporter {
+  update(status: RunStatus): void;
+  stop(): void;
+}
+
+/** Picks the bar on a TTY and periodic lines elsewhere (CI logs, cron mail). */
+export function createProgressReporter(stream: NodeJS.WriteStream = process.stderr, lineIntervalMs = 5000): ProgressReporter {
+  return stream.isTTY ? new BarReporter(stream) : new LineReporter(stream, lineIntervalMs);
+}
+
+/** One line describing a run's progress, for logs and non-TTY output. */
+export function describeProgress(status: RunStatus): string {
+  const total = status.estimatedUsers;
+  const percent = total ? ` (${Math.min(100, Math.floor((status.users / total) * 100))}%)` : '';
+  return (
+    `${status.spec.snapshotId} ${status.state}: users=${status.users}${total ? `/~${total}` : ''}${percent} ` +
+    `pages=${status.pages} files=${status.files} shards=${status.shardsDone}/${status.spec.shards} ` +
+    `throttles=${status.throttles} retries=${status.retries}`
+  );
+}
+
+class BarReporter implements ProgressReporter {
+  private readonly bar: cliProgress.SingleBar;
+  private started = false;
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: '{bar} {percentage}% | {value}/{total} users | ETA {eta_formatted} | shards {shards} | throttles {throttles}',
+        etaBuffer: 50,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  update(status: RunStatus): void {
+    // The estimate is DescribeUserPool's, which can lag the real count: never let the bar overflow.
+    const total = Math.max(status.estimatedUsers ?? 0, status.users, 1);
+    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles };
+    if (!this.started) {
+      if (status.state === 'queued') return;
+      this.bar.start(total, status.users, payload);
+      this.started = true;
+      return;
+    }
+    this.bar.setTotal(total);
+    this.bar.update(status.users, payload);
+  }
+
+  stop(): void {
+    if (this.started) this.bar.stop();
+  }
+}
+
+class LineReporter implements ProgressReporter {
+  private last = 0;
+  private lastState = '';
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly intervalMs: number,
+  ) {}
+
+  update(status: RunStatus): void {
+    const now = Date.now();
+    if (status.state === this.lastState && now - this.last < this.intervalMs) return;
+    this.last = now;
+    this.lastState = status.state;
+    this.stream.write(`${describeProgress(status)}\n`);
+  }
+
+  stop(): void {}
+}

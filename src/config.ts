@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/** Log levels pino understands, quietest last. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The process's configuration, read once from the environment at start. */
+export interface AppConfig {
+  /** Where queues, checkpoints and the shared rate limit live. @default 'redis://127.0.0.1:6379' */
+  readonly redisUrl: string;
+  /**
+   * Prefix of every Redis key (BullMQ's and ours). The braces make it a Redis Cluster hash tag so
+   * every key of a deployment lands in one slot. @default '{cognito-export}'
+   */
+  readonly redisKeyPrefix: string;
+  /** Region for Cognito and S3 when a pool or destination does not imply one. @default undefined (the SDK's chain) */
+  readonly awsRegion: string | undefined;
+  /** The SDK's own endpoint override for Cognito (an emulator, a VPC endpoint). @default undefined */
+  readonly cognitoEndpoint: string | undefined;
+  /** The SDK's own endpoint override for S3 (MinIO, s3rver). @default undefined */
+  readonly s3Endpoint: string | undefined;
+  /** Path-style S3 addressing, which MinIO and most S3-compatible servers need. @default false */
+  readonly s3ForcePathStyle: boolean;
+  /** ListUsers calls per second shared by every worker of the account and region. @default 25 */
+  readonly rateLimitRps: number;
+  /** @default 'info' */
+  readonly logLevel: LogLevel;
+  /** Shard jobs one worker process runs at once. @default 16 */
+  readonly workerConcurrency: number;
+  /** Records per output file before it is sealed and checkpointed. @default 100000 */
+  readonly fileMaxRecords: number;
+  /**
+   * Job lock duration: when a worker dies without warning, its jobs are taken over by another worker
+   * after roughly one to two of these. @default 30000
+   */
+  readonly workerLockDurationMs: number;
+}
+
+/** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const url = (protocols: readonly string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const number = (min: number, max: number, integer: boolean) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      const n = Number(value);
+      return value !== '' && Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
+    }, `expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`)
+    .transform(Number);
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((value) => ['true', 'false', '1', '0', 'yes', 'no'].includes(value), 'expected true or false')
+  .transform((value) => ['true', '1', 'yes'].includes(value));
+
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1');
+
+const schema = {
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^\s:]+$/, 'expected a non-empty prefix without spaces or colons, e.g. {cognito-export}')
+    .default('{cognito-export}'),
+  AWS_REGION: region.optional(),
+  AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: url(['http:', 'https:']).optional(),
+  AWS_ENDPOINT_URL_S3: url(['http:', 'https:']).optional(),
+  S3_FORCE_PATH_STYLE: boolean.default(false),
+  COGNITO_RATE_LIMIT_RPS: number(0.1, 10_000, false).default(25),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  WORKER_CONCURRENCY: number(1, 1024, true).default(16),
+  FILE_MAX_RECORDS: number(1, 100_000_000, true).default(100_000),
+  WORKER_LOCK_DURATION_MS: number(1000, 3_600_000, true).default(30_000),
+} as const;
+
+/** Names of every environment variable the process reads, for the README and `--help`. */
+export const ENVIRONMENT_VARIABLES = Object.keys(schema) as (keyof typeof schema)[];
+
+/**
+ * Reads and validates the environment once. Empty strings count as unset. Throws {@link ConfigError}
+ * naming the first bad variable, its value and what was expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const read = <K extends keyof typeof schema>(name: K): z.output<(typeof schema)[K]> => {
+    const raw = env[name];
+    const result = schema[name].safeParse(raw === '' ? undefined : raw);
+    if (!result.success) {
+      const reason = result.error.issues[0]?.message ?? 'invalid value';
+      throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: ${reason}`);
+    }
+    return result.data as z.output<(typeof schema)[K]>;
+  };
+  return Object.freeze({
+    redisUrl: read('REDIS_URL'),
+    redisKeyPrefix: read('REDIS_KEY_PREFIX'),
+    awsRegion: read('AWS_REGION'),
+    cognitoEndpoint: read('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER'),
+    s3Endpoint: read('AWS_ENDPOINT_URL_S3'),
+    s3ForcePathStyle: read('S3_FORCE_PATH_STYLE'),
+    rateLimitRps: read('COGNITO_RATE_LIMIT_RPS'),
+    logLevel: read('LOG_LEVEL'),
+    workerConcurrency: read('WORKER_CONCURRENCY'),
+    fileMaxRecords: read('FILE_MAX_RECORDS'),
+    workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
+  });
+}

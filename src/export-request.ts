@@ -1,0 +1,104 @@
+import { isUserPoolId, regionOfUserPool } from './aws-clients.js';
+import { FilterError, formatFilter, parseFilter } from './cognito-filter.js';
+import type { AppConfig } from './config.js';
+import { formatDestination, parseDestination } from './destination.js';
+import type { RunSpec, RunTrigger } from './run-spec.js';
+import { parseShardCount } from './shard-plan.js';
+import { newSnapshotId } from './snapshot-id.js';
+import { parseAttributeList } from './user-record.js';
+
+/** What a caller (CLI, HTTP, schedule) asks for; everything but pool and destination is optional. */
+export interface ExportRequest {
+  readonly userPoolId: string;
+  readonly destination: string;
+  readonly region?: string | undefined;
+  readonly shards?: number | string | undefined;
+  readonly filter?: string | null | undefined;
+  /** A comma-separated list or an array of attribute names to keep. */
+  readonly attributes?: string | readonly string[] | null | undefined;
+  readonly gzip?: boolean | undefined;
+  readonly fileMaxRecords?: number | undefined;
+  readonly rateLimitRps?: number | undefined;
+  readonly trigger: RunTrigger;
+}
+
+/** A request that cannot become a run; the message is one line naming the field and the fix. */
+export class ExportRequestError extends Error {
+  override readonly name = 'ExportRequestError';
+}
+
+/** Default shard count: enough parallelism to reach the quota from one worker. */
+export const DEFAULT_SHARDS = 16;
+
+/**
+ * Validates a request and fixes everything about the run it starts: snapshot id, start time,
+ * canonical filter. Throws {@link ExportRequestError}; makes no call to AWS or Redis.
+ */
+export function buildRunSpec(request: ExportRequest, config: AppConfig, now: Date = new Date()): RunSpec {
+  const fail = (message: string): never => {
+    throw new ExportRequestError(message);
+  };
+  if (!isUserPoolId(request.userPoolId)) {
+    fail(`user pool id ${JSON.stringify(request.userPoolId)} is not valid: expected <region>_<id>, e.g. eu-west-1_AbCdEf123`);
+  }
+  const region = request.region ?? regionOfUserPool(request.userPoolId) ?? config.awsRegion;
+  if (!region || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    fail(`region ${JSON.stringify(region ?? '')} is not valid: pass --region such as eu-west-1`);
+  }
+  let destination = '';
+  try {
+    destination = formatDestination(parseDestination(request.destination));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  let shards = parseShardCountOrFail(request.shards ?? DEFAULT_SHARDS, fail);
+  let filter: string | null = null;
+  if (request.filter !== undefined && request.filter !== null && request.filter.trim() !== '') {
+    try {
+      filter = formatFilter(parseFilter(request.filter));
+    } catch (error) {
+      if (!(error instanceof FilterError)) throw error;
+      fail(`filter ${JSON.stringify(request.filter)} is not valid: ${error.message}`);
+    }
+    // Cognito takes one filter a call: a user filter cannot be combined with sub-prefix shards.
+    shards = 1;
+  }
+  let attributes: string[] | null = null;
+  if (request.attributes !== undefined && request.attributes !== null) {
+    const list = typeof request.attributes === 'string' ? request.attributes : request.attributes.join(',');
+    try {
+      attributes = [...parseAttributeList(list)];
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
+  const fileMaxRecords = request.fileMaxRecords ?? config.fileMaxRecords;
+  if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
+    fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
+  }
+  if (request.rateLimitRps !== undefined && !(request.rateLimitRps > 0)) {
+    fail(`rate limit must be a number of calls per second above 0, got ${JSON.stringify(request.rateLimitRps)}`);
+  }
+  return {
+    userPoolId: request.userPoolId,
+    region: region as string,
+    destination,
+    snapshotId: newSnapshotId(now),
+    startedAt: now.toISOString(),
+    shards,
+    filter,
+    attributes,
+    gzip: request.gzip ?? true,
+    fileMaxRecords,
+    trigger: request.trigger,
+    ...(request.rateLimitRps !== undefined ? { rateLimitRps: request.rateLimitRps } : {}),
+  };
+}
+
+function parseShardCountOrFail(value: number | string, fail: (message: string) => never) {
+  try {
+    return parseShardCount(value);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+}

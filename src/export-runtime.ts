@@ -1,0 +1,84 @@
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createCognitoClient, createS3Client, type ClientOverrides } from './aws-clients.js';
+import type { AppConfig } from './config.js';
+import { parseDestination } from './destination.js';
+import { FileSink } from './file-sink.js';
+import type { ObjectSink } from './object-sink.js';
+import { RateLimitScope } from './rate-limit-scope.js';
+import { RedisRateLimiter, type CallLimiter } from './rate-limiter.js';
+import { redisKeys, type RedisKeys } from './redis-keys.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { RunStore } from './run-store.js';
+import { S3Sink } from './s3-sink.js';
+
+/** Test and demo hooks: client overrides and retry tuning. */
+export interface RuntimeOptions {
+  readonly cognito?: ClientOverrides;
+  readonly s3?: ClientOverrides;
+  readonly retryPolicy?: Partial<RetryPolicy>;
+}
+
+/**
+ * What every job and command of one process shares: configuration, the Redis connection, the
+ * logger, and AWS clients, sinks and rate limiters made once and reused.
+ */
+export class ExportRuntime {
+  readonly keys: RedisKeys;
+  readonly runs: RunStore;
+  private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
+  private s3Client: S3Client | undefined;
+  private readonly limiters = new Map<string, CallLimiter>();
+  private readonly scope: RateLimitScope;
+
+  constructor(
+    readonly config: AppConfig,
+    readonly redis: Redis,
+    readonly log: Logger,
+    readonly options: RuntimeOptions = {},
+  ) {
+    this.keys = redisKeys(config.redisKeyPrefix);
+    this.runs = new RunStore(redis, this.keys);
+    this.scope = new RateLimitScope(config, process.env, (message) => log.warn(message));
+  }
+
+  /** The Cognito client for a region (SDK retries off; ours classify and share throttles). */
+  cognito(region: string): CognitoIdentityProviderClient {
+    let client = this.cognitoClients.get(region);
+    if (!client) {
+      client = createCognitoClient(this.config, region, this.options.cognito);
+      this.cognitoClients.set(region, client);
+    }
+    return client;
+  }
+
+  /** The sink for a destination URL (`s3://…` or `file://…`). */
+  sink(destination: string): ObjectSink {
+    const parsed = parseDestination(destination);
+    if (parsed.kind === 'file') return new FileSink(parsed.directory);
+    this.s3Client ??= createS3Client(this.config, this.options.s3);
+    return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix);
+  }
+
+  /** The shared limiter for ListUsers calls to `region` at `ratePerSecond` (default: COGNITO_RATE_LIMIT_RPS). */
+  async limiter(region: string, ratePerSecond: number = this.config.rateLimitRps): Promise<CallLimiter> {
+    const scope = await this.scope.forRegion(region);
+    const id = `${scope}@${ratePerSecond}`;
+    let limiter = this.limiters.get(id);
+    if (!limiter) {
+      limiter = new RedisRateLimiter(this.redis, this.keys.rateLimit(scope), { ratePerSecond });
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+
+  /** Releases the AWS clients (the Redis connection belongs to whoever opened it). */
+  destroy(): void {
+    for (const client of this.cognitoClients.values()) client.destroy();
+    this.cognitoClients.clear();
+    this.s3Client?.destroy();
+    this.s3Client = undefined;
+  }
+}

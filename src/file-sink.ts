@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, constants, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describeError, fatalHint } from './error-classification.js';
+import { FatalExportError } from './export-errors.js';
+import type { ObjectSink, ObjectWriter } from './object-sink.js';
+
+/**
+ * A local directory laid out like the S3 destination. Each object is written to a temporary file
+ * beside its final name, flushed to disk, then renamed into place, so readers never see half a file.
+ */
+export class FileSink implements ObjectSink {
+  readonly rootUrl: string;
+
+  constructor(private readonly directory: string) {
+    this.rootUrl = pathToFileURL(directory).href;
+  }
+
+  urlOf(key: string): string {
+    return `${this.rootUrl.replace(/\/$/, '')}/${key}`;
+  }
+
+  async preflight(): Promise<void> {
+    try {
+      await mkdir(this.directory, { recursive: true });
+      await access(this.directory, constants.W_OK);
+      // access() says yes to root everywhere; a real write also catches read-only file systems.
+      const probe = join(this.directory, `.cognito-export-probe-${randomBytes(4).toString('hex')}`);
+      await writeFile(probe, '');
+      await rm(probe, { force: true });
+    } catch (error) {
+      throw this.fatal(error);
+    }
+  }
+
+  async openWriter(key: string): Promise<ObjectWriter> {
+    const path = this.pathOf(key);
+    const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (error) {
+      throw this.fatal(error);
+    }
+    const stream = createWriteStream(temporary, { flags: 'wx' });
+    return {
+      stream,
+      commit: async () => {
+        try {
+          const handle = await open(temporary, 'r');
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await rename(temporary, path);
+          await syncDirectory(dirname(path));
+        } catch (error) {
+          await rm(temporary, { force: true });
+          throw this.fatal(error);
+        }
+      },
+      abort: async () => {
+        stream.destroy();
+        await rm(temporary, { force: true });
+      },
+    };
+  }
+
+  async putText(key: string, text: string): Promise<void> {
+    const path = this.pathOf(key);
+    const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      const handle = await open(temporary, 'wx');
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, path);
+      await syncDirectory(dirname(path));
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw this.fatal(error);
+    }
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.pathOf(key), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async deleteObjects(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+  }
+
+  private pathOf(key: string): string {
+    return join(this.directory, ...key.split('/'));
+  }
+
+  private fatal(error: unknown): Error {
+    const hint = fatalHint(error);
+    if (!hint) return error instanceof Error ? error : new Error(String(error));
+    return new FatalExportError(`cannot write to ${this.directory}: ${describeError(error)}; ${hint}`);
+  }
+}
+
+/** Makes a rename durable: the directory entry is flushed too. */
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    await handle.close();
+  }
+}

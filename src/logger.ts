@@ -1,0 +1,26 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { LogLevel } from './config.js';
+
+/**
+ * The process logger: JSON lines on stderr (stdout is kept for command output such as the manifest
+ * URL), human-readable when stderr is a terminal. Credentials are redacted wherever they appear,
+ * and nothing logs attribute values.
+ */
+export function createLogger(level: LogLevel, options: { pretty?: boolean; name?: string } = {}): Logger {
+  const usePretty = options.pretty ?? process.stderr.isTTY;
+  const settings = {
+    level,
+    name: options.name ?? 'cognito-export',
+    redact: {
+      paths: ['*.secretAccessKey', '*.sessionToken', '*.credentials', '*.authorization', '*.token', '*.adminToken'],
+      censor: '[redacted]',
+    },
+  };
+  if (usePretty) {
+    return pino(settings, pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', sync: true }));
+  }
+  return pino(settings, pino.destination({ dest: 2, sync: false }));
+}
+
+export type { Logger };

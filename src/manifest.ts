@@ -1,0 +1,101 @@
+import type { ObjectSink } from './object-sink.js';
+import { latestKey, manifestKey } from './output-layout.js';
+import type { SealedPart } from './part-file.js';
+import type { RunSpec } from './run-spec.js';
+
+/** One data file of a snapshot. */
+export interface ManifestFile {
+  readonly url: string;
+  readonly records: number;
+  /** Size of the stored object (compressed if gzip). */
+  readonly bytes: number;
+  /** SHA-256 of the stored bytes, hex. */
+  readonly sha256: string;
+}
+
+/** The commit marker of a snapshot: written last, it lists exactly the run's data files. */
+export interface Manifest {
+  readonly schema_version: 1;
+  readonly user_pool_id: string;
+  readonly snapshot_id: string;
+  readonly region: string;
+  readonly started_at: string;
+  readonly completed_at: string;
+  readonly record_count: number;
+  readonly shards: number;
+  readonly filter: string | null;
+  readonly attributes: readonly string[] | null;
+  readonly format: 'ndjson';
+  readonly compression: 'gzip' | 'none';
+  readonly files: readonly ManifestFile[];
+}
+
+/** `latest.json`: which manifest is the pool's newest complete snapshot. */
+export interface LatestPointer {
+  readonly schema_version: 1;
+  readonly user_pool_id: string;
+  readonly snapshot_id: string;
+  readonly manifest_url: string;
+  readonly completed_at: string;
+  readonly record_count: number;
+}
+
+/** Builds the manifest of a finished run from its files, in shard then sequence order. Pure. */
+export function buildManifest(spec: RunSpec, files: readonly SealedPart[], completedAt: string): Manifest {
+  return {
+    schema_version: 1,
+    user_pool_id: spec.userPoolId,
+    snapshot_id: spec.snapshotId,
+    region: spec.region,
+    started_at: spec.startedAt,
+    completed_at: completedAt,
+    record_count: files.reduce((sum, file) => sum + file.records, 0),
+    shards: spec.shards,
+    filter: spec.filter,
+    attributes: spec.attributes,
+    format: 'ndjson',
+    compression: spec.gzip ? 'gzip' : 'none',
+    files: files.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 })),
+  };
+}
+
+/**
+ * Publishes a finished run: the manifest first (its presence marks the run complete), then
+ * `latest.json`, unless a newer run has already been published. Returns the manifest's URL.
+ * Idempotent: a retry writes the same bytes.
+ */
+export async function publishManifest(sink: ObjectSink, manifest: Manifest): Promise<string> {
+  const key = manifestKey({
+    userPoolId: manifest.user_pool_id,
+    snapshotId: manifest.snapshot_id,
+    startedAt: new Date(manifest.started_at),
+  });
+  await sink.putText(key, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
+  const url = sink.urlOf(key);
+  const pointerKey = latestKey(manifest.user_pool_id);
+  const current = await readLatest(sink, manifest.user_pool_id);
+  // Snapshot ids sort by start time: never move latest.json back to an older run.
+  if (current === undefined || current.snapshot_id <= manifest.snapshot_id) {
+    const pointer: LatestPointer = {
+      schema_version: 1,
+      user_pool_id: manifest.user_pool_id,
+      snapshot_id: manifest.snapshot_id,
+      manifest_url: url,
+      completed_at: manifest.completed_at,
+      record_count: manifest.record_count,
+    };
+    await sink.putText(pointerKey, `${JSON.stringify(pointer, null, 2)}\n`, 'application/json');
+  }
+  return url;
+}
+
+/** The pool's `latest.json`, or undefined if none has been published (or it is unreadable). */
+export async function readLatest(sink: ObjectSink, userPoolId: string): Promise<LatestPointer | undefined> {
+  const text = await sink.getText(latestKey(userPoolId));
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as LatestPointer;
+  } catch {
+    return undefined;
+  }
+}

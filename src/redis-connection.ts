@@ -1,0 +1,63 @@
+import { Redis } from 'ioredis';
+
+/** Redis could not be reached; the message says how to start it or where to point REDIS_URL. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/**
+ * Opens a connection suitable for BullMQ workers and for our scripts: `maxRetriesPerRequest: null`
+ * (BullMQ requires it), and a first connection that fails fast with a one-line explanation instead
+ * of retrying forever.
+ */
+export async function connectRedis(url: string, options: { connectTimeoutMs?: number } = {}): Promise<Redis> {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs ?? 3000,
+    // While first connecting, do not retry: we report and exit instead.
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {
+    // Reported through connect()'s rejection or the next command; an unhandled 'error' would crash.
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RedisUnavailableError(
+      `Redis at ${redactUrl(url)} is not reachable (${reason}): start it with \`redis-server --daemonize yes\` or set REDIS_URL`,
+    );
+  }
+  // Connected: from now on reconnect with backoff, as a long-running worker should.
+  redis.options.retryStrategy = (times: number) => Math.min(times * 200, 5000);
+  return redis;
+}
+
+/** Warns (returns a message) when Redis may evict keys: checkpoints and queues must never vanish. */
+export async function evictionWarning(redis: Redis): Promise<string | undefined> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy && policy !== 'noeviction') {
+      return `Redis maxmemory-policy is ${policy}; set it to noeviction or checkpoints and jobs may be evicted`;
+    }
+  } catch {
+    // Managed Redis often forbids CONFIG; nothing to check then.
+  }
+  return undefined;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}

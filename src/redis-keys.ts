@@ -1,0 +1,36 @@
+/**
+ * Every Redis key this product writes, built in one place. BullMQ writes its own keys as
+ * `<prefix>:<queue>:…`; ours live under `<prefix>:ce:…`, which no queue is named. With the default
+ * prefix `{cognito-export}` all keys share one hash tag, so scripts touching several keys work on
+ * Redis Cluster.
+ */
+export interface RedisKeys {
+  /** The prefix BullMQ is given, so queues and our state share it. */
+  readonly bullPrefix: string;
+  /** Hash pool id → snapshot id of the run in flight for that pool (one active run per pool). */
+  readonly activeRuns: string;
+  /** Hash of one run: its parameters, state, counters and live per-shard progress. */
+  run(snapshotId: string): string;
+  /** Hash of one shard's checkpoint: fencing epoch, walk state and the files it has made durable. */
+  checkpoint(snapshotId: string, shard: string): string;
+  /** Hash of a pool's history: last good snapshot and last failure. */
+  pool(poolId: string): string;
+  /** Set of every pool id this deployment has exported. */
+  readonly pools: string;
+  /** Hash holding the shared token bucket of one account and region. */
+  rateLimit(scope: string): string;
+}
+
+/** Builds the key set for a deployment's prefix (`REDIS_KEY_PREFIX`). */
+export function redisKeys(prefix: string): RedisKeys {
+  const ns = `${prefix}:ce`;
+  return Object.freeze({
+    bullPrefix: prefix,
+    activeRuns: `${ns}:active-runs`,
+    run: (snapshotId: string) => `${ns}:run:${snapshotId}`,
+    checkpoint: (snapshotId: string, shard: string) => `${ns}:checkpoint:${snapshotId}:${shard}`,
+    pool: (poolId: string) => `${ns}:pool:${poolId}`,
+    pools: `${ns}:pools`,
+    rateLimit: (scope: string) => `${ns}:rate-limit:${scope}`,
+  });
+}

@@ -1,0 +1,42 @@
+import type { RunLocation } from './output-layout.js';
+import { parseFilter } from './cognito-filter.js';
+import { planShards, type Shard, type ShardCount } from './shard-plan.js';
+
+/** Who asked for a run; recorded in the run's state and the manifest's log lines. */
+export type RunTrigger = 'cli' | 'schedule' | 'http' | 'demo';
+
+/**
+ * Everything that defines one export run (a snapshot). Fixed when the run is triggered and carried
+ * in its jobs' data, so every worker walks and names files identically.
+ */
+export interface RunSpec {
+  readonly userPoolId: string;
+  /** Region of the pool's Cognito endpoint. */
+  readonly region: string;
+  /** `s3://bucket/prefix` or `file:///dir`. */
+  readonly destination: string;
+  readonly snapshotId: string;
+  /** ISO 8601 UTC; also the `dt=` partition. */
+  readonly startedAt: string;
+  readonly shards: ShardCount;
+  /** Canonical user filter (validated, escaped), or null for the whole pool. */
+  readonly filter: string | null;
+  /** Attributes kept client-side, or null for all. */
+  readonly attributes: readonly string[] | null;
+  readonly gzip: boolean;
+  /** Records per data file before it is sealed. */
+  readonly fileMaxRecords: number;
+  readonly trigger: RunTrigger;
+  /** Overrides the process's COGNITO_RATE_LIMIT_RPS for this run's account and region. */
+  readonly rateLimitRps?: number | undefined;
+}
+
+/** Where a run's objects are named from. */
+export function runLocation(spec: RunSpec): RunLocation {
+  return { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, startedAt: new Date(spec.startedAt) };
+}
+
+/** The shards of a run: derived from its spec, so every worker agrees without storing them. */
+export function runShards(spec: RunSpec): Shard[] {
+  return planShards(spec.shards, spec.filter === null ? null : parseFilter(spec.filter));
+}

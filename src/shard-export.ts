@@ -1,0 +1,174 @@
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import type { Logger } from 'pino';
+import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
+import { FatalExportError, TokenRejectedError } from './export-errors.js';
+import type { ObjectSink } from './object-sink.js';
+import { dataFileKey } from './output-layout.js';
+import { PartFile, type SealedPart } from './part-file.js';
+import type { CallLimiter } from './rate-limiter.js';
+import type { RetryEvent, RetryPolicy } from './retry-policy.js';
+import { runLocation, type RunSpec } from './run-spec.js';
+import type { Shard } from './shard-plan.js';
+import { encodeNdjson, toUserRecord, type RecordContext } from './user-record.js';
+import { listUserPages, type UserPage } from './user-pages.js';
+
+/** Live progress of a shard, reported after every page. */
+export interface ShardProgressSink {
+  /** A page arrived: `fetched` users in it, `openRecords` now in the file not yet durable. */
+  page(fetched: number, openRecords: number): Promise<void>;
+  /** A call failed and will be retried. */
+  retry(event: RetryEvent): void;
+}
+
+/** Everything a shard walk touches, passed in. */
+export interface ShardExportContext {
+  readonly spec: RunSpec;
+  readonly shard: Shard;
+  readonly client: CognitoIdentityProviderClient;
+  readonly sink: ObjectSink;
+  readonly checkpoints: CheckpointStore;
+  readonly limiter: CallLimiter;
+  readonly progress: ShardProgressSink;
+  /** Aborts on shutdown: seal the open file, checkpoint, and return `paused`. */
+  readonly stop: AbortSignal;
+  readonly log: Logger;
+  readonly retryPolicy?: Partial<RetryPolicy>;
+  /** Walks restarted after rejected tokens before the shard gives up. @default 3 */
+  readonly maxRestarts?: number;
+}
+
+/** How a shard job ended. */
+export type ShardOutcome =
+  | { readonly status: 'done'; readonly records: number; readonly files: number }
+  | { readonly status: 'paused'; readonly records: number };
+
+/**
+ * Walks one shard into data files, resuming from its checkpoint. The checkpoint rule: a checkpoint
+ * moves only after the file holding every page before its token is durable, so a crash at any
+ * instant loses at most one file's pages (fetched again) and never duplicates or drops a user.
+ */
+export async function exportShard(context: ShardExportContext): Promise<ShardOutcome> {
+  const { shard, checkpoints } = context;
+  const claimed = await checkpoints.claim(shard.id);
+  const { epoch } = claimed;
+  let checkpoint = claimed.checkpoint;
+  let highSeq = claimed.highSeq;
+  let restarts = 0;
+  for (;;) {
+    if (checkpoint.done) break;
+    try {
+      const walked = await walk(context, epoch, checkpoint);
+      if (walked.status === 'paused') return { status: 'paused', records: walked.checkpoint.records };
+      checkpoint = walked.checkpoint;
+      highSeq = Math.max(highSeq, walked.highSeq);
+    } catch (error) {
+      if (!(error instanceof TokenRejectedError)) throw error;
+      if (++restarts > (context.maxRestarts ?? 3)) {
+        throw new FatalExportError(`${error.message}; the walk of shard ${shard.id} restarted ${restarts - 1} times, giving up`);
+      }
+      context.log.warn({ reason: error.message }, 'pagination token rejected; restarting the shard');
+      checkpoint = await checkpoints.restart(shard.id, epoch, checkpoint);
+    }
+  }
+  // A restarted walk can end with fewer files than an earlier one wrote: remove the leftovers so
+  // the run's folder holds exactly what the manifest lists.
+  if (highSeq >= checkpoint.fileSeq) {
+    await checkpoints.assertOwner(shard.id, epoch);
+    const stale: string[] = [];
+    for (let seq = checkpoint.fileSeq; seq <= highSeq; seq++) stale.push(dataFileKey(runLocation(context.spec), shard.id, seq, context.spec.gzip));
+    await context.sink.deleteObjects(stale);
+  }
+  return { status: 'done', records: checkpoint.records, files: checkpoint.fileSeq };
+}
+
+interface Walked {
+  readonly status: 'done' | 'paused';
+  readonly checkpoint: ShardCheckpoint;
+  readonly highSeq: number;
+}
+
+async function walk(context: ShardExportContext, epoch: number, from: ShardCheckpoint): Promise<Walked> {
+  const { spec, shard, sink, checkpoints, progress, stop } = context;
+  const run = runLocation(spec);
+  const recordContext: RecordContext = {
+    userPoolId: spec.userPoolId,
+    snapshotId: spec.snapshotId,
+    attributes: spec.attributes === null ? null : new Set(spec.attributes),
+  };
+  let checkpoint = from;
+  let highSeq = -1;
+  let part: PartFile | null = null;
+  // The token of the first page not yet appended to any file.
+  let token = from.nextToken ?? undefined;
+
+  const seal = async (nextToken: string | undefined): Promise<void> => {
+    let sealed: SealedPart | null = null;
+    if (part !== null) {
+      await checkpoints.assertOwner(shard.id, epoch);
+      sealed = await part.seal();
+      part = null;
+    }
+    checkpoint = {
+      ...checkpoint,
+      nextToken: nextToken ?? null,
+      fileSeq: checkpoint.fileSeq + (sealed ? 1 : 0),
+      records: checkpoint.records + (sealed?.records ?? 0),
+      bytes: checkpoint.bytes + (sealed?.bytes ?? 0),
+      done: nextToken === undefined,
+    };
+    await checkpoints.commit(shard.id, epoch, checkpoint, sealed, checkpoint.fileSeq - 1);
+  };
+
+  const pages = listUserPages({
+    client: context.client,
+    userPoolId: spec.userPoolId,
+    filter: shard.filter,
+    startToken: token,
+    limiter: context.limiter,
+    signal: stop,
+    retryPolicy: context.retryPolicy,
+    onRetry: (event) => progress.retry(event),
+  });
+  try {
+    for (;;) {
+      let next: IteratorResult<UserPage>;
+      try {
+        next = await pages.next();
+      } catch (error) {
+        // Stopped while waiting for a slot or a backoff: no call was lost, so everything before
+        // `token` can be sealed and nothing is fetched twice on resume.
+        if (stop.aborted) {
+          await seal(token);
+          return { status: 'paused', checkpoint, highSeq };
+        }
+        throw error;
+      }
+      if (next.done) break;
+      const page = next.value;
+      if (page.users.length > 0) {
+        if (part === null) {
+          const seq = checkpoint.fileSeq;
+          await checkpoints.reserveFile(shard.id, epoch, seq);
+          highSeq = Math.max(highSeq, seq);
+          part = await PartFile.open(sink, dataFileKey(run, shard.id, seq, spec.gzip), { gzip: spec.gzip });
+        }
+        const records = page.users.map((user) => toUserRecord(user, recordContext));
+        await part.append(encodeNdjson(records), records.length);
+      }
+      token = page.nextToken;
+      await progress.page(page.users.length, part?.records ?? 0);
+      if (token === undefined) break;
+      if (stop.aborted) {
+        await seal(token);
+        return { status: 'paused', checkpoint, highSeq };
+      }
+      if (part !== null && part.records >= spec.fileMaxRecords) await seal(token);
+    }
+    await seal(undefined);
+    return { status: 'done', checkpoint, highSeq };
+  } finally {
+    // Anything still open failed half-way: publish nothing under its key.
+    if (part !== null) await part.discard();
+    await pages.return(undefined);
+  }
+}

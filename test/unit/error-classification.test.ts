@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { classifyError, describeError, errorCode } from '../../src/error-classification.js';
+
+/** An error shaped like the AWS SDK's service exceptions. */
+function awsError(name: string, status: number, message = 'boom'): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+}
+
+describe('classifyError', () => {
+  it('treats Cognito throttling as throttled although it arrives with HTTP 400', () => {
+    expect(classifyError(awsError('TooManyRequestsException', 400))).toBe('throttled');
+    expect(classifyError(awsError('LimitExceededException', 400))).toBe('throttled');
+  });
+
+  it('treats an unknown 429 and S3 SlowDown as throttled', () => {
+    expect(classifyError(awsError('Whatever', 429))).toBe('throttled');
+    expect(classifyError(awsError('SlowDown', 503))).toBe('throttled');
+  });
+
+  it('treats server errors and dropped connections as transient', () => {
+    expect(classifyError(awsError('InternalErrorException', 500))).toBe('transient');
+    expect(classifyError(awsError('SomethingNew', 502))).toBe('transient');
+    expect(classifyError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe('transient');
+    expect(classifyError(new Error('no code at all'))).toBe('transient');
+  });
+
+  it('treats a missing pool, bad credentials, bad parameters and a missing bucket as fatal', () => {
+    for (const name of ['ResourceNotFoundException', 'NotAuthorizedException', 'InvalidParameterException', 'AccessDeniedException', 'NoSuchBucket', 'UnrecognizedClientException']) {
+      expect(classifyError(awsError(name, 400)), name).toBe('fatal');
+    }
+    expect(classifyError(awsError('SomeOtherClientError', 400))).toBe('fatal');
+    expect(classifyError(Object.assign(new Error('read-only'), { code: 'EROFS' }))).toBe('fatal');
+  });
+
+  it('reads the code from a namespaced __type', () => {
+    expect(errorCode({ name: 'com.amazonaws.cognito#TooManyRequestsException' })).toBe('TooManyRequestsException');
+  });
+});
+
+describe('describeError', () => {
+  it('gives one line with the code first', () => {
+    expect(describeError(awsError('ResourceNotFoundException', 400, 'User pool x does not exist.\nmore'))).toBe(
+      'ResourceNotFoundException: User pool x does not exist.',
+    );
+  });
+});
