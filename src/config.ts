@@ -34,6 +34,8 @@ export interface AppConfig {
    * after roughly one to two of these. @default 30000
    */
   readonly workerLockDurationMs: number;
+  /** zlib level of data files: 1 is fastest, 9 smallest. @default 6 */
+  readonly gzipLevel: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
@@ -84,6 +86,7 @@ const schema = {
   WORKER_CONCURRENCY: number(1, 1024, true).default(16),
   FILE_MAX_RECORDS: number(1, 100_000_000, true).default(100_000),
   WORKER_LOCK_DURATION_MS: number(1000, 3_600_000, true).default(30_000),
+  GZIP_LEVEL: number(1, 9, true).default(6),
 } as const;
 
 /** Names of every environment variable the process reads, for the README and `--help`. */
@@ -115,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: read('WORKER_CONCURRENCY'),
     fileMaxRecords: read('FILE_MAX_RECORDS'),
     workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
+    gzipLevel: read('GZIP_LEVEL'),
   });
 }

@@ -89,6 +89,7 @@ export function buildRunSpec(request: ExportRequest, config: AppConfig, now: Dat
     filter,
     attributes,
     gzip: request.gzip ?? true,
+    gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,
     ...(request.rateLimitRps !== undefined ? { rateLimitRps: request.rateLimitRps } : {}),

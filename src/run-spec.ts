@@ -24,6 +24,8 @@ export interface RunSpec {
   /** Attributes kept client-side, or null for all. */
   readonly attributes: readonly string[] | null;
   readonly gzip: boolean;
+  /** zlib level when gzip is on (1 fastest … 9 smallest). */
+  readonly gzipLevel: number;
   /** Records per data file before it is sealed. */
   readonly fileMaxRecords: number;
   readonly trigger: RunTrigger;

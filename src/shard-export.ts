@@ -150,7 +150,7 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
           const seq = checkpoint.fileSeq;
           await checkpoints.reserveFile(shard.id, epoch, seq);
           highSeq = Math.max(highSeq, seq);
-          part = await PartFile.open(sink, dataFileKey(run, shard.id, seq, spec.gzip), { gzip: spec.gzip });
+          part = await PartFile.open(sink, dataFileKey(run, shard.id, seq, spec.gzip), { gzip: spec.gzip, gzipLevel: spec.gzipLevel });
         }
         const records = page.users.map((user) => toUserRecord(user, recordContext));
         await part.append(encodeNdjson(records), records.length);

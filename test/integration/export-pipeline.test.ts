@@ -159,10 +159,11 @@ describe('exporting a whole pool', () => {
 describe('surviving a hostile Cognito', () => {
   it('completes exactly with 50% of calls throttled and 5% internal errors', async () => {
     const h = await open();
-    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 21 });
+    // Enough calls (about 400) that the share of throttles is near 50% by more than four deviations.
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 21 });
     emulator.setFaults({ throttleRate: 0.5, internalErrorRate: 0.05 });
     emulator.resetStats();
-    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/hostile`, fileMaxRecords: 300 });
+    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/hostile`, fileMaxRecords: 600 });
     expect(status.error).toBeUndefined();
     expect(status.state).toBe('completed');
     await expectExactExport(poolId, status.manifestUrl ?? '');

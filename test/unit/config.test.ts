@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       workerConcurrency: 16,
       fileMaxRecords: 100_000,
       workerLockDurationMs: 30_000,
+      gzipLevel: 6,
     });
   });
 
