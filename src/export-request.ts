@@ -19,6 +19,8 @@ export interface ExportRequest {
   readonly gzip?: boolean | undefined;
   readonly fileMaxRecords?: number | undefined;
   readonly rateLimitRps?: number | undefined;
+  /** Keep only the pool's newest N snapshots after this one is published (retention); off when unset. */
+  readonly keepLast?: number | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -76,6 +78,10 @@ export function buildRunSpec(request: ExportRequest, config: AppConfig, now: Dat
   if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
     fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
   }
+  const keepLast = request.keepLast ?? null;
+  if (keepLast !== null && (!Number.isInteger(keepLast) || keepLast < 1)) {
+    fail(`keep last must be an integer from 1 (snapshots to keep), got ${JSON.stringify(keepLast)}`);
+  }
   if (request.rateLimitRps !== undefined && !(request.rateLimitRps > 0)) {
     fail(`rate limit must be a number of calls per second above 0, got ${JSON.stringify(request.rateLimitRps)}`);
   }
@@ -92,6 +98,7 @@ export function buildRunSpec(request: ExportRequest, config: AppConfig, now: Dat
     gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,
+    keepLast,
     ...(request.rateLimitRps !== undefined ? { rateLimitRps: request.rateLimitRps } : {}),
   };
 }

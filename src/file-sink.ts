@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from './error-classification.js';
 import { FatalExportError } from './export-errors.js';
 import type { ObjectSink, ObjectWriter } from './object-sink.js';
+
+/** Temporary files of objects being written (`<name>.tmp-<hex>`) and write probes. */
+const TEMPORARY = /\.tmp-[0-9a-f]+$|^\.cognito-export-probe-/;
 
 /**
  * A local directory laid out like the S3 destination. Each object is written to a temporary file
@@ -99,6 +102,29 @@ export class FileSink implements ObjectSink {
 
   async deleteObjects(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+  }
+
+  async listKeys(prefix: string): Promise<string[]> {
+    // Keys are paths; list the deepest directory the prefix names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const base = slash === -1 ? '' : prefix.slice(0, slash);
+    const keys: string[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(relative ? this.pathOf(relative) : this.directory, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const key = relative ? `${relative}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) await walk(key);
+        else if (entry.isFile() && key.startsWith(prefix) && !TEMPORARY.test(entry.name)) keys.push(key);
+      }
+    };
+    await walk(base);
+    return keys.sort();
   }
 
   private pathOf(key: string): string {

@@ -32,4 +32,6 @@ export interface ObjectSink {
   getText(key: string): Promise<string | undefined>;
   /** Deletes objects; missing ones are fine. */
   deleteObjects(keys: readonly string[]): Promise<void>;
+  /** Every object key under `prefix` (relative to the root), sorted; unfinished temporary files excluded. */
+  listKeys(prefix: string): Promise<string[]>;
 }

@@ -31,6 +31,8 @@ export interface RunSpec {
   readonly trigger: RunTrigger;
   /** Overrides the process's COGNITO_RATE_LIMIT_RPS for this run's account and region. */
   readonly rateLimitRps?: number | undefined;
+  /** Retention: after this run is published, keep only the pool's newest N snapshots. Null keeps all. */
+  readonly keepLast: number | null;
 }
 
 /** Where a run's objects are named from. */
