@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // s3rver encrypts listing continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
+    execArgv: ['--openssl-legacy-provider'],
   },
 });

@@ -82,6 +82,7 @@ async function runScenario(emulator: EmulatorProcess, scenario: Scenario): Promi
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_REGION: 'us-east-1',
     COGNITO_RATE_LIMIT_RPS: String(scenario.rateLimit),
+    ADMIN_PORT: 'off',
     LOG_LEVEL: 'info',
   };
   const workers: MeasuredProcess[] = Array.from({ length: scenario.workers }, () => startCli(['worker'], env, scenario.nodeFlags));

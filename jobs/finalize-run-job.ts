@@ -3,6 +3,7 @@ import { CheckpointStore } from '../src/checkpoint-store.js';
 import type { ExportRuntime } from '../src/export-runtime.js';
 import { buildManifest, publishManifest } from '../src/manifest.js';
 import type { SealedPart } from '../src/part-file.js';
+import { applyRetention } from '../src/retention.js';
 import { runShards } from '../src/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { FinalizeJobData } from './queues.js';
@@ -42,8 +43,24 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
     }
     const manifestUrl = await publishManifest(runtime.sink(spec.destination), manifest);
     await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt);
+    runtime.metrics.runFinished(spec.userPoolId, 'completed', (Date.parse(completedAt) - Date.parse(spec.startedAt)) / 1000);
     await checkpoints.remove(shards.map((shard) => shard.id));
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
+    if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast);
     return { manifestUrl, records: manifest.record_count };
   });
+}
+
+/**
+ * Keeps the pool's newest `keepLast` snapshots. The run is already published, so a failure here is
+ * logged, not fatal: the next run's pass catches up.
+ */
+async function retain(runtime: ExportRuntime, destination: string, userPoolId: string, keepLast: number): Promise<void> {
+  try {
+    const active = await runtime.runs.activeRun(userPoolId);
+    const result = await applyRetention(runtime.sink(destination), userPoolId, keepLast, new Set(active ? [active] : []));
+    if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
+  } catch (error) {
+    runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');
+  }
 }

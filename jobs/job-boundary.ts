@@ -24,6 +24,7 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (fatal || lastAttempt) {
       if (await runtime.runs.fail(spec, reason)) {
+        runtime.metrics.runFinished(spec.userPoolId, 'failed', (Date.now() - Date.parse(spec.startedAt)) / 1000);
         runtime.log.error({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, jobId: job.id, reason }, 'export run failed');
       }
       throw new UnrecoverableError(reason);

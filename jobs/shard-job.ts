@@ -33,6 +33,8 @@ export async function processShardJob(
   const log = runtime.log.child({ snapshotId, shard: shard.id });
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
+    const labels = { user_pool_id: spec.userPoolId };
+    const { metrics } = runtime;
     return exportShard({
       spec,
       shard,
@@ -51,9 +53,19 @@ export async function processShardJob(
           if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },
+        call: () => metrics.calls.inc(labels),
+        fileDone: (file) => {
+          metrics.usersExported.inc(labels, file.records);
+          metrics.filesWritten.inc(labels);
+        },
         retry: (event) => {
-          if (event.errorClass === 'throttled') counters.throttles += 1;
-          else counters.retries += 1;
+          if (event.errorClass === 'throttled') {
+            counters.throttles += 1;
+            metrics.throttles.inc(labels);
+          } else {
+            counters.retries += 1;
+            metrics.retries.inc(labels);
+          }
           log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying ListUsers');
           void runtime.runs.recordRetry(snapshotId, event.errorClass === 'throttled').catch(() => undefined);
         },

@@ -5,6 +5,7 @@ import { registerEmulatorCommand } from './emulator/emulator-command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli/cli-context.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerExportCommand } from './cli/export-command.js';
+import { registerScheduleCommand } from './cli/schedule-command.js';
 import { registerStatusCommand } from './cli/status-command.js';
 import { registerWorkerCommand } from './cli/worker-command.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     });
   registerWorkerCommand(program);
   registerExportCommand(program);
+  registerScheduleCommand(program);
   registerStatusCommand(program);
   registerEmulatorCommand(program);
   registerDemoCommand(program);

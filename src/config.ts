@@ -36,6 +36,14 @@ export interface AppConfig {
   readonly workerLockDurationMs: number;
   /** zlib level of data files: 1 is fastest, 9 smallest. @default 6 */
   readonly gzipLevel: number;
+  /** The worker's admin port (/healthz, /metrics, POST /exports); null when `off`; 0 picks a free port. @default 9464 */
+  readonly adminPort: number | null;
+  /** Interface the admin port listens on. @default '0.0.0.0' */
+  readonly adminHost: string;
+  /** Bearer token that turns on POST /exports (and the dashboard); unset keeps them off. @default undefined */
+  readonly adminToken: string | undefined;
+  /** Serve the bull-board dashboard at /dashboard (HTTP Basic, the token as password). @default false */
+  readonly adminDashboard: boolean;
 }
 
 /** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
@@ -87,7 +95,19 @@ const schema = {
   FILE_MAX_RECORDS: number(1, 100_000_000, true).default(100_000),
   WORKER_LOCK_DURATION_MS: number(1000, 3_600_000, true).default(30_000),
   GZIP_LEVEL: number(1, 9, true).default(6),
+  ADMIN_PORT: z
+    .string()
+    .trim()
+    .refine((value) => value === 'off' || (/^\d+$/.test(value) && Number(value) <= 65_535), 'expected a port from 0 to 65535, or off')
+    .transform((value) => (value === 'off' ? null : Number(value)))
+    .default(9464),
+  ADMIN_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters (it guards POST /exports)').optional(),
+  ADMIN_DASHBOARD: boolean.default(false),
 } as const;
+
+/** Variables whose values are secrets: errors name them but never print the value. */
+const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN']);
 
 /** Names of every environment variable the process reads, for the README and `--help`. */
 export const ENVIRONMENT_VARIABLES = Object.keys(schema) as (keyof typeof schema)[];
@@ -102,7 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const result = schema[name].safeParse(raw === '' ? undefined : raw);
     if (!result.success) {
       const reason = result.error.issues[0]?.message ?? 'invalid value';
-      throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: ${reason}`);
+      const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(raw);
+      throw new ConfigError(`${name}=${shown} is invalid: ${reason}`);
     }
     return result.data as z.output<(typeof schema)[K]>;
   };
@@ -119,5 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     fileMaxRecords: read('FILE_MAX_RECORDS'),
     workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
     gzipLevel: read('GZIP_LEVEL'),
+    adminPort: read('ADMIN_PORT'),
+    adminHost: read('ADMIN_HOST'),
+    adminToken: read('ADMIN_TOKEN'),
+    adminDashboard: read('ADMIN_DASHBOARD'),
   });
 }

@@ -10,6 +10,7 @@ import type { ObjectSink } from './object-sink.js';
 import { RateLimitScope } from './rate-limit-scope.js';
 import { RedisRateLimiter, type CallLimiter } from './rate-limiter.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
+import { ExportMetrics } from './metrics.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { RunStore } from './run-store.js';
 import { S3Sink } from './s3-sink.js';
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
 export class ExportRuntime {
   readonly keys: RedisKeys;
   readonly runs: RunStore;
+  /** This process's Prometheus metrics. */
+  readonly metrics = new ExportMetrics();
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   private s3Client: S3Client | undefined;
   private readonly limiters = new Map<string, CallLimiter>();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from './error-classification.js';
@@ -102,6 +102,15 @@ export class FileSink implements ObjectSink {
 
   async deleteObjects(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+    // S3 has no folders: remove the ones a delete leaves empty, deepest first, so disk looks the same.
+    const folders = new Set<string>();
+    for (const key of keys) {
+      const parts = key.split('/');
+      for (let depth = parts.length - 1; depth > 0; depth--) folders.add(parts.slice(0, depth).join('/'));
+    }
+    for (const folder of [...folders].sort((a, b) => b.split('/').length - a.split('/').length)) {
+      await rmdir(this.pathOf(folder)).catch(() => undefined);
+    }
   }
 
   async listKeys(prefix: string): Promise<string[]> {

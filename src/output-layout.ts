@@ -19,9 +19,19 @@ export interface RunLocation {
 
 const datePartition = (run: RunLocation): string => `dt=${run.startedAt.toISOString().slice(0, 10)}`;
 
+/** The folder of every run's data of a pool, ending in `/` so that pool `A` never matches pool `AB`. */
+export function poolDataPrefix(userPoolId: string): string {
+  return `users/user_pool_id=${userPoolId}/`;
+}
+
+/** The folder of a pool's manifests and `latest.json`, ending in `/`. */
+export function poolManifestPrefix(userPoolId: string): string {
+  return `manifests/user_pool_id=${userPoolId}/`;
+}
+
 /** The folder holding every data file of a run, ending in `/`. */
 export function runDataPrefix(run: RunLocation): string {
-  return `users/user_pool_id=${run.userPoolId}/${datePartition(run)}/run=${run.snapshotId}/`;
+  return `${poolDataPrefix(run.userPoolId)}${datePartition(run)}/run=${run.snapshotId}/`;
 }
 
 /** Key of data file `seq` of `shard`: deterministic, so a resumed file overwrites its earlier copy. */
@@ -31,10 +41,10 @@ export function dataFileKey(run: RunLocation, shard: string, seq: number, gzip: 
 
 /** Key of the run's manifest, written last: its presence marks the run complete. */
 export function manifestKey(run: RunLocation): string {
-  return `manifests/user_pool_id=${run.userPoolId}/${datePartition(run)}/run=${run.snapshotId}.json`;
+  return `${poolManifestPrefix(run.userPoolId)}${datePartition(run)}/run=${run.snapshotId}.json`;
 }
 
 /** Key of the pointer to the pool's newest complete manifest. */
 export function latestKey(userPoolId: string): string {
-  return `manifests/user_pool_id=${userPoolId}/latest.json`;
+  return `${poolManifestPrefix(userPoolId)}latest.json`;
 }

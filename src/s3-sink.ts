@@ -105,7 +105,15 @@ export class S3Sink implements ObjectSink {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000).map((key) => ({ Key: this.keyOf(key) }));
       try {
-        await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+        const response = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+        // DeleteObjects answers 200 even when single keys fail (AccessDenied without s3:DeleteObject).
+        const failed = response.Errors?.[0];
+        if (failed) {
+          const count = response.Errors?.length ?? 1;
+          throw Object.assign(new Error(`cannot delete ${count} object(s), e.g. ${failed.Key}: ${failed.Message ?? ''}`), {
+            name: failed.Code ?? 'DeleteObjectsError',
+          });
+        }
       } catch (error) {
         throw this.translate(error);
       }

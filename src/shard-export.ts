@@ -18,6 +18,10 @@ export interface ShardProgressSink {
   page(fetched: number, openRecords: number): Promise<void>;
   /** A call failed and will be retried. */
   retry(event: RetryEvent): void;
+  /** A ListUsers call is about to go out. */
+  call(): void;
+  /** A data file is durable and checkpointed. */
+  fileDone(file: SealedPart): void;
 }
 
 /** Everything a shard walk touches, passed in. */
@@ -117,6 +121,7 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
       done: nextToken === undefined,
     };
     await checkpoints.commit(shard.id, epoch, checkpoint, sealed, checkpoint.fileSeq - 1);
+    if (sealed) progress.fileDone(sealed);
   };
 
   const pages = listUserPages({
@@ -128,6 +133,7 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
     signal: stop,
     retryPolicy: context.retryPolicy,
     onRetry: (event) => progress.retry(event),
+    onCall: () => progress.call(),
   });
   try {
     for (;;) {

@@ -34,6 +34,8 @@ export interface UserPagesOptions {
   readonly retryPolicy?: Partial<RetryPolicy>;
   /** Told about every retried failure (throttles are also reported to the limiter). */
   readonly onRetry?: (event: RetryEvent) => void;
+  /** Told just before every ListUsers call goes out, retries included (for metrics). */
+  readonly onCall?: () => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function* listUserPages(options: UserPagesOptions): AsyncGenerator<
       response = await withRetries(
         async () => {
           await limiter.acquire(signal);
+          options.onCall?.();
           return client.send(new ListUsersCommand(input));
         },
         {

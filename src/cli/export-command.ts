@@ -18,6 +18,7 @@ interface ExportFlags {
   attributes?: string;
   gzip: boolean;
   fileMaxRecords?: number;
+  keepLast?: number;
   wait?: boolean;
   inline?: boolean;
 }
@@ -51,6 +52,7 @@ export function registerExportCommand(program: Command): void {
     .option('--attributes <list>', 'keep only these attributes, e.g. email,custom:tenant')
     .option('--no-gzip', 'write plain .ndjson files')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
+    .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
     .option('--wait', 'follow the run; print the manifest URL as the last line of stdout')
     .option('--inline', 'run the export in this process (implies --wait)')
     .action(async (flags: ExportFlags) => {
@@ -69,6 +71,7 @@ async function runExportCommand(flags: ExportFlags, trigger: RunTrigger): Promis
     attributes: flags.attributes,
     gzip: flags.gzip,
     fileMaxRecords: flags.fileMaxRecords,
+    keepLast: flags.keepLast,
     trigger,
   };
   let spec;

@@ -19,6 +19,7 @@ export interface EmulatorCommandOptions {
   seed: number;
   subSkew: number;
   poolName: string;
+  poolId?: string;
   latencyMs: number;
   jitterMs: number;
   quotaRps?: number;
@@ -59,6 +60,11 @@ function parseRegion(value: string): string {
   return value;
 }
 
+function parsePoolId(value: string): string {
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+_[0-9a-zA-Z]{1,55}$/.test(value)) throw invalid(`Expected a pool id like us-east-1_Example01, got ${value}`);
+  return value;
+}
+
 function parsePoolName(value: string): string {
   if (!/^[\w\s+=,.@-]{1,128}$/.test(value)) throw invalid(`Expected 1-128 letters, digits, spaces or +=,.@_-, got ${value}`);
   return value;
@@ -81,6 +87,7 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--seed <n>', 'seed for the users (same seed, same users)', integerIn(0, 2 ** 32 - 1), 1)
     .option('--sub-skew <fraction>', 'share of subs starting with "0" (uneven shards)', rate, 0)
     .option('--pool-name <name>', 'name of the seeded pool', parsePoolName, 'emulated-pool')
+    .option('--pool-id <id>', 'id of the seeded pool, e.g. us-east-1_Example01 (default: random)', parsePoolId)
     .option('--latency-ms <ms>', 'fixed delay before each answer', numberIn(0, 600_000), 0)
     .option('--jitter-ms <ms>', 'extra uniform random delay', numberIn(0, 600_000), 0)
     .option('--quota-rps <n>', 'account-wide ListUsers quota in requests/s (default: off)', numberIn(0, 1_000_000, true))
@@ -137,7 +144,19 @@ export async function runEmulatorCommand(
     throw error;
   }
   const started = performance.now();
-  const poolId = emulator.createPoolWithUsers({ name: options.poolName, users: options.users, seed: options.seed, subSkew: options.subSkew });
+  let poolId: string;
+  try {
+    poolId = emulator.createPoolWithUsers({
+      name: options.poolName,
+      users: options.users,
+      seed: options.seed,
+      subSkew: options.subSkew,
+      ...(options.poolId === undefined ? {} : { id: options.poolId }),
+    });
+  } catch (error) {
+    await emulator.stop();
+    throw error;
+  }
   if (options.users > 0) err(`seeded ${options.users} users in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   out(`url=${emulator.url}`);
   out(`user_pool_id=${poolId}`);

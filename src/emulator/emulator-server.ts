@@ -117,9 +117,9 @@ export class CognitoEmulator implements ControlTarget {
     return emulator;
   }
 
-  /** Creates an empty pool; returns its id. */
-  createPool(name: string): string {
-    return this.#store.create(name).id;
+  /** Creates an empty pool (with `id` if given, else a fresh one); returns its id. */
+  createPool(name: string, id?: string): string {
+    return this.#store.create(name, Date.now(), id).id;
   }
 
   /** Adds `options.users` deterministic users (see {@link SeedOptions}). */
@@ -128,8 +128,8 @@ export class CognitoEmulator implements ControlTarget {
   }
 
   /** Creates a pool and seeds it; returns its id. */
-  createPoolWithUsers(options: SeedOptions & { name?: string }): string {
-    const id = this.createPool(options.name ?? 'emulated-pool');
+  createPoolWithUsers(options: SeedOptions & { name?: string; id?: string }): string {
+    const id = this.createPool(options.name ?? 'emulated-pool', options.id);
     this.seedUsers(id, options);
     return id;
   }

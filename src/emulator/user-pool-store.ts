@@ -23,14 +23,25 @@ export class UserPoolStore {
     return this.#random;
   }
 
-  /** Creates an empty pool with a fresh id of AWS's shape, `<region>_<9 alphanumerics>`. */
-  create(name: string, nowMs: number = Date.now()): UserPool {
+  /**
+   * Creates an empty pool with a fresh id of AWS's shape, `<region>_<9 alphanumerics>`, or with `fixedId`
+   * (for scripts and containers that must know the id in advance).
+   */
+  create(name: string, nowMs: number = Date.now(), fixedId?: string): UserPool {
     let id: string;
-    do {
-      let suffix = '';
-      for (let i = 0; i < 9; i++) suffix += ALPHANUMERIC[this.#random.int(ALPHANUMERIC.length)];
-      id = `${this.region}_${suffix}`;
-    } while (this.#pools.has(id));
+    if (fixedId !== undefined) {
+      if (!fixedId.startsWith(`${this.region}_`) || !/^[\w-]+_[0-9a-zA-Z]+$/.test(fixedId)) {
+        throw new RangeError(`pool id ${fixedId} must look like ${this.region}_<alphanumerics>`);
+      }
+      if (this.#pools.has(fixedId)) throw new RangeError(`pool ${fixedId} already exists`);
+      id = fixedId;
+    } else {
+      do {
+        let suffix = '';
+        for (let i = 0; i < 9; i++) suffix += ALPHANUMERIC[this.#random.int(ALPHANUMERIC.length)];
+        id = `${this.region}_${suffix}`;
+      } while (this.#pools.has(id));
+    }
     const pool = new UserPool(id, name, nowMs);
     this.#pools.set(id, pool);
     return pool;

@@ -63,6 +63,8 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
     AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
     COGNITO_RATE_LIMIT_RPS: '1000',
+    // Several workers on one machine: each admin port on a free port.
+    ADMIN_PORT: '0',
     LOG_LEVEL: 'warn',
     ...(options.s3 ? { AWS_ENDPOINT_URL_S3: options.s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED' } : {}),
     ...options.env,

@@ -17,6 +17,10 @@ describe('loadConfig', () => {
       fileMaxRecords: 100_000,
       workerLockDurationMs: 30_000,
       gzipLevel: 6,
+      adminPort: 9464,
+      adminHost: '0.0.0.0',
+      adminToken: undefined,
+      adminDashboard: false,
     });
   });
 
@@ -31,6 +35,8 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL="loud" is invalid: expected one of trace, debug, info, warn, error, fatal, silent'],
     ['AWS_REGION', 'Europe', 'AWS_REGION="Europe" is invalid: expected an AWS region such as eu-west-1'],
     ['WORKER_CONCURRENCY', '1.5', 'WORKER_CONCURRENCY="1.5" is invalid: expected an integer from 1 to 1024'],
+    ['ADMIN_PORT', 'http', 'ADMIN_PORT="http" is invalid: expected a port from 0 to 65535, or off'],
+    ['ADMIN_TOKEN', 'short', 'ADMIN_TOKEN=(hidden) is invalid: expected at least 16 characters (it guards POST /exports)'],
   ])('names %s, its value and what it expects', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

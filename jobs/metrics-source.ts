@@ -1,0 +1,23 @@
+import type { ExportRuntime } from '../src/export-runtime.js';
+import type { MetricsSource } from '../src/metrics.js';
+import type { ExportQueues } from './queues.js';
+
+/** The deployment state that scrape-time gauges report: last success per pool and queue depth. */
+export function metricsSource(runtime: ExportRuntime, queues: ExportQueues): MetricsSource {
+  return {
+    async lastSuccessTimes() {
+      const times = new Map<string, number>();
+      for (const pool of await runtime.runs.pools()) {
+        const success = (await runtime.runs.history(pool)).lastSuccess;
+        if (success) times.set(pool, Date.parse(success.completedAt));
+      }
+      return times;
+    },
+    async queueDepths() {
+      const states = ['waiting', 'active', 'delayed', 'waiting-children', 'failed', 'prioritized'] as const;
+      const depths = new Map<string, Record<string, number>>();
+      for (const queue of [queues.runs, queues.shards]) depths.set(queue.name, await queue.getJobCounts(...states));
+      return depths;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import type { ScheduledPool } from '../src/export-config-file.js';
+import { scheduledRequest } from '../src/export-config-file.js';
+import type { ExportRequest } from '../src/export-request.js';
+import { START_JOB, START_JOB_OPTIONS, type ExportQueues, type StartJobData } from './queues.js';
+
+/** Scheduler ids are `export-<pool id>`: one schedule per pool, and ours are told apart from others. */
+const SCHEDULER_PREFIX = 'export-';
+
+/** The job scheduler id of a pool's schedule. */
+export const schedulerId = (userPoolId: string): string => `${SCHEDULER_PREFIX}${userPoolId}`;
+
+/** What `schedule apply` changed. */
+export interface AppliedSchedules {
+  readonly created: readonly string[];
+  readonly updated: readonly string[];
+  readonly unchanged: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** One pool's schedule as BullMQ holds it. */
+export interface ScheduleView {
+  readonly userPoolId: string;
+  readonly pattern: string;
+  readonly timezone: string;
+  /** When it fires next; undefined if BullMQ has no next run. */
+  readonly next: Date | undefined;
+  readonly destination: string;
+}
+
+/**
+ * Makes the queue's job schedulers match the config file: one BullMQ job scheduler (cron + time
+ * zone) per pool, each creating a `start` job that carries the pool's export request; schedulers of
+ * pools no longer in the file are removed. Idempotent: a scheduler already as wanted is not touched,
+ * so its next run does not move.
+ */
+export async function applySchedules(queues: ExportQueues, pools: readonly ScheduledPool[]): Promise<AppliedSchedules> {
+  const result = { created: [] as string[], updated: [] as string[], unchanged: [] as string[], removed: [] as string[] };
+  const existing = new Map((await queues.runs.getJobSchedulers(0, -1)).filter((s) => s.key.startsWith(SCHEDULER_PREFIX)).map((s) => [s.key, s]));
+  const wanted = new Set<string>();
+  for (const pool of pools) {
+    const id = schedulerId(pool.userPoolId);
+    wanted.add(id);
+    const data: StartJobData = { request: scheduledRequest(pool) };
+    const current = existing.get(id);
+    if (current && current.pattern === pool.schedule && (current.tz ?? 'UTC') === pool.timezone && sameRequest(current.template?.data, data)) {
+      result.unchanged.push(pool.userPoolId);
+      continue;
+    }
+    await queues.runs.upsertJobScheduler(id, { pattern: pool.schedule, tz: pool.timezone }, { name: START_JOB, data, opts: START_JOB_OPTIONS });
+    (current ? result.updated : result.created).push(pool.userPoolId);
+  }
+  for (const id of existing.keys()) {
+    if (wanted.has(id)) continue;
+    await queues.runs.removeJobScheduler(id);
+    result.removed.push(id.slice(SCHEDULER_PREFIX.length));
+  }
+  return result;
+}
+
+/** Every pool's schedule, soonest first. */
+export async function listSchedules(queues: ExportQueues): Promise<ScheduleView[]> {
+  const schedulers = await queues.runs.getJobSchedulers(0, -1, true);
+  return schedulers
+    .filter((s) => s.key.startsWith(SCHEDULER_PREFIX))
+    .map((s) => {
+      const request = (s.template?.data as { request?: ExportRequest } | undefined)?.request;
+      return {
+        userPoolId: s.key.slice(SCHEDULER_PREFIX.length),
+        pattern: s.pattern ?? '',
+        timezone: s.tz ?? 'UTC',
+        next: s.next === undefined ? undefined : new Date(s.next),
+        destination: request?.destination ?? '',
+      };
+    });
+}
+
+function sameRequest(stored: unknown, wanted: StartJobData): boolean {
+  // Compare as JSON: BullMQ stores the template as JSON, which drops undefined fields.
+  return JSON.stringify(stored) === JSON.stringify(JSON.parse(JSON.stringify(wanted)));
+}

@@ -1,0 +1,220 @@
+import { timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildRunSpec, ExportRequestError, type ExportRequest } from './export-request.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { ExportWorker } from '../jobs/export-worker.js';
+import { metricsSource } from '../jobs/metrics-source.js';
+import type { ExportQueues } from '../jobs/queues.js';
+import { requestExport } from '../jobs/request-export.js';
+import { reconcileRun } from '../jobs/run-liveness.js';
+import { createDashboard } from './admin-dashboard.js';
+
+/** Where and how the worker's admin port listens. */
+export interface AdminServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Bearer token for POST /exports and GET /exports/:id (and the dashboard's password); without one they are off. */
+  readonly token: string | undefined;
+  /** Serve the bull-board dashboard at /dashboard (needs the token). */
+  readonly dashboard: boolean;
+}
+
+/** A listening admin server. */
+export interface AdminServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/** A request the endpoint refuses, with its HTTP status. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The worker's admin port: `/healthz` (Redis reachable, worker running), `/metrics` (Prometheus),
+ * `POST /exports` to trigger a resync and `GET /exports/:id` to follow it (bearer token), and an
+ * optional bull-board dashboard at `/dashboard`.
+ */
+export async function startAdminServer(
+  runtime: ExportRuntime,
+  queues: ExportQueues,
+  worker: ExportWorker | undefined,
+  options: AdminServerOptions,
+): Promise<AdminServer> {
+  runtime.metrics.setSource(metricsSource(runtime, queues));
+  const dashboard = options.dashboard && options.token ? createDashboard(queues, '/dashboard') : undefined;
+  const routes = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://admin');
+    if (request.method === 'GET' && url.pathname === '/healthz') return health(runtime, worker, response);
+    if (request.method === 'GET' && url.pathname === '/metrics') {
+      const { contentType, body } = await runtime.metrics.render();
+      response.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    if (url.pathname === '/exports' || url.pathname.startsWith('/exports/')) {
+      authorize(request, options.token, 'bearer');
+      if (request.method === 'POST' && url.pathname === '/exports') return triggerExport(runtime, queues, request, response);
+      const id = url.pathname.slice('/exports/'.length);
+      if (request.method === 'GET' && id) return exportStatus(runtime, queues, id, response);
+      throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports or GET /exports/<snapshot_id>`);
+    }
+    if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
+      if (!dashboard) throw new HttpError(404, 'the dashboard is off: set ADMIN_DASHBOARD=true and ADMIN_TOKEN on the worker');
+      authorize(request, options.token, 'basic');
+      dashboard(request, response);
+      return;
+    }
+    throw new HttpError(404, `no route ${request.method} ${url.pathname}: try /healthz, /metrics or POST /exports`);
+  };
+  const server: Server = createServer((request, response) => {
+    routes(request, response).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      if (status === 500) runtime.log.error({ err: error, path: request.url }, 'admin request failed');
+      if (!response.headersSent) {
+        json(response, status, { error: message }, error instanceof HttpError ? error.headers : {});
+      } else response.end();
+    });
+  });
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
+}
+
+async function health(runtime: ExportRuntime, worker: ExportWorker | undefined, response: ServerResponse): Promise<void> {
+  let redis = 'ok';
+  try {
+    await Promise.race([runtime.redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+  } catch (error) {
+    redis = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const running = worker ? worker.runs.isRunning() && worker.shards.isRunning() : false;
+  const ok = redis === 'ok' && running;
+  json(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unhealthy', redis, worker: running ? 'running' : 'stopped' });
+}
+
+/** Checks the bearer token (or, for browsers, HTTP Basic with the token as password) in constant time. */
+function authorize(request: IncomingMessage, token: string | undefined, scheme: 'bearer' | 'basic'): void {
+  if (!token) throw new HttpError(404, 'this endpoint is off: set ADMIN_TOKEN on the worker to enable it');
+  const header = request.headers.authorization ?? '';
+  let given: string | undefined;
+  if (scheme === 'bearer' && header.startsWith('Bearer ')) given = header.slice('Bearer '.length).trim();
+  if (scheme === 'basic' && header.startsWith('Basic ')) {
+    const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+    given = decoded.slice(decoded.indexOf(':') + 1);
+  }
+  const challenge = scheme === 'bearer' ? { 'www-authenticate': 'Bearer' } : { 'www-authenticate': 'Basic realm="cognito-export"' };
+  if (given === undefined) throw new HttpError(401, `missing credentials: send Authorization: ${scheme === 'bearer' ? 'Bearer <ADMIN_TOKEN>' : 'Basic'}`, challenge);
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(403, 'wrong token', challenge);
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
+    return body as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'the body must be a JSON object such as {"user_pool_id":"eu-west-1_AbC","destination":"s3://bucket/prefix"}');
+  }
+}
+
+/** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
+function exportRequest(body: Record<string, unknown>): ExportRequest {
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'keep_last'];
+  const unknown = Object.keys(body).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
+  const text = (key: string): string | undefined => {
+    const value = body[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') throw new HttpError(400, `${key} must be a string`);
+    return value;
+  };
+  const pool = text('user_pool_id');
+  const destination = text('destination');
+  if (!pool || !destination) throw new HttpError(400, 'user_pool_id and destination are required');
+  const attributes = body.attributes;
+  if (attributes !== undefined && attributes !== null && typeof attributes !== 'string' && !(Array.isArray(attributes) && attributes.every((a) => typeof a === 'string'))) {
+    throw new HttpError(400, 'attributes must be a list of names or a comma-separated string');
+  }
+  if (body.gzip !== undefined && typeof body.gzip !== 'boolean') throw new HttpError(400, 'gzip must be true or false');
+  if (body.shards !== undefined && typeof body.shards !== 'number') throw new HttpError(400, 'shards must be 1, 16 or 256');
+  if (body.keep_last !== undefined && body.keep_last !== null && typeof body.keep_last !== 'number') throw new HttpError(400, 'keep_last must be a number');
+  return {
+    userPoolId: pool,
+    destination,
+    region: text('region'),
+    shards: body.shards,
+    filter: text('filter'),
+    attributes: attributes,
+    gzip: body.gzip,
+    keepLast: body.keep_last,
+    trigger: 'http',
+  };
+}
+
+async function triggerExport(runtime: ExportRuntime, queues: ExportQueues, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  let spec;
+  try {
+    spec = buildRunSpec(exportRequest(await readJson(request)), runtime.config);
+  } catch (error) {
+    if (error instanceof ExportRequestError) throw new HttpError(400, error.message);
+    throw error;
+  }
+  const requested = await requestExport(runtime, queues, spec);
+  json(response, requested.created ? 202 : 200, {
+    snapshot_id: requested.snapshotId,
+    created: requested.created,
+    status_url: `/exports/${requested.snapshotId}`,
+  });
+}
+
+async function exportStatus(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, response: ServerResponse): Promise<void> {
+  const status = await reconcileRun(runtime, queues, decodeURIComponent(snapshotId));
+  if (!status) throw new HttpError(404, `no export ${snapshotId}`);
+  json(response, 200, {
+    snapshot_id: status.spec.snapshotId,
+    user_pool_id: status.spec.userPoolId,
+    state: status.state,
+    users: status.users,
+    estimated_users: status.estimatedUsers ?? null,
+    files: status.files,
+    throttles: status.throttles,
+    shards_done: status.shardsDone,
+    shards: status.spec.shards,
+    manifest_url: status.manifestUrl ?? null,
+    error: status.error ?? null,
+  });
+}

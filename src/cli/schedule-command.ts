@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { ConfigFileError, loadExportConfig, type ExportConfigFile } from '../export-config-file.js';
+import { applySchedules, listSchedules, type ScheduleView } from '../../jobs/schedules.js';
+import { CliError, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
+
+/** Reads and validates a schedules file, or fails with exit code 2 and the bad key. */
+export async function readScheduleFile(path: string): Promise<ExportConfigFile> {
+  try {
+    return await loadExportConfig(path);
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/** Adds `schedule apply` and `schedule list`. */
+export function registerScheduleCommand(program: Command): void {
+  const schedule = program.command('schedule').description('nightly exports from a config file (BullMQ job schedulers)');
+  schedule
+    .command('apply')
+    .description('create or update a schedule per pool in the file and remove schedules of pools no longer in it')
+    .requiredOption('--config <file>', 'YAML or JSON file listing the pools (see examples/cognito-export.yaml)')
+    .action(async (flags: { config: string }) => {
+      const file = await readScheduleFile(flags.config);
+      const context = await openContext(readConfig());
+      try {
+        const applied = await applySchedules(context.queues, file.pools);
+        for (const [what, pools] of Object.entries(applied) as [string, string[]][]) {
+          if (pools.length > 0) process.stderr.write(`${what}: ${pools.join(', ')}\n`);
+        }
+        process.stdout.write(renderSchedules(await listSchedules(context.queues)));
+      } finally {
+        await context.close();
+      }
+    });
+  schedule
+    .command('list')
+    .description("show each pool's schedule and next run")
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const context = await openContext(readConfig());
+      try {
+        const schedules = await listSchedules(context.queues);
+        process.stdout.write(flags.json ? `${JSON.stringify(schedules, null, 2)}\n` : renderSchedules(schedules));
+      } finally {
+        await context.close();
+      }
+    });
+}
+
+/** The schedules as an aligned table. */
+export function renderSchedules(schedules: readonly ScheduleView[]): string {
+  if (schedules.length === 0) return 'no schedules\n';
+  const rows = [
+    ['pool', 'schedule', 'time zone', 'next run (UTC)', 'destination'],
+    ...schedules.map((s) => [s.userPoolId, s.pattern, s.timezone, s.next?.toISOString() ?? '—', s.destination]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return `${rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
+}

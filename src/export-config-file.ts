@@ -1,0 +1,443 @@
+/**
+ * The service's config file: which pools to export, where and when. YAML (so JSON too), snake_case
+ * keys, `defaults` merged under every pool, `${VAR}` references to the environment. Values go through
+ * the same validators as an export request, so a file that loads makes runs that start.
+ */
+import { readFile } from 'node:fs/promises';
+import { type Alias, LineCounter, parseDocument, visit } from 'yaml';
+import { isUserPoolId, regionOfUserPool } from './aws-clients.js';
+import { FilterError, parseFilter } from './cognito-filter.js';
+import { type AppConfig, loadConfig } from './config.js';
+import { cronProblem, DEFAULT_TIMEZONE, timeZoneProblem } from './cron-schedule.js';
+import { substituteEnvironment } from './environment-reference.js';
+import { unknownKey } from './key-suggestion.js';
+import { parseDestination } from './destination.js';
+import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from './export-request.js';
+import { parseShardCount, SHARD_COUNTS, type ShardCount } from './shard-plan.js';
+import { parseAttributeList } from './user-record.js';
+
+/** One pool of the file with defaults applied: what its schedule exports, and when. */
+export interface ScheduledPool {
+  readonly userPoolId: string;
+  /** Written in the file, or undefined: the region then comes from the pool id. */
+  readonly region: string | undefined;
+  /** After `${VAR}` substitution, as written (`s3://bucket/prefix` or `file:///dir`). */
+  readonly destination: string;
+  /** The cron pattern as written: 5 fields, or 6 with seconds first. */
+  readonly schedule: string;
+  /** IANA zone the schedule is read in. @default 'UTC' */
+  readonly timezone: string;
+  /** 1 whenever a filter is set. @default 16 */
+  readonly shards: ShardCount;
+  /** The ListUsers filter as written, or null for the whole pool. */
+  readonly filter: string | null;
+  /** Attributes to keep, or null for all. */
+  readonly attributes: readonly string[] | null;
+  /** @default true */
+  readonly gzip: boolean;
+  /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
+  readonly rateLimitRps: number | undefined;
+  /** Retention: keep the newest N snapshots. @default null (keep all) */
+  readonly keepLast: number | null;
+}
+
+/** A parsed, validated config file. */
+export interface ExportConfigFile {
+  readonly pools: readonly ScheduledPool[];
+}
+
+/**
+ * A config file that cannot be used. The message is one line: every problem as
+ * `<source>: <key path>: <what is wrong>`, joined by "; " (YAML syntax errors: only the first).
+ */
+export class ConfigFileError extends Error {
+  override readonly name = 'ConfigFileError';
+  /** Each problem on its own, in file order, in the same form as in the message. */
+  readonly issues: readonly string[];
+
+  constructor(issues: string | readonly string[], options?: ErrorOptions) {
+    const list = typeof issues === 'string' ? [issues] : issues;
+    super(list.join('; '), options);
+    this.issues = Object.freeze([...list]);
+  }
+}
+
+export { DEFAULT_TIMEZONE, nextRuns } from './cron-schedule.js';
+
+/** Options of {@link parseExportConfig}. */
+export interface ParseExportConfigOptions {
+  /** Names the file in every message, e.g. its path. */
+  readonly source: string;
+  /** Where `${VAR}` references are read from. @default process.env */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Parses and validates a config file's text; `source` names the file in messages. Throws
+ * {@link ConfigFileError} listing every problem found.
+ */
+export function parseExportConfig(text: string, options: ParseExportConfigOptions): ExportConfigFile {
+  const root = parseYaml(text, options.source);
+  const context: Context = { env: options.env ?? process.env, issues: [] };
+  const pools = readPools(root, context);
+  if (context.issues.length > 0) throw new ConfigFileError(context.issues.map((issue) => `${options.source}: ${issue}`));
+  return Object.freeze({ pools: Object.freeze(pools) });
+}
+
+/**
+ * Reads the file and parses it. An unreadable or missing file is a {@link ConfigFileError} with the
+ * path and the OS reason, e.g. `cognito-export.yaml: cannot be read (ENOENT: no such file or directory)`.
+ */
+export async function loadExportConfig(path: string, env?: NodeJS.ProcessEnv): Promise<ExportConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    // Node appends ", open '<path>'"; the path already leads the message.
+    const reason = (error as Error).message.replace(/, \w+ '.*'$/s, '');
+    throw new ConfigFileError([`${path}: cannot be read (${reason})`], { cause: error });
+  }
+  return parseExportConfig(text, { source: path, env });
+}
+
+/** The request one schedule tick of `pool` makes (trigger `schedule`), for {@link buildRunSpec}. */
+export function scheduledRequest(pool: ScheduledPool): ExportRequest {
+  return {
+    userPoolId: pool.userPoolId,
+    destination: pool.destination,
+    region: pool.region,
+    shards: pool.shards,
+    filter: pool.filter,
+    attributes: pool.attributes,
+    gzip: pool.gzip,
+    rateLimitRps: pool.rateLimitRps,
+    keepLast: pool.keepLast,
+    trigger: 'schedule',
+  };
+}
+
+
+// ---- YAML ----------------------------------------------------------------------------------------
+
+function parseYaml(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${source}: line ${line}, column ${col}`;
+  };
+  // An unquoted `*/5 * * * *` is an alias in YAML; the parser's own message for it says nothing useful.
+  let alias: Alias | undefined;
+  visit(document, {
+    Alias(_key, node) {
+      if (node.resolve(document) !== undefined) return undefined;
+      alias = node;
+      return visit.BREAK;
+    },
+  });
+  if (alias !== undefined) {
+    throw new ConfigFileError([
+      `${at(alias.range?.[0] ?? 0)}: *${alias.source} is read as a YAML alias to an undefined anchor; quote values that start with *, e.g. "*/5 * * * *"`,
+    ]);
+  }
+  // Later syntax errors are mostly echoes of the first.
+  const [error] = document.errors;
+  if (error !== undefined) throw new ConfigFileError([`${at(error.pos[0])}: ${error.message.split('\n')[0]}`]);
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    throw new ConfigFileError([`${source}: ${(cause as Error).message}`], { cause });
+  }
+}
+
+// ---- Keys and their values -----------------------------------------------------------------------
+
+interface Context {
+  readonly env: NodeJS.ProcessEnv;
+  /** `<key path>: <problem>`, in file order. */
+  readonly issues: string[];
+}
+
+/** Marks a value already reported as bad, so nothing downstream reports it again. */
+const INVALID = Symbol('invalid');
+type Invalid = typeof INVALID;
+
+function report(context: Context, at: string, problem: string): Invalid {
+  context.issues.push(at === '' ? problem : `${at}: ${problem}`);
+  return INVALID;
+}
+
+/** Parsed values by property; `filter` parses to null when blank, as buildRunSpec reads it. */
+interface Values {
+  userPoolId: string;
+  region: string;
+  destination: string;
+  schedule: string;
+  timezone: string;
+  shards: ShardCount;
+  filter: string | null;
+  attributes: readonly string[];
+  gzip: boolean;
+  rateLimitRps: number;
+  keepLast: number;
+}
+
+/** One mapping (`defaults` or a pool): a key written `null` clears it, so the pool ignores defaults. */
+type Section = { -readonly [K in keyof Values]?: Values[K] | null | Invalid };
+
+type Parse<T> = (value: unknown, at: string, context: Context) => T | Invalid;
+
+/** A string key, after `${VAR}` substitution, that `problem` accepts; `what` says what is expected. */
+const textField =
+  (what: string, problem: (text: string) => string | undefined = () => undefined): Parse<string> =>
+  (value, at, context) => {
+    if (typeof value !== 'string') return report(context, at, `expected ${what}, got ${describe(value)}`);
+    const text = substitute(value, at, context);
+    const found = text === INVALID ? undefined : problem(text);
+    return found === undefined ? text : report(context, at, found);
+  };
+
+/** A YAML scalar that `accepts` takes as it is; anything else is "expected <what>, got <value>". */
+const scalarField =
+  <T>(accepts: (value: unknown) => value is T, what: string): Parse<T> =>
+  (value, at, context) =>
+    accepts(value) ? value : report(context, at, `expected ${what}, got ${describe(value)}`);
+
+const filterText = textField('a ListUsers filter such as \'status = "Enabled"\'', filterProblem);
+const attributeText = textField('an attribute name', attributesProblem);
+
+const field = <K extends keyof Values>(prop: K, parse: Parse<Values[K]>, perPoolOnly = false) => ({ prop, parse, perPoolOnly });
+
+const FIELDS = {
+  user_pool_id: field('userPoolId', textField('a user pool id such as eu-west-1_AbCdEf123', poolIdProblem), true),
+  region: field('region', textField('a region such as eu-west-1'), true),
+  destination: field('destination', textField('a destination such as s3://bucket/prefix', destinationProblem)),
+  schedule: field('schedule', textField('a cron pattern such as "0 2 * * *"', cronProblem)),
+  timezone: field('timezone', textField('an IANA time zone such as Europe/Berlin', timeZoneProblem)),
+  shards: field('shards', parseShards),
+  // Blank means no filter, as in buildRunSpec.
+  filter: field('filter', (value, at, context) => {
+    const filter = filterText(value, at, context);
+    return filter !== INVALID && filter.trim() === '' ? null : filter;
+  }, true),
+  attributes: field('attributes', parseAttributes, true),
+  gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
+  rate_limit_rps: field(
+    'rateLimitRps',
+    scalarField((value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of ListUsers calls per second above 0'),
+  ),
+  keep_last: field(
+    'keepLast',
+    scalarField((value): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 1, 'an integer from 1 (snapshots to keep)'),
+  ),
+} as const;
+
+type Key = keyof typeof FIELDS;
+const POOL_KEYS = Object.keys(FIELDS) as Key[];
+const DEFAULT_KEYS = POOL_KEYS.filter((key) => !FIELDS[key].perPoolOnly);
+const ROOT_KEYS = ['defaults', 'pools'];
+
+function poolIdProblem(id: string): string | undefined {
+  if (isUserPoolId(id)) return undefined;
+  return `${JSON.stringify(id)} is not a valid user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123`;
+}
+
+function destinationProblem(destination: string): string | undefined {
+  try {
+    parseDestination(destination);
+    return undefined;
+  } catch (error) {
+    // The key already says "destination"; drop the word that leads the shared message.
+    return rangeMessage(error).replace(/^destination /, '');
+  }
+}
+
+function filterProblem(filter: string): string | undefined {
+  if (filter.trim() === '') return undefined;
+  try {
+    parseFilter(filter);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof FilterError)) throw error;
+    return `${JSON.stringify(filter)} is not a valid filter: ${error.message}`;
+  }
+}
+
+function attributesProblem(list: string): string | undefined {
+  try {
+    parseAttributeList(list);
+    return undefined;
+  } catch (error) {
+    return rangeMessage(error);
+  }
+}
+
+function parseShards(value: unknown, at: string, context: Context): ShardCount | Invalid {
+  // Strings are allowed because ExportRequest allows them (`shards: ${SHARDS}`).
+  const raw = typeof value === 'string' ? substitute(value, at, context) : value;
+  if (raw === INVALID) return INVALID;
+  if (typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '')) {
+    try {
+      return parseShardCount(raw);
+    } catch (error) {
+      rangeMessage(error);
+    }
+  }
+  const counts = SHARD_COUNTS.map(String);
+  return report(context, at, `expected ${counts.slice(0, -1).join(', ')} or ${counts.at(-1)}, got ${describe(raw)}`);
+}
+
+/** A list of names (each item checked on its own, so errors point at it) or one comma-separated string. */
+function parseAttributes(value: unknown, at: string, context: Context): readonly string[] | Invalid {
+  const items: unknown[] | undefined = typeof value === 'string' ? [value] : Array.isArray(value) ? value : undefined;
+  if (items === undefined) {
+    return report(context, at, `expected a list of attribute names or a comma-separated string, got ${describe(value)}`);
+  }
+  if (items.length === 0) return report(context, at, 'expected at least one attribute name');
+  const lists = items.map((item, index) => attributeText(item, Array.isArray(value) ? `${at}[${index}]` : at, context));
+  if (lists.includes(INVALID)) return INVALID;
+  return [...parseAttributeList(lists.join(','))];
+}
+
+
+
+/** The message of the RangeError the shared parsers throw; anything else is a bug and propagates. */
+function rangeMessage(error: unknown): string {
+  if (error instanceof RangeError) return error.message;
+  throw error;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : 'a mapping';
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const keyPath = (at: string, key: string) => (/^[\w:-]+$/.test(key) ? (at === '' ? key : `${at}.${key}`) : `${at}[${JSON.stringify(key)}]`);
+
+// ---- Sections and pools --------------------------------------------------------------------------
+
+function readPools(root: unknown, context: Context): ScheduledPool[] {
+  if (root !== null && !isMapping(root)) {
+    report(context, '', `expected a mapping with defaults and pools, got ${describe(root)}`);
+    return [];
+  }
+  const top = root ?? {};
+  for (const key of Object.keys(top)) {
+    if (!ROOT_KEYS.includes(key)) report(context, keyPath('', key), unknownKey(key, ROOT_KEYS));
+  }
+  const defaults = top['defaults'] == null ? {} : readSection(top['defaults'], 'defaults', context);
+  const list = top['pools'];
+  if (!Array.isArray(list) || list.length === 0) {
+    const got = list === undefined ? '' : `, got ${describe(list)}`;
+    report(context, 'pools', `expected a list of pools${got}`);
+    return [];
+  }
+  const pools: ScheduledPool[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((raw: unknown, index) => {
+    const at = `pools[${index}]`;
+    const own = readSection(raw, at, context);
+    if (own === INVALID) return;
+    const id = own.userPoolId;
+    if (typeof id === 'string') {
+      const first = seen.get(id);
+      if (first === undefined) seen.set(id, index);
+      else report(context, `${at}.user_pool_id`, `${id} is listed twice (also pools[${first}])`);
+    }
+    const pool = defaults === INVALID ? undefined : assemble(own, defaults, at, context);
+    if (pool !== undefined) pools.push(pool);
+  });
+  return pools;
+}
+
+function readSection(raw: unknown, at: string, context: Context): Section | Invalid {
+  const inDefaults = at === 'defaults';
+  if (!isMapping(raw)) {
+    const expected = inDefaults ? 'settings for every pool' : 'user_pool_id, destination and schedule';
+    return report(context, at, `expected a mapping with ${expected}, got ${describe(raw)}`);
+  }
+  const section: Section = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const spec = Object.hasOwn(FIELDS, key) ? FIELDS[key as Key] : undefined;
+    if (spec === undefined || (inDefaults && spec.perPoolOnly)) {
+      const problem = spec ? `unknown key (${key} can only be set per pool)` : unknownKey(key, inDefaults ? DEFAULT_KEYS : POOL_KEYS);
+      report(context, keyPath(at, key), problem);
+      continue;
+    }
+    // One table drives every key; the cast joins each key's parser to its own property.
+    (section as Record<string, unknown>)[spec.prop] = value === null ? null : spec.parse(value, keyPath(at, key), context);
+  }
+  return section;
+}
+
+/** A pool with defaults under it; undefined (with the problems reported) when anything is wrong. */
+function assemble(own: Section, defaults: Section, at: string, context: Context): ScheduledPool | undefined {
+  // A key the pool writes, even as null, hides the default.
+  const merged: Section = { ...defaults, ...own };
+  let broken = Object.values(merged).includes(INVALID);
+  for (const [prop, key] of REQUIRED) {
+    if (merged[prop] != null) continue;
+    broken = true;
+    report(context, at, `${key} is required${prop === 'userPoolId' ? '' : ' (on the pool or in defaults)'}`);
+  }
+  // Every INVALID was ruled out just above.
+  const values = merged as { [K in keyof Values]?: Values[K] | null };
+  const { userPoolId, destination, schedule, region, filter = null } = values;
+  if (broken || userPoolId == null || destination == null || schedule == null) return undefined;
+  if (region != null && region !== regionOfUserPool(userPoolId)) {
+    report(context, `${at}.region`, `${JSON.stringify(region)} does not match the region of ${userPoolId}`);
+    return undefined;
+  }
+  // buildRunSpec makes a filtered run one shard; a pool that asks for more contradicts its own filter.
+  if (filter !== null && own.shards != null && own.shards !== 1) {
+    report(context, `${at}.shards`, `a filter makes the run one shard: remove shards or set it to 1, got ${String(own.shards)}`);
+    return undefined;
+  }
+  const pool: ScheduledPool = Object.freeze({
+    userPoolId,
+    region: region ?? undefined,
+    destination,
+    schedule,
+    timezone: values.timezone ?? DEFAULT_TIMEZONE,
+    shards: filter === null ? (values.shards ?? DEFAULT_SHARDS) : 1,
+    filter,
+    attributes: values.attributes == null ? null : Object.freeze([...values.attributes]),
+    gzip: values.gzip ?? true,
+    rateLimitRps: values.rateLimitRps ?? undefined,
+    keepLast: values.keepLast ?? null,
+  });
+  // Each key was checked with buildRunSpec's own validators; this keeps the file honest if they grow.
+  try {
+    buildRunSpec(scheduledRequest(pool), backstopConfig(), new Date(0));
+  } catch (error) {
+    if (!(error instanceof ExportRequestError)) throw error;
+    report(context, at, error.message);
+    return undefined;
+  }
+  return pool;
+}
+
+const REQUIRED = [
+  ['userPoolId', 'user_pool_id'],
+  ['destination', 'destination'],
+  ['schedule', 'schedule'],
+] as const;
+
+let defaultConfig: AppConfig | undefined;
+function backstopConfig(): AppConfig {
+  defaultConfig ??= loadConfig({});
+  return defaultConfig;
+}
+
+
+/** `${VAR}` substitution with its problem reported at `at`. */
+function substitute(value: string, at: string, context: Context): string | Invalid {
+  const result = substituteEnvironment(value, context.env);
+  return result.problem === undefined ? result.value : report(context, at, result.problem);
+}

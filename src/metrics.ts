@@ -1,0 +1,101 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Metric name prefix: `cognito_export_…`. */
+const PREFIX = 'cognito_export_';
+
+/** Reads the state that scrape-time gauges report (kept abstract so this module stays free of Redis and BullMQ). */
+export interface MetricsSource {
+  /** Pool id → last successful snapshot's completion time (ms since epoch). */
+  lastSuccessTimes(): Promise<Map<string, number>>;
+  /** Queue name → job state → count. */
+  queueDepths(): Promise<Map<string, Record<string, number>>>;
+}
+
+/**
+ * The worker's Prometheus metrics. Counters count what this process did (Prometheus sums workers);
+ * gauges that describe the deployment (last success per pool, queue depth) are read at scrape time.
+ */
+export class ExportMetrics {
+  readonly registry = new Registry();
+  readonly usersExported: Counter<'user_pool_id'>;
+  readonly filesWritten: Counter<'user_pool_id'>;
+  readonly calls: Counter<'user_pool_id'>;
+  readonly throttles: Counter<'user_pool_id'>;
+  readonly retries: Counter<'user_pool_id'>;
+  readonly runsFinished: Counter<'user_pool_id' | 'outcome'>;
+  readonly runDuration: Histogram<'user_pool_id' | 'outcome'>;
+  private source: MetricsSource | undefined;
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.usersExported = new Counter({
+      name: `${PREFIX}users_exported_total`,
+      help: 'Users written to durable data files (counted when a file is checkpointed)',
+      labelNames: ['user_pool_id'],
+      registers,
+    });
+    this.filesWritten = new Counter({ name: `${PREFIX}files_written_total`, help: 'Data files made durable', labelNames: ['user_pool_id'], registers });
+    this.calls = new Counter({ name: `${PREFIX}list_users_calls_total`, help: 'ListUsers calls made, retries included', labelNames: ['user_pool_id'], registers });
+    this.throttles = new Counter({ name: `${PREFIX}throttles_total`, help: 'ListUsers calls Cognito throttled', labelNames: ['user_pool_id'], registers });
+    this.retries = new Counter({
+      name: `${PREFIX}retries_total`,
+      help: 'ListUsers calls retried after a transient error (5xx, reset, timeout)',
+      labelNames: ['user_pool_id'],
+      registers,
+    });
+    this.runsFinished = new Counter({
+      name: `${PREFIX}runs_finished_total`,
+      help: 'Export runs this worker finished, by outcome (completed or failed)',
+      labelNames: ['user_pool_id', 'outcome'],
+      registers,
+    });
+    this.runDuration = new Histogram({
+      name: `${PREFIX}run_duration_seconds`,
+      help: 'Wall time of export runs from trigger to manifest (or failure)',
+      labelNames: ['user_pool_id', 'outcome'],
+      buckets: [10, 30, 60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600],
+      registers,
+    });
+    // prom-client calls collect() with the gauge as `this`; reach the source through a closure.
+    const source = (): MetricsSource | undefined => this.source;
+    new Gauge({
+      name: `${PREFIX}last_success_timestamp_seconds`,
+      help: 'When the newest complete snapshot of each pool finished (Unix time)',
+      labelNames: ['user_pool_id'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [pool, ms] of (await source()?.lastSuccessTimes()) ?? []) this.set({ user_pool_id: pool }, ms / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}queue_jobs`,
+      help: 'Jobs in the export queues by state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [queue, counts] of (await source()?.queueDepths()) ?? []) {
+          for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+        }
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  /** Connects the scrape-time gauges to the deployment's state. */
+  setSource(source: MetricsSource): void {
+    this.source = source;
+  }
+
+  /** Records how a run ended and how long it took. */
+  runFinished(userPoolId: string, outcome: 'completed' | 'failed', seconds: number): void {
+    this.runsFinished.inc({ user_pool_id: userPoolId, outcome });
+    this.runDuration.observe({ user_pool_id: userPoolId, outcome }, seconds);
+  }
+
+  /** The exposition text for a scrape. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

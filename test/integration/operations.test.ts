@@ -1,0 +1,290 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAdminServer, type AdminServer } from '../../src/admin-server.js';
+import { CognitoEmulator } from '../../src/emulator/index.js';
+import { parseExportConfig, scheduledRequest, type ScheduledPool } from '../../src/export-config-file.js';
+import { applySchedules, listSchedules } from '../../jobs/schedules.js';
+import { START_JOB } from '../../jobs/queues.js';
+import { readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
+import { eventually, runCli } from '../support/worker-process.js';
+
+const TOKEN = 'test-admin-token-0123456789';
+let emulator: CognitoEmulator;
+let scratch: string;
+let harness: ExportHarness;
+let admin: AdminServer;
+
+beforeAll(async () => {
+  emulator = await CognitoEmulator.start({ port: 0 });
+  scratch = await mkdtemp(join(tmpdir(), 'ce-ops-'));
+});
+
+afterEach(async () => {
+  emulator.setFaults({ latencyMs: 0, throttleRate: 0, forcedErrors: {} });
+  await admin?.close();
+  await harness?.close();
+});
+
+afterAll(async () => {
+  await emulator.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function open(env: Record<string, string> = {}): Promise<void> {
+  harness = await startHarness({ cognitoEndpoint: emulator.url, env });
+  admin = await startAdminServer(harness.runtime, harness.queues, harness.worker, { host: '127.0.0.1', port: 0, token: TOKEN, dashboard: true });
+}
+
+const destination = (name: string) => pathToFileURL(join(scratch, name)).href;
+
+function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): ScheduledPool {
+  return {
+    userPoolId,
+    region: undefined,
+    destination: destination('scheduled'),
+    schedule: '0 2 * * *',
+    timezone: 'UTC',
+    shards: 16,
+    filter: null,
+    attributes: null,
+    gzip: true,
+    rateLimitRps: undefined,
+    keepLast: null,
+    ...overrides,
+  };
+}
+
+/** POSTs to /exports with `token` as bearer token (null: no Authorization header). */
+async function postExport(body: unknown, token: string | null = TOKEN): Promise<Response> {
+  return fetch(`${admin.url}/exports`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Snapshot ids of every run this harness registered for a pool. */
+async function runsOf(poolId: string): Promise<string[]> {
+  const keys = await harness.runtime.redis.keys(`${harness.prefix}:ce:run:*`);
+  const ids: string[] = [];
+  for (const key of keys) {
+    const spec = await harness.runtime.redis.hget(key, 'spec');
+    if (spec && (JSON.parse(spec) as { userPoolId: string }).userPoolId === poolId) ids.push(key.split(':').pop() ?? '');
+  }
+  return ids;
+}
+
+describe('schedules', () => {
+  it('schedule apply is idempotent and removes schedules of pools no longer in the file', async () => {
+    await open();
+    const first = await applySchedules(harness.queues, [pool('us-east-1_AAA'), pool('us-east-1_BBB', { schedule: '30 1 * * *', timezone: 'Europe/Berlin' })]);
+    expect(first.created).toEqual(['us-east-1_AAA', 'us-east-1_BBB']);
+    const before = await listSchedules(harness.queues);
+    const again = await applySchedules(harness.queues, [pool('us-east-1_AAA'), pool('us-east-1_BBB', { schedule: '30 1 * * *', timezone: 'Europe/Berlin' })]);
+    expect(again).toEqual({ created: [], updated: [], unchanged: ['us-east-1_AAA', 'us-east-1_BBB'], removed: [] });
+    expect(await listSchedules(harness.queues)).toEqual(before);
+    const berlin = before.find((s) => s.userPoolId === 'us-east-1_BBB');
+    expect(berlin?.timezone).toBe('Europe/Berlin');
+    expect(berlin?.next?.getTime()).toBeGreaterThan(Date.now());
+
+    const changed = await applySchedules(harness.queues, [pool('us-east-1_AAA', { schedule: '15 3 * * *' })]);
+    expect(changed).toEqual({ created: [], updated: ['us-east-1_AAA'], unchanged: [], removed: ['us-east-1_BBB'] });
+    const after = await listSchedules(harness.queues);
+    expect(after.map((s) => [s.userPoolId, s.pattern])).toEqual([['us-east-1_AAA', '15 3 * * *']]);
+    // No stray delayed jobs from the removed or replaced schedules.
+    expect(await harness.queues.runs.getDelayedCount()).toBe(1);
+  });
+
+  it('a schedule firing every few seconds produces a snapshot', async () => {
+    await open();
+    const poolId = emulator.createPoolWithUsers({ users: 300, seed: 60 });
+    await applySchedules(harness.queues, [pool(poolId, { schedule: '*/2 * * * * *', destination: destination('cron') })]);
+    const success = await eventually(async () => (await harness.runtime.runs.history(poolId)).lastSuccess, 30_000, 'a scheduled snapshot');
+    await applySchedules(harness.queues, []);
+    const manifest = await readManifest(success.manifestUrl);
+    expect(manifest.record_count).toBe(300);
+    const history = await harness.runtime.runs.history(poolId);
+    expect(history.lastScheduled?.state).toBe('completed');
+  });
+
+  it('schedule apply and schedule list work from the command line, and a bad file names the key', async () => {
+    await open();
+    const file = join(scratch, 'schedules.yaml');
+    await writeFile(file, `pools:\n  - user_pool_id: us-east-1_CLI\n    destination: ${destination('cli')}\n    schedule: "0 4 * * *"\n    timezone: Asia/Tokyo\n`);
+    const applied = await runCli(['schedule', 'apply', '--config', file], harness.childEnv);
+    expect(applied.code).toBe(0);
+    expect(applied.stderr).toMatch(/created: us-east-1_CLI/);
+    const listed = await runCli(['schedule', 'list'], harness.childEnv);
+    expect(listed.stdout).toMatch(/us-east-1_CLI\s+0 4 \* \* \*\s+Asia\/Tokyo\s+\d{4}-\d{2}-\d{2}T19:00:00\.000Z/);
+
+    await writeFile(file, `pools:\n  - user_pool_id: us-east-1_CLI\n    destination: ${destination('cli')}\n    schedule: "0 25 * * *"\n`);
+    const bad = await runCli(['schedule', 'apply', '--config', file], harness.childEnv);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/pools\[0\]\.schedule: "0 25 \* \* \*" is not a valid cron expression/);
+  });
+});
+
+describe('on-demand resyncs', () => {
+  it('triggers from a schedule, the CLI and HTTP at the same moment produce one run', async () => {
+    // Slow enough (about 5 s) that the run is still in flight when the CLI process gets going.
+    await open({ COGNITO_RATE_LIMIT_RPS: '20' });
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 61 });
+    emulator.setFaults({ latencyMs: 20 });
+    const dest = destination('same-moment');
+    const body = { user_pool_id: poolId, destination: dest };
+    const results = await Promise.all([
+      ...[1, 2, 3].map(() => postExport(body).then(async (r) => ({ status: r.status, body: (await r.json()) as { snapshot_id: string } }))),
+      ...[1, 2].map(() => harness.queues.runs.add(START_JOB, { request: scheduledRequest(pool(poolId, { destination: dest })) })),
+      runCli(['export', '--user-pool-id', poolId, '--destination', dest], harness.childEnv),
+    ]);
+    const [h1, h2, h3, , , cli] = results as unknown as [
+      { status: number; body: { snapshot_id: string } },
+      { status: number; body: { snapshot_id: string } },
+      { status: number; body: { snapshot_id: string } },
+      unknown,
+      unknown,
+      { code: number; stdout: string },
+    ];
+    const ids = new Set([h1.body.snapshot_id, h2.body.snapshot_id, h3.body.snapshot_id, cli.stdout.trim()]);
+    expect(ids.size).toBe(1);
+    // 202 for the request that created the run (if HTTP won the race), 200 for those that found it.
+    const statuses = [h1.status, h2.status, h3.status];
+    expect(statuses.every((s) => s === 200 || s === 202)).toBe(true);
+    expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(1);
+    const [id] = [...ids];
+    const status = await harness.wait(id ?? '');
+    expect(status.state).toBe('completed');
+    // The scheduled jobs ran too, and found the run in flight.
+    await eventually(async () => ((await harness.queues.runs.getCompletedCount()) >= 3 ? true : undefined), 20_000, 'the start jobs to finish');
+    expect(await runsOf(poolId)).toEqual([id]);
+  });
+
+  it('the HTTP endpoint refuses missing and wrong tokens, and is off without one', async () => {
+    await open();
+    const poolId = emulator.createPoolWithUsers({ users: 10, seed: 62 });
+    const body = { user_pool_id: poolId, destination: destination('http') };
+    const missing = await postExport(body, null);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    const wrong = await postExport(body, 'not-the-token-at-all-xxxx');
+    expect(wrong.status).toBe(403);
+    expect(await runsOf(poolId)).toEqual([]);
+    const bad = await postExport({ user_pool_id: poolId, destination: 'ftp://x' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/destination "ftp:\/\/x" is not supported/);
+    const ok = await postExport(body);
+    expect(ok.status).toBe(202);
+    const { snapshot_id, status_url } = (await ok.json()) as { snapshot_id: string; status_url: string };
+    await harness.wait(snapshot_id);
+    const followed = await fetch(`${admin.url}${status_url}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(((await followed.json()) as { state: string; users: number })).toMatchObject({ state: 'completed', users: 10 });
+
+    await admin.close();
+    admin = await startAdminServer(harness.runtime, harness.queues, harness.worker, { host: '127.0.0.1', port: 0, token: undefined, dashboard: false });
+    const off = await postExport(body);
+    expect(off.status).toBe(404);
+    expect(((await off.json()) as { error: string }).error).toMatch(/set ADMIN_TOKEN/);
+  });
+});
+
+describe("the operator's view", () => {
+  it('status shows a run in progress, then the last snapshot', async () => {
+    await open({ COGNITO_RATE_LIMIT_RPS: '20' });
+    const poolId = emulator.createPoolWithUsers({ users: 4000, seed: 63 });
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination: destination('status') });
+    await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.users ?? 0) > 300 ? true : undefined, 20_000, 'progress');
+    const during = await runCli(['status', '--user-pool-id', poolId, '--json'], harness.childEnv);
+    expect(during.code).toBe(0);
+    const [view] = JSON.parse(during.stdout) as { active: { snapshotId: string; users: number; percent: number; etaSeconds: number; estimatedUsers: number } }[];
+    expect(view?.active).toMatchObject({ snapshotId, estimatedUsers: 4000 });
+    expect(view?.active.users).toBeGreaterThan(300);
+    expect(view?.active.percent).toBeGreaterThan(5);
+    expect(view?.active.etaSeconds).toBeGreaterThan(0);
+    const text = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
+    expect(text.stdout).toMatch(new RegExp(`running\\s+${snapshotId}: \\d+/~4000 users \\(\\d+(\\.\\d)?%\\) eta \\d+s`));
+
+    const done = await harness.wait(snapshotId);
+    const after = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toContain(`last good ${snapshotId} at ${done.completedAt}: 4000 users, ${done.manifestUrl}`);
+  });
+
+  it('status exits non-zero when a pool’s last scheduled run failed', async () => {
+    await open();
+    await harness.queues.runs.add(START_JOB, { request: scheduledRequest(pool('us-east-1_GoneAway', { destination: destination('gone') })) });
+    await eventually(async () => (await harness.runtime.runs.history('us-east-1_GoneAway')).lastFailure, 20_000, 'the scheduled run to fail');
+    const status = await runCli(['status'], harness.childEnv);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/us-east-1_GoneAway[\s\S]*last fail .*\(schedule\): user pool us-east-1_GoneAway cannot be read: ResourceNotFoundException/);
+    expect(status.stderr).toMatch(/last scheduled export failed for us-east-1_GoneAway/);
+  });
+
+  it('/metrics shows the right counters after a run, and /healthz says the worker is up', async () => {
+    await open();
+    const poolId = emulator.createPoolWithUsers({ users: 1234, seed: 64 });
+    emulator.setFaults({ throttleRate: 0.2 });
+    emulator.resetStats();
+    const status = await harness.run({ userPoolId: poolId, destination: destination('metrics'), fileMaxRecords: 100 });
+    expect(status.state).toBe('completed');
+    const stats = emulator.stats();
+    const text = await (await fetch(`${admin.url}/metrics`)).text();
+    const value = (metric: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes(`user_pool_id="${poolId}"`));
+      return Number(line?.split(' ').pop());
+    };
+    expect(value('cognito_export_users_exported_total')).toBe(1234);
+    expect(value('cognito_export_files_written_total')).toBe(status.files);
+    expect(value('cognito_export_list_users_calls_total')).toBe(stats.calls.ListUsers);
+    expect(value('cognito_export_throttles_total')).toBe(stats.throttled.ListUsers);
+    expect(value('cognito_export_runs_finished_total')).toBe(1);
+    expect(value('cognito_export_last_success_timestamp_seconds')).toBe(Date.parse(status.completedAt ?? '') / 1000);
+    expect(text).toMatch(/cognito_export_run_duration_seconds_count\{user_pool_id="[^"]+",outcome="completed"\} 1/);
+    expect(text).toMatch(/cognito_export_queue_jobs\{queue="shards",state="active"\} 0/);
+
+    const health = await fetch(`${admin.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', redis: 'ok', worker: 'running' });
+    await harness.worker?.close();
+    expect((await fetch(`${admin.url}/healthz`)).status).toBe(503);
+  });
+
+  it('serves the bull-board dashboard behind the token', async () => {
+    await open();
+    expect((await fetch(`${admin.url}/dashboard`)).status).toBe(401);
+    const page = await fetch(`${admin.url}/dashboard`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+  });
+});
+
+describe('retention', () => {
+  it('keeps the newest N snapshots of a pool after each run, never the latest, and is off by default', async () => {
+    await open();
+    const poolId = emulator.createPoolWithUsers({ users: 120, seed: 65 });
+    const dest = destination('retention');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await harness.run({ userPoolId: poolId, destination: dest })).spec.snapshotId);
+    const sink = harness.runtime.sink(dest);
+    const manifests = async () => (await sink.listKeys(`manifests/user_pool_id=${poolId}/dt=`)).map((k) => k.split('run=')[1]?.replace('.json', ''));
+    expect(await manifests()).toEqual(ids);
+    const kept = await harness.run({ userPoolId: poolId, destination: dest, keepLast: 2 });
+    expect(await manifests()).toEqual([ids[2], kept.spec.snapshotId]);
+    const data = await sink.listKeys(`users/user_pool_id=${poolId}/`);
+    expect(new Set(data.map((k) => k.split('run=')[1]?.split('/')[0]))).toEqual(new Set([ids[2], kept.spec.snapshotId]));
+    const latest = JSON.parse((await sink.getText(`manifests/user_pool_id=${poolId}/latest.json`)) ?? '{}') as { snapshot_id: string };
+    expect(latest.snapshot_id).toBe(kept.spec.snapshotId);
+  });
+});
+
+describe('config files', () => {
+  it('parses the example file shipped in examples/', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../examples/cognito-export.yaml', import.meta.url), 'utf8');
+    const parsed = parseExportConfig(text, { source: 'examples/cognito-export.yaml', env: { EXPORT_BUCKET: 'b-1' } });
+    expect(parsed.pools.length).toBeGreaterThan(0);
+  });
+});
