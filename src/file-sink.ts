@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from './error-classification.js';
@@ -49,21 +49,7 @@ export class FileSink implements ObjectSink {
     const stream = createWriteStream(temporary, { flags: 'wx' });
     return {
       stream,
-      commit: async () => {
-        try {
-          const handle = await open(temporary, 'r');
-          try {
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
-          await rename(temporary, path);
-          await syncDirectory(dirname(path));
-        } catch (error) {
-          await rm(temporary, { force: true });
-          throw this.fatal(error);
-        }
-      },
+      commit: () => this.publish(temporary, path, (handle) => handle.sync()),
       abort: async () => {
         stream.destroy();
         await rm(temporary, { force: true });
@@ -73,13 +59,26 @@ export class FileSink implements ObjectSink {
 
   async putText(key: string, text: string): Promise<void> {
     const path = this.pathOf(key);
-    const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
     try {
       await mkdir(dirname(path), { recursive: true });
-      const handle = await open(temporary, 'wx');
+    } catch (error) {
+      throw this.fatal(error);
+    }
+    await this.publish(`${path}.tmp-${randomBytes(6).toString('hex')}`, path, async (handle) => {
+      await handle.writeFile(text);
+      await handle.sync();
+    }, 'wx');
+  }
+
+  /**
+   * Finishes a temporary file through `handle` (writes, then fsync), renames it over `path` and
+   * flushes the directory: the object appears whole and durable, or not at all.
+   */
+  private async publish(temporary: string, path: string, finish: (handle: FileHandle) => Promise<void>, flags = 'r'): Promise<void> {
+    try {
+      const handle = await open(temporary, flags);
       try {
-        await handle.writeFile(text);
-        await handle.sync();
+        await finish(handle);
       } finally {
         await handle.close();
       }

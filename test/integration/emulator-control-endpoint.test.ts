@@ -1,18 +1,15 @@
-import { CognitoIdentityProviderClient, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoIdentityProviderClient} from '@aws-sdk/client-cognito-identity-provider';
+import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
+import { emulatorClient } from '../support/emulator-client.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ randomSeed: 6, faults: { latencyMs: 1 } });
-  client = new CognitoIdentityProviderClient({
-    endpoint: emulator.url,
-    region: emulator.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  client = emulatorClient(emulator);
 });
 
 afterAll(async () => {

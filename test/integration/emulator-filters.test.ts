@@ -1,7 +1,8 @@
-import { CognitoIdentityProviderClient, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
-import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import type { UserType , CognitoIdentityProviderClient} from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
+import { emulatorClient } from '../support/emulator-client.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
@@ -12,12 +13,7 @@ const attr = (user: UserType, name: string): string | undefined => user.Attribut
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ randomSeed: 2 });
-  client = new CognitoIdentityProviderClient({
-    endpoint: emulator.url,
-    region: emulator.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  client = emulatorClient(emulator);
   poolId = emulator.createPoolWithUsers({ users: 3000, seed: 99 });
   emulator.addUser(poolId, {
     username: 'the-rock',

@@ -1,3 +1,5 @@
+import type {
+  CognitoIdentityProviderClient} from '@aws-sdk/client-cognito-identity-provider';
 import {
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
@@ -5,7 +7,6 @@ import {
   AdminEnableUserCommand,
   AdminGetUserCommand,
   AdminUpdateUserAttributesCommand,
-  CognitoIdentityProviderClient,
   CreateUserPoolCommand,
   DescribeUserPoolCommand,
   ListUserPoolsCommand,
@@ -13,18 +14,14 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
+import { emulatorClient } from '../support/emulator-client.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ randomSeed: 3, region: 'eu-west-1' });
-  client = new CognitoIdentityProviderClient({
-    endpoint: emulator.url,
-    region: emulator.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  client = emulatorClient(emulator);
 });
 
 afterAll(async () => {
@@ -171,12 +168,7 @@ describe('the AWS JSON 1.1 protocol', () => {
   });
 
   it('lets the SDK see UnknownOperationException as the error name', async () => {
-    const renamed = new CognitoIdentityProviderClient({
-      endpoint: emulator.url,
-      region: emulator.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
+    const renamed = emulatorClient(emulator);
     renamed.middlewareStack.add(
       (next) => async (args) => {
         const request = args.request as { headers: Record<string, string> };

@@ -1,6 +1,8 @@
-import { CognitoIdentityProviderClient, DescribeUserPoolCommand, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoIdentityProviderClient} from '@aws-sdk/client-cognito-identity-provider';
+import { DescribeUserPoolCommand, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
+import { emulatorClient } from '../support/emulator-client.js';
 
 const QUOTA_RPS = 40;
 
@@ -10,12 +12,7 @@ let pools: string[];
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ randomSeed: 5 });
-  client = new CognitoIdentityProviderClient({
-    endpoint: emulator.url,
-    region: emulator.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  client = emulatorClient(emulator);
   pools = [emulator.createPoolWithUsers({ users: 10 }), emulator.createPoolWithUsers({ users: 10 })];
 });
 

@@ -120,6 +120,16 @@ describe('exporting a whole pool', () => {
     }
   });
 
+  it('streams a file bigger than one 5 MiB part to S3 as a multipart upload', async () => {
+    const h = await open();
+    const poolId = emulator.createPoolWithUsers({ users: 12_000, seed: 13 });
+    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/multipart`, shards: 1, gzip: false });
+    const manifest = await readManifest(status.manifestUrl ?? '', s3);
+    expect(manifest.files).toHaveLength(1);
+    expect(manifest.files[0]?.bytes).toBeGreaterThan(6 * 1024 * 1024);
+    await expectExactExport(poolId, status.manifestUrl ?? '');
+  });
+
   it('exports only the users a server-side filter selects, as one shard', async () => {
     const h = await open();
     const poolId = emulator.createPoolWithUsers({ users: 600, seed: 9 });
