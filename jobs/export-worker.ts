@@ -61,10 +61,9 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
 
   const shards = new Worker<ShardJobData>(
     SHARDS_QUEUE,
-    (job, token, signal) => {
-      const stop = signal ? AbortSignal.any([stopping.signal, signal]) : stopping.signal;
-      return processShardJob(runtime, job, token, stop);
-    },
+    // BullMQ's signal aborts when we cancel the job because its lock was lost: that is not a
+    // shutdown, so the shard discards its open file instead of sealing it.
+    (job, token, signal) => processShardJob(runtime, job, token, stopping.signal, signal),
     { ...common, concurrency: options.concurrency ?? runtime.config.workerConcurrency },
   );
 

@@ -1,10 +1,13 @@
 import type { Job } from 'bullmq';
 import { CheckpointStore } from '../src/checkpoint-store.js';
 import type { ExportRuntime } from '../src/export-runtime.js';
+import { FatalExportError } from '../src/export-errors.js';
 import { buildManifest, publishManifest } from '../src/manifest.js';
+import type { ObjectSink } from '../src/object-sink.js';
+import { runDataPrefix } from '../src/output-layout.js';
 import type { SealedPart } from '../src/part-file.js';
 import { applyRetention } from '../src/retention.js';
-import { runShards } from '../src/run-spec.js';
+import { runLocation, runShards, type RunSpec } from '../src/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { FinalizeJobData } from './queues.js';
 
@@ -41,7 +44,9 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
     if (manifest.record_count !== expected) {
       throw new Error(`run ${snapshotId}: files hold ${manifest.record_count} records, checkpoints say ${expected}`);
     }
-    const manifestUrl = await publishManifest(runtime.sink(spec.destination), manifest);
+    const sink = runtime.sink(spec.destination);
+    await reconcileDataFolder(runtime, sink, spec, files);
+    const manifestUrl = await publishManifest(sink, manifest);
     await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt);
     runtime.metrics.runFinished(spec.userPoolId, 'completed', (Date.parse(completedAt) - Date.parse(spec.startedAt)) / 1000);
     await checkpoints.remove(shards.map((shard) => shard.id));
@@ -62,5 +67,29 @@ async function retain(runtime: ExportRuntime, destination: string, userPoolId: s
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
   } catch (error) {
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');
+  }
+}
+
+/**
+ * Makes the run's data folder hold exactly the files the manifest will list, as stored: files no
+ * checkpoint lists (left by a worker that lost its job, or a restarted walk) are deleted, and a
+ * listed file that is missing or has another size (overwritten by such a worker) fails the run
+ * rather than publish a manifest that does not match the data.
+ */
+async function reconcileDataFolder(runtime: ExportRuntime, sink: ObjectSink, spec: RunSpec, files: readonly SealedPart[]): Promise<void> {
+  const stored = new Map((await sink.listObjects(runDataPrefix(runLocation(spec)))).map((object) => [object.key, object.bytes]));
+  for (const file of files) {
+    const bytes = stored.get(file.key);
+    if (bytes !== file.bytes) {
+      throw new FatalExportError(
+        `run ${spec.snapshotId}: ${file.url} ${bytes === undefined ? 'is missing' : `has ${bytes} bytes, not ${file.bytes}`}; ` +
+          'a worker that lost its job may have written it: run the export again',
+      );
+    }
+    stored.delete(file.key);
+  }
+  if (stored.size > 0) {
+    runtime.log.warn({ snapshotId: spec.snapshotId, files: [...stored.keys()] }, 'removing data files no checkpoint lists');
+    await sink.deleteObjects([...stored.keys()]);
   }
 }

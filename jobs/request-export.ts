@@ -18,8 +18,8 @@ export interface RequestedRun {
 export async function requestExport(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<RequestedRun> {
   let active = await runtime.runs.register(spec);
   if (active !== spec.snapshotId) {
+    const reason = await deadRunReason(runtime, queues, active);
     const existing = await runtime.runs.status(active);
-    const reason = await deadRunReason(queues, existing);
     if (reason === undefined && existing) return { snapshotId: active, created: false, spec: existing.spec };
     runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
     if (existing) await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`);

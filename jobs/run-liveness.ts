@@ -7,18 +7,33 @@ const QUEUED_GRACE_MS = 60_000;
 
 /**
  * Why a run that Redis still calls active can never finish, or undefined if it can: its jobs are
- * gone, or BullMQ failed its parent without our processors seeing it (a shard stalled too often).
+ * gone, or BullMQ failed its parent (or start job) without our processors seeing it (a job stalled
+ * too often). A run that moved on while its jobs were being looked at is judged again.
  */
-export async function deadRunReason(queues: ExportQueues, status: RunStatus | undefined, now: number = Date.now()): Promise<string | undefined> {
+export async function deadRunReason(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, now: number = Date.now()): Promise<string | undefined> {
+  const first = await runtime.runs.status(snapshotId);
+  const reason = await judge(queues, first, now);
+  if (reason === undefined) return undefined;
+  const second = await runtime.runs.status(snapshotId);
+  return second?.state === first?.state ? reason : judge(queues, second, now);
+}
+
+async function judge(queues: ExportQueues, status: RunStatus | undefined, now: number): Promise<string | undefined> {
   if (status === undefined) return 'the run has expired from Redis';
   if (status.state === 'completed' || status.state === 'failed') return `the run already ${status.state}`;
   const id = status.spec.snapshotId;
+  const start = await queues.runs.getJob(startJobId(id));
+  const startState = start ? await start.getState() : undefined;
+  // While the start job is pending or running, the run's flow may not exist yet.
+  const starting = startState !== undefined && !['completed', 'failed', 'unknown'].includes(startState);
   if (status.state === 'queued') {
-    if (await queues.runs.getJob(startJobId(id))) return undefined;
+    if (starting) return undefined;
+    if (startState === 'failed') return start?.failedReason || 'the start job failed';
+    if (startState === 'completed') return 'the start job ended without starting the run';
     return now - status.createdAt > QUEUED_GRACE_MS ? 'the run was never started' : undefined;
   }
   const parent = await queues.runs.getJob(finalizeJobId(id));
-  if (!parent) return 'the run has no jobs in the queue any more';
+  if (!parent) return starting ? undefined : 'the run has no jobs in the queue any more';
   const state = await parent.getState();
   if (state === 'failed') return parent.failedReason || 'a shard failed';
   return undefined;
@@ -31,8 +46,8 @@ export async function deadRunReason(queues: ExportQueues, status: RunStatus | un
 export async function reconcileRun(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string): Promise<RunStatus | undefined> {
   const status = await runtime.runs.status(snapshotId);
   if (status === undefined || status.state === 'completed' || status.state === 'failed') return status;
-  const reason = await deadRunReason(queues, status);
-  if (reason === undefined) return status;
+  const reason = await deadRunReason(runtime, queues, snapshotId);
+  if (reason === undefined) return runtime.runs.status(snapshotId);
   await runtime.runs.fail(status.spec, reason);
   return runtime.runs.status(snapshotId);
 }

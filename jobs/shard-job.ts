@@ -19,13 +19,15 @@ export type ShardJobResult = Extract<ShardOutcome, { status: 'done' }>;
 
 /**
  * Walks one shard. On shutdown (`stop` aborts) the shard seals its open file, checkpoints, and hands
- * the job back to the queue without using up an attempt; another worker resumes it from there.
+ * the job back to the queue without using up an attempt; another worker resumes it from there. When
+ * the job's lock is lost (`lost` aborts) it stops without writing anything more.
  */
 export async function processShardJob(
   runtime: ExportRuntime,
   job: Job<ShardJobData>,
   token: string | undefined,
   stop: AbortSignal,
+  lost?: AbortSignal,
 ): Promise<ShardJobResult> {
   const { snapshotId, shard } = job.data;
   const spec = await runtime.runs.spec(snapshotId);
@@ -43,6 +45,7 @@ export async function processShardJob(
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
       limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
       stop,
+      ...(lost ? { lost } : {}),
       log,
       retryPolicy: runtime.options.retryPolicy,
       progress: {
@@ -78,7 +81,7 @@ export async function processShardJob(
     await job.moveToWait(token);
     throw new WaitingError();
   }
-  await runtime.runs.recordShardDone(snapshotId);
+  await runtime.runs.recordShardDone(snapshotId, shard.id);
   log.info({ records: outcome.records, files: outcome.files }, 'shard done');
   return outcome;
 }

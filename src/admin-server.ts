@@ -135,15 +135,20 @@ function authorize(request: IncomingMessage, token: string | undefined, scheme: 
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+  // Read to the end even past the limit (dropping the excess), so the 413 reaches the client
+  // instead of a reset connection.
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) chunks.push(chunk);
+    });
+    request.on('error', reject);
+    request.on('end', () => (size > MAX_BODY ? reject(new HttpError(413, `request body over ${MAX_BODY} bytes`)) : resolve(Buffer.concat(chunks).toString('utf8'))));
+  });
   try {
-    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const body: unknown = JSON.parse(text || '{}');
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
     return body as Record<string, unknown>;
   } catch {
@@ -202,7 +207,13 @@ async function triggerExport(runtime: ExportRuntime, queues: ExportQueues, reque
 }
 
 async function exportStatus(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, response: ServerResponse): Promise<void> {
-  const status = await reconcileRun(runtime, queues, decodeURIComponent(snapshotId));
+  let id: string;
+  try {
+    id = decodeURIComponent(snapshotId);
+  } catch {
+    throw new HttpError(400, `${snapshotId} is not a snapshot id`);
+  }
+  const status = await reconcileRun(runtime, queues, id);
   if (!status) throw new HttpError(404, `no export ${snapshotId}`);
   json(response, 200, {
     snapshot_id: status.spec.snapshotId,

@@ -26,8 +26,6 @@ export interface ShardCheckpoint {
 export interface ClaimedShard {
   readonly epoch: number;
   readonly checkpoint: ShardCheckpoint;
-  /** Highest file sequence ever started in this run, durable or not (for cleaning up restarts). */
-  readonly highSeq: number;
 }
 
 /** Where a shard starts: nothing fetched, nothing written. */
@@ -47,12 +45,13 @@ const FENCE = `if tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') ~= tonum
 const CLAIM = `
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return {epoch, redis.call('HGET', KEYS[1], 'state') or false, redis.call('HGET', KEYS[1], 'high_seq') or '-1'}`;
+return {epoch, redis.call('HGET', KEYS[1], 'state') or false}`;
 
 // ARGV: epoch, state json, file seq (or -1), file json, run counters delta: records, bytes, files;
-// shard id (its live progress field is reset: those records are now durable). KEYS[2]: run hash.
+// shard id (its live progress field is reset: those records are now durable), TTL ms. KEYS[2]: run hash.
 const COMMIT = `${FENCE}
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[9])
 if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'file:' .. ARGV[3], ARGV[4]) end
 redis.call('HINCRBY', KEYS[2], 'records', ARGV[5])
 redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[6])
@@ -66,19 +65,25 @@ if tonumber(redis.call('HGET', KEYS[1], 'high_seq') or '-1') < tonumber(ARGV[2])
 end
 return 1`;
 
-// A restarted walk forgets its durable files (they will be overwritten or deleted) and takes the
-// records it had counted back out of the run's totals.
+// A restarted walk forgets its durable files (they will be overwritten or deleted) and takes what
+// it had counted back out of the run's totals, reading both from the stored state so the two can
+// never disagree. Returns the new walk number. ARGV: epoch, shard id.
 const RESTART = `${FENCE}
-local fields = redis.call('HKEYS', KEYS[1])
-for _, field in ipairs(fields) do
-  if string.sub(field, 1, 5) == 'file:' then redis.call('HDEL', KEYS[1], field) end
+local state = cjson.decode(redis.call('HGET', KEYS[1], 'state') or '{"records":0,"bytes":0,"walk":0}')
+local files = 0
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 5) == 'file:' then
+    redis.call('HDEL', KEYS[1], field)
+    files = files + 1
+  end
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('HINCRBY', KEYS[2], 'records', -tonumber(ARGV[3]))
-redis.call('HINCRBY', KEYS[2], 'bytes', -tonumber(ARGV[4]))
-redis.call('HINCRBY', KEYS[2], 'files', -tonumber(ARGV[5]))
-redis.call('HDEL', KEYS[2], 'open:' .. ARGV[6])
-return 1`;
+local walk = (tonumber(state.walk) or 0) + 1
+redis.call('HSET', KEYS[1], 'state', '{"nextToken":null,"fileSeq":0,"records":0,"bytes":0,"walk":' .. walk .. ',"done":false}')
+redis.call('HINCRBY', KEYS[2], 'records', string.format('%d', 0 - (tonumber(state.records) or 0)))
+redis.call('HINCRBY', KEYS[2], 'bytes', string.format('%d', 0 - (tonumber(state.bytes) or 0)))
+redis.call('HINCRBY', KEYS[2], 'files', string.format('%d', 0 - files))
+redis.call('HDEL', KEYS[2], 'open:' .. ARGV[2])
+return walk`;
 
 const CHECK = `${FENCE}
 return 1`;
@@ -98,16 +103,8 @@ export class CheckpointStore {
    * and returns where the walk stands.
    */
   async claim(shard: string): Promise<ClaimedShard> {
-    const [epoch, state, highSeq] = (await this.redis.eval(CLAIM, 1, this.key(shard), this.ttlMs)) as [
-      number,
-      string | null,
-      string,
-    ];
-    return {
-      epoch,
-      checkpoint: state ? (JSON.parse(state) as ShardCheckpoint) : INITIAL_CHECKPOINT,
-      highSeq: Number(highSeq),
-    };
+    const [epoch, state] = (await this.redis.eval(CLAIM, 1, this.key(shard), this.ttlMs)) as [number, string | null];
+    return { epoch, checkpoint: state ? (JSON.parse(state) as ShardCheckpoint) : INITIAL_CHECKPOINT };
   }
 
   /** Records that file `seq` is about to be written, so a restarted walk can clean it up. Fenced. */
@@ -139,28 +136,21 @@ export class CheckpointStore {
       file?.bytes ?? 0,
       file ? 1 : 0,
       shard,
+      this.ttlMs,
     );
     this.fenced(result);
   }
 
   /** Starts the shard's walk over: forgets its files and counts. Fenced. */
-  async restart(shard: string, epoch: number, from: ShardCheckpoint): Promise<ShardCheckpoint> {
-    const next: ShardCheckpoint = { ...INITIAL_CHECKPOINT, walk: from.walk + 1 };
-    const files = (await this.files(shard)).length;
-    const result = await this.redis.eval(
-      RESTART,
-      2,
-      this.key(shard),
-      this.keys.run(this.snapshotId),
-      epoch,
-      JSON.stringify(next),
-      from.records,
-      from.bytes,
-      files,
-      shard,
-    );
-    this.fenced(result);
-    return next;
+  async restart(shard: string, epoch: number): Promise<ShardCheckpoint> {
+    const walk = await this.redis.eval(RESTART, 2, this.key(shard), this.keys.run(this.snapshotId), epoch, shard);
+    if (walk === 0) this.fenced(walk);
+    return { ...INITIAL_CHECKPOINT, walk: Number(walk) };
+  }
+
+  /** Highest file sequence ever started in this run, durable or not; -1 if none. */
+  async highSeq(shard: string): Promise<number> {
+    return Number((await this.redis.hget(this.key(shard), 'high_seq')) ?? -1);
   }
 
   /** The durable files of a shard's current walk, in sequence order. */

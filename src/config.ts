@@ -83,7 +83,8 @@ const schema = {
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z
     .string()
-    .regex(/^[^\s:]+$/, 'expected a non-empty prefix without spaces or colons, e.g. {cognito-export}')
+    // The hash tag keeps every key in one Redis Cluster slot, which the multi-key scripts need.
+    .regex(/^[^\s:{}]*\{[^\s:{}]+\}[^\s:{}]*$/, 'expected a prefix with one {hash tag} and no spaces or colons, e.g. {cognito-export}')
     .default('{cognito-export}'),
   AWS_REGION: region.optional(),
   AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: url(['http:', 'https:']).optional(),

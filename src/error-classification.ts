@@ -46,6 +46,8 @@ const TABLE: Readonly<Record<string, Row>> = {
   ENETUNREACH: { class: 'transient' },
 
   ResourceNotFoundException: { class: 'fatal', hint: 'check --user-pool-id and --region (AWS_REGION)' },
+  // The SDK found no credentials at all in its chain.
+  CredentialsProviderError: { class: 'fatal', hint: 'give the worker AWS credentials (environment, profile or role)' },
   NotAuthorizedException: { class: 'fatal', hint: 'check the AWS credentials the worker runs with' },
   UnrecognizedClientException: { class: 'fatal', hint: 'check the AWS credentials the worker runs with' },
   InvalidClientTokenId: { class: 'fatal', hint: 'check the AWS credentials the worker runs with' },

@@ -1,24 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from './error-classification.js';
 import { FatalExportError } from './export-errors.js';
-import type { ObjectSink, ObjectWriter } from './object-sink.js';
-
-/** Temporary files of objects being written (`<name>.tmp-<hex>`) and write probes. */
-const TEMPORARY = /\.tmp-[0-9a-f]+$|^\.cognito-export-probe-/;
+import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
 
 /**
- * A local directory laid out like the S3 destination. Each object is written to a temporary file
- * beside its final name, flushed to disk, then renamed into place, so readers never see half a file.
+ * Objects being written live here until they are complete, outside `users/` and `manifests/`: a
+ * writer killed half-way leaves its temporary file here, never in a run's data folder.
+ */
+const STAGING = '.cognito-export-staging';
+
+/** Staged files older than this belong to writers that died; preflight removes them. */
+const STALE_STAGING_MS = 24 * 3600 * 1000;
+
+/**
+ * A local directory laid out like the S3 destination. Each object is written to a staging file,
+ * flushed to disk, then renamed into place, so readers never see half a file.
  */
 export class FileSink implements ObjectSink {
   readonly rootUrl: string;
+  private readonly staging: string;
 
   constructor(private readonly directory: string) {
     this.rootUrl = pathToFileURL(directory).href;
+    this.staging = join(directory, STAGING);
   }
 
   urlOf(key: string): string {
@@ -27,12 +35,12 @@ export class FileSink implements ObjectSink {
 
   async preflight(): Promise<void> {
     try {
-      await mkdir(this.directory, { recursive: true });
+      await mkdir(this.staging, { recursive: true });
       await access(this.directory, constants.W_OK);
       // access() says yes to root everywhere; a real write also catches read-only file systems.
-      const probe = join(this.directory, `.cognito-export-probe-${randomBytes(4).toString('hex')}`);
-      await writeFile(probe, '');
-      await rm(probe, { force: true });
+      await this.publish(this.stagingPath(), join(this.staging, 'probe'), (handle) => handle.writeFile(''), 'wx');
+      await rm(join(this.staging, 'probe'), { force: true });
+      await this.removeStaleStaging();
     } catch (error) {
       throw this.fatal(error);
     }
@@ -40,9 +48,10 @@ export class FileSink implements ObjectSink {
 
   async openWriter(key: string): Promise<ObjectWriter> {
     const path = this.pathOf(key);
-    const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+    const temporary = this.stagingPath();
     try {
       await mkdir(dirname(path), { recursive: true });
+      await mkdir(this.staging, { recursive: true });
     } catch (error) {
       throw this.fatal(error);
     }
@@ -61,33 +70,19 @@ export class FileSink implements ObjectSink {
     const path = this.pathOf(key);
     try {
       await mkdir(dirname(path), { recursive: true });
+      await mkdir(this.staging, { recursive: true });
     } catch (error) {
       throw this.fatal(error);
     }
-    await this.publish(`${path}.tmp-${randomBytes(6).toString('hex')}`, path, async (handle) => {
-      await handle.writeFile(text);
-      await handle.sync();
-    }, 'wx');
-  }
-
-  /**
-   * Finishes a temporary file through `handle` (writes, then fsync), renames it over `path` and
-   * flushes the directory: the object appears whole and durable, or not at all.
-   */
-  private async publish(temporary: string, path: string, finish: (handle: FileHandle) => Promise<void>, flags = 'r'): Promise<void> {
-    try {
-      const handle = await open(temporary, flags);
-      try {
-        await finish(handle);
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, path);
-      await syncDirectory(dirname(path));
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw this.fatal(error);
-    }
+    await this.publish(
+      this.stagingPath(),
+      path,
+      async (handle) => {
+        await handle.writeFile(text);
+        await handle.sync();
+      },
+      'wx',
+    );
   }
 
   async getText(key: string): Promise<string | undefined> {
@@ -112,11 +107,11 @@ export class FileSink implements ObjectSink {
     }
   }
 
-  async listKeys(prefix: string): Promise<string[]> {
+  async listObjects(prefix: string): Promise<StoredObject[]> {
     // Keys are paths; list the deepest directory the prefix names, then filter by the full prefix.
     const slash = prefix.lastIndexOf('/');
     const base = slash === -1 ? '' : prefix.slice(0, slash);
-    const keys: string[] = [];
+    const objects: StoredObject[] = [];
     const walk = async (relative: string): Promise<void> => {
       let entries;
       try {
@@ -127,12 +122,44 @@ export class FileSink implements ObjectSink {
       }
       for (const entry of entries) {
         const key = relative ? `${relative}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) await walk(key);
-        else if (entry.isFile() && key.startsWith(prefix) && !TEMPORARY.test(entry.name)) keys.push(key);
+        if (entry.isDirectory() && key !== STAGING) await walk(key);
+        else if (entry.isFile() && key.startsWith(prefix)) objects.push({ key, bytes: (await stat(this.pathOf(key))).size });
       }
     };
     await walk(base);
-    return keys.sort();
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /**
+   * Finishes a staged file through `handle` (writes, then fsync), renames it over `path` and
+   * flushes the directory: the object appears whole and durable, or not at all.
+   */
+  private async publish(temporary: string, path: string, finish: (handle: FileHandle) => Promise<void>, flags = 'r'): Promise<void> {
+    try {
+      const handle = await open(temporary, flags);
+      try {
+        await finish(handle);
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, path);
+      await syncDirectory(dirname(path));
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw this.fatal(error);
+    }
+  }
+
+  private stagingPath(): string {
+    return join(this.staging, randomBytes(8).toString('hex'));
+  }
+
+  private async removeStaleStaging(now: number = Date.now()): Promise<void> {
+    for (const name of await readdir(this.staging)) {
+      const path = join(this.staging, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > STALE_STAGING_MS) await rm(path, { force: true });
+    }
   }
 
   private pathOf(key: string): string {
@@ -140,6 +167,7 @@ export class FileSink implements ObjectSink {
   }
 
   private fatal(error: unknown): Error {
+    if (error instanceof FatalExportError) return error;
     const hint = fatalHint(error);
     if (!hint) return error instanceof Error ? error : new Error(String(error));
     return new FatalExportError(`cannot write to ${this.directory}: ${describeError(error)}; ${hint}`);

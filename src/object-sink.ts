@@ -13,6 +13,13 @@ export interface ObjectWriter {
   abort(): Promise<void>;
 }
 
+/** An object as a listing shows it. */
+export interface StoredObject {
+  readonly key: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+}
+
 /** The output seam: S3 or a local directory, with the same key layout. */
 export interface ObjectSink {
   /** The destination root, as a URL. */
@@ -32,6 +39,6 @@ export interface ObjectSink {
   getText(key: string): Promise<string | undefined>;
   /** Deletes objects; missing ones are fine. */
   deleteObjects(keys: readonly string[]): Promise<void>;
-  /** Every object key under `prefix` (relative to the root), sorted; unfinished temporary files excluded. */
-  listKeys(prefix: string): Promise<string[]>;
+  /** Every object under `prefix` (keys relative to the root), sorted by key; unfinished writes excluded. */
+  listObjects(prefix: string): Promise<StoredObject[]>;
 }

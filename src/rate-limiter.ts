@@ -51,10 +51,8 @@ if reduced then
   else
     rate = reduced + tonumber(ARGV[5]) * max_rate * (now - cooldown_until) / 1000
   end
-  if rate >= max_rate then
-    rate = max_rate
-    redis.call('HDEL', KEYS[1], 'reduced')
-  end
+  -- Clamp only: a caller with a lower ceiling must not erase the reduction the others share.
+  if rate > max_rate then rate = max_rate end
 end
 redis.call('PEXPIRE', KEYS[1], 3600000)
 if op == 'throttle' then

@@ -121,8 +121,8 @@ export async function applyRetention(
   }
   // Data before manifests: a run that completes between the two listings is then seen with its
   // manifest, so its folder is never mistaken for an orphan. (The reverse order could delete it.)
-  const dataKeys = await sink.listKeys(poolDataPrefix(userPoolId));
-  const manifestKeys = await sink.listKeys(poolManifestPrefix(userPoolId));
+  const dataKeys = (await sink.listObjects(poolDataPrefix(userPoolId))).map((object) => object.key);
+  const manifestKeys = (await sink.listObjects(poolManifestPrefix(userPoolId))).map((object) => object.key);
   const latest = await readLatest(sink, userPoolId);
   const latestSnapshotId = typeof latest?.snapshot_id === 'string' ? latest.snapshot_id : undefined;
   if (latestSnapshotId === undefined && manifestKeys.includes(latestKey(userPoolId))) {

@@ -66,18 +66,24 @@ export async function withRetries<T>(call: () => Promise<T>, options: WithRetrie
       throw error;
     }
   };
+  // The transient budget is counted here, not by p-retry: its budget would also end a run of
+  // throttles that comes after the transient errors, and throttles must only ever be waited out.
+  const retryable = (error: Error): boolean => {
+    const errorClass = classifyError(error);
+    return errorClass === 'throttled' || (errorClass === 'transient' && consecutive.transient <= policy.transientRetries);
+  };
   return pRetry(attempt, {
-    retries: policy.transientRetries,
+    retries: Number.POSITIVE_INFINITY,
     // p-retry's own delays are off; ours are computed per class in onFailedAttempt.
     minTimeout: 0,
     maxTimeout: 0,
-    shouldConsumeRetry: ({ error }) => classifyError(error) !== 'throttled',
-    shouldRetry: ({ error }) => classifyError(error) !== 'fatal',
-    onFailedAttempt: async ({ error, retriesLeft }) => {
+    shouldRetry: ({ error }) => retryable(error),
+    onFailedAttempt: async ({ error }) => {
       const errorClass = classifyError(error);
       if (errorClass === 'fatal') return;
-      if (errorClass === 'transient' && retriesLeft === 0) return;
-      const attempt = ++consecutive[errorClass];
+      if (errorClass === 'transient') consecutive.transient++;
+      if (!retryable(error)) return;
+      const attempt = errorClass === 'transient' ? consecutive.transient : ++consecutive.throttled;
       const curve = errorClass === 'throttled' ? policy.throttleBackoff : policy.transientBackoff;
       const delayMs = fullJitterDelay(attempt, curve, policy.random);
       await options.onRetry?.({ errorClass, code: errorCode(error), attempt, delayMs });

@@ -142,9 +142,9 @@ export class RunStore {
     await this.redis.hincrby(this.keys.run(snapshotId), throttled ? 'throttles' : 'retries', 1);
   }
 
-  /** Counts a finished shard. */
-  async recordShardDone(snapshotId: string): Promise<void> {
-    await this.redis.hincrby(this.keys.run(snapshotId), 'shards_done', 1);
+  /** Marks a shard finished (once, however often its job is retried). */
+  async recordShardDone(snapshotId: string, shard: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.run(snapshotId), `done:${shard}`, '1');
   }
 
   /**
@@ -179,7 +179,11 @@ export class RunStore {
     const n = (field: string): number => Number(h[field] ?? 0);
     const durable = n('records');
     let open = 0;
-    for (const [field, value] of Object.entries(h)) if (field.startsWith('open:')) open += Number(value);
+    let shardsDone = 0;
+    for (const [field, value] of Object.entries(h)) {
+      if (field.startsWith('open:')) open += Number(value);
+      else if (field.startsWith('done:')) shardsDone += 1;
+    }
     return {
       spec: JSON.parse(h.spec) as RunSpec,
       state: (h.state ?? 'queued') as RunState,
@@ -190,7 +194,7 @@ export class RunStore {
       bytes: n('bytes'),
       throttles: n('throttles'),
       retries: n('retries'),
-      shardsDone: n('shards_done'),
+      shardsDone,
       estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
       error: h.error,
       manifestUrl: h.manifest_url,

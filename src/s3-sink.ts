@@ -10,7 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { describeError, errorCode, fatalHint, httpStatus } from './error-classification.js';
 import { FatalExportError } from './export-errors.js';
-import type { ObjectSink, ObjectWriter } from './object-sink.js';
+import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
 
 /** Multipart part size: memory per open file is about one part. 5 MiB is S3's minimum. */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -120,8 +120,8 @@ export class S3Sink implements ObjectSink {
     }
   }
 
-  async listKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  async listObjects(prefix: string): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
     try {
@@ -129,13 +129,15 @@ export class S3Sink implements ObjectSink {
         const page = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }),
         );
-        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(strip));
+        for (const object of page.Contents ?? []) {
+          if (object.Key) objects.push({ key: object.Key.slice(strip), bytes: object.Size ?? 0 });
+        }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
       throw this.translate(error);
     }
-    return keys.sort();
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   private keyOf(key: string): string {

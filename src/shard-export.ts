@@ -1,7 +1,7 @@
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { Logger } from 'pino';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
-import { FatalExportError, TokenRejectedError } from './export-errors.js';
+import { FatalExportError, FencedError, TokenRejectedError } from './export-errors.js';
 import type { ObjectSink } from './object-sink.js';
 import { dataFileKey } from './output-layout.js';
 import { PartFile, type SealedPart } from './part-file.js';
@@ -35,6 +35,11 @@ export interface ShardExportContext {
   readonly progress: ShardProgressSink;
   /** Aborts on shutdown: seal the open file, checkpoint, and return `paused`. */
   readonly stop: AbortSignal;
+  /**
+   * Aborts when this worker has lost the job (its lock expired): the open file is discarded, not
+   * sealed, since another worker may be writing the same file now, and the walk ends with a FencedError.
+   */
+  readonly lost?: AbortSignal;
   readonly log: Logger;
   readonly retryPolicy?: Partial<RetryPolicy>;
   /** Walks restarted after rejected tokens before the shard gives up. @default 3 */
@@ -56,26 +61,24 @@ export async function exportShard(context: ShardExportContext): Promise<ShardOut
   const claimed = await checkpoints.claim(shard.id);
   const { epoch } = claimed;
   let checkpoint = claimed.checkpoint;
-  let highSeq = claimed.highSeq;
   let restarts = 0;
-  for (;;) {
-    if (checkpoint.done) break;
+  while (!checkpoint.done) {
     try {
       const walked = await walk(context, epoch, checkpoint);
       if (walked.status === 'paused') return { status: 'paused', records: walked.checkpoint.records };
       checkpoint = walked.checkpoint;
-      highSeq = Math.max(highSeq, walked.highSeq);
     } catch (error) {
       if (!(error instanceof TokenRejectedError)) throw error;
       if (++restarts > (context.maxRestarts ?? 3)) {
         throw new FatalExportError(`${error.message}; the walk of shard ${shard.id} restarted ${restarts - 1} times, giving up`);
       }
       context.log.warn({ reason: error.message }, 'pagination token rejected; restarting the shard');
-      checkpoint = await checkpoints.restart(shard.id, epoch, checkpoint);
+      checkpoint = await checkpoints.restart(shard.id, epoch);
     }
   }
   // A restarted walk can end with fewer files than an earlier one wrote: remove the leftovers so
-  // the run's folder holds exactly what the manifest lists.
+  // the run's folder holds exactly what the manifest lists. Redis knows every file ever started.
+  const highSeq = await checkpoints.highSeq(shard.id);
   if (highSeq >= checkpoint.fileSeq) {
     await checkpoints.assertOwner(shard.id, epoch);
     const stale: string[] = [];
@@ -88,11 +91,12 @@ export async function exportShard(context: ShardExportContext): Promise<ShardOut
 interface Walked {
   readonly status: 'done' | 'paused';
   readonly checkpoint: ShardCheckpoint;
-  readonly highSeq: number;
 }
 
 async function walk(context: ShardExportContext, epoch: number, from: ShardCheckpoint): Promise<Walked> {
   const { spec, shard, sink, checkpoints, progress, stop } = context;
+  const lost = context.lost;
+  const fenced = () => new FencedError(`lost shard ${shard.id} of run ${spec.snapshotId} to another worker; discarding its open file`);
   const run = runLocation(spec);
   const recordContext: RecordContext = {
     userPoolId: spec.userPoolId,
@@ -100,12 +104,15 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
     attributes: spec.attributes === null ? null : new Set(spec.attributes),
   };
   let checkpoint = from;
-  let highSeq = -1;
   let part: PartFile | null = null;
   // The token of the first page not yet appended to any file.
   let token = from.nextToken ?? undefined;
 
-  const seal = async (nextToken: string | undefined): Promise<void> => {
+  /**
+   * Seals the open file (if any) and commits the checkpoint at `nextToken`. Only the end of the walk
+   * marks the shard done: a pause before the first page also has no token, and is not the end.
+   */
+  const seal = async (nextToken: string | undefined, finished: boolean): Promise<void> => {
     let sealed: SealedPart | null = null;
     if (part !== null) {
       await checkpoints.assertOwner(shard.id, epoch);
@@ -118,7 +125,7 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
       fileSeq: checkpoint.fileSeq + (sealed ? 1 : 0),
       records: checkpoint.records + (sealed?.records ?? 0),
       bytes: checkpoint.bytes + (sealed?.bytes ?? 0),
-      done: nextToken === undefined,
+      done: finished,
     };
     await checkpoints.commit(shard.id, epoch, checkpoint, sealed, checkpoint.fileSeq - 1);
     if (sealed) progress.fileDone(sealed);
@@ -130,7 +137,7 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
     filter: shard.filter,
     startToken: token,
     limiter: context.limiter,
-    signal: stop,
+    signal: lost ? AbortSignal.any([stop, lost]) : stop,
     retryPolicy: context.retryPolicy,
     onRetry: (event) => progress.retry(event),
     onCall: () => progress.call(),
@@ -141,11 +148,12 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
       try {
         next = await pages.next();
       } catch (error) {
+        if (lost?.aborted) throw fenced();
         // Stopped while waiting for a slot or a backoff: no call was lost, so everything before
         // `token` can be sealed and nothing is fetched twice on resume.
         if (stop.aborted) {
-          await seal(token);
-          return { status: 'paused', checkpoint, highSeq };
+          await seal(token, false);
+          return { status: 'paused', checkpoint };
         }
         throw error;
       }
@@ -155,7 +163,6 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
         if (part === null) {
           const seq = checkpoint.fileSeq;
           await checkpoints.reserveFile(shard.id, epoch, seq);
-          highSeq = Math.max(highSeq, seq);
           part = await PartFile.open(sink, dataFileKey(run, shard.id, seq, spec.gzip), { gzip: spec.gzip, gzipLevel: spec.gzipLevel });
         }
         const records = page.users.map((user) => toUserRecord(user, recordContext));
@@ -164,14 +171,15 @@ async function walk(context: ShardExportContext, epoch: number, from: ShardCheck
       token = page.nextToken;
       await progress.page(page.users.length, part?.records ?? 0);
       if (token === undefined) break;
+      if (lost?.aborted) throw fenced();
       if (stop.aborted) {
-        await seal(token);
-        return { status: 'paused', checkpoint, highSeq };
+        await seal(token, false);
+        return { status: 'paused', checkpoint };
       }
-      if (part !== null && part.records >= spec.fileMaxRecords) await seal(token);
+      if (part !== null && part.records >= spec.fileMaxRecords) await seal(token, false);
     }
-    await seal(undefined);
-    return { status: 'done', checkpoint, highSeq };
+    await seal(undefined, true);
+    return { status: 'done', checkpoint };
   } finally {
     // Anything still open failed half-way: publish nothing under its key.
     if (part !== null) await part.discard();

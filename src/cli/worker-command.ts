@@ -19,6 +19,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'shard jobs at once in this process (default: WORKER_CONCURRENCY)', positiveInteger)
     .option('--config <file>', 'apply the schedules in this file at start (as `schedule apply` does)')
     .action(async (flags: WorkerFlags) => {
+      // Listen before taking any job: a SIGTERM during start-up must still end in a clean stop.
+      const stopRequested = shutdownSignal();
       const config = readConfig();
       const schedules = flags.config ? await readScheduleFile(flags.config) : undefined;
       const context = await openContext(config);
@@ -41,21 +43,31 @@ export function registerWorkerCommand(program: Command): void {
         { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin?.url, exportsEndpoint: Boolean(config.adminToken) },
         'worker started',
       );
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: NodeJS.Signals): void => {
-          log.info({ signal }, 'shutting down: sealing open files and handing jobs back');
-          process.once(signal, () => {
-            log.warn('second signal: exiting without waiting');
-            process.exit(1);
-          });
-          resolve();
-        };
-        process.once('SIGTERM', shutdown);
-        process.once('SIGINT', shutdown);
-      });
+      const signal = await stopRequested;
+      log.info({ signal }, 'shutting down: sealing open files and handing jobs back');
       await worker.close();
       await admin?.close();
       await context.close();
       log.info('worker stopped');
     });
+}
+
+/**
+ * Resolves with the first SIGTERM or SIGINT. Any signal after that (TERM or INT) exits at once,
+ * for an operator who does not want to wait for open files to be sealed.
+ */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        process.stderr.write(`cognito-export: second signal (${signal}): exiting without waiting\n`);
+        process.exit(1);
+      }
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

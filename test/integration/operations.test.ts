@@ -269,12 +269,12 @@ describe('retention', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await harness.run({ userPoolId: poolId, destination: dest })).spec.snapshotId);
     const sink = harness.runtime.sink(dest);
-    const manifests = async () => (await sink.listKeys(`manifests/user_pool_id=${poolId}/dt=`)).map((k) => k.split('run=')[1]?.replace('.json', ''));
+    const manifests = async () => (await sink.listObjects(`manifests/user_pool_id=${poolId}/dt=`)).map((o) => o.key.split('run=')[1]?.replace('.json', ''));
     expect(await manifests()).toEqual(ids);
     const kept = await harness.run({ userPoolId: poolId, destination: dest, keepLast: 2 });
     expect(await manifests()).toEqual([ids[2], kept.spec.snapshotId]);
-    const data = await sink.listKeys(`users/user_pool_id=${poolId}/`);
-    expect(new Set(data.map((k) => k.split('run=')[1]?.split('/')[0]))).toEqual(new Set([ids[2], kept.spec.snapshotId]));
+    const data = await sink.listObjects(`users/user_pool_id=${poolId}/`);
+    expect(new Set(data.map((o) => o.key.split('run=')[1]?.split('/')[0]))).toEqual(new Set([ids[2], kept.spec.snapshotId]));
     const latest = JSON.parse((await sink.getText(`manifests/user_pool_id=${poolId}/latest.json`)) ?? '{}') as { snapshot_id: string };
     expect(latest.snapshot_id).toBe(kept.spec.snapshotId);
   });

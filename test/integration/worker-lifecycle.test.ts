@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { RunStatus } from '../../src/run-store.js';
@@ -8,12 +12,14 @@ import { eventually, spawnCli, type CliProcess } from '../support/worker-process
 
 let emulator: CognitoEmulator;
 let s3: S3TestServer;
+let scratch: string;
 const harnesses: ExportHarness[] = [];
 const children: CliProcess[] = [];
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ port: 0, faults: { latencyMs: 15 } });
   s3 = await startS3TestServer();
+  scratch = await mkdtemp(join(tmpdir(), 'ce-lifecycle-'));
 });
 
 afterEach(async () => {
@@ -24,16 +30,17 @@ afterEach(async () => {
 afterAll(async () => {
   await emulator.stop();
   await s3.stop();
+  await rm(scratch, { recursive: true, force: true });
 });
 
-async function harness(worker: boolean): Promise<ExportHarness> {
-  const h = await startHarness({ cognitoEndpoint: emulator.url, s3, worker });
+async function harness(worker: boolean, env: Record<string, string> = {}): Promise<ExportHarness> {
+  const h = await startHarness({ cognitoEndpoint: emulator.url, s3, worker, env });
   harnesses.push(h);
   return h;
 }
 
 function worker(h: ExportHarness): CliProcess {
-  const child = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '2000' });
+  const child = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'info' });
   children.push(child);
   return child;
 }
@@ -54,9 +61,12 @@ async function baselineCalls(poolId: string, shards: 1 | 16, fileMaxRecords: num
   return emulator.stats().calls.ListUsers ?? 0;
 }
 
-async function expectExactlyOnce(poolId: string, manifestUrl: string): Promise<void> {
+/** Asserts every user is in the run's files exactly once, and the run's folder holds nothing else. */
+async function expectExactlyOnce(h: ExportHarness, poolId: string, manifestUrl: string, destination: string): Promise<void> {
   const manifest = await readManifest(manifestUrl, s3);
   const records = await readManifestRecords(manifest, s3);
+  const folder = (await h.runtime.sink(destination).listObjects(`users/user_pool_id=${poolId}/`)).map((o) => o.key);
+  expect(folder).toEqual(manifest.files.map((f) => f.url.slice(destination.length + 1)).sort());
   const context = { userPoolId: poolId, snapshotId: manifest.snapshot_id, attributes: null };
   const expected = emulator.listAllUsers(poolId).map((user) => toUserRecord(user, context));
   const bySub = (a: { sub: string | null }, b: { sub: string | null }) => (a.sub ?? '').localeCompare(b.sub ?? '');
@@ -64,15 +74,16 @@ async function expectExactlyOnce(poolId: string, manifestUrl: string): Promise<v
 }
 
 describe('worker processes that die or are stopped', () => {
-  it('resumes after kill -9 without duplicates, fetching at most one file of pages twice', async () => {
-    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 101 });
+  it.each(['s3', 'file'] as const)('resume after kill -9 without duplicates, fetching at most one file of pages twice (%s destination)', async (kind) => {
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: kind === 's3' ? 101 : 103 });
     const fileMaxRecords = 600; // 10 pages a file
     const baseline = await baselineCalls(poolId, 1, fileMaxRecords);
+    const destination = kind === 's3' ? `s3://${s3.bucket}/kill9` : pathToFileURL(join(scratch, 'kill9')).href;
 
     const h = await harness(false);
     emulator.resetStats();
     const first = worker(h);
-    const { snapshotId } = await h.request({ userPoolId: poolId, destination: `s3://${s3.bucket}/kill9`, shards: 1, fileMaxRecords });
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination, shards: 1, fileMaxRecords });
     // Kill it once two files are durable and a third is being written.
     await eventually(async () => {
       const status = await running(h, snapshotId);
@@ -87,7 +98,7 @@ describe('worker processes that die or are stopped', () => {
     const status = await h.wait(snapshotId, 60_000);
     expect(status.error).toBeUndefined();
     expect(status.state).toBe('completed');
-    await expectExactlyOnce(poolId, status.manifestUrl ?? '');
+    await expectExactlyOnce(h, poolId, status.manifestUrl ?? '', destination);
     const refetched = (emulator.stats().calls.ListUsers ?? 0) - baseline;
     expect(refetched).toBeGreaterThanOrEqual(0);
     expect(refetched).toBeLessThanOrEqual(fileMaxRecords / 60);
@@ -101,7 +112,8 @@ describe('worker processes that die or are stopped', () => {
     const h = await harness(false);
     emulator.resetStats();
     const first = worker(h);
-    const { snapshotId } = await h.request({ userPoolId: poolId, destination: `s3://${s3.bucket}/sigterm`, shards: 16, fileMaxRecords });
+    const destination = `s3://${s3.bucket}/sigterm`;
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination, shards: 16, fileMaxRecords });
     await eventually(async () => {
       const status = await running(h, snapshotId);
       return status.users >= 2000 ? status : undefined;
@@ -120,7 +132,27 @@ describe('worker processes that die or are stopped', () => {
     worker(h);
     const status = await h.wait(snapshotId, 60_000);
     expect(status.state).toBe('completed');
-    await expectExactlyOnce(poolId, status.manifestUrl ?? '');
+    await expectExactlyOnce(h, poolId, status.manifestUrl ?? '', destination);
     expect(emulator.stats().calls.ListUsers).toBe(baseline);
+  });
+
+  it('stops cleanly on SIGTERM while shards still wait for their first call, and loses none of them', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 104 });
+    // Two calls a second for 16 shards: most shards are still waiting for the limiter when stopped.
+    const h = await harness(false, { COGNITO_RATE_LIMIT_RPS: '2' });
+    const first = worker(h);
+    const destination = `s3://${s3.bucket}/sigterm-early`;
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination, shards: 16 });
+    await eventually(async () => ((await running(h, snapshotId)).pages >= 2 ? true : undefined), 30_000, 'the first pages');
+    first.child.kill('SIGTERM');
+    expect(await first.exited()).toBe(0);
+    const paused = await h.runtime.runs.status(snapshotId);
+    expect(paused?.shardsDone).toBe(0);
+
+    const second = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '2000', COGNITO_RATE_LIMIT_RPS: '500' });
+    children.push(second);
+    const status = await h.wait(snapshotId, 60_000);
+    expect(status.error).toBeUndefined();
+    await expectExactlyOnce(h, poolId, status.manifestUrl ?? '', destination);
   });
 });

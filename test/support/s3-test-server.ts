@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { ClientOverrides } from '../../src/aws-clients.js';
 
@@ -16,6 +16,7 @@ export interface S3TestServer {
   /** Every key under `prefix`, sorted. */
   listKeys(prefix?: string): Promise<string[]>;
   getObject(key: string): Promise<Buffer>;
+  putObject(key: string, body: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +49,9 @@ export async function startS3TestServer(bucket = 'exports'): Promise<S3TestServe
     async getObject(key) {
       const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return Buffer.from(await response.Body!.transformToByteArray());
+    },
+    async putObject(key, body) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
     async stop() {
       client.destroy();

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL="loud" is invalid: expected one of trace, debug, info, warn, error, fatal, silent'],
     ['AWS_REGION', 'Europe', 'AWS_REGION="Europe" is invalid: expected an AWS region such as eu-west-1'],
     ['WORKER_CONCURRENCY', '1.5', 'WORKER_CONCURRENCY="1.5" is invalid: expected an integer from 1 to 1024'],
+    ['REDIS_KEY_PREFIX', 'cognito-export', 'REDIS_KEY_PREFIX="cognito-export" is invalid: expected a prefix with one {hash tag} and no spaces or colons, e.g. {cognito-export}'],
     ['ADMIN_PORT', 'http', 'ADMIN_PORT="http" is invalid: expected a port from 0 to 65535, or off'],
     ['ADMIN_TOKEN', 'short', 'ADMIN_TOKEN=(hidden) is invalid: expected at least 16 characters (it guards POST /exports)'],
   ])('names %s, its value and what it expects', (name, value, message) => {

@@ -30,6 +30,12 @@ describe('withRetries', () => {
     expect(f.calls()).toBe(3);
   });
 
+  it('still waits out throttles after the transient budget is spent', async () => {
+    const f = failing(aws('InternalErrorException', 500), aws('InternalErrorException', 500), ...Array.from({ length: 10 }, () => aws('TooManyRequestsException', 400)));
+    await expect(withRetries(f.call, { policy: { ...noDelay, transientRetries: 2 } })).resolves.toBe('ok');
+    expect(f.calls()).toBe(13);
+  });
+
   it('does not retry a fatal error', async () => {
     const f = failing(aws('ResourceNotFoundException', 400));
     await expect(withRetries(f.call, { policy: noDelay })).rejects.toThrow('ResourceNotFoundException');
