@@ -1,4 +1,4 @@
-import { WaitingError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CheckpointStore } from '../src/checkpoint-store.js';
 import { RunNotActiveError } from '../src/export-errors.js';
 import type { ExportRuntime } from '../src/export-runtime.js';
@@ -31,7 +31,7 @@ export async function processShardJob(
 ): Promise<ShardJobResult> {
   const { snapshotId, shard } = job.data;
   const spec = await runtime.runs.spec(snapshotId);
-  if (!spec) throw new RunNotActiveError(`run ${snapshotId} is unknown or expired`);
+  if (!spec) throw new UnrecoverableError(`run ${snapshotId} is unknown or expired`);
   const log = runtime.log.child({ snapshotId, shard: shard.id });
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };

@@ -1,8 +1,8 @@
 import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { describeError, errorCode, fatalHint } from '../src/error-classification.js';
 import { FatalExportError } from '../src/export-errors.js';
-import { buildRunSpec } from '../src/export-request.js';
+import { buildRunSpec, ExportRequestError } from '../src/export-request.js';
 import type { ExportRuntime } from '../src/export-runtime.js';
 import { withRetries } from '../src/retry-policy.js';
 import { runShards, type RunSpec } from '../src/run-spec.js';
@@ -29,7 +29,15 @@ import { requestExport } from './request-export.js';
 export async function processStartJob(runtime: ExportRuntime, queues: ExportQueues, job: Job<StartJobData>): Promise<string> {
   if ('request' in job.data) {
     // A scheduled trigger: register now, or do nothing if the pool's run is still going.
-    const requested = await requestExport(runtime, queues, buildRunSpec(job.data.request, runtime.config));
+    let spec: RunSpec;
+    try {
+      spec = buildRunSpec(job.data.request, runtime.config);
+    } catch (error) {
+      // `schedule apply` validated the request; this one was changed by hand or by an older version.
+      if (error instanceof ExportRequestError) throw new UnrecoverableError(`scheduled export is invalid: ${error.message}`);
+      throw error;
+    }
+    const requested = await requestExport(runtime, queues, spec);
     if (!requested.created) return `pool already has run ${requested.snapshotId} in flight`;
     return `requested run ${requested.snapshotId}`;
   }
