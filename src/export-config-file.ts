@@ -4,17 +4,16 @@
  * the same validators as an export request, so a file that loads makes runs that start.
  */
 import { readFile } from 'node:fs/promises';
-import { type Alias, LineCounter, parseDocument, visit } from 'yaml';
-import { isUserPoolId, regionOfUserPool } from './aws-clients.js';
-import { FilterError, parseFilter } from './cognito-filter.js';
+import { regionOfUserPool } from './aws-clients.js';
 import { type AppConfig, loadConfig } from './config.js';
 import { cronProblem, DEFAULT_TIMEZONE, timeZoneProblem } from './cron-schedule.js';
 import { substituteEnvironment } from './environment-reference.js';
+import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, rangeMessage } from './export-request-fields.js';
 import { unknownKey } from './key-suggestion.js';
-import { parseDestination } from './destination.js';
 import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from './export-request.js';
 import { parseShardCount, SHARD_COUNTS, type ShardCount } from './shard-plan.js';
 import { parseAttributeList } from './user-record.js';
+import { parseYamlDocument } from './yaml-document.js';
 
 /** One pool of the file with defaults applied: what its schedule exports, and when. */
 export interface ScheduledPool {
@@ -77,7 +76,9 @@ export interface ParseExportConfigOptions {
  * {@link ConfigFileError} listing every problem found.
  */
 export function parseExportConfig(text: string, options: ParseExportConfigOptions): ExportConfigFile {
-  const root = parseYaml(text, options.source);
+  const parsed = parseYamlDocument(text, options.source);
+  if (parsed.problem !== undefined) throw new ConfigFileError([parsed.problem]);
+  const root = parsed.value;
   const context: Context = { env: options.env ?? process.env, issues: [] };
   const pools = readPools(root, context);
   if (context.issues.length > 0) throw new ConfigFileError(context.issues.map((issue) => `${options.source}: ${issue}`));
@@ -117,38 +118,6 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
 }
 
 
-// ---- YAML ----------------------------------------------------------------------------------------
-
-function parseYaml(text: string, source: string): unknown {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: false, lineCounter });
-  const at = (offset: number): string => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `${source}: line ${line}, column ${col}`;
-  };
-  // An unquoted `*/5 * * * *` is an alias in YAML; the parser's own message for it says nothing useful.
-  let alias: Alias | undefined;
-  visit(document, {
-    Alias(_key, node) {
-      if (node.resolve(document) !== undefined) return undefined;
-      alias = node;
-      return visit.BREAK;
-    },
-  });
-  if (alias !== undefined) {
-    throw new ConfigFileError([
-      `${at(alias.range?.[0] ?? 0)}: *${alias.source} is read as a YAML alias to an undefined anchor; quote values that start with *, e.g. "*/5 * * * *"`,
-    ]);
-  }
-  // Later syntax errors are mostly echoes of the first.
-  const [error] = document.errors;
-  if (error !== undefined) throw new ConfigFileError([`${at(error.pos[0])}: ${error.message.split('\n')[0]}`]);
-  try {
-    return document.toJS({ maxAliasCount: 100 });
-  } catch (cause) {
-    throw new ConfigFileError([`${source}: ${(cause as Error).message}`], { cause });
-  }
-}
 
 // ---- Keys and their values -----------------------------------------------------------------------
 
@@ -237,40 +206,6 @@ const POOL_KEYS = Object.keys(FIELDS) as Key[];
 const DEFAULT_KEYS = POOL_KEYS.filter((key) => !FIELDS[key].perPoolOnly);
 const ROOT_KEYS = ['defaults', 'pools'];
 
-function poolIdProblem(id: string): string | undefined {
-  if (isUserPoolId(id)) return undefined;
-  return `${JSON.stringify(id)} is not a valid user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123`;
-}
-
-function destinationProblem(destination: string): string | undefined {
-  try {
-    parseDestination(destination);
-    return undefined;
-  } catch (error) {
-    // The key already says "destination"; drop the word that leads the shared message.
-    return rangeMessage(error).replace(/^destination /, '');
-  }
-}
-
-function filterProblem(filter: string): string | undefined {
-  if (filter.trim() === '') return undefined;
-  try {
-    parseFilter(filter);
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof FilterError)) throw error;
-    return `${JSON.stringify(filter)} is not a valid filter: ${error.message}`;
-  }
-}
-
-function attributesProblem(list: string): string | undefined {
-  try {
-    parseAttributeList(list);
-    return undefined;
-  } catch (error) {
-    return rangeMessage(error);
-  }
-}
 
 function parseShards(value: unknown, at: string, context: Context): ShardCount | Invalid {
   // Strings are allowed because ExportRequest allows them (`shards: ${SHARDS}`).
@@ -301,11 +236,6 @@ function parseAttributes(value: unknown, at: string, context: Context): readonly
 
 
 
-/** The message of the RangeError the shared parsers throw; anything else is a bug and propagates. */
-function rangeMessage(error: unknown): string {
-  if (error instanceof RangeError) return error.message;
-  throw error;
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
