@@ -47,11 +47,12 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
     const sink = runtime.sink(spec.destination);
     await reconcileDataFolder(runtime, sink, spec, files);
     const manifestUrl = await publishManifest(sink, manifest);
+    // Retention is part of the run: a caller told the run is complete sees the old snapshots gone.
+    if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast, snapshotId);
     await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt);
     runtime.metrics.runFinished(spec.userPoolId, 'completed', (Date.parse(completedAt) - Date.parse(spec.startedAt)) / 1000);
     await checkpoints.remove(shards.map((shard) => shard.id));
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
-    if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast);
     return { manifestUrl, records: manifest.record_count };
   });
 }
@@ -60,10 +61,12 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
  * Keeps the pool's newest `keepLast` snapshots. The run is already published, so a failure here is
  * logged, not fatal: the next run's pass catches up.
  */
-async function retain(runtime: ExportRuntime, destination: string, userPoolId: string, keepLast: number): Promise<void> {
+async function retain(runtime: ExportRuntime, destination: string, userPoolId: string, keepLast: number, snapshotId: string): Promise<void> {
   try {
+    // This run is still the pool's active one here; it is published, so it counts as complete.
     const active = await runtime.runs.activeRun(userPoolId);
-    const result = await applyRetention(runtime.sink(destination), userPoolId, keepLast, new Set(active ? [active] : []));
+    const inProgress = new Set(active && active !== snapshotId ? [active] : []);
+    const result = await applyRetention(runtime.sink(destination), userPoolId, keepLast, inProgress);
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
   } catch (error) {
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');
