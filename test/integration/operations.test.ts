@@ -193,24 +193,25 @@ describe('on-demand resyncs', () => {
 
 describe("the operator's view", () => {
   it('status shows a run in progress, then the last snapshot', async () => {
-    await open({ COGNITO_RATE_LIMIT_RPS: '20' });
-    const poolId = emulator.createPoolWithUsers({ users: 4000, seed: 63 });
+    // About 10 s of walking, so the run is still in flight while two CLI processes start and read it.
+    await open({ COGNITO_RATE_LIMIT_RPS: '10' });
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 63 });
     const { snapshotId } = await harness.request({ userPoolId: poolId, destination: destination('status') });
     await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.users ?? 0) > 300 ? true : undefined, 20_000, 'progress');
     const during = await runCli(['status', '--user-pool-id', poolId, '--json'], harness.childEnv);
     expect(during.code).toBe(0);
     const [view] = JSON.parse(during.stdout) as { active: { snapshotId: string; users: number; percent: number; etaSeconds: number; estimatedUsers: number } }[];
-    expect(view?.active).toMatchObject({ snapshotId, estimatedUsers: 4000 });
+    expect(view?.active).toMatchObject({ snapshotId, estimatedUsers: 6000 });
     expect(view?.active.users).toBeGreaterThan(300);
     expect(view?.active.percent).toBeGreaterThan(5);
     expect(view?.active.etaSeconds).toBeGreaterThan(0);
     const text = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
-    expect(text.stdout).toMatch(new RegExp(`running\\s+${snapshotId}: \\d+/~4000 users \\(\\d+(\\.\\d)?%\\) eta \\d+s`));
+    expect(text.stdout).toMatch(new RegExp(`running\\s+${snapshotId}: \\d+/~6000 users \\(\\d+(\\.\\d)?%\\) eta \\d+s`));
 
     const done = await harness.wait(snapshotId);
     const after = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
     expect(after.code).toBe(0);
-    expect(after.stdout).toContain(`last good ${snapshotId} at ${done.completedAt}: 4000 users, ${done.manifestUrl}`);
+    expect(after.stdout).toContain(`last good ${snapshotId} at ${done.completedAt}: 6000 users, ${done.manifestUrl}`);
   });
 
   it('status exits non-zero when a pool’s last scheduled run failed', async () => {

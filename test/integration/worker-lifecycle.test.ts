@@ -109,7 +109,8 @@ describe('worker processes that die or are stopped', () => {
     const fileMaxRecords = 300;
     const baseline = await baselineCalls(poolId, 16, fileMaxRecords);
 
-    const h = await harness(false);
+    // 40 calls/s: about 3 s of walking, so the stop lands mid-run however busy the machine is.
+    const h = await harness(false, { COGNITO_RATE_LIMIT_RPS: '40' });
     emulator.resetStats();
     const first = worker(h);
     const destination = `s3://${s3.bucket}/sigterm`;
