@@ -53,6 +53,7 @@ export async function startAdminServer(
   options: AdminServerOptions,
 ): Promise<AdminServer> {
   runtime.metrics.setSource(metricsSource(runtime, queues));
+  runtime.metrics.enableProcessMetrics();
   const dashboard = options.dashboard && options.token ? createDashboard(queues, '/dashboard') : undefined;
   const routes = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://admin');

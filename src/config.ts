@@ -110,9 +110,6 @@ const schema = {
 /** Variables whose values are secrets: errors name them but never print the value. */
 const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN']);
 
-/** Names of every environment variable the process reads, for the README and `--help`. */
-export const ENVIRONMENT_VARIABLES = Object.keys(schema) as (keyof typeof schema)[];
-
 /**
  * Reads and validates the environment once. Empty strings count as unset. Throws {@link ConfigError}
  * naming the first bad variable, its value and what was expected.

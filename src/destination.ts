@@ -48,8 +48,3 @@ export function formatDestination(destination: Destination): string {
   }
   return pathToFileURL(destination.directory).href;
 }
-
-/** The URL of an object at `key` (relative to the destination's root). */
-export function objectUrl(destination: Destination, key: string): string {
-  return `${formatDestination(destination).replace(/\/$/, '')}/${key}`;
-}

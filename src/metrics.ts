@@ -25,8 +25,9 @@ export class ExportMetrics {
   readonly runsFinished: Counter<'user_pool_id' | 'outcome'>;
   readonly runDuration: Histogram<'user_pool_id' | 'outcome'>;
   private source: MetricsSource | undefined;
+  private processMetrics = false;
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor() {
     const registers = [this.registry];
     this.usersExported = new Counter({
       name: `${PREFIX}users_exported_total`,
@@ -80,7 +81,16 @@ export class ExportMetrics {
         }
       },
     });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  /**
+   * Adds Node's process metrics (CPU, memory, event loop lag). Only a process that is scraped needs
+   * them: they start an event-loop monitor, which CLI commands have no use for.
+   */
+  enableProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
   /** Connects the scrape-time gauges to the deployment's state. */

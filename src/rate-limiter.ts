@@ -128,9 +128,3 @@ export class RedisRateLimiter implements CallLimiter {
     return Number(wait);
   }
 }
-
-/** A limiter that never waits, for a caller that has its own limit (or none). */
-export const UNLIMITED: CallLimiter = Object.freeze({
-  acquire: () => Promise.resolve(),
-  reportThrottle: () => Promise.resolve(),
-});

@@ -1,8 +1,5 @@
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 
-/** Version of the record layout below; bumped only on a breaking change. */
-export const RECORD_SCHEMA_VERSION = 1;
-
 /** One MFA option as Cognito reports it, in snake_case. */
 export interface MfaOptionRecord {
   readonly delivery_medium: string | null;

@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../export-request.js';
-import type { RunTrigger } from '../run-spec.js';
 import type { RunStatus } from '../run-store.js';
 import { parseShardCount, type ShardCount } from '../shard-plan.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
@@ -56,11 +55,11 @@ export function registerExportCommand(program: Command): void {
     .option('--wait', 'follow the run; print the manifest URL as the last line of stdout')
     .option('--inline', 'run the export in this process (implies --wait)')
     .action(async (flags: ExportFlags) => {
-      await runExportCommand(flags, 'cli');
+      await runExportCommand(flags);
     });
 }
 
-async function runExportCommand(flags: ExportFlags, trigger: RunTrigger): Promise<void> {
+async function runExportCommand(flags: ExportFlags): Promise<void> {
   const config = readConfig();
   const request: ExportRequest = {
     userPoolId: flags.userPoolId,
@@ -72,7 +71,7 @@ async function runExportCommand(flags: ExportFlags, trigger: RunTrigger): Promis
     gzip: flags.gzip,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
-    trigger,
+    trigger: 'cli',
   };
   let spec;
   try {

@@ -48,25 +48,22 @@ export class UserPool {
 
   /** Index of the first user whose sub is ≥ `sub`. */
   lowerBound(sub: string): number {
-    const users = this.#users;
-    let lo = 0;
-    let hi = users.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((users[mid] as StoredUser).sub < sub) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.#search(sub, (a, b) => a < b);
   }
 
   /** Index of the first user whose sub is > `sub` (where a page after `sub` starts). */
   upperBound(sub: string): number {
+    return this.#search(sub, (a, b) => a <= b);
+  }
+
+  /** Binary search: the first index whose sub does not satisfy `before(sub, target)`. */
+  #search(target: string, before: (sub: string, target: string) => boolean): number {
     const users = this.#users;
     let lo = 0;
     let hi = users.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((users[mid] as StoredUser).sub <= sub) lo = mid + 1;
+      if (before((users[mid] as StoredUser).sub, target)) lo = mid + 1;
       else hi = mid;
     }
     return lo;

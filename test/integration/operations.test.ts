@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminServer } from '../../src/admin-server.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
-import { parseExportConfig, scheduledRequest, type ScheduledPool } from '../../src/export-config-file.js';
+import { scheduledRequest, type ScheduledPool } from '../../src/export-config-file.js';
 import { applySchedules, listSchedules } from '../../jobs/schedules.js';
 import { START_JOB } from '../../jobs/queues.js';
 import { readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
@@ -245,6 +245,7 @@ describe("the operator's view", () => {
     expect(value('cognito_export_last_success_timestamp_seconds')).toBe(Date.parse(status.completedAt ?? '') / 1000);
     expect(text).toMatch(/cognito_export_run_duration_seconds_count\{user_pool_id="[^"]+",outcome="completed"\} 1/);
     expect(text).toMatch(/cognito_export_queue_jobs\{queue="shards",state="active"\} 0/);
+    expect(text).toMatch(/^cognito_export_process_cpu_user_seconds_total \d/m);
 
     const health = await fetch(`${admin.url}/healthz`);
     expect(health.status).toBe(200);
@@ -278,14 +279,5 @@ describe('retention', () => {
     expect(new Set(data.map((o) => o.key.split('run=')[1]?.split('/')[0]))).toEqual(new Set([ids[2], kept.spec.snapshotId]));
     const latest = JSON.parse((await sink.getText(`manifests/user_pool_id=${poolId}/latest.json`)) ?? '{}') as { snapshot_id: string };
     expect(latest.snapshot_id).toBe(kept.spec.snapshotId);
-  });
-});
-
-describe('config files', () => {
-  it('parses the example file shipped in examples/', async () => {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(new URL('../../examples/cognito-export.yaml', import.meta.url), 'utf8');
-    const parsed = parseExportConfig(text, { source: 'examples/cognito-export.yaml', env: { EXPORT_BUCKET: 'b-1' } });
-    expect(parsed.pools.length).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDestination, objectUrl, parseDestination } from '../../src/destination.js';
+import { formatDestination, parseDestination } from '../../src/destination.js';
 import { dataFileKey, latestKey, manifestKey, runDataPrefix } from '../../src/output-layout.js';
 import { planShards, parseShardCount } from '../../src/shard-plan.js';
 import { newSnapshotId, snapshotIdTime } from '../../src/snapshot-id.js';
@@ -25,7 +25,6 @@ describe('destinations', () => {
   it('parses s3 URLs with and without a prefix', () => {
     expect(parseDestination('s3://my-bucket/exports/cognito/')).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: 'exports/cognito' });
     expect(parseDestination('s3://my-bucket')).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: '' });
-    expect(objectUrl(parseDestination('s3://my-bucket/p'), 'a/b.json')).toBe('s3://my-bucket/p/a/b.json');
   });
 
   it('parses file URLs and absolute paths', () => {
