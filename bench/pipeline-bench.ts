@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoEmulator } from '../src/emulator/index.js';
-import { FileSink } from '../src/file-sink.js';
-import { PartFile } from '../src/part-file.js';
-import { encodeNdjson, toUserRecord } from '../src/user-record.js';
+import { FileSink } from '../src/storage/file-sink.js';
+import { PartFile } from '../src/walk/part-file.js';
+import { encodeNdjson, toUserRecord } from '../src/tables/user-record.js';
 
 /** What the pipeline alone achieves: records → NDJSON → gzip → local file, without Cognito or Redis. */
 export interface PipelineResult {

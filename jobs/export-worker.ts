@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import type { ExportRuntime } from '../src/export-runtime.js';
+import type { ExportRuntime } from './export-runtime.js';
 import { processFinalizeJob } from './finalize-run-job.js';
 import { processShardJob } from './shard-job.js';
 import { processStartJob } from './start-run-job.js';

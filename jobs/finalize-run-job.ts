@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
-import { CheckpointStore } from '../src/checkpoint-store.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import { FatalExportError } from '../src/export-errors.js';
-import { buildManifest, publishManifest } from '../src/manifest.js';
-import type { ObjectSink } from '../src/object-sink.js';
-import { runDataPrefix } from '../src/output-layout.js';
-import type { SealedPart } from '../src/part-file.js';
-import { applyRetention } from '../src/retention.js';
-import { runLocation, runShards, type RunSpec } from '../src/run-spec.js';
+import { CheckpointStore } from '../src/walk/checkpoint-store.js';
+import type { ExportRuntime } from './export-runtime.js';
+import { FatalExportError } from '../src/limits/export-errors.js';
+import { buildManifest, publishManifest } from '../src/storage/manifest.js';
+import type { ObjectSink } from '../src/storage/object-sink.js';
+import { runDataPrefix } from '../src/storage/output-layout.js';
+import type { SealedPart } from '../src/walk/part-file.js';
+import { applyRetention } from '../src/storage/retention.js';
+import { runLocation, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { FinalizeJobData } from './queues.js';
 

@@ -1,8 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { classifyError, describeError } from '../src/error-classification.js';
-import { FatalExportError, FencedError, RunNotActiveError } from '../src/export-errors.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { RunSpec } from '../src/run-spec.js';
+import { classifyError, describeError } from '../src/limits/error-classification.js';
+import { FatalExportError, FencedError, RunNotActiveError } from '../src/limits/export-errors.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { RunSpec } from '../src/runs/run-spec.js';
 
 /**
  * The one place where our errors become BullMQ's: a fatal error fails the run now (no retries, no

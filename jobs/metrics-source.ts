@@ -1,5 +1,5 @@
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { MetricsSource } from '../src/metrics.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { MetricsSource } from '../src/ops/metrics.js';
 import type { ExportQueues } from './queues.js';
 
 /** The deployment state that scrape-time gauges report: last success per pool and queue depth. */

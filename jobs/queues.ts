@@ -1,7 +1,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import type { ExportRequest } from '../src/export-request.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { Shard } from '../src/shard-plan.js';
+import type { ExportRequest } from '../src/runs/export-request.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { Shard } from '../src/runs/shard-plan.js';
 
 /** Runs: `start` (preflight, then the flow) and `finalize` (the flow's parent: the manifest). */
 export const RUNS_QUEUE = 'runs';

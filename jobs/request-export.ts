@@ -1,5 +1,5 @@
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { RunSpec } from '../src/run-spec.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { RunSpec } from '../src/runs/run-spec.js';
 import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
 import { deadRunReason } from './run-liveness.js';
 

@@ -1,5 +1,5 @@
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { RunStatus } from '../src/run-store.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { RunStatus } from '../src/runs/run-store.js';
 import { finalizeJobId, startJobId, type ExportQueues } from './queues.js';
 
 /** A queued run whose start job never appeared is abandoned after this long. */

@@ -1,6 +1,6 @@
-import type { ScheduledPool } from '../src/export-config-file.js';
-import { scheduledRequest } from '../src/export-config-file.js';
-import type { ExportRequest } from '../src/export-request.js';
+import type { ScheduledPool } from '../src/config/config-file.js';
+import { scheduledRequest } from '../src/config/config-file.js';
+import type { ExportRequest } from '../src/runs/export-request.js';
 import { START_JOB, START_JOB_OPTIONS, type ExportQueues, type StartJobData } from './queues.js';
 
 /** Scheduler ids are `export-<pool id>`: one schedule per pool, and ours are told apart from others. */

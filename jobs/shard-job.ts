@@ -1,8 +1,8 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
-import { CheckpointStore } from '../src/checkpoint-store.js';
-import { RunNotActiveError } from '../src/export-errors.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import { exportShard, type ShardOutcome } from '../src/shard-export.js';
+import { CheckpointStore } from '../src/walk/checkpoint-store.js';
+import { RunNotActiveError } from '../src/limits/export-errors.js';
+import type { ExportRuntime } from './export-runtime.js';
+import { exportShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { ShardJobData } from './queues.js';
 

@@ -1,11 +1,11 @@
 import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { describeError, errorCode, fatalHint } from '../src/error-classification.js';
-import { FatalExportError } from '../src/export-errors.js';
-import { buildRunSpec, ExportRequestError } from '../src/export-request.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import { withRetries } from '../src/retry-policy.js';
-import { runShards, type RunSpec } from '../src/run-spec.js';
+import { describeError, errorCode, fatalHint } from '../src/limits/error-classification.js';
+import { FatalExportError } from '../src/limits/export-errors.js';
+import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
+import type { ExportRuntime } from './export-runtime.js';
+import { withRetries } from '../src/limits/retry-policy.js';
+import { runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import {
   FINALIZE_JOB,

@@ -1,6 +1,6 @@
-import { sleep } from '../src/sleep.js';
-import type { ExportRuntime } from '../src/export-runtime.js';
-import type { RunStatus } from '../src/run-store.js';
+import { sleep } from '../src/limits/sleep.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { RunStatus } from '../src/runs/run-store.js';
 import type { ExportQueues } from './queues.js';
 import { reconcileRun } from './run-liveness.js';
 

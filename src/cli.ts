@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { describeError } from './error-classification.js';
+import { describeError } from './limits/error-classification.js';
 import { registerEmulatorCommand } from './emulator/emulator-command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli/cli-context.js';
 import { registerDemoCommand } from './cli/demo-command.js';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { ConfigError, loadConfig, type AppConfig } from '../config.js';
-import { ExportRuntime, type RuntimeOptions } from '../export-runtime.js';
-import { createLogger } from '../logger.js';
-import { connectRedis, evictionWarning, RedisUnavailableError } from '../redis-connection.js';
+import { ConfigError, loadConfig, type AppConfig } from '../config/app-config.js';
+import { ExportRuntime, type RuntimeOptions } from '../../jobs/export-runtime.js';
+import { createLogger } from '../ops/logger.js';
+import { connectRedis, evictionWarning, RedisUnavailableError } from '../redis/redis-connection.js';
 import { ExportQueues } from '../../jobs/queues.js';
 
 /** Exit code for bad flags, arguments or environment values. */

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../export-request.js';
-import type { RunStatus } from '../run-store.js';
-import { parseShardCount, type ShardCount } from '../shard-plan.js';
+import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
+import type { RunStatus } from '../runs/run-store.js';
+import { parseShardCount, type ShardCount } from '../runs/shard-plan.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
 import { requestExport } from '../../jobs/request-export.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { RunStatus } from '../run-store.js';
+import type { RunStatus } from '../runs/run-store.js';
 
 /** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
 export interface ProgressReporter {

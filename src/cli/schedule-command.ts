@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigFileError, loadExportConfig, type ExportConfigFile } from '../export-config-file.js';
+import { ConfigFileError, loadExportConfig, type ExportConfigFile } from '../config/config-file.js';
 import { applySchedules, listSchedules, type ScheduleView } from '../../jobs/schedules.js';
 import { CliError, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RunStatus } from '../run-store.js';
+import type { RunStatus } from '../runs/run-store.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
 

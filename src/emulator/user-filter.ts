@@ -1,5 +1,5 @@
-import { FilterError, isSearchableAttribute, MAX_FILTER_LENGTH, parseFilter } from '../cognito-filter.js';
-import type { UserFilter } from '../cognito-filter.js';
+import { FilterError, isSearchableAttribute, MAX_FILTER_LENGTH, parseFilter } from '../cognito/cognito-filter.js';
+import type { UserFilter } from '../cognito/cognito-filter.js';
 import { CognitoServiceError } from './cognito-error.js';
 import type { StoredUser } from './stored-user.js';
 

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
-import { toUserRecord, type UserRecord } from '../../src/user-record.js';
+import { toUserRecord, type UserRecord } from '../../src/tables/user-record.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRateLimiter } from '../../src/rate-limiter.js';
+import { RedisRateLimiter } from '../../src/limits/rate-limiter.js';
 import { deletePrefix, TEST_REDIS_URL, testPrefix } from '../support/redis-test-prefix.js';
 
 let redis: Redis;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
-import { toUserRecord } from '../../src/user-record.js';
+import { toUserRecord } from '../../src/tables/user-record.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
-import type { RunStatus } from '../../src/run-store.js';
-import { toUserRecord } from '../../src/user-record.js';
+import type { RunStatus } from '../../src/runs/run-store.js';
+import { toUserRecord } from '../../src/tables/user-record.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 import { eventually, spawnCli, type CliProcess } from '../support/worker-process.js';

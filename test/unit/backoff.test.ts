@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay } from '../../src/backoff.js';
+import { fullJitterDelay } from '../../src/limits/backoff.js';
 
 const curve = { baseMs: 100, capMs: 1000 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeFilterValue, FilterError, formatFilter, parseFilter } from '../../src/cognito-filter.js';
+import { escapeFilterValue, FilterError, formatFilter, parseFilter } from '../../src/cognito/cognito-filter.js';
 
 describe('parseFilter', () => {
   it('parses the equality and prefix forms', () => {

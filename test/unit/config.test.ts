@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { buildRunSpec, ExportRequestError } from '../../src/export-request.js';
+import { ConfigError, loadConfig } from '../../src/config/app-config.js';
+import { buildRunSpec, ExportRequestError } from '../../src/runs/export-request.js';
 
 describe('loadConfig', () => {
   it('works out of the box with visible defaults', () => {

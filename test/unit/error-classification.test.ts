@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError, describeError, errorCode } from '../../src/error-classification.js';
+import { classifyError, describeError, errorCode } from '../../src/limits/error-classification.js';
 
 /** An error shaped like the AWS SDK's service exceptions. */
 function awsError(name: string, status: number, message = 'boom'): Error {

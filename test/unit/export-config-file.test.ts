@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/app-config.js';
 import {
   ConfigFileError,
   type ExportConfigFile,
@@ -12,8 +12,8 @@ import {
   parseExportConfig,
   type ScheduledPool,
   scheduledRequest,
-} from '../../src/export-config-file.js';
-import { buildRunSpec } from '../../src/export-request.js';
+} from '../../src/config/config-file.js';
+import { buildRunSpec } from '../../src/runs/export-request.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/cognito-export.yaml', import.meta.url));
 const SOURCE = 'cognito-export.yaml';

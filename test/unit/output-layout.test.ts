@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatDestination, parseDestination } from '../../src/destination.js';
-import { dataFileKey, latestKey, manifestKey, runDataPrefix } from '../../src/output-layout.js';
-import { planShards, parseShardCount } from '../../src/shard-plan.js';
-import { newSnapshotId, snapshotIdTime } from '../../src/snapshot-id.js';
+import { formatDestination, parseDestination } from '../../src/storage/destination.js';
+import { dataFileKey, latestKey, manifestKey, runDataPrefix } from '../../src/storage/output-layout.js';
+import { planShards, parseShardCount } from '../../src/runs/shard-plan.js';
+import { newSnapshotId, snapshotIdTime } from '../../src/storage/snapshot-id.js';
 
 const run = { userPoolId: 'eu-west-1_AbC', snapshotId: '20251231T235959999Z-0a0b0c', startedAt: new Date('2025-12-31T23:59:59.999Z') };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dataFileKey, latestKey, manifestKey, type RunLocation } from '../../src/output-layout.js';
-import { planRetention, type RetentionListing } from '../../src/retention.js';
-import { newSnapshotId } from '../../src/snapshot-id.js';
+import { dataFileKey, latestKey, manifestKey, type RunLocation } from '../../src/storage/output-layout.js';
+import { planRetention, type RetentionListing } from '../../src/storage/retention.js';
+import { newSnapshotId } from '../../src/storage/snapshot-id.js';
 
 const POOL = 'eu-west-1_AbC';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withRetries, type RetryEvent } from '../../src/retry-policy.js';
+import { withRetries, type RetryEvent } from '../../src/limits/retry-policy.js';
 
 const aws = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 const noDelay = { random: () => 0 };

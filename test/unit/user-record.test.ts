@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeNdjson, parseAttributeList, toUserRecord, type RecordContext } from '../../src/user-record.js';
+import { encodeNdjson, parseAttributeList, toUserRecord, type RecordContext } from '../../src/tables/user-record.js';
 
 const context: RecordContext = { userPoolId: 'eu-west-1_AbC', snapshotId: '20250102T030405678Z-abcdef', attributes: null };
 

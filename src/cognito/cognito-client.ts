@@ -1,6 +1,6 @@
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { AppConfig } from './config.js';
+import type { AppConfig } from '../config/app-config.js';
 
 /** Client settings a caller (a test, the demo) may override. */
 export interface ClientOverrides {

@@ -1,5 +1,5 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AppConfig } from './config.js';
+import type { AppConfig } from '../config/app-config.js';
 
 /**
  * Which shared token bucket a worker's ListUsers calls draw on. Cognito's UserList quota belongs to

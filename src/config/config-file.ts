@@ -4,15 +4,15 @@
  * the same validators as an export request, so a file that loads makes runs that start.
  */
 import { readFile } from 'node:fs/promises';
-import { regionOfUserPool } from './aws-clients.js';
-import { type AppConfig, loadConfig } from './config.js';
+import { regionOfUserPool } from '../cognito/cognito-client.js';
+import { type AppConfig, loadConfig } from './app-config.js';
 import { cronProblem, DEFAULT_TIMEZONE, timeZoneProblem } from './cron-schedule.js';
 import { substituteEnvironment } from './environment-reference.js';
-import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, rangeMessage } from './export-request-fields.js';
+import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, rangeMessage } from '../runs/export-request-fields.js';
 import { unknownKey } from './key-suggestion.js';
-import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from './export-request.js';
-import { parseShardCount, SHARD_COUNTS, type ShardCount } from './shard-plan.js';
-import { parseAttributeList } from './user-record.js';
+import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from '../runs/export-request.js';
+import { parseShardCount, SHARD_COUNTS, type ShardCount } from '../runs/shard-plan.js';
+import { parseAttributeList } from '../tables/user-record.js';
 import { parseYamlDocument } from './yaml-document.js';
 
 /** One pool of the file with defaults applied: what its schedule exports, and when. */

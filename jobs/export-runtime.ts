@@ -2,18 +2,18 @@ import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-iden
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createCognitoClient, createS3Client, type ClientOverrides } from './aws-clients.js';
-import type { AppConfig } from './config.js';
-import { parseDestination } from './destination.js';
-import { FileSink } from './file-sink.js';
-import type { ObjectSink } from './object-sink.js';
-import { RateLimitScope } from './rate-limit-scope.js';
-import { RedisRateLimiter, type CallLimiter } from './rate-limiter.js';
-import { redisKeys, type RedisKeys } from './redis-keys.js';
-import { ExportMetrics } from './metrics.js';
-import type { RetryPolicy } from './retry-policy.js';
-import { RunStore } from './run-store.js';
-import { S3Sink } from './s3-sink.js';
+import { createCognitoClient, createS3Client, type ClientOverrides } from '../src/cognito/cognito-client.js';
+import type { AppConfig } from '../src/config/app-config.js';
+import { parseDestination } from '../src/storage/destination.js';
+import { FileSink } from '../src/storage/file-sink.js';
+import type { ObjectSink } from '../src/storage/object-sink.js';
+import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
+import { RedisRateLimiter, type CallLimiter } from '../src/limits/rate-limiter.js';
+import { redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
+import { ExportMetrics } from '../src/ops/metrics.js';
+import type { RetryPolicy } from '../src/limits/retry-policy.js';
+import { RunStore } from '../src/runs/run-store.js';
+import { S3Sink } from '../src/storage/s3-sink.js';
 
 /** Test and demo hooks: client overrides and retry tuning. */
 export interface RuntimeOptions {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { ExportQueues } from '../jobs/queues.js';
+import type { ExportQueues } from '../../jobs/queues.js';
 
 /** The bull-board dashboard over the export queues, as a plain Node request handler mounted at `basePath`. */
 export function createDashboard(queues: ExportQueues, basePath: string): (request: IncomingMessage, response: ServerResponse) => void {

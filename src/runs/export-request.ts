@@ -1,11 +1,11 @@
-import { isUserPoolId, regionOfUserPool } from './aws-clients.js';
-import { FilterError, formatFilter, parseFilter } from './cognito-filter.js';
-import type { AppConfig } from './config.js';
-import { formatDestination, parseDestination } from './destination.js';
+import { isUserPoolId, regionOfUserPool } from '../cognito/cognito-client.js';
+import { FilterError, formatFilter, parseFilter } from '../cognito/cognito-filter.js';
+import type { AppConfig } from '../config/app-config.js';
+import { formatDestination, parseDestination } from '../storage/destination.js';
 import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
-import { newSnapshotId } from './snapshot-id.js';
-import { parseAttributeList } from './user-record.js';
+import { newSnapshotId } from '../storage/snapshot-id.js';
+import { parseAttributeList } from '../tables/user-record.js';
 
 /** What a caller (CLI, HTTP, schedule) asks for; everything but pool and destination is optional. */
 export interface ExportRequest {

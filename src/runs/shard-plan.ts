@@ -1,4 +1,4 @@
-import { formatFilter, type UserFilter } from './cognito-filter.js';
+import { formatFilter, type UserFilter } from '../cognito/cognito-filter.js';
 
 /** Shard counts a run may use: one walk, one per first hex digit of sub, one per first two. */
 export const SHARD_COUNTS = [1, 16, 256] as const;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from './redis-keys.js';
+import type { RedisKeys } from '../redis/redis-keys.js';
 import type { RunSpec } from './run-spec.js';
 
 /** Lifecycle of a run: queued → running → completed | failed. */

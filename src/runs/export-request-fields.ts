@@ -1,7 +1,7 @@
-import { isUserPoolId } from './aws-clients.js';
-import { FilterError, parseFilter } from './cognito-filter.js';
-import { parseDestination } from './destination.js';
-import { parseAttributeList } from './user-record.js';
+import { isUserPoolId } from '../cognito/cognito-client.js';
+import { FilterError, parseFilter } from '../cognito/cognito-filter.js';
+import { parseDestination } from '../storage/destination.js';
+import { parseAttributeList } from '../tables/user-record.js';
 
 /**
  * Why one field of an export request is invalid, or undefined: for callers that report problems by

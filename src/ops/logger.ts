@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogLevel } from './config.js';
+import type { LogLevel } from '../config/app-config.js';
 
 /**
  * The process logger: JSON lines on stderr (stdout is kept for command output such as the manifest

@@ -3,8 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeError, fatalHint } from './error-classification.js';
-import { FatalExportError } from './export-errors.js';
+import { describeError, fatalHint } from '../limits/error-classification.js';
+import { FatalExportError } from '../limits/export-errors.js';
 import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
 
 /**

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { PassThrough, Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
-import type { ObjectSink, ObjectWriter } from './object-sink.js';
+import type { ObjectSink, ObjectWriter } from '../storage/object-sink.js';
 
 /** A data file as the manifest lists it. */
 export interface SealedPart {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { FencedError } from './export-errors.js';
+import { FencedError } from '../limits/export-errors.js';
 import type { SealedPart } from './part-file.js';
-import type { RedisKeys } from './redis-keys.js';
+import type { RedisKeys } from '../redis/redis-keys.js';
 
 /**
  * Where a shard's walk stands. Written only after the file holding every page before `nextToken`

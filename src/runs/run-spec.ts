@@ -1,5 +1,5 @@
-import type { RunLocation } from './output-layout.js';
-import { parseFilter } from './cognito-filter.js';
+import type { RunLocation } from '../storage/output-layout.js';
+import { parseFilter } from '../cognito/cognito-filter.js';
 import { planShards, type Shard, type ShardCount } from './shard-plan.js';
 
 /** Who asked for a run; recorded in the run's state and the manifest's log lines. */

@@ -1,7 +1,7 @@
 import type { ObjectSink } from './object-sink.js';
 import { latestKey, manifestKey } from './output-layout.js';
-import type { SealedPart } from './part-file.js';
-import type { RunSpec } from './run-spec.js';
+import type { SealedPart } from '../walk/part-file.js';
+import type { RunSpec } from '../runs/run-spec.js';
 
 /** One data file of a snapshot. */
 export interface ManifestFile {

@@ -4,10 +4,10 @@ import {
   type ListUsersCommandOutput,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { classifyError, describeError, errorCode, fatalHint } from './error-classification.js';
-import { FatalExportError, TokenRejectedError } from './export-errors.js';
-import type { CallLimiter } from './rate-limiter.js';
-import { withRetries, type RetryEvent, type RetryPolicy } from './retry-policy.js';
+import { classifyError, describeError, errorCode, fatalHint } from '../limits/error-classification.js';
+import { FatalExportError, TokenRejectedError } from '../limits/export-errors.js';
+import type { CallLimiter } from '../limits/rate-limiter.js';
+import { withRetries, type RetryEvent, type RetryPolicy } from '../limits/retry-policy.js';
 
 /** ListUsers returns at most 60 users a call; more is an InvalidParameterException. */
 export const MAX_PAGE_SIZE = 60;

@@ -2,13 +2,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildRunSpec, ExportRequestError, type ExportRequest } from './export-request.js';
-import type { ExportRuntime } from './export-runtime.js';
-import type { ExportWorker } from '../jobs/export-worker.js';
-import { metricsSource } from '../jobs/metrics-source.js';
-import type { ExportQueues } from '../jobs/queues.js';
-import { requestExport } from '../jobs/request-export.js';
-import { reconcileRun } from '../jobs/run-liveness.js';
+import { buildRunSpec, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
+import type { ExportRuntime } from '../../jobs/export-runtime.js';
+import type { ExportWorker } from '../../jobs/export-worker.js';
+import { metricsSource } from '../../jobs/metrics-source.js';
+import type { ExportQueues } from '../../jobs/queues.js';
+import { requestExport } from '../../jobs/request-export.js';
+import { reconcileRun } from '../../jobs/run-liveness.js';
 import { createDashboard } from './admin-dashboard.js';
 
 /** Where and how the worker's admin port listens. */

@@ -1,16 +1,16 @@
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { Logger } from 'pino';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
-import { FatalExportError, FencedError, TokenRejectedError } from './export-errors.js';
-import type { ObjectSink } from './object-sink.js';
-import { dataFileKey } from './output-layout.js';
+import { FatalExportError, FencedError, TokenRejectedError } from '../limits/export-errors.js';
+import type { ObjectSink } from '../storage/object-sink.js';
+import { dataFileKey } from '../storage/output-layout.js';
 import { PartFile, type SealedPart } from './part-file.js';
-import type { CallLimiter } from './rate-limiter.js';
-import type { RetryEvent, RetryPolicy } from './retry-policy.js';
-import { runLocation, type RunSpec } from './run-spec.js';
-import type { Shard } from './shard-plan.js';
-import { encodeNdjson, toUserRecord, type RecordContext } from './user-record.js';
-import { listUserPages, type UserPage } from './user-pages.js';
+import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { RetryEvent, RetryPolicy } from '../limits/retry-policy.js';
+import { runLocation, type RunSpec } from '../runs/run-spec.js';
+import type { Shard } from '../runs/shard-plan.js';
+import { encodeNdjson, toUserRecord, type RecordContext } from '../tables/user-record.js';
+import { listUserPages, type UserPage } from '../cognito/list-users.js';
 
 /** Live progress of a shard, reported after every page. */
 export interface ShardProgressSink {

@@ -8,8 +8,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { describeError, errorCode, fatalHint, httpStatus } from './error-classification.js';
-import { FatalExportError } from './export-errors.js';
+import { describeError, errorCode, fatalHint, httpStatus } from '../limits/error-classification.js';
+import { FatalExportError } from '../limits/export-errors.js';
 import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
 
 /** Multipart part size: memory per open file is about one part. 5 MiB is S3's minimum. */
