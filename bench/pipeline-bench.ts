@@ -5,7 +5,8 @@ import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoEmulator } from '../src/emulator/index.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import { PartFile } from '../src/walk/part-file.js';
-import { encodeNdjson, toUserRecord } from '../src/tables/user-record.js';
+import { toUserRecord } from '../src/tables/user-record.js';
+import { encodeNdjson } from '../src/walk/ndjson.js';
 
 /** What the pipeline alone achieves: records → NDJSON → gzip → local file, without Cognito or Redis. */
 export interface PipelineResult {

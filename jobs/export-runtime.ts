@@ -2,7 +2,8 @@ import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-iden
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createCognitoClient, createS3Client, type ClientOverrides } from '../src/cognito/cognito-client.js';
+import { createCognitoClient, type CognitoClientOverrides } from '../src/cognito/cognito-client.js';
+import { createS3Client, type S3ClientOverrides } from '../src/storage/s3-client.js';
 import type { AppConfig } from '../src/config/app-config.js';
 import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
@@ -17,8 +18,8 @@ import { S3Sink } from '../src/storage/s3-sink.js';
 
 /** Test and demo hooks: client overrides and retry tuning. */
 export interface RuntimeOptions {
-  readonly cognito?: ClientOverrides;
-  readonly s3?: ClientOverrides;
+  readonly cognito?: CognitoClientOverrides;
+  readonly s3?: S3ClientOverrides;
   readonly retryPolicy?: Partial<RetryPolicy>;
 }
 

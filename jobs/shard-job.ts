@@ -2,7 +2,9 @@ import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
-import { exportShard, type ShardOutcome } from '../src/walk/table-walk.js';
+import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
+import { usersTable } from '../src/tables/users-table.js';
+import { runLocation } from '../src/runs/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { ShardJobData } from './queues.js';
 
@@ -37,17 +39,36 @@ export async function processShardJob(
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
     const labels = { user_pool_id: spec.userPoolId };
     const { metrics } = runtime;
-    return exportShard({
-      spec,
-      shard,
+    const source = usersTable({
       client: runtime.cognito(spec.region),
+      userPoolId: spec.userPoolId,
+      filter: shard.filter,
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+      retryPolicy: runtime.options.retryPolicy,
+      records: { userPoolId: spec.userPoolId, snapshotId, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
+      onCall: () => metrics.calls.inc(labels),
+      onRetry: (event) => {
+        if (event.errorClass === 'throttled') {
+          counters.throttles += 1;
+          metrics.throttles.inc(labels);
+        } else {
+          counters.retries += 1;
+          metrics.retries.inc(labels);
+        }
+        log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying ListUsers');
+        void runtime.runs.recordRetry(snapshotId, event.errorClass === 'throttled').catch(() => undefined);
+      },
+    });
+    return walkShard({
+      source,
+      shard: shard.id,
+      run: runLocation(spec),
+      files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
       sink: runtime.sink(spec.destination),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
       stop,
-      ...(lost ? { lost } : {}),
+      lost,
       log,
-      retryPolicy: runtime.options.retryPolicy,
       progress: {
         page: async (fetched, openRecords) => {
           counters.users += fetched;
@@ -56,21 +77,9 @@ export async function processShardJob(
           if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },
-        call: () => metrics.calls.inc(labels),
         fileDone: (file) => {
           metrics.usersExported.inc(labels, file.records);
           metrics.filesWritten.inc(labels);
-        },
-        retry: (event) => {
-          if (event.errorClass === 'throttled') {
-            counters.throttles += 1;
-            metrics.throttles.inc(labels);
-          } else {
-            counters.retries += 1;
-            metrics.retries.inc(labels);
-          }
-          log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying ListUsers');
-          void runtime.runs.recordRetry(snapshotId, event.errorClass === 'throttled').catch(() => undefined);
         },
       },
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startAdminServer } from '../ops/admin-server.js';
+import { startAdminServer } from '../../jobs/admin-port.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
 import { applySchedules } from '../../jobs/schedules.js';
 import { openContext, readConfig } from './cli-context.js';

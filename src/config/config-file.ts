@@ -5,14 +5,26 @@
  */
 import { readFile } from 'node:fs/promises';
 import { regionOfUserPool } from '../cognito/cognito-client.js';
-import { type AppConfig, loadConfig } from './app-config.js';
-import { cronProblem, DEFAULT_TIMEZONE, timeZoneProblem } from './cron-schedule.js';
-import { substituteEnvironment } from './environment-reference.js';
-import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, rangeMessage } from '../runs/export-request-fields.js';
-import { unknownKey } from './key-suggestion.js';
 import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from '../runs/export-request.js';
-import { parseShardCount, SHARD_COUNTS, type ShardCount } from '../runs/shard-plan.js';
-import { parseAttributeList } from '../tables/user-record.js';
+import type { ShardCount } from '../runs/shard-plan.js';
+import { type AppConfig, loadConfig } from './app-config.js';
+import { DEFAULT_TIMEZONE } from './cron-schedule.js';
+import { unknownKey } from './key-suggestion.js';
+import {
+  type Context,
+  DEFAULT_KEYS,
+  describe,
+  FIELDS,
+  INVALID,
+  type Invalid,
+  isMapping,
+  type Key,
+  keyPath,
+  POOL_KEYS,
+  report,
+  type Section,
+  type Values,
+} from './pool-fields.js';
 import { parseYamlDocument } from './yaml-document.js';
 
 /** One pool of the file with defaults applied: what its schedule exports, and when. */
@@ -117,138 +129,7 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
   };
 }
 
-
-
-// ---- Keys and their values -----------------------------------------------------------------------
-
-interface Context {
-  readonly env: NodeJS.ProcessEnv;
-  /** `<key path>: <problem>`, in file order. */
-  readonly issues: string[];
-}
-
-/** Marks a value already reported as bad, so nothing downstream reports it again. */
-const INVALID = Symbol('invalid');
-type Invalid = typeof INVALID;
-
-function report(context: Context, at: string, problem: string): Invalid {
-  context.issues.push(at === '' ? problem : `${at}: ${problem}`);
-  return INVALID;
-}
-
-/** Parsed values by property; `filter` parses to null when blank, as buildRunSpec reads it. */
-interface Values {
-  userPoolId: string;
-  region: string;
-  destination: string;
-  schedule: string;
-  timezone: string;
-  shards: ShardCount;
-  filter: string | null;
-  attributes: readonly string[];
-  gzip: boolean;
-  rateLimitRps: number;
-  keepLast: number;
-}
-
-/** One mapping (`defaults` or a pool): a key written `null` clears it, so the pool ignores defaults. */
-type Section = { -readonly [K in keyof Values]?: Values[K] | null | Invalid };
-
-type Parse<T> = (value: unknown, at: string, context: Context) => T | Invalid;
-
-/** A string key, after `${VAR}` substitution, that `problem` accepts; `what` says what is expected. */
-const textField =
-  (what: string, problem: (text: string) => string | undefined = () => undefined): Parse<string> =>
-  (value, at, context) => {
-    if (typeof value !== 'string') return report(context, at, `expected ${what}, got ${describe(value)}`);
-    const text = substitute(value, at, context);
-    const found = text === INVALID ? undefined : problem(text);
-    return found === undefined ? text : report(context, at, found);
-  };
-
-/** A YAML scalar that `accepts` takes as it is; anything else is "expected <what>, got <value>". */
-const scalarField =
-  <T>(accepts: (value: unknown) => value is T, what: string): Parse<T> =>
-  (value, at, context) =>
-    accepts(value) ? value : report(context, at, `expected ${what}, got ${describe(value)}`);
-
-const filterText = textField('a ListUsers filter such as \'status = "Enabled"\'', filterProblem);
-const attributeText = textField('an attribute name', attributesProblem);
-
-const field = <K extends keyof Values>(prop: K, parse: Parse<Values[K]>, perPoolOnly = false) => ({ prop, parse, perPoolOnly });
-
-const FIELDS = {
-  user_pool_id: field('userPoolId', textField('a user pool id such as eu-west-1_AbCdEf123', poolIdProblem), true),
-  region: field('region', textField('a region such as eu-west-1'), true),
-  destination: field('destination', textField('a destination such as s3://bucket/prefix', destinationProblem)),
-  schedule: field('schedule', textField('a cron pattern such as "0 2 * * *"', cronProblem)),
-  timezone: field('timezone', textField('an IANA time zone such as Europe/Berlin', timeZoneProblem)),
-  shards: field('shards', parseShards),
-  // Blank means no filter, as in buildRunSpec.
-  filter: field('filter', (value, at, context) => {
-    const filter = filterText(value, at, context);
-    return filter !== INVALID && filter.trim() === '' ? null : filter;
-  }, true),
-  attributes: field('attributes', parseAttributes, true),
-  gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
-  rate_limit_rps: field(
-    'rateLimitRps',
-    scalarField((value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of ListUsers calls per second above 0'),
-  ),
-  keep_last: field(
-    'keepLast',
-    scalarField((value): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 1, 'an integer from 1 (snapshots to keep)'),
-  ),
-} as const;
-
-type Key = keyof typeof FIELDS;
-const POOL_KEYS = Object.keys(FIELDS) as Key[];
-const DEFAULT_KEYS = POOL_KEYS.filter((key) => !FIELDS[key].perPoolOnly);
 const ROOT_KEYS = ['defaults', 'pools'];
-
-
-function parseShards(value: unknown, at: string, context: Context): ShardCount | Invalid {
-  // Strings are allowed because ExportRequest allows them (`shards: ${SHARDS}`).
-  const raw = typeof value === 'string' ? substitute(value, at, context) : value;
-  if (raw === INVALID) return INVALID;
-  if (typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '')) {
-    try {
-      return parseShardCount(raw);
-    } catch (error) {
-      rangeMessage(error);
-    }
-  }
-  const counts = SHARD_COUNTS.map(String);
-  return report(context, at, `expected ${counts.slice(0, -1).join(', ')} or ${counts.at(-1)}, got ${describe(raw)}`);
-}
-
-/** A list of names (each item checked on its own, so errors point at it) or one comma-separated string. */
-function parseAttributes(value: unknown, at: string, context: Context): readonly string[] | Invalid {
-  const items: unknown[] | undefined = typeof value === 'string' ? [value] : Array.isArray(value) ? value : undefined;
-  if (items === undefined) {
-    return report(context, at, `expected a list of attribute names or a comma-separated string, got ${describe(value)}`);
-  }
-  if (items.length === 0) return report(context, at, 'expected at least one attribute name');
-  const lists = items.map((item, index) => attributeText(item, Array.isArray(value) ? `${at}[${index}]` : at, context));
-  if (lists.includes(INVALID)) return INVALID;
-  return [...parseAttributeList(lists.join(','))];
-}
-
-
-
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : 'a mapping';
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const keyPath = (at: string, key: string) => (/^[\w:-]+$/.test(key) ? (at === '' ? key : `${at}.${key}`) : `${at}[${JSON.stringify(key)}]`);
 
 // ---- Sections and pools --------------------------------------------------------------------------
 
@@ -363,11 +244,4 @@ let defaultConfig: AppConfig | undefined;
 function backstopConfig(): AppConfig {
   defaultConfig ??= loadConfig({});
   return defaultConfig;
-}
-
-
-/** `${VAR}` substitution with its problem reported at `at`. */
-function substitute(value: string, at: string, context: Context): string | Invalid {
-  const result = substituteEnvironment(value, context.env);
-  return result.problem === undefined ? result.value : report(context, at, result.problem);
 }

@@ -1,5 +1,12 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AppConfig } from '../config/app-config.js';
+
+/** What the scope needs from the process configuration (an AppConfig has it). */
+export interface RateLimitScopeSettings {
+  /** Against an endpoint override (the emulator) the account is `local`. */
+  readonly cognitoEndpoint: string | undefined;
+  /** Region of the STS endpoint. */
+  readonly awsRegion: string | undefined;
+}
 
 /**
  * Which shared token bucket a worker's ListUsers calls draw on. Cognito's UserList quota belongs to
@@ -11,7 +18,7 @@ export class RateLimitScope {
   private account: Promise<string> | undefined;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: RateLimitScopeSettings,
     private readonly env: NodeJS.ProcessEnv = process.env,
     private readonly onWarning: (message: string) => void = () => undefined,
   ) {}

@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { ExportQueues } from '../../jobs/queues.js';
+import type { Queue } from 'bullmq';
 
-/** The bull-board dashboard over the export queues, as a plain Node request handler mounted at `basePath`. */
-export function createDashboard(queues: ExportQueues, basePath: string): (request: IncomingMessage, response: ServerResponse) => void {
+/** The bull-board dashboard over `queues`, as a plain Node request handler mounted at `basePath`. */
+export function createDashboard(queues: readonly Queue[], basePath: string): (request: IncomingMessage, response: ServerResponse) => void {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(basePath);
-  createBullBoard({ queues: [new BullMQAdapter(queues.runs), new BullMQAdapter(queues.shards)], serverAdapter: adapter });
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter: adapter });
   const router = adapter.getRouter() as (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
   return (request, response) => {
     // The router expects the mount path stripped, as express.use(basePath, router) would do.

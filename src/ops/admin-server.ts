@@ -2,24 +2,37 @@ import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildRunSpec, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
-import type { ExportRuntime } from '../../jobs/export-runtime.js';
-import type { ExportWorker } from '../../jobs/export-worker.js';
-import { metricsSource } from '../../jobs/metrics-source.js';
-import type { ExportQueues } from '../../jobs/queues.js';
-import { requestExport } from '../../jobs/request-export.js';
-import { reconcileRun } from '../../jobs/run-liveness.js';
-import { createDashboard } from './admin-dashboard.js';
+import type { Logger } from 'pino';
+import { ExportRequestError, type ExportRequest } from '../runs/export-request.js';
+import type { RunStatus } from '../runs/run-store.js';
+import type { ExportMetrics } from './metrics.js';
 
-/** Where and how the worker's admin port listens. */
-export interface AdminServerOptions {
+/** Where and how the admin port listens. */
+export interface AdminListenOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
   /** Bearer token for POST /exports and GET /exports/:id (and the dashboard's password); without one they are off. */
   readonly token: string | undefined;
-  /** Serve the bull-board dashboard at /dashboard (needs the token). */
-  readonly dashboard: boolean;
+}
+
+/**
+ * What the admin port serves, passed in by whoever runs it (the worker wires these to its queues),
+ * so this module knows HTTP and nothing of BullMQ.
+ */
+export interface AdminEndpoints {
+  readonly log: Logger;
+  readonly metrics: ExportMetrics;
+  /** Resolves when Redis answers. */
+  ping(): Promise<unknown>;
+  /** Whether this process is taking jobs. */
+  workerRunning(): boolean;
+  /** Starts (or joins) a run; throws ExportRequestError for a request that cannot become a run. */
+  trigger(request: ExportRequest): Promise<{ readonly snapshotId: string; readonly created: boolean }>;
+  /** A run's status, or undefined if unknown. */
+  status(snapshotId: string): Promise<RunStatus | undefined>;
+  /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
+  readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }
 
 /** A listening admin server. */
@@ -46,28 +59,21 @@ class HttpError extends Error {
  * `POST /exports` to trigger a resync and `GET /exports/:id` to follow it (bearer token), and an
  * optional bull-board dashboard at `/dashboard`.
  */
-export async function startAdminServer(
-  runtime: ExportRuntime,
-  queues: ExportQueues,
-  worker: ExportWorker | undefined,
-  options: AdminServerOptions,
-): Promise<AdminServer> {
-  runtime.metrics.setSource(metricsSource(runtime, queues));
-  runtime.metrics.enableProcessMetrics();
-  const dashboard = options.dashboard && options.token ? createDashboard(queues, '/dashboard') : undefined;
+export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListenOptions): Promise<AdminServer> {
+  const { dashboard } = endpoints;
   const routes = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://admin');
-    if (request.method === 'GET' && url.pathname === '/healthz') return health(runtime, worker, response);
+    if (request.method === 'GET' && url.pathname === '/healthz') return health(endpoints, response);
     if (request.method === 'GET' && url.pathname === '/metrics') {
-      const { contentType, body } = await runtime.metrics.render();
+      const { contentType, body } = await endpoints.metrics.render();
       response.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
     if (url.pathname === '/exports' || url.pathname.startsWith('/exports/')) {
       authorize(request, options.token, 'bearer');
-      if (request.method === 'POST' && url.pathname === '/exports') return triggerExport(runtime, queues, request, response);
+      if (request.method === 'POST' && url.pathname === '/exports') return triggerExport(endpoints, request, response);
       const id = url.pathname.slice('/exports/'.length);
-      if (request.method === 'GET' && id) return exportStatus(runtime, queues, id, response);
+      if (request.method === 'GET' && id) return exportStatus(endpoints, id, response);
       throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports or GET /exports/<snapshot_id>`);
     }
     if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
@@ -82,7 +88,7 @@ export async function startAdminServer(
     routes(request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
-      if (status === 500) runtime.log.error({ err: error, path: request.url }, 'admin request failed');
+      if (status === 500) endpoints.log.error({ err: error, path: request.url }, 'admin request failed');
       if (!response.headersSent) {
         json(response, status, { error: message }, error instanceof HttpError ? error.headers : {});
       } else response.end();
@@ -106,14 +112,14 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
   response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
 }
 
-async function health(runtime: ExportRuntime, worker: ExportWorker | undefined, response: ServerResponse): Promise<void> {
+async function health(endpoints: AdminEndpoints, response: ServerResponse): Promise<void> {
   let redis = 'ok';
   try {
-    await Promise.race([runtime.redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+    await Promise.race([endpoints.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
   } catch (error) {
     redis = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
   }
-  const running = worker ? worker.runs.isRunning() && worker.shards.isRunning() : false;
+  const running = endpoints.workerRunning();
   const ok = redis === 'ok' && running;
   json(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unhealthy', redis, worker: running ? 'running' : 'stopped' });
 }
@@ -191,15 +197,15 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
   };
 }
 
-async function triggerExport(runtime: ExportRuntime, queues: ExportQueues, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  let spec;
+async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const body = exportRequest(await readJson(request));
+  let requested;
   try {
-    spec = buildRunSpec(exportRequest(await readJson(request)), runtime.config);
+    requested = await endpoints.trigger(body);
   } catch (error) {
     if (error instanceof ExportRequestError) throw new HttpError(400, error.message);
     throw error;
   }
-  const requested = await requestExport(runtime, queues, spec);
   json(response, requested.created ? 202 : 200, {
     snapshot_id: requested.snapshotId,
     created: requested.created,
@@ -207,14 +213,14 @@ async function triggerExport(runtime: ExportRuntime, queues: ExportQueues, reque
   });
 }
 
-async function exportStatus(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, response: ServerResponse): Promise<void> {
+async function exportStatus(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {
   let id: string;
   try {
     id = decodeURIComponent(snapshotId);
   } catch {
     throw new HttpError(400, `${snapshotId} is not a snapshot id`);
   }
-  const status = await reconcileRun(runtime, queues, id);
+  const status = await endpoints.status(id);
   if (!status) throw new HttpError(404, `no export ${snapshotId}`);
   json(response, 200, {
     snapshot_id: status.spec.snapshotId,

@@ -1,13 +1,12 @@
-import { pino, type Logger } from 'pino';
+import { pino, type LevelWithSilent, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogLevel } from '../config/app-config.js';
 
 /**
  * The process logger: JSON lines on stderr (stdout is kept for command output such as the manifest
  * URL), human-readable when stderr is a terminal. Credentials are redacted wherever they appear,
  * and nothing logs attribute values.
  */
-export function createLogger(level: LogLevel, options: { pretty?: boolean; name?: string } = {}): Logger {
+export function createLogger(level: LevelWithSilent, options: { pretty?: boolean; name?: string } = {}): Logger {
   const usePretty = options.pretty ?? process.stderr.isTTY;
   const settings = {
     level,

@@ -1,6 +1,5 @@
 import { isUserPoolId, regionOfUserPool } from '../cognito/cognito-client.js';
 import { FilterError, formatFilter, parseFilter } from '../cognito/cognito-filter.js';
-import type { AppConfig } from '../config/app-config.js';
 import { formatDestination, parseDestination } from '../storage/destination.js';
 import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
@@ -24,6 +23,16 @@ export interface ExportRequest {
   readonly trigger: RunTrigger;
 }
 
+/** The process-wide defaults a request falls back on (an AppConfig has them). */
+export interface RunDefaults {
+  /** Region of pools whose id does not say (it always does for real pool ids). */
+  readonly awsRegion: string | undefined;
+  /** Records per data file. */
+  readonly fileMaxRecords: number;
+  /** zlib level of data files. */
+  readonly gzipLevel: number;
+}
+
 /** A request that cannot become a run; the message is one line naming the field and the fix. */
 export class ExportRequestError extends Error {
   override readonly name = 'ExportRequestError';
@@ -36,7 +45,7 @@ export const DEFAULT_SHARDS = 16;
  * Validates a request and fixes everything about the run it starts: snapshot id, start time,
  * canonical filter. Throws {@link ExportRequestError}; makes no call to AWS or Redis.
  */
-export function buildRunSpec(request: ExportRequest, config: AppConfig, now: Date = new Date()): RunSpec {
+export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: Date = new Date()): RunSpec {
   const fail = (message: string): never => {
     throw new ExportRequestError(message);
   };

@@ -1,7 +1,5 @@
 import type { ObjectSink } from './object-sink.js';
 import { latestKey, manifestKey } from './output-layout.js';
-import type { SealedPart } from '../walk/part-file.js';
-import type { RunSpec } from '../runs/run-spec.js';
 
 /** One data file of a snapshot. */
 export interface ManifestFile {
@@ -40,8 +38,20 @@ export interface LatestPointer {
   readonly record_count: number;
 }
 
+/** What a manifest says about its run (a RunSpec has it). */
+export interface ManifestRun {
+  readonly userPoolId: string;
+  readonly snapshotId: string;
+  readonly region: string;
+  readonly startedAt: string;
+  readonly shards: number;
+  readonly filter: string | null;
+  readonly attributes: readonly string[] | null;
+  readonly gzip: boolean;
+}
+
 /** Builds the manifest of a finished run from its files, in shard then sequence order. Pure. */
-export function buildManifest(spec: RunSpec, files: readonly SealedPart[], completedAt: string): Manifest {
+export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[], completedAt: string): Manifest {
   return {
     schema_version: 1,
     user_pool_id: spec.userPoolId,

@@ -3,7 +3,7 @@
  * (Athena and Glue read every object under a table location); markers live under `manifests/`.
  *
  * ```
- * users/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>/part-<shard>-<seq>.ndjson.gz
+ * <table>/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>/part-<shard>-<seq>.ndjson.gz
  * manifests/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>.json
  * manifests/user_pool_id=<pool>/latest.json
  * ```
@@ -17,11 +17,14 @@ export interface RunLocation {
   readonly startedAt: Date;
 }
 
+/** The table every run writes, and the only one the top-level manifest fields describe. */
+export const USERS_TABLE = 'users';
+
 const datePartition = (run: RunLocation): string => `dt=${run.startedAt.toISOString().slice(0, 10)}`;
 
-/** The folder of every run's data of a pool, ending in `/` so that pool `A` never matches pool `AB`. */
-export function poolDataPrefix(userPoolId: string): string {
-  return `users/user_pool_id=${userPoolId}/`;
+/** The folder of every run's data of a pool in `table`, ending in `/` so that pool `A` never matches pool `AB`. */
+export function poolDataPrefix(userPoolId: string, table: string = USERS_TABLE): string {
+  return `${table}/user_pool_id=${userPoolId}/`;
 }
 
 /** The folder of a pool's manifests and `latest.json`, ending in `/`. */
@@ -29,14 +32,14 @@ export function poolManifestPrefix(userPoolId: string): string {
   return `manifests/user_pool_id=${userPoolId}/`;
 }
 
-/** The folder holding every data file of a run, ending in `/`. */
-export function runDataPrefix(run: RunLocation): string {
-  return `${poolDataPrefix(run.userPoolId)}${datePartition(run)}/run=${run.snapshotId}/`;
+/** The folder holding every data file of a run in `table`, ending in `/`. */
+export function runDataPrefix(run: RunLocation, table: string = USERS_TABLE): string {
+  return `${poolDataPrefix(run.userPoolId, table)}${datePartition(run)}/run=${run.snapshotId}/`;
 }
 
-/** Key of data file `seq` of `shard`: deterministic, so a resumed file overwrites its earlier copy. */
-export function dataFileKey(run: RunLocation, shard: string, seq: number, gzip: boolean): string {
-  return `${runDataPrefix(run)}part-${shard}-${String(seq).padStart(5, '0')}.ndjson${gzip ? '.gz' : ''}`;
+/** Key of data file `seq` of `shard` in `table`: deterministic, so a resumed file overwrites its earlier copy. */
+export function dataFileKey(run: RunLocation, shard: string, seq: number, gzip: boolean, table: string = USERS_TABLE): string {
+  return `${runDataPrefix(run, table)}part-${shard}-${String(seq).padStart(5, '0')}.ndjson${gzip ? '.gz' : ''}`;
 }
 
 /** Key of the run's manifest, written last: its presence marks the run complete. */

@@ -66,14 +66,6 @@ export function toUserRecord(user: UserType, context: RecordContext): UserRecord
   };
 }
 
-/** Encodes records as NDJSON: one JSON object a line, each line ending in `\n`. Pure. */
-export function encodeNdjson(records: readonly UserRecord[]): string {
-  let out = '';
-  // JSON.stringify escapes \n and \r inside strings, so a record never spans two lines.
-  for (const record of records) out += `${JSON.stringify(record)}\n`;
-  return out;
-}
-
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_:.-]{1,128}$/;
 
 /**

@@ -88,8 +88,27 @@ return walk`;
 const CHECK = `${FENCE}
 return 1`;
 
+/**
+ * What a shard walk does with its checkpoint: every write is fenced by the epoch `claim` returned,
+ * so a worker that lost the shard to another can no longer move it.
+ */
+export interface ShardCheckpoints {
+  /** Takes ownership of a shard (a new epoch) and returns where its walk stands. */
+  claim(shard: string): Promise<ClaimedShard>;
+  /** Records that file `seq` is about to be written. */
+  reserveFile(shard: string, epoch: number, seq: number): Promise<void>;
+  /** Throws a FencedError unless `epoch` still owns the shard. */
+  assertOwner(shard: string, epoch: number): Promise<void>;
+  /** Records a durable file (if any) and the new checkpoint, atomically. */
+  commit(shard: string, epoch: number, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<void>;
+  /** Starts the shard's walk over, forgetting its files. */
+  restart(shard: string, epoch: number): Promise<ShardCheckpoint>;
+  /** Highest file sequence ever started, durable or not; -1 if none. */
+  highSeq(shard: string): Promise<number>;
+}
+
 /** Checkpoints of one run's shards, in Redis. */
-export class CheckpointStore {
+export class CheckpointStore implements ShardCheckpoints {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,

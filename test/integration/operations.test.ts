@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAdminServer, type AdminServer } from '../../src/ops/admin-server.js';
+import { startAdminServer, type AdminServer } from '../../jobs/admin-port.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { scheduledRequest, type ScheduledPool } from '../../src/config/config-file.js';
 import { applySchedules, listSchedules } from '../../jobs/schedules.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/cognito/cognito-client.js';
+import { createS3Client } from '../../src/storage/s3-client.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { FileSink } from '../../src/storage/file-sink.js';
 import type { LatestPointer, Manifest } from '../../src/storage/manifest.js';

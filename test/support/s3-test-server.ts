@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import type { ClientOverrides } from '../../src/cognito/cognito-client.js';
+import type { S3ClientOverrides as ClientOverrides } from '../../src/storage/s3-client.js';
 
 /** A real S3-compatible server (s3rver) on an ephemeral port, with one bucket, for a test file. */
 export interface S3TestServer {

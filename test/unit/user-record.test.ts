@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeNdjson, parseAttributeList, toUserRecord, type RecordContext } from '../../src/tables/user-record.js';
+import { parseAttributeList, toUserRecord, type RecordContext } from '../../src/tables/user-record.js';
+import { encodeNdjson } from '../../src/walk/ndjson.js';
 
 const context: RecordContext = { userPoolId: 'eu-west-1_AbC', snapshotId: '20250102T030405678Z-abcdef', attributes: null };
 

@@ -1,0 +1,48 @@
+import { createDashboard } from '../src/ops/admin-dashboard.js';
+import { serveAdmin, type AdminServer } from '../src/ops/admin-server.js';
+import { buildRunSpec } from '../src/runs/export-request.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { ExportWorker } from './export-worker.js';
+import { metricsSource } from './metrics-source.js';
+import type { ExportQueues } from './queues.js';
+import { requestExport } from './request-export.js';
+import { reconcileRun } from './run-liveness.js';
+
+export type { AdminServer } from '../src/ops/admin-server.js';
+
+/** Where and how the worker's admin port listens. */
+export interface AdminServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Bearer token for POST /exports and GET /exports/:id (and the dashboard's password); without one they are off. */
+  readonly token: string | undefined;
+  /** Serve the bull-board dashboard at /dashboard (needs the token). */
+  readonly dashboard: boolean;
+}
+
+/**
+ * The worker's admin port, wired to this deployment's queues: triggers go through the same
+ * `requestExport` as the CLI and schedules, health and metrics read this process's runtime.
+ */
+export async function startAdminServer(
+  runtime: ExportRuntime,
+  queues: ExportQueues,
+  worker: ExportWorker | undefined,
+  options: AdminServerOptions,
+): Promise<AdminServer> {
+  runtime.metrics.setSource(metricsSource(runtime, queues));
+  runtime.metrics.enableProcessMetrics();
+  return serveAdmin(
+    {
+      log: runtime.log,
+      metrics: runtime.metrics,
+      ping: () => runtime.redis.ping(),
+      workerRunning: () => (worker ? worker.runs.isRunning() && worker.shards.isRunning() : false),
+      trigger: (request) => requestExport(runtime, queues, buildRunSpec(request, runtime.config)),
+      status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
+      dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards], '/dashboard') : undefined,
+    },
+    { host: options.host, port: options.port, token: options.token },
+  );
+}

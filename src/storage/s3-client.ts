@@ -1,0 +1,39 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+
+/** What the S3 client needs from the process configuration (an AppConfig has it). */
+export interface S3ClientSettings {
+  /** Region of the bucket's endpoint when nothing else says. */
+  readonly awsRegion: string | undefined;
+  /** The SDK's endpoint override (`AWS_ENDPOINT_URL_S3`), e.g. MinIO. */
+  readonly s3Endpoint: string | undefined;
+  /** Path-style URLs, which most S3-compatible servers need. */
+  readonly s3ForcePathStyle: boolean;
+}
+
+/** Client settings a caller (a test, the demo) may override. */
+export interface S3ClientOverrides {
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  readonly endpoint?: string;
+  /** s3rver needs `WHEN_REQUIRED`. */
+  readonly requestChecksumCalculation?: S3ClientConfig['requestChecksumCalculation'];
+}
+
+const REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 30_000 } as const;
+
+/**
+ * An S3 client. Streamed uploads cannot be replayed by our retry layer, so this client keeps the
+ * SDK's standard retries (which retry each part from its buffer) and follows region redirects.
+ */
+export function createS3Client(settings: S3ClientSettings, overrides: S3ClientOverrides = {}): S3Client {
+  const endpoint = overrides.endpoint ?? settings.s3Endpoint;
+  return new S3Client({
+    region: settings.awsRegion ?? 'us-east-1',
+    maxAttempts: 5,
+    followRegionRedirects: true,
+    forcePathStyle: settings.s3ForcePathStyle,
+    requestHandler: REQUEST_HANDLER,
+    ...(endpoint ? { endpoint } : {}),
+    ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
+    ...(overrides.requestChecksumCalculation ? { requestChecksumCalculation: overrides.requestChecksumCalculation } : {}),
+  });
+}
