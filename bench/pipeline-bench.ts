@@ -44,7 +44,7 @@ export async function benchPipeline(sample: readonly UserType[], users: number, 
   let seq = 0;
   const cpu = process.cpuUsage();
   for (let done = 0; done < users; done += 60) {
-    part ??= await PartFile.open(sink, `part-${seq++}.ndjson`, options);
+    part ??= await PartFile.open(sink, { key: `part-${seq}.ndjson`, stagingKey: `bench/part-${seq++}.ndjson` }, options);
     const start = done % sample.length;
     const page = sample.slice(start, start + Math.min(60, users - done));
     await part.append(encodeNdjson(page.map((user) => toUserRecord(user, context))), page.length);

@@ -63,7 +63,7 @@ export class ExportRuntime {
     const parsed = parseDestination(destination);
     if (parsed.kind === 'file') return new FileSink(parsed.directory);
     this.s3Client ??= createS3Client(this.config, this.options.s3);
-    return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix);
+    return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix, this.options.retryPolicy);
   }
 
   /** The shared limiter for ListUsers calls to `region` at `ratePerSecond` (default: COGNITO_RATE_LIMIT_RPS). */

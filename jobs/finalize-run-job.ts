@@ -1,15 +1,16 @@
 import type { Job } from 'bullmq';
-import { CheckpointStore } from '../src/walk/checkpoint-store.js';
-import type { ExportRuntime } from './export-runtime.js';
-import { FatalExportError } from '../src/limits/export-errors.js';
-import { buildManifest, publishManifest } from '../src/storage/manifest.js';
-import type { ObjectSink } from '../src/storage/object-sink.js';
-import { runDataPrefix } from '../src/storage/output-layout.js';
-import type { SealedPart } from '../src/walk/part-file.js';
+import { latestKey } from '../src/storage/output-layout.js';
+import { buildManifest, movePointer, writeManifest } from '../src/storage/manifest.js';
 import { applyRetention } from '../src/storage/retention.js';
-import { runLocation, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runShards, runTables } from '../src/runs/run-spec.js';
+import { CheckpointStore } from '../src/walk/checkpoint-store.js';
+import type { SealedPart } from '../src/walk/part-file.js';
+import { publishRunFiles } from '../src/walk/run-commit.js';
+import type { StagedLocation } from '../src/storage/object-sink.js';
+import type { ExportRuntime } from './export-runtime.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { FinalizeJobData } from './queues.js';
+import { withdrawRun } from './run-withdrawal.js';
 
 /** What a finished run returns. */
 export interface FinalizeResult {
@@ -18,8 +19,11 @@ export interface FinalizeResult {
 }
 
 /**
- * Runs when every shard is done: lists the durable files of every shard's finished walk, writes the
- * manifest (the commit marker), then `latest.json`, and frees the pool for its next run.
+ * Runs when every shard is done, and is the only writer of what readers see: it publishes exactly
+ * the staged files the checkpoints list (each checked against its recorded identity and SHA-256),
+ * removes every other staged file of the run, writes the manifest (the commit marker), moves
+ * `latest.json`, applies retention and marks the run complete. Every step is idempotent, so a retry,
+ * or a second finalizer that comes back from a stall, ends in the same state.
  */
 export async function processFinalizeJob(runtime: ExportRuntime, job: Job<FinalizeJobData>): Promise<FinalizeResult | string> {
   const { snapshotId } = job.data;
@@ -28,28 +32,40 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
   return atJobBoundary(runtime, job, spec, async () => {
     const status = await runtime.runs.status(snapshotId);
     if (status?.state === 'failed') return `run ${snapshotId} already failed`;
+    if (status?.state === 'completed') return `run ${snapshotId} already completed`;
     const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, snapshotId);
     const shards = runShards(spec);
     const files: SealedPart[] = [];
+    const known: StagedLocation[] = [];
     let expected = 0;
     for (const shard of shards) {
       const checkpoint = await checkpoints.peek(shard.id);
-      if (status?.state === 'completed' && !checkpoint) return `run ${snapshotId} already completed`;
       if (!checkpoint?.done) throw new Error(`shard ${shard.id} of run ${snapshotId} has not finished`);
       expected += checkpoint.records;
       files.push(...(await checkpoints.files(shard.id)));
+      known.push(...(await checkpoints.staged(shard.id)));
     }
+    await runtime.runs.markFinalizing(snapshotId);
     const completedAt = await runtime.runs.completionTime(snapshotId);
     const manifest = buildManifest(spec, files, completedAt);
     if (manifest.record_count !== expected) {
       throw new Error(`run ${snapshotId}: files hold ${manifest.record_count} records, checkpoints say ${expected}`);
     }
     const sink = runtime.sink(spec.destination);
-    await reconcileDataFolder(runtime, sink, spec, files);
-    const manifestUrl = await publishManifest(sink, manifest);
+    // Kept before the pointer first moves, so a publication withdrawn later can put it back.
+    await runtime.runs.previousPointer(snapshotId, () => sink.getText(latestKey(spec.userPoolId)));
+    const report = await publishRunFiles(sink, { run: runLocation(spec), tables: runTables(spec) }, files, known);
+    if (report.strays.length > 0) runtime.log.warn({ snapshotId, files: report.strays }, 'removed data files no checkpoint lists');
+    if (!report.swept.listed) runtime.log.debug({ snapshotId }, 'the S3 server cannot list unfinished uploads; removed the recorded ones only');
+    const manifestUrl = await writeManifest(sink, manifest);
+    await movePointer(sink, manifest, manifestUrl);
     // Retention is part of the run: a caller told the run is complete sees the old snapshots gone.
     if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast, snapshotId);
-    await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt);
+    if (!(await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt))) {
+      // Failed or cancelled while this was publishing: take the publication back.
+      await withdrawRun(runtime, spec);
+      return `run ${snapshotId} ended while it was being published; its files were withdrawn`;
+    }
     runtime.metrics.runFinished(spec.userPoolId, 'completed', (Date.parse(completedAt) - Date.parse(spec.startedAt)) / 1000);
     await checkpoints.remove(shards.map((shard) => shard.id));
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
@@ -70,29 +86,5 @@ async function retain(runtime: ExportRuntime, destination: string, userPoolId: s
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
   } catch (error) {
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');
-  }
-}
-
-/**
- * Makes the run's data folder hold exactly the files the manifest will list, as stored: files no
- * checkpoint lists (left by a worker that lost its job, or a restarted walk) are deleted, and a
- * listed file that is missing or has another size (overwritten by such a worker) fails the run
- * rather than publish a manifest that does not match the data.
- */
-async function reconcileDataFolder(runtime: ExportRuntime, sink: ObjectSink, spec: RunSpec, files: readonly SealedPart[]): Promise<void> {
-  const stored = new Map((await sink.listObjects(runDataPrefix(runLocation(spec)))).map((object) => [object.key, object.bytes]));
-  for (const file of files) {
-    const bytes = stored.get(file.key);
-    if (bytes !== file.bytes) {
-      throw new FatalExportError(
-        `run ${spec.snapshotId}: ${file.url} ${bytes === undefined ? 'is missing' : `has ${bytes} bytes, not ${file.bytes}`}; ` +
-          'a worker that lost its job may have written it: run the export again',
-      );
-    }
-    stored.delete(file.key);
-  }
-  if (stored.size > 0) {
-    runtime.log.warn({ snapshotId: spec.snapshotId, files: [...stored.keys()] }, 'removing data files no checkpoint lists');
-    await sink.deleteObjects([...stored.keys()]);
   }
 }

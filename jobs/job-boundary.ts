@@ -3,6 +3,7 @@ import { classifyError, describeError } from '../src/limits/error-classification
 import { FatalExportError, FencedError, RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
 import type { RunSpec } from '../src/runs/run-spec.js';
+import { withdrawRun } from './run-withdrawal.js';
 
 /**
  * The one place where our errors become BullMQ's: a fatal error fails the run now (no retries, no
@@ -18,7 +19,10 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
       runtime.log.warn({ jobId: job.id, reason: error.message }, 'lost ownership of the job; stopping without writing');
       throw error;
     }
-    if (error instanceof RunNotActiveError) throw new UnrecoverableError(error.message);
+    if (error instanceof RunNotActiveError) {
+      await withdraw(runtime, spec);
+      throw new UnrecoverableError(error.message);
+    }
     const fatal = error instanceof FatalExportError || classifyError(error) === 'fatal';
     const reason = error instanceof FatalExportError ? error.message : describeError(error);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -27,9 +31,21 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
         runtime.metrics.runFinished(spec.userPoolId, 'failed', (Date.now() - Date.parse(spec.startedAt)) / 1000);
         runtime.log.error({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, jobId: job.id, reason }, 'export run failed');
       }
+      await withdraw(runtime, spec);
       throw new UnrecoverableError(reason);
     }
     runtime.log.warn({ jobId: job.id, attempt: job.attemptsMade + 1, reason }, 'job failed; BullMQ will retry it');
     throw error;
+  }
+}
+
+/** A failed run leaves nothing behind; a failure to clean up is logged (the next run's sweep retries). */
+async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+  try {
+    await withdrawRun(runtime, spec);
+  } catch (error) {
+    // A destination that cannot be used at all (the usual reason a run fails at its start) holds nothing of it.
+    const level = error instanceof FatalExportError ? 'debug' : 'warn';
+    runtime.log[level]({ snapshotId: spec.snapshotId, reason: describeError(error) }, "could not remove a failed run's files; the next run of the pool will");
   }
 }

@@ -41,7 +41,11 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
   failParentOnFailure: true,
   ...KEEP,
 };
-export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
+/**
+ * The finalizer's publish → manifest → pointer → state is one idempotent step, retried as a whole
+ * (2 s, 4 s, … about 8 minutes in all) before the run is failed and its publication withdrawn.
+ */
+export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
 
 /** The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix. */
 export class ExportQueues {

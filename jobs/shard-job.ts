@@ -69,6 +69,14 @@ export async function processShardJob(
       stop,
       lost,
       log,
+      // Redis lost this worker's writes: resume from what it holds, if the job is still ours.
+      mayReclaim: async () =>
+        (await runtime.runs.status(snapshotId))?.state === 'running' &&
+        token !== undefined &&
+        (await job.extendLock(token, runtime.config.workerLockDurationMs).then(
+          (extended) => extended === 1,
+          () => false,
+        )),
       progress: {
         page: async (fetched, openRecords) => {
           counters.users += fetched;

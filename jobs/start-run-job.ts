@@ -20,6 +20,7 @@ import {
   type StartJobData,
 } from './queues.js';
 import { requestExport } from './request-export.js';
+import { sweepStalePoolStaging } from './run-withdrawal.js';
 
 /**
  * Starts a registered run: checks the destination and the pool before any walking (a missing bucket
@@ -48,6 +49,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     const status = await runtime.runs.status(snapshotId);
     if (status?.state === 'completed' || status?.state === 'failed') return `run ${snapshotId} already ${status.state}`;
     await runtime.sink(spec.destination).preflight();
+    await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers);
     await queues.flows.add({

@@ -53,12 +53,27 @@ const TABLE: Readonly<Record<string, Row>> = {
   InvalidClientTokenId: { class: 'fatal', hint: 'check the AWS credentials the worker runs with' },
   ExpiredToken: { class: 'fatal', hint: 'refresh the AWS credentials the worker runs with' },
   ExpiredTokenException: { class: 'fatal', hint: 'refresh the AWS credentials the worker runs with' },
-  InvalidAccessKeyId: { class: 'fatal', hint: 'check the AWS credentials the worker runs with' },
-  SignatureDoesNotMatch: { class: 'fatal', hint: 'check the AWS secret access key the worker runs with' },
+  // S3's answers to a bad key or secret: the credentials, not the IAM policy.
+  InvalidAccessKeyId: { class: 'fatal', hint: 'the S3 credentials were rejected: check the access key the worker runs with' },
+  SignatureDoesNotMatch: { class: 'fatal', hint: 'the S3 credentials were rejected: check the secret access key the worker runs with' },
   AccessDeniedException: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
   AccessDenied: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
   InvalidParameterException: { class: 'fatal', hint: 'check --filter and --attributes' },
   NoSuchBucket: { class: 'fatal', hint: 'create the bucket or fix --destination' },
+  // Not errors for the caller but answers ("there is no such object"): never worth a retry.
+  NoSuchKey: { class: 'fatal' },
+  NotFound: { class: 'fatal' },
+  // The staged upload is gone: completed by an earlier finalizer (the caller checks the object), or
+  // aborted behind the worker's back.
+  NoSuchUpload: { class: 'fatal', hint: 'the staged upload was aborted (by a lifecycle rule on the bucket?): run the export again' },
+  // An S3-compatible server without the operation (some lack ListMultipartUploads): callers that can
+  // do without it catch this; retrying cannot help.
+  NotImplemented: { class: 'fatal', hint: 'the S3-compatible server does not support an operation the export needs' },
+  MethodNotAllowed: { class: 'fatal', hint: 'the S3-compatible server does not support an operation the export needs' },
+  // A multipart upload the server will not take: retrying the same request cannot help.
+  EntityTooSmall: { class: 'fatal', hint: 'the S3-compatible server refused a multipart part size; report it with the server name' },
+  InvalidPart: { class: 'fatal', hint: 'the S3-compatible server refused a staged part; run the export again' },
+  InvalidPartOrder: { class: 'fatal', hint: 'the S3-compatible server refused a staged part; run the export again' },
   InvalidBucketName: { class: 'fatal', hint: 'fix the bucket name in --destination' },
   PermanentRedirect: { class: 'fatal', hint: 'the bucket is in another region: set AWS_REGION to it' },
   AuthorizationHeaderMalformed: { class: 'fatal', hint: 'the bucket is in another region: set AWS_REGION to it' },
@@ -93,16 +108,14 @@ export function httpStatus(error: unknown): number | undefined {
 }
 
 /**
- * Classifies an error by its code; unknown codes fall back to the status: 429 throttled, other 4xx
- * fatal (the request itself is wrong), anything else transient.
+ * Classifies an error by its code; an unknown code is throttled when its status is 429 and
+ * transient otherwise (retried a bounded number of times). Only codes the table names are fatal: an
+ * unknown 4xx (an S3-compatible server's own code, a new AWS one) must not fail a run outright.
  */
 export function classifyError(error: unknown): ErrorClass {
   const row = TABLE[errorCode(error)];
   if (row) return row.class;
-  const status = httpStatus(error);
-  if (status === 429) return 'throttled';
-  if (status !== undefined && status >= 400 && status < 500) return 'fatal';
-  return 'transient';
+  return httpStatus(error) === 429 ? 'throttled' : 'transient';
 }
 
 /** What an operator should do about a fatal error, if the table knows. */

@@ -24,6 +24,15 @@ export class FencedError extends Error {
   override readonly name = 'FencedError';
 }
 
+/**
+ * The checkpoint in Redis is not the one this worker last wrote or read, though no other worker has
+ * claimed the shard: Redis lost writes (a restart from an AOF that had not synced them). The worker
+ * claims the shard again and resumes from what Redis holds.
+ */
+export class CheckpointDivergedError extends Error {
+  override readonly name = 'CheckpointDivergedError';
+}
+
 /** The run this shard belongs to has already failed or finished elsewhere; the shard stops. */
 export class RunNotActiveError extends Error {
   override readonly name = 'RunNotActiveError';

@@ -1,4 +1,4 @@
-import type { RunLocation } from '../storage/output-layout.js';
+import { USERS_TABLE, type RunLocation } from '../storage/output-layout.js';
 import { parseFilter } from '../cognito/cognito-filter.js';
 import { planShards, type Shard, type ShardCount } from './shard-plan.js';
 
@@ -43,4 +43,9 @@ export function runLocation(spec: RunSpec): RunLocation {
 /** The shards of a run: derived from its spec, so every worker agrees without storing them. */
 export function runShards(spec: RunSpec): Shard[] {
   return planShards(spec.shards, spec.filter === null ? null : parseFilter(spec.filter));
+}
+
+/** The tables a run writes. */
+export function runTables(_spec: RunSpec): string[] {
+  return [USERS_TABLE];
 }

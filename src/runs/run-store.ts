@@ -147,6 +147,31 @@ export class RunStore {
     await this.redis.hsetnx(this.keys.run(snapshotId), `done:${shard}`, '1');
   }
 
+  /** Marks the run as publishing (once: a retried finalizer keeps the first time). */
+  async markFinalizing(snapshotId: string, now: Date = new Date()): Promise<void> {
+    await this.redis.hsetnx(this.keys.run(snapshotId), 'finalizing_at', now.toISOString());
+  }
+
+  /**
+   * What the pool's `latest.json` said before this run's finalizer first touched it, so a
+   * publication that has to be withdrawn can put it back: `read` is called by the first attempt
+   * only, later attempts (and a rollback) get the same text. Undefined when there was none.
+   */
+  async previousPointer(snapshotId: string, read: () => Promise<string | undefined>): Promise<string | undefined> {
+    const key = this.keys.run(snapshotId);
+    const stored = await this.redis.hget(key, 'previous_latest');
+    if (stored !== null) return stored === '' ? undefined : stored;
+    await this.redis.hsetnx(key, 'previous_latest', (await read()) ?? '');
+    const kept = (await this.redis.hget(key, 'previous_latest')) ?? '';
+    return kept === '' ? undefined : kept;
+  }
+
+  /** The text `previousPointer` kept, without reading the destination (for a rollback); undefined if none was kept. */
+  async keptPointer(snapshotId: string): Promise<{ text: string | undefined } | undefined> {
+    const stored = await this.redis.hget(this.keys.run(snapshotId), 'previous_latest');
+    return stored === null ? undefined : { text: stored === '' ? undefined : stored };
+  }
+
   /**
    * The completion time of a run being finalized: set by the first attempt and reused by retries,
    * so a manifest written twice is written identically.
@@ -157,11 +182,16 @@ export class RunStore {
     return (await this.redis.hget(key, 'completed_at')) ?? now.toISOString();
   }
 
-  /** Ends a run successfully: frees the pool for the next run and records its last good snapshot. */
-  async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string): Promise<void> {
+  /**
+   * Ends a run successfully: frees the pool for the next run and records its last good snapshot.
+   * Returns false if the run had already ended (failed or cancelled while it was being published).
+   */
+  async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string): Promise<boolean> {
     const pool = ['last_success_id', spec.snapshotId, 'last_success_at', completedAt, 'last_success_records', records, 'last_success_manifest', manifestUrl];
     if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'completed');
-    await this.finish(spec, 'completed', ['manifest_url', manifestUrl, 'completed_at', completedAt], pool);
+    if (await this.finish(spec, 'completed', ['manifest_url', manifestUrl, 'completed_at', completedAt], pool)) return true;
+    // Already ended: by an earlier (or concurrent) finalizer of this run, which is success too.
+    return (await this.redis.hget(this.keys.run(spec.snapshotId), 'state')) === 'completed';
   }
 
   /** Ends a run as failed (only the first failure counts); returns false if it had already ended. */

@@ -1,24 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError } from '../limits/export-errors.js';
-import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
+import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope, StoredObject, SweepResult } from './object-sink.js';
 
 /**
- * Objects being written live here until they are complete, outside `users/` and `manifests/`: a
- * writer killed half-way leaves its temporary file here, never in a run's data folder.
+ * The staging folder, outside every table folder and `manifests/`: staged data files (by run) and
+ * the temporary files of small atomic writes live here, never where readers look.
  */
-const STAGING = '.cognito-export-staging';
+export const STAGING_FOLDER = '.cognito-export-staging';
 
-/** Staged files older than this belong to writers that died; preflight removes them. */
-const STALE_STAGING_MS = 24 * 3600 * 1000;
+/** Temporary files older than this belong to writers that died; preflight removes them. */
+const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 
 /**
- * A local directory laid out like the S3 destination. Each object is written to a staging file,
- * flushed to disk, then renamed into place, so readers never see half a file.
+ * A local directory laid out like the S3 destination. A staged file is written under the staging
+ * folder, fsynced with its directory; publishing renames it into place and fsyncs the target
+ * directory, so readers never see half a file, and nothing a worker writes lands in a table folder.
  */
 export class FileSink implements ObjectSink {
   readonly rootUrl: string;
@@ -26,7 +27,7 @@ export class FileSink implements ObjectSink {
 
   constructor(private readonly directory: string) {
     this.rootUrl = pathToFileURL(directory).href;
-    this.staging = join(directory, STAGING);
+    this.staging = join(directory, STAGING_FOLDER);
   }
 
   urlOf(key: string): string {
@@ -38,32 +39,98 @@ export class FileSink implements ObjectSink {
       await mkdir(this.staging, { recursive: true });
       await access(this.directory, constants.W_OK);
       // access() says yes to root everywhere; a real write also catches read-only file systems.
-      await this.publish(this.stagingPath(), join(this.staging, 'probe'), (handle) => handle.writeFile(''), 'wx');
+      await this.writeAtomically(join(this.staging, 'probe'), (handle) => handle.writeFile(''));
       await rm(join(this.staging, 'probe'), { force: true });
-      await this.removeStaleStaging();
+      await this.removeStaleTemporaries();
+    } catch (error) {
+      // Nothing at the start of a run is worth retrying on a local disk: a path that cannot be a
+      // directory, a read-only mount or a full disk stays that way.
+      throw this.fatal(error, true);
+    }
+  }
+
+  async openStaged(key: string, stagingKey: string): Promise<StagedWriter> {
+    const path = this.stagedPath(stagingKey);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (error) {
+      throw this.fatal(error);
+    }
+    const stream = createWriteStream(path, { flags: 'wx' });
+    const location: StagedLocation = { kind: 'file', path: stagingKey };
+    return {
+      stream,
+      location,
+      commit: async () => {
+        try {
+          const handle = await open(path, 'r');
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await syncDirectory(dirname(path));
+          return location;
+        } catch (error) {
+          throw this.fatal(error);
+        }
+      },
+      abort: async () => {
+        stream.destroy();
+        await rm(path, { force: true });
+      },
+    };
+  }
+
+  async publish(file: StagedFile): Promise<void> {
+    if (file.location.kind !== 'file') throw new Error(`cannot publish ${file.location.kind} ${file.key} to a directory`);
+    const staged = this.stagedPath(file.location.path);
+    const target = this.pathOf(file.key);
+    const stagedDigest = await digest(staged);
+    if (stagedDigest === undefined) {
+      // Published by an earlier attempt (rename is atomic): fine if what is there is this file.
+      const published = await digest(target);
+      if (published?.sha256 === file.sha256 && published.bytes === file.bytes) return;
+      throw new FatalExportError(
+        `staged file ${file.location.path} of ${this.urlOf(file.key)} is gone and ${published ? 'another file is' : 'nothing is'} in its place: run the export again`,
+      );
+    }
+    if (stagedDigest.sha256 !== file.sha256 || stagedDigest.bytes !== file.bytes) {
+      throw new FatalExportError(
+        `staged file ${file.location.path} has ${stagedDigest.bytes} bytes with sha256 ${stagedDigest.sha256}, not the ${file.bytes} bytes with sha256 ${file.sha256} its checkpoint recorded: run the export again`,
+      );
+    }
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await rename(staged, target);
+      await syncDirectory(dirname(target));
     } catch (error) {
       throw this.fatal(error);
     }
   }
 
-  async openWriter(key: string): Promise<ObjectWriter> {
-    const path = this.pathOf(key);
-    const temporary = this.stagingPath();
-    try {
-      await mkdir(dirname(path), { recursive: true });
-      await mkdir(this.staging, { recursive: true });
-    } catch (error) {
-      throw this.fatal(error);
+  async discardStaged(location: StagedLocation): Promise<void> {
+    if (location.kind === 'file') await rm(this.stagedPath(location.path), { force: true });
+  }
+
+  async sweepStaged(scope: StagingScope, known: readonly StagedLocation[]): Promise<SweepResult> {
+    let removed = 0;
+    for (const location of known) {
+      if (scope.keep?.(location)) continue;
+      if (location.kind === 'file' && (await exists(this.stagedPath(location.path)))) {
+        await this.discardStaged(location);
+        removed++;
+      }
     }
-    const stream = createWriteStream(temporary, { flags: 'wx' });
-    return {
-      stream,
-      commit: () => this.publish(temporary, path, (handle) => handle.sync()),
-      abort: async () => {
-        stream.destroy();
-        await rm(temporary, { force: true });
-      },
-    };
+    const root = this.stagedPath(scope.stagingPrefix);
+    for (const path of await filesUnder(root)) {
+      const location: StagedLocation = { kind: 'file', path: relative(this.staging, path).split(sep).join('/') };
+      if (scope.keep?.(location)) continue;
+      await rm(path, { force: true });
+      removed++;
+    }
+    await removeEmptyFolders(root, this.staging);
+    return { removed, listed: true };
   }
 
   async putText(key: string, text: string): Promise<void> {
@@ -74,15 +141,10 @@ export class FileSink implements ObjectSink {
     } catch (error) {
       throw this.fatal(error);
     }
-    await this.publish(
-      this.stagingPath(),
-      path,
-      async (handle) => {
-        await handle.writeFile(text);
-        await handle.sync();
-      },
-      'wx',
-    );
+    await this.writeAtomically(path, async (handle) => {
+      await handle.writeFile(text);
+      await handle.sync();
+    });
   }
 
   async getText(key: string): Promise<string | undefined> {
@@ -112,17 +174,17 @@ export class FileSink implements ObjectSink {
     const slash = prefix.lastIndexOf('/');
     const base = slash === -1 ? '' : prefix.slice(0, slash);
     const objects: StoredObject[] = [];
-    const walk = async (relative: string): Promise<void> => {
+    const walk = async (relativePath: string): Promise<void> => {
       let entries;
       try {
-        entries = await readdir(relative ? this.pathOf(relative) : this.directory, { withFileTypes: true });
+        entries = await readdir(relativePath ? this.pathOf(relativePath) : this.directory, { withFileTypes: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw error;
       }
       for (const entry of entries) {
-        const key = relative ? `${relative}/${entry.name}` : entry.name;
-        if (entry.isDirectory() && key !== STAGING) await walk(key);
+        const key = relativePath ? `${relativePath}/${entry.name}` : entry.name;
+        if (entry.isDirectory() && key !== STAGING_FOLDER) await walk(key);
         else if (entry.isFile() && key.startsWith(prefix)) objects.push({ key, bytes: (await stat(this.pathOf(key))).size });
       }
     };
@@ -131,12 +193,13 @@ export class FileSink implements ObjectSink {
   }
 
   /**
-   * Finishes a staged file through `handle` (writes, then fsync), renames it over `path` and
-   * flushes the directory: the object appears whole and durable, or not at all.
+   * Writes a temporary file in the staging folder through `finish` (which writes and fsyncs), renames
+   * it over `path` and flushes the directory: the object appears whole and durable, or not at all.
    */
-  private async publish(temporary: string, path: string, finish: (handle: FileHandle) => Promise<void>, flags = 'r'): Promise<void> {
+  private async writeAtomically(path: string, finish: (handle: FileHandle) => Promise<void>): Promise<void> {
+    const temporary = join(this.staging, `tmp-${randomBytes(8).toString('hex')}`);
     try {
-      const handle = await open(temporary, flags);
+      const handle = await open(temporary, 'wx');
       try {
         await finish(handle);
       } finally {
@@ -150,28 +213,102 @@ export class FileSink implements ObjectSink {
     }
   }
 
-  private stagingPath(): string {
-    return join(this.staging, randomBytes(8).toString('hex'));
+  private async removeStaleTemporaries(now: number = Date.now()): Promise<void> {
+    for (const entry of await readdir(this.staging, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(this.staging, entry.name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > STALE_TEMPORARY_MS) await rm(path, { force: true });
+    }
   }
 
-  private async removeStaleStaging(now: number = Date.now()): Promise<void> {
-    for (const name of await readdir(this.staging)) {
-      const path = join(this.staging, name);
-      const info = await stat(path).catch(() => undefined);
-      if (info && now - info.mtimeMs > STALE_STAGING_MS) await rm(path, { force: true });
-    }
+  private stagedPath(stagingKey: string): string {
+    return join(this.staging, ...stagingKey.split('/'));
   }
 
   private pathOf(key: string): string {
     return join(this.directory, ...key.split('/'));
   }
 
-  private fatal(error: unknown): Error {
+  /** A one-line FatalExportError for errors the table knows (or, at `always`, any error). */
+  private fatal(error: unknown, always = false): Error {
     if (error instanceof FatalExportError) return error;
-    const hint = fatalHint(error);
+    const hint = fatalHint(error) ?? (always ? 'choose a destination directory the worker can create and write' : undefined);
     if (!hint) return error instanceof Error ? error : new Error(String(error));
     return new FatalExportError(`cannot write to ${this.directory}: ${describeError(error)}; ${hint}`);
   }
+}
+
+/** Size and SHA-256 of a file, or undefined if there is none. */
+async function digest(path: string): Promise<{ bytes: number; sha256: string } | undefined> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Every file below `root`, depth first; none if it does not exist. */
+async function filesUnder(root: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(root, entry.name);
+    if (entry.isDirectory()) files.push(...(await filesUnder(path)));
+    else files.push(path);
+  }
+  return files;
+}
+
+/** Removes `folder` and its parents up to (not including) `stop` while they are empty. */
+async function removeEmptyFolders(folder: string, stop: string): Promise<void> {
+  for (const path of await foldersUnder(folder)) await rmdir(path).catch(() => undefined);
+  let current = folder;
+  while (current.startsWith(stop) && current !== stop) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    current = dirname(current);
+  }
+}
+
+/** Every folder below `root`, deepest first. */
+async function foldersUnder(root: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const folders: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const path = join(root, entry.name);
+    folders.push(...(await foldersUnder(path)), path);
+  }
+  return folders;
 }
 
 /** Makes a rename durable: the directory entry is flushed too. */

@@ -69,34 +69,49 @@ export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[],
   };
 }
 
-/**
- * Publishes a finished run: the manifest first (its presence marks the run complete), then
- * `latest.json`, unless a newer run has already been published. Returns the manifest's URL.
- * Idempotent: a retry writes the same bytes.
- */
-export async function publishManifest(sink: ObjectSink, manifest: Manifest): Promise<string> {
+/** Writes a finished run's manifest, its commit marker; returns its URL. Idempotent: a retry writes the same bytes. */
+export async function writeManifest(sink: ObjectSink, manifest: Manifest): Promise<string> {
   const key = manifestKey({
     userPoolId: manifest.user_pool_id,
     snapshotId: manifest.snapshot_id,
     startedAt: new Date(manifest.started_at),
   });
   await sink.putText(key, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
-  const url = sink.urlOf(key);
-  const pointerKey = latestKey(manifest.user_pool_id);
+  return sink.urlOf(key);
+}
+
+/** The pointer a manifest makes. Pure. */
+export function pointerTo(manifest: Manifest, manifestUrl: string): LatestPointer {
+  return {
+    schema_version: 1,
+    user_pool_id: manifest.user_pool_id,
+    snapshot_id: manifest.snapshot_id,
+    manifest_url: manifestUrl,
+    completed_at: manifest.completed_at,
+    record_count: manifest.record_count,
+  };
+}
+
+/**
+ * Moves `latest.json` to the manifest, unless it already names a newer run (snapshot ids sort by
+ * start time: it never moves back). Returns whether it now names this run.
+ */
+export async function movePointer(sink: ObjectSink, manifest: Manifest, manifestUrl: string): Promise<boolean> {
   const current = await readLatest(sink, manifest.user_pool_id);
-  // Snapshot ids sort by start time: never move latest.json back to an older run.
-  if (current === undefined || current.snapshot_id <= manifest.snapshot_id) {
-    const pointer: LatestPointer = {
-      schema_version: 1,
-      user_pool_id: manifest.user_pool_id,
-      snapshot_id: manifest.snapshot_id,
-      manifest_url: url,
-      completed_at: manifest.completed_at,
-      record_count: manifest.record_count,
-    };
-    await sink.putText(pointerKey, `${JSON.stringify(pointer, null, 2)}\n`, 'application/json');
-  }
-  return url;
+  if (current !== undefined && current.snapshot_id > manifest.snapshot_id) return false;
+  await sink.putText(latestKey(manifest.user_pool_id), `${JSON.stringify(pointerTo(manifest, manifestUrl), null, 2)}\n`, 'application/json');
+  return true;
+}
+
+/**
+ * Undoes {@link movePointer} for a run whose publication is withdrawn: if `latest.json` names
+ * `snapshotId`, it goes back to `previous` (its text before the run, or undefined if there was none).
+ */
+export async function restorePointer(sink: ObjectSink, userPoolId: string, snapshotId: string, previous: string | undefined): Promise<void> {
+  const current = await readLatest(sink, userPoolId);
+  if (current?.snapshot_id !== snapshotId) return;
+  if (previous === undefined) await sink.deleteObjects([latestKey(userPoolId)]);
+  else await sink.putText(latestKey(userPoolId), previous, 'application/json');
 }
 
 /** The pool's `latest.json`, or undefined if none has been published (or it is unreadable). */

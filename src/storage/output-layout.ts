@@ -20,6 +20,9 @@ export interface RunLocation {
 /** The table every run writes, and the only one the top-level manifest fields describe. */
 export const USERS_TABLE = 'users';
 
+/** Every table a run can write (each a folder under the destination). */
+export const TABLES: readonly string[] = [USERS_TABLE];
+
 const datePartition = (run: RunLocation): string => `dt=${run.startedAt.toISOString().slice(0, 10)}`;
 
 /** The folder of every run's data of a pool in `table`, ending in `/` so that pool `A` never matches pool `AB`. */
@@ -40,6 +43,33 @@ export function runDataPrefix(run: RunLocation, table: string = USERS_TABLE): st
 /** Key of data file `seq` of `shard` in `table`: deterministic, so a resumed file overwrites its earlier copy. */
 export function dataFileKey(run: RunLocation, shard: string, seq: number, gzip: boolean, table: string = USERS_TABLE): string {
   return `${runDataPrefix(run, table)}part-${shard}-${String(seq).padStart(5, '0')}.ndjson${gzip ? '.gz' : ''}`;
+}
+
+/**
+ * Staged files live apart from every table folder, by pool and run, so a sweep can remove a whole
+ * run's at once. These keys are relative to the sink's staging folder (a local directory's
+ * `.cognito-export-staging/`; S3 stages as unfinished multipart uploads instead).
+ */
+export function poolStagingPrefix(userPoolId: string): string {
+  return `user_pool_id=${userPoolId}/`;
+}
+
+/** The staging folder of one run, ending in `/`. */
+export function runStagingPrefix(run: RunLocation): string {
+  return `${poolStagingPrefix(run.userPoolId)}run=${run.snapshotId}/`;
+}
+
+/** The snapshot id a staging key belongs to, or undefined. */
+export function stagingRunOf(stagingKey: string): string | undefined {
+  return /^user_pool_id=[^/]+\/run=([^/]+)\//.exec(stagingKey)?.[1];
+}
+
+/**
+ * Where one writer stages data file `seq` of `shard`: `tag` (the writer's epoch and a random part)
+ * keeps it apart from every other writer's copy of the same file, a zombie's included.
+ */
+export function stagedFileKey(run: RunLocation, table: string, shard: string, seq: number, gzip: boolean, tag: string): string {
+  return `${runStagingPrefix(run)}${table}/part-${shard}-${String(seq).padStart(5, '0')}.${tag}.ndjson${gzip ? '.gz' : ''}`;
 }
 
 /** Key of the run's manifest, written last: its presence marks the run complete. */

@@ -21,14 +21,15 @@ export interface S3ClientOverrides {
 const REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 30_000 } as const;
 
 /**
- * An S3 client. Streamed uploads cannot be replayed by our retry layer, so this client keeps the
- * SDK's standard retries (which retry each part from its buffer) and follows region redirects.
+ * An S3 client whose own retries are off (`maxAttempts: 1`): the sink wraps every request in our
+ * retry layer, which waits out SlowDown without limit and retries 5xx and resets a bounded number
+ * of times (every request is replayable: parts are buffered). Follows region redirects.
  */
 export function createS3Client(settings: S3ClientSettings, overrides: S3ClientOverrides = {}): S3Client {
   const endpoint = overrides.endpoint ?? settings.s3Endpoint;
   return new S3Client({
     region: settings.awsRegion ?? 'us-east-1',
-    maxAttempts: 5,
+    maxAttempts: 1,
     followRegionRedirects: true,
     forcePathStyle: settings.s3ForcePathStyle,
     requestHandler: REQUEST_HANDLER,

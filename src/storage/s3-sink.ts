@@ -1,23 +1,26 @@
-import { PassThrough } from 'node:stream';
+import { createHash } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { describeError, errorCode, fatalHint, httpStatus } from '../limits/error-classification.js';
 import { FatalExportError } from '../limits/export-errors.js';
-import type { ObjectSink, ObjectWriter, StoredObject } from './object-sink.js';
-
-/** Multipart part size: memory per open file is about one part. 5 MiB is S3's minimum. */
-const PART_SIZE = 5 * 1024 * 1024;
+import { withRetries, type RetryPolicy } from '../limits/retry-policy.js';
+import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope, StoredObject, SweepResult } from './object-sink.js';
+import { openStagedUpload } from './s3-staged-upload.js';
 
 /**
- * An S3 bucket and key prefix. Files stream through a multipart upload that S3 publishes atomically
- * on completion; a file that is not completed never appears.
+ * An S3 bucket and key prefix. Data files are staged as multipart uploads that only `publish`
+ * (the finalizer) completes; manifests are single atomic puts. Every request goes through our retry
+ * layer: S3's SlowDown is waited out, 5xx and resets are retried a bounded number of times.
  */
 export class S3Sink implements ObjectSink {
   readonly rootUrl: string;
@@ -26,6 +29,7 @@ export class S3Sink implements ObjectSink {
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly prefix: string,
+    private readonly retryPolicy: Partial<RetryPolicy> = {},
   ) {
     this.rootUrl = prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`;
   }
@@ -36,67 +40,111 @@ export class S3Sink implements ObjectSink {
 
   async preflight(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.send(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
     } catch (error) {
-      // HEAD responses have no body, so the SDK only knows the status.
+      // HEAD responses have no body, so the SDK only knows the status; a listing says which 403 it is.
       const status = httpStatus(error);
-      if (status === 404) {
-        throw new FatalExportError(`bucket ${this.bucket} does not exist: create it or fix --destination`);
-      }
-      if (status === 403) {
-        throw new FatalExportError(
-          `access to bucket ${this.bucket} is denied: grant the worker the IAM permissions listed in the README`,
-        );
-      }
+      if (status === 404) throw new FatalExportError(`bucket ${this.bucket} does not exist: create it or fix --destination`);
+      if (status === 403) throw await this.forbidden();
       throw this.translate(error);
     }
   }
 
-  async openWriter(key: string, contentType: string): Promise<ObjectWriter> {
-    const body = new PassThrough();
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType },
-      partSize: PART_SIZE,
-      queueSize: 1,
-      leavePartsOnError: false,
-    });
-    const done = upload.done();
-    // If the upload fails, nothing reads the body any more: fail the writer instead of blocking it.
-    done.catch((error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))));
-    return Promise.resolve({
-      stream: body,
-      commit: async () => {
+  async openStaged(key: string, _stagingKey: string, contentType: string): Promise<StagedWriter> {
+    try {
+      return await openStagedUpload({
+        client: this.client,
+        bucket: this.bucket,
+        bucketKey: this.keyOf(key),
+        key,
+        contentType,
+        send: (call) => this.sendOrTranslate(call),
+        abort: (location) => this.discardStaged(location),
+      });
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  async publish(file: StagedFile): Promise<void> {
+    const { location } = file;
+    if (location.kind !== 's3-upload') throw new Error(`cannot publish ${location.kind} ${file.key} to S3`);
+    const complete = () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.keyOf(file.key),
+          UploadId: location.uploadId,
+          MultipartUpload: { Parts: location.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag, ChecksumSHA256: p.sha256 })) },
+        }),
+      );
+    try {
+      await this.send(async () => {
         try {
-          await done;
+          await complete();
         } catch (error) {
-          throw this.translate(error);
+          // A completion whose answer was lost (and retried), or an earlier finalizer's: the upload is
+          // gone but the object is there. Success if it is exactly this file.
+          if ((await this.verify(file)) === undefined) return;
+          throw error;
         }
-      },
-      abort: async () => {
-        body.destroy();
-        // Some S3-compatible servers lack AbortMultipartUpload; a lifecycle rule cleans up after them.
-        await upload.abort().catch(() => undefined);
-      },
-    });
+      });
+    } catch (error) {
+      if (errorCode(error) === 'NoSuchUpload') {
+        throw new FatalExportError(`the staged upload of ${this.urlOf(file.key)} no longer exists and the object is not there: run the export again`);
+      }
+      throw this.translate(error);
+    }
+    const problem = await this.verify(file);
+    if (problem !== undefined) {
+      throw new FatalExportError(`${this.urlOf(file.key)} ${problem} after publishing its staged upload: run the export again`);
+    }
+  }
+
+  async discardStaged(location: StagedLocation): Promise<void> {
+    if (location.kind !== 's3-upload') return;
+    // Best effort, one try: some S3-compatible servers lack AbortMultipartUpload, and an unfinished
+    // upload is invisible anyway (the next run's sweep tries again).
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.keyOf(location.key), UploadId: location.uploadId }))
+      .catch(() => undefined);
+  }
+
+  async sweepStaged(scope: StagingScope, known: readonly StagedLocation[]): Promise<SweepResult> {
+    const found = new Map<string, StagedLocation>();
+    for (const location of known) if (location.kind === 's3-upload') found.set(location.uploadId, location);
+    let listed = true;
+    for (const prefix of scope.dataPrefixes) {
+      const uploads = await this.listUploads(prefix);
+      if (uploads === undefined) {
+        listed = false;
+        continue;
+      }
+      for (const upload of uploads) found.set(upload.uploadId, upload);
+    }
+    let removed = 0;
+    for (const location of found.values()) {
+      if (scope.keep?.(location)) continue;
+      await this.discardStaged(location);
+      removed++;
+    }
+    return { removed, listed };
   }
 
   async putText(key: string, text: string, contentType: string): Promise<void> {
-    try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType }),
-      );
-    } catch (error) {
-      throw this.translate(error);
-    }
+    await this.sendOrTranslate(() =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType })),
+    );
   }
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
-      return await response.Body?.transformToString('utf8');
+      return await this.send(async () => {
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        return (await response.Body?.transformToString('utf8')) ?? '';
+      });
     } catch (error) {
-      if (errorCode(error) === 'NoSuchKey' || httpStatus(error) === 404) return undefined;
+      if (missing(error)) return undefined;
       throw this.translate(error);
     }
   }
@@ -104,7 +152,7 @@ export class S3Sink implements ObjectSink {
   async deleteObjects(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000).map((key) => ({ Key: this.keyOf(key) }));
-      try {
+      await this.sendOrTranslate(async () => {
         const response = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
         // DeleteObjects answers 200 even when single keys fail (AccessDenied without s3:DeleteObject).
         const failed = response.Errors?.[0];
@@ -114,9 +162,7 @@ export class S3Sink implements ObjectSink {
             name: failed.Code ?? 'DeleteObjectsError',
           });
         }
-      } catch (error) {
-        throw this.translate(error);
-      }
+      });
     }
   }
 
@@ -124,20 +170,109 @@ export class S3Sink implements ObjectSink {
     const objects: StoredObject[] = [];
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
+    do {
+      const page = await this.sendOrTranslate(() =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token })),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key) objects.push({ key: object.Key.slice(strip), bytes: object.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /**
+   * Why the object at the file's key is not exactly the staged file, or undefined when it is: its
+   * size, then S3's SHA-256 checksum of its parts (or, where a server keeps none, the multipart
+   * ETag; failing both, its bytes read back and hashed).
+   */
+  private async verify(file: StagedFile): Promise<string | undefined> {
+    if (file.location.kind !== 's3-upload') return 'is not an S3 upload';
+    const parts = file.location.parts;
+    let head;
+    try {
+      head = await this.send(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file.key), ChecksumMode: 'ENABLED' })));
+    } catch (error) {
+      if (missing(error)) return 'is missing';
+      throw this.translate(error);
+    }
+    if (head.ContentLength !== file.bytes) return `has ${head.ContentLength ?? 0} bytes, not ${file.bytes}`;
+    if (head.ChecksumSHA256) {
+      // A multipart object's checksum is the SHA-256 of its parts' checksums ("<base64>-<parts>").
+      const composite = createHash('sha256');
+      for (const part of parts) composite.update(Buffer.from(part.sha256, 'base64'));
+      const expected = composite.digest('base64');
+      const stored = head.ChecksumSHA256.split('-')[0];
+      const whole = parts.length === 1 ? parts[0]?.sha256 : undefined;
+      return stored === expected || stored === whole ? undefined : `has SHA-256 checksum ${head.ChecksumSHA256}, not ${expected}-${parts.length}`;
+    }
+    const etag = (head.ETag ?? '').replace(/"/g, '');
+    if (/-\d+$/.test(etag)) {
+      const md5 = createHash('md5');
+      for (const part of parts) md5.update(Buffer.from(part.md5, 'base64'));
+      const expected = `${md5.digest('hex')}-${parts.length}`;
+      return etag === expected ? undefined : `has ETag ${etag}, not ${expected}`;
+    }
+    const sha256 = await this.send(async () => {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file.key) }));
+      const hash = createHash('sha256');
+      for await (const chunk of response.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+      return hash.digest('hex');
+    });
+    return sha256 === file.sha256 ? undefined : `has sha256 ${sha256}, not ${file.sha256}`;
+  }
+
+  /** Unfinished uploads under `prefix`, or undefined when the server cannot list them. */
+  private async listUploads(prefix: string): Promise<S3Upload[] | undefined> {
+    const uploads: S3Upload[] = [];
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
     try {
       do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }),
+        const page = await this.send(() =>
+          this.client.send(
+            new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.keyOf(prefix), KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+          ),
         );
-        for (const object of page.Contents ?? []) {
-          if (object.Key) objects.push({ key: object.Key.slice(strip), bytes: object.Size ?? 0 });
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key && upload.UploadId) uploads.push({ kind: 's3-upload', key: upload.Key.slice(strip), uploadId: upload.UploadId, parts: [] });
         }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch (error) {
+      if (errorCode(error) === 'NotImplemented' || httpStatus(error) === 501) return undefined;
+      throw this.translate(error);
+    }
+    return uploads;
+  }
+
+  /** Why a HeadBucket was refused: a listing's error code tells bad credentials from missing permissions. */
+  private async forbidden(): Promise<FatalExportError> {
+    let code = 'AccessDenied';
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+    } catch (error) {
+      code = errorCode(error);
+    }
+    if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'InvalidToken' || code === 'ExpiredToken') {
+      return new FatalExportError(`the S3 credentials were rejected by bucket ${this.bucket} (${code}): check the access key and secret the worker runs with`);
+    }
+    return new FatalExportError(`access to bucket ${this.bucket} is denied: grant the worker the IAM permissions listed in the README`);
+  }
+
+  private send<T>(call: () => Promise<T>): Promise<T> {
+    return withRetries(call, { policy: this.retryPolicy });
+  }
+
+  private async sendOrTranslate<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.send(call);
     } catch (error) {
       throw this.translate(error);
     }
-    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   private keyOf(key: string): string {
@@ -146,10 +281,19 @@ export class S3Sink implements ObjectSink {
 
   /** Fatal S3 errors become one line naming the bucket and the fix; others pass through to be retried. */
   private translate(error: unknown): Error {
+    if (error instanceof FatalExportError) return error;
     const hint = fatalHint(error);
     if (hint && errorCode(error) !== 'InvalidParameterException') {
       return new FatalExportError(`cannot write to ${this.rootUrl}: ${describeError(error)}; ${hint}`);
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+type S3Upload = Extract<StagedLocation, { kind: 's3-upload' }>;
+
+/** A 404 or NoSuchKey: the object is not there. */
+function missing(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'NoSuchKey' || code === 'NotFound' || httpStatus(error) === 404;
 }

@@ -1,14 +1,15 @@
 import type { Redis } from 'ioredis';
-import { FencedError } from '../limits/export-errors.js';
-import type { SealedPart } from './part-file.js';
+import { CheckpointDivergedError, FencedError } from '../limits/export-errors.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
+import type { StagedLocation } from '../storage/object-sink.js';
+import type { SealedPart } from './part-file.js';
 
 /**
  * Where a shard's walk stands. Written only after the file holding every page before `nextToken`
- * is durable, so resuming means: start file `fileSeq` again from `nextToken`.
+ * is durably staged, so resuming means: stage file `fileSeq` again from `nextToken`.
  */
 export interface ShardCheckpoint {
-  /** Token of the first page not yet in a durable file; null at the start of a walk or when done. */
+  /** Cursor of the first page not yet in a durable file; null at the start of a walk or when done. */
   readonly nextToken: string | null;
   /** Sequence number of the next file to write. */
   readonly fileSeq: number;
@@ -26,6 +27,11 @@ export interface ShardCheckpoint {
 export interface ClaimedShard {
   readonly epoch: number;
   readonly checkpoint: ShardCheckpoint;
+  /**
+   * The checkpoint exactly as Redis holds it ('' when there is none): every write names the state
+   * it follows, and Redis refuses it if that is not the state it holds.
+   */
+  readonly stored: string;
 }
 
 /** Where a shard starts: nothing fetched, nothing written. */
@@ -38,38 +44,51 @@ export const INITIAL_CHECKPOINT: ShardCheckpoint = Object.freeze({
   done: false,
 });
 
-// Every write checks the epoch first: a worker that lost its job to another has a stale epoch and
-// must not touch the checkpoint (fencing). KEYS[1] is the checkpoint hash, ARGV[1] the epoch.
-const FENCE = `if tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') ~= tonumber(ARGV[1]) then return 0 end`;
+// Every write checks the epoch first. A stored epoch above ours: another worker has claimed the
+// shard since (we are fenced, 0); so are we when the checkpoint is gone (the run was published or
+// abandoned). Below ours: Redis lost our claim (a restart from an AOF that had not yet synced it),
+// and the checkpoint may be older than we think (diverged, -1).
+// KEYS[1] is the checkpoint hash, ARGV[1] the epoch.
+const FENCE = `
+local stored_epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+if stored_epoch == 0 or stored_epoch > tonumber(ARGV[1]) then return 0 end
+if stored_epoch < tonumber(ARGV[1]) then return -1 end`;
 
 const CLAIM = `
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return {epoch, redis.call('HGET', KEYS[1], 'state') or false}`;
+return {epoch, redis.call('HGET', KEYS[1], 'state') or ''}`;
 
-// ARGV: epoch, state json, file seq (or -1), file json, run counters delta: records, bytes, files;
-// shard id (its live progress field is reset: those records are now durable), TTL ms. KEYS[2]: run hash.
+// ARGV: epoch, the state this commit follows, the new state, file seq (or -1), file json, run
+// counters delta: records, bytes, files; shard id (its live progress field is reset: those records
+// are now durable), TTL ms. KEYS[2]: run hash. Compare-and-set on the state makes the commit
+// linearizable whatever Redis lost; applying it twice (a command resent after a reconnect) is a no-op.
 const COMMIT = `${FENCE}
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[9])
-if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'file:' .. ARGV[3], ARGV[4]) end
-redis.call('HINCRBY', KEYS[2], 'records', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[6])
-redis.call('HINCRBY', KEYS[2], 'files', ARGV[7])
-redis.call('HDEL', KEYS[2], 'open:' .. ARGV[8])
+local current = redis.call('HGET', KEYS[1], 'state') or ''
+if current == ARGV[3] then return 1 end
+if current ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'state', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
+if tonumber(ARGV[4]) >= 0 then redis.call('HSET', KEYS[1], 'file:' .. ARGV[4], ARGV[5]) end
+redis.call('HINCRBY', KEYS[2], 'records', ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[7])
+redis.call('HINCRBY', KEYS[2], 'files', ARGV[8])
+redis.call('HDEL', KEYS[2], 'open:' .. ARGV[9])
 return 1`;
 
-const RESERVE = `${FENCE}
-if tonumber(redis.call('HGET', KEYS[1], 'high_seq') or '-1') < tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'high_seq', ARGV[2])
-end
+// ARGV: epoch, staged id, location json. Every staged file is recorded before its data lands, so
+// the finalizer (or a failed run's cleanup) can remove the ones no checkpoint lists.
+const RECORD_STAGED = `${FENCE}
+redis.call('HSET', KEYS[1], 'staged:' .. ARGV[2], ARGV[3])
 return 1`;
 
-// A restarted walk forgets its durable files (they will be overwritten or deleted) and takes what
-// it had counted back out of the run's totals, reading both from the stored state so the two can
-// never disagree. Returns the new walk number. ARGV: epoch, shard id.
+// A restarted walk forgets its durable files (the finalizer will sweep them) and takes what it had
+// counted back out of the run's totals, reading both from the stored state so the two can never
+// disagree. ARGV: epoch, the state this follows, shard id. Returns the new state.
 const RESTART = `${FENCE}
-local state = cjson.decode(redis.call('HGET', KEYS[1], 'state') or '{"records":0,"bytes":0,"walk":0}')
+local current = redis.call('HGET', KEYS[1], 'state') or ''
+if current ~= ARGV[2] then return -1 end
+local state = cjson.decode(current ~= '' and current or '{"records":0,"bytes":0,"walk":0}')
 local files = 0
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, 5) == 'file:' then
@@ -78,33 +97,36 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   end
 end
 local walk = (tonumber(state.walk) or 0) + 1
-redis.call('HSET', KEYS[1], 'state', '{"nextToken":null,"fileSeq":0,"records":0,"bytes":0,"walk":' .. walk .. ',"done":false}')
+local fresh = '{"nextToken":null,"fileSeq":0,"records":0,"bytes":0,"walk":' .. walk .. ',"done":false}'
+redis.call('HSET', KEYS[1], 'state', fresh)
 redis.call('HINCRBY', KEYS[2], 'records', string.format('%d', 0 - (tonumber(state.records) or 0)))
 redis.call('HINCRBY', KEYS[2], 'bytes', string.format('%d', 0 - (tonumber(state.bytes) or 0)))
 redis.call('HINCRBY', KEYS[2], 'files', string.format('%d', 0 - files))
-redis.call('HDEL', KEYS[2], 'open:' .. ARGV[2])
-return walk`;
+redis.call('HDEL', KEYS[2], 'open:' .. ARGV[3])
+return fresh`;
 
 const CHECK = `${FENCE}
 return 1`;
 
 /**
- * What a shard walk does with its checkpoint: every write is fenced by the epoch `claim` returned,
- * so a worker that lost the shard to another can no longer move it.
+ * What a shard walk does with its checkpoint. Every write is fenced by the epoch `claim` returned
+ * (a worker that lost the shard to another can no longer move it) and names the state it follows
+ * (a worker whose view Redis no longer holds is told so, and claims again).
  */
 export interface ShardCheckpoints {
   /** Takes ownership of a shard (a new epoch) and returns where its walk stands. */
   claim(shard: string): Promise<ClaimedShard>;
-  /** Records that file `seq` is about to be written. */
-  reserveFile(shard: string, epoch: number, seq: number): Promise<void>;
+  /** Records a staged file before its data lands, for the sweep. */
+  recordStaged(shard: string, epoch: number, location: StagedLocation): Promise<void>;
   /** Throws a FencedError unless `epoch` still owns the shard. */
   assertOwner(shard: string, epoch: number): Promise<void>;
-  /** Records a durable file (if any) and the new checkpoint, atomically. */
-  commit(shard: string, epoch: number, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<void>;
-  /** Starts the shard's walk over, forgetting its files. */
-  restart(shard: string, epoch: number): Promise<ShardCheckpoint>;
-  /** Highest file sequence ever started, durable or not; -1 if none. */
-  highSeq(shard: string): Promise<number>;
+  /**
+   * Records a durably staged file (if any) and the new checkpoint, atomically, if Redis still holds
+   * `stored`; returns the new stored state.
+   */
+  commit(shard: string, epoch: number, stored: string, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<string>;
+  /** Starts the shard's walk over, forgetting its files; returns the fresh checkpoint and its stored state. */
+  restart(shard: string, epoch: number, stored: string): Promise<{ checkpoint: ShardCheckpoint; stored: string }>;
 }
 
 /** Checkpoints of one run's shards, in Redis. */
@@ -122,54 +144,52 @@ export class CheckpointStore implements ShardCheckpoints {
    * and returns where the walk stands.
    */
   async claim(shard: string): Promise<ClaimedShard> {
-    const [epoch, state] = (await this.redis.eval(CLAIM, 1, this.key(shard), this.ttlMs)) as [number, string | null];
-    return { epoch, checkpoint: state ? (JSON.parse(state) as ShardCheckpoint) : INITIAL_CHECKPOINT };
+    const [epoch, stored] = (await this.redis.eval(CLAIM, 1, this.key(shard), this.ttlMs)) as [number, string];
+    return { epoch, stored, checkpoint: stored ? (JSON.parse(stored) as ShardCheckpoint) : INITIAL_CHECKPOINT };
   }
 
-  /** Records that file `seq` is about to be written, so a restarted walk can clean it up. Fenced. */
-  async reserveFile(shard: string, epoch: number, seq: number): Promise<void> {
-    this.fenced(await this.redis.eval(RESERVE, 1, this.key(shard), epoch, seq));
+  async recordStaged(shard: string, epoch: number, location: StagedLocation): Promise<void> {
+    const id = location.kind === 's3-upload' ? location.uploadId : location.path;
+    this.check(await this.redis.eval(RECORD_STAGED, 1, this.key(shard), epoch, id, JSON.stringify(location)));
   }
 
   /** Throws {@link FencedError} unless `epoch` still owns the shard. */
   async assertOwner(shard: string, epoch: number): Promise<void> {
-    this.fenced(await this.redis.eval(CHECK, 1, this.key(shard), epoch));
+    this.check(await this.redis.eval(CHECK, 1, this.key(shard), epoch));
   }
 
   /**
    * Atomically records a durable file (if any) and the new checkpoint, and moves its records from
-   * the shard's live progress into the run's totals. Fenced.
+   * the shard's live progress into the run's totals. Fenced, and only if Redis still holds `stored`.
    */
-  async commit(shard: string, epoch: number, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<void> {
-    const entry = file ? JSON.stringify(file) : '';
+  async commit(shard: string, epoch: number, stored: string, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<string> {
+    const next = JSON.stringify(checkpoint);
     const result = await this.redis.eval(
       COMMIT,
       2,
       this.key(shard),
       this.keys.run(this.snapshotId),
       epoch,
-      JSON.stringify(checkpoint),
+      stored,
+      next,
       file ? seq : -1,
-      entry,
+      file ? JSON.stringify(file) : '',
       file?.records ?? 0,
       file?.bytes ?? 0,
       file ? 1 : 0,
       shard,
       this.ttlMs,
     );
-    this.fenced(result);
+    this.check(result);
+    return next;
   }
 
-  /** Starts the shard's walk over: forgets its files and counts. Fenced. */
-  async restart(shard: string, epoch: number): Promise<ShardCheckpoint> {
-    const walk = await this.redis.eval(RESTART, 2, this.key(shard), this.keys.run(this.snapshotId), epoch, shard);
-    if (walk === 0) this.fenced(walk);
-    return { ...INITIAL_CHECKPOINT, walk: Number(walk) };
-  }
-
-  /** Highest file sequence ever started in this run, durable or not; -1 if none. */
-  async highSeq(shard: string): Promise<number> {
-    return Number((await this.redis.hget(this.key(shard), 'high_seq')) ?? -1);
+  /** Starts the shard's walk over: forgets its files and counts. Fenced, and only if Redis still holds `stored`. */
+  async restart(shard: string, epoch: number, stored: string): Promise<{ checkpoint: ShardCheckpoint; stored: string }> {
+    const result = await this.redis.eval(RESTART, 2, this.key(shard), this.keys.run(this.snapshotId), epoch, stored, shard);
+    if (typeof result !== 'string') this.check(result);
+    const fresh = String(result);
+    return { checkpoint: JSON.parse(fresh) as ShardCheckpoint, stored: fresh };
   }
 
   /** The durable files of a shard's current walk, in sequence order. */
@@ -180,6 +200,14 @@ export class CheckpointStore implements ShardCheckpoints {
       .map(([field, value]) => ({ seq: Number(field.slice(5)), part: JSON.parse(value) as SealedPart }))
       .sort((a, b) => a.seq - b.seq)
       .map(({ part }) => part);
+  }
+
+  /** Every staged file the shard's writers ever recorded, committed or not (for the sweep). */
+  async staged(shard: string): Promise<StagedLocation[]> {
+    const all = await this.redis.hgetall(this.key(shard));
+    return Object.entries(all)
+      .filter(([field]) => field.startsWith('staged:'))
+      .map(([, value]) => JSON.parse(value) as StagedLocation);
   }
 
   /** The checkpoint without claiming the shard (for status and the run's finalizer). */
@@ -197,7 +225,9 @@ export class CheckpointStore implements ShardCheckpoints {
     return this.keys.checkpoint(this.snapshotId, shard);
   }
 
-  private fenced(result: unknown): void {
-    if (result !== 1) throw new FencedError(`another worker now owns this shard of run ${this.snapshotId}`);
+  private check(result: unknown): void {
+    if (result === 1) return;
+    if (result === -1) throw new CheckpointDivergedError(`the checkpoint of a shard of run ${this.snapshotId} is not the one this worker last wrote`);
+    throw new FencedError(`another worker now owns this shard of run ${this.snapshotId}`);
   }
 }

@@ -3,17 +3,19 @@ import { once } from 'node:events';
 import { PassThrough, Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
-import type { ObjectSink, ObjectWriter } from '../storage/object-sink.js';
+import type { ObjectSink, StagedFile, StagedLocation, StagedWriter } from '../storage/object-sink.js';
 
-/** A data file as the manifest lists it. */
-export interface SealedPart {
-  readonly key: string;
+/** A data file durably staged: what its checkpoint records, the finalizer publishes and the manifest lists. */
+export interface SealedPart extends StagedFile {
+  /** The URL it is published at. */
   readonly url: string;
   readonly records: number;
-  /** Size of the stored object (compressed when gzip is on). */
-  readonly bytes: number;
-  /** SHA-256 of the stored bytes, hex. */
-  readonly sha256: string;
+}
+
+/** Where a part file goes: published under `key`, staged first under `stagingKey` (see ObjectSink.openStaged). */
+export interface PartTarget {
+  readonly key: string;
+  readonly stagingKey: string;
 }
 
 /** How part files are encoded. */
@@ -24,8 +26,9 @@ export interface PartFileOptions {
 }
 
 /**
- * One data file being written: NDJSON text in, optionally gzipped, hashed and counted on its way to
- * the sink. Memory stays bounded by stream buffers, whatever the file's size.
+ * One data file being staged: NDJSON text in, optionally gzipped, hashed and counted on its way to
+ * the sink. Memory stays bounded by stream buffers, whatever the file's size. Nothing a part file
+ * writes is visible to readers: only the finalizer publishes.
  */
 export class PartFile {
   private recordCount = 0;
@@ -38,7 +41,7 @@ export class PartFile {
   private constructor(
     private readonly sink: ObjectSink,
     readonly key: string,
-    private readonly writer: ObjectWriter,
+    private readonly writer: StagedWriter,
     options: PartFileOptions,
   ) {
     const meter = new Transform({
@@ -57,10 +60,15 @@ export class PartFile {
     });
   }
 
-  /** Opens a new data file at `key`. */
-  static async open(sink: ObjectSink, key: string, options: PartFileOptions): Promise<PartFile> {
+  /** Opens a new staged data file for `target`. */
+  static async open(sink: ObjectSink, target: PartTarget, options: PartFileOptions): Promise<PartFile> {
     const contentType = options.gzip ? 'application/gzip' : 'application/x-ndjson';
-    return new PartFile(sink, key, await sink.openWriter(key, contentType), options);
+    return new PartFile(sink, target.key, await sink.openStaged(target.key, target.stagingKey, contentType), options);
+  }
+
+  /** Where the file is being staged (known before any data lands, so it can be recorded for the sweep). */
+  get location(): StagedLocation {
+    return this.writer.location;
   }
 
   /** Records appended so far. */
@@ -82,21 +90,22 @@ export class PartFile {
     if (this.failure) throw this.failure;
   }
 
-  /** Finishes the file and waits until it is durably stored; returns what the manifest lists. */
+  /** Finishes the file and waits until it is durably staged; returns what the checkpoint records. */
   async seal(): Promise<SealedPart> {
     this.head.end();
     await this.flowing;
-    await this.writer.commit();
+    const location = await this.writer.commit();
     return {
       key: this.key,
       url: this.sink.urlOf(this.key),
       records: this.recordCount,
       bytes: this.storedBytes,
       sha256: this.hash.digest('hex'),
+      location,
     };
   }
 
-  /** Abandons the file: nothing is published under its key. */
+  /** Abandons the file: its staged copy is removed (best effort; a sweep removes what is left). */
   async discard(): Promise<void> {
     this.head.destroy();
     await this.flowing.catch(() => undefined);

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { FatalExportError, FencedError, TokenRejectedError } from '../limits/export-errors.js';
+import { randomBytes } from 'node:crypto';
+import { CheckpointDivergedError, FatalExportError, FencedError, TokenRejectedError } from '../limits/export-errors.js';
 import type { ObjectSink } from '../storage/object-sink.js';
-import { dataFileKey, type RunLocation } from '../storage/output-layout.js';
-import type { ShardCheckpoint, ShardCheckpoints } from './checkpoint-store.js';
+import { dataFileKey, stagedFileKey, type RunLocation } from '../storage/output-layout.js';
+import type { ClaimedShard, ShardCheckpoint, ShardCheckpoints } from './checkpoint-store.js';
 import { encodeNdjson } from './ndjson.js';
 import { PartFile, type SealedPart } from './part-file.js';
 import type { TablePage, TableSource } from './table-source.js';
@@ -45,6 +46,11 @@ export interface ShardWalkContext<Item, Rec extends object> {
    */
   readonly lost?: AbortSignal | undefined;
   readonly log: Logger;
+  /**
+   * Whether this worker may claim the shard again after Redis lost its writes: true only while it
+   * still holds the shard's job (and the run is going). Without it, a lost write stops the walk.
+   */
+  readonly mayReclaim?: (() => Promise<boolean>) | undefined;
   /** Walks restarted after rejected cursors before the shard gives up. @default 3 */
   readonly maxRestarts?: number;
 }
@@ -54,80 +60,101 @@ export type ShardOutcome =
   | { readonly status: 'done'; readonly records: number; readonly files: number }
   | { readonly status: 'paused'; readonly records: number };
 
+/** Times a worker claims its shard again because Redis lost its writes, before it gives up. */
+const MAX_RECLAIMS = 5;
+
 /**
- * Walks one shard of a table into data files, resuming from its checkpoint. The checkpoint rule: a
- * checkpoint moves only after the file holding every page before its cursor is durable, so a crash
- * at any instant loses at most one file's pages (fetched again) and never duplicates or drops a record.
+ * Walks one shard of a table into staged data files, resuming from its checkpoint. The checkpoint
+ * rule: a checkpoint moves only after the file holding every page before its cursor is durably
+ * staged, so a crash at any instant loses at most one file's pages (fetched again) and never
+ * duplicates or drops a record. Nothing this writes is visible to readers: the finalizer publishes
+ * exactly the files the checkpoints list, so a worker that lost its shard cannot change the output.
  */
 export async function walkShard<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>): Promise<ShardOutcome> {
-  const { shard, checkpoints } = context;
-  const claimed = await checkpoints.claim(shard);
-  const { epoch } = claimed;
-  let checkpoint = claimed.checkpoint;
-  let restarts = 0;
-  while (!checkpoint.done) {
+  for (let reclaims = 0; ; reclaims++) {
     try {
-      const walked = await walk(context, epoch, checkpoint);
-      if (walked.status === 'paused') return { status: 'paused', records: walked.checkpoint.records };
-      checkpoint = walked.checkpoint;
+      return await walkClaimed(context, await context.checkpoints.claim(context.shard));
+    } catch (error) {
+      if (!(error instanceof CheckpointDivergedError) || reclaims >= MAX_RECLAIMS) throw error;
+      if (!(await context.mayReclaim?.())) throw new FencedError(`${error.message}, and this worker no longer holds the shard's job`);
+      context.log.warn({ reason: error.message }, 'the checkpoint changed under this worker (Redis lost writes); resuming from what Redis holds');
+    }
+  }
+}
+
+async function walkClaimed<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, claimed: ClaimedShard): Promise<ShardOutcome> {
+  const { shard, checkpoints } = context;
+  const { epoch } = claimed;
+  // Moved by every commit, so a restart after a rejected cursor follows the last one.
+  const position: Position = { checkpoint: claimed.checkpoint, stored: claimed.stored };
+  let restarts = 0;
+  while (!position.checkpoint.done) {
+    try {
+      if ((await walk(context, epoch, position)) === 'paused') return { status: 'paused', records: position.checkpoint.records };
     } catch (error) {
       if (!(error instanceof TokenRejectedError)) throw error;
       if (++restarts > (context.maxRestarts ?? 3)) {
         throw new FatalExportError(`${error.message}; the walk of shard ${shard} restarted ${restarts - 1} times, giving up`);
       }
       context.log.warn({ reason: error.message }, 'pagination token rejected; restarting the shard');
-      checkpoint = await checkpoints.restart(shard, epoch);
+      Object.assign(position, await checkpoints.restart(shard, epoch, position.stored));
     }
   }
-  // A restarted walk can end with fewer files than an earlier one wrote: remove the leftovers so
-  // the run's folder holds exactly what the manifest lists. Redis knows every file ever started.
-  const highSeq = await checkpoints.highSeq(shard);
-  if (highSeq >= checkpoint.fileSeq) {
-    await checkpoints.assertOwner(shard, epoch);
-    const stale: string[] = [];
-    for (let seq = checkpoint.fileSeq; seq <= highSeq; seq++) stale.push(fileKey(context, seq));
-    await context.sink.deleteObjects(stale);
-  }
-  return { status: 'done', records: checkpoint.records, files: checkpoint.fileSeq };
+  return { status: 'done', records: position.checkpoint.records, files: position.checkpoint.fileSeq };
 }
 
-interface Walked {
-  readonly status: 'done' | 'paused';
-  readonly checkpoint: ShardCheckpoint;
+/** Where the walk stands: a checkpoint and the exact text Redis holds for it (every write names the state it follows). */
+interface Position {
+  checkpoint: ShardCheckpoint;
+  stored: string;
 }
 
 const fileKey = (context: ShardWalkContext<unknown, object>, seq: number): string =>
   dataFileKey(context.run, context.shard, seq, context.files.gzip, context.source.table);
 
-async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, epoch: number, from: ShardCheckpoint): Promise<Walked> {
+/** Walks from `position` (moving it with every commit) until the shard is done or stopped. */
+async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, epoch: number, position: Position): Promise<'done' | 'paused'> {
   const { source, shard, sink, checkpoints, progress, stop, files } = context;
   const lost = context.lost;
   const fenced = () => new FencedError(`lost shard ${shard} of run ${context.run.snapshotId} to another worker; discarding its open file`);
-  let checkpoint = from;
   let part: PartFile | null = null;
   // The cursor of the first page not yet appended to any file.
-  let cursor = from.nextToken ?? undefined;
+  let cursor = position.checkpoint.nextToken ?? undefined;
 
   /**
-   * Seals the open file (if any) and commits the checkpoint at `next`. Only the end of the walk
+   * Seals the open file (if any) and commits the checkpoint at `cursorAfter`. Only the end of the walk
    * marks the shard done: a pause before the first page also has no cursor, and is not the end.
    */
-  const seal = async (next: string | undefined, finished: boolean): Promise<void> => {
+  const seal = async (cursorAfter: string | undefined, finished: boolean): Promise<void> => {
     let sealed: SealedPart | null = null;
     if (part !== null) {
       await checkpoints.assertOwner(shard, epoch);
-      sealed = await part.seal();
+      try {
+        sealed = await part.seal();
+      } catch (error) {
+        // A worker that stalled here may find its staged file swept by the finalizer: say why.
+        await checkpoints.assertOwner(shard, epoch);
+        throw error;
+      }
       part = null;
     }
-    checkpoint = {
+    const { checkpoint } = position;
+    const next: ShardCheckpoint = {
       ...checkpoint,
-      nextToken: next ?? null,
+      nextToken: cursorAfter ?? null,
       fileSeq: checkpoint.fileSeq + (sealed ? 1 : 0),
       records: checkpoint.records + (sealed?.records ?? 0),
       bytes: checkpoint.bytes + (sealed?.bytes ?? 0),
       done: finished,
     };
-    await checkpoints.commit(shard, epoch, checkpoint, sealed, checkpoint.fileSeq - 1);
+    try {
+      position.stored = await checkpoints.commit(shard, epoch, position.stored, next, sealed, checkpoint.fileSeq);
+      position.checkpoint = next;
+    } catch (error) {
+      // Not ours to publish: whoever owns the shard now stages this file again.
+      if (sealed) await sink.discardStaged(sealed.location).catch(() => undefined);
+      throw error;
+    }
     if (sealed) progress.fileDone(sealed);
   };
 
@@ -143,18 +170,14 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
         // `cursor` can be sealed and nothing is fetched twice on resume.
         if (stop.aborted) {
           await seal(cursor, false);
-          return { status: 'paused', checkpoint };
+          return 'paused';
         }
         throw error;
       }
       if (next.done) break;
       const page = next.value;
       if (page.items.length > 0) {
-        if (part === null) {
-          const seq = checkpoint.fileSeq;
-          await checkpoints.reserveFile(shard, epoch, seq);
-          part = await PartFile.open(sink, fileKey(context, seq), { gzip: files.gzip, gzipLevel: files.gzipLevel });
-        }
+        if (part === null) part = await openPart(context, epoch, position.checkpoint.fileSeq);
         const records = page.items.map((item) => source.toRecord(item));
         await part.append(encodeNdjson(records), records.length);
       }
@@ -164,15 +187,33 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
       if (lost?.aborted) throw fenced();
       if (stop.aborted) {
         await seal(cursor, false);
-        return { status: 'paused', checkpoint };
+        return 'paused';
       }
       if (part !== null && part.records >= files.maxRecords) await seal(cursor, false);
     }
     await seal(undefined, true);
-    return { status: 'done', checkpoint };
+    return 'done';
   } finally {
-    // Anything still open failed half-way: publish nothing under its key.
+    // Anything still open failed half-way: its staged copy goes (and is never published anyway).
     if (part !== null) await part.discard();
     await pages.return(undefined);
   }
+}
+
+/**
+ * Opens staged file `seq` under a name no other writer uses (the epoch and a random tag), and
+ * records it before any data lands, so the finalizer can remove it if no checkpoint ever lists it.
+ */
+async function openPart(context: ShardWalkContext<unknown, object>, epoch: number, seq: number): Promise<PartFile> {
+  const { run, shard, files, source, sink } = context;
+  const tag = `e${epoch}-${randomBytes(3).toString('hex')}`;
+  const stagingKey = stagedFileKey(run, source.table, shard, seq, files.gzip, tag);
+  const part = await PartFile.open(sink, { key: fileKey(context, seq), stagingKey }, { gzip: files.gzip, gzipLevel: files.gzipLevel });
+  try {
+    await context.checkpoints.recordStaged(shard, epoch, part.location);
+  } catch (error) {
+    await part.discard();
+    throw error;
+  }
+  return part;
 }

@@ -1,7 +1,13 @@
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
+import { STAGING_FOLDER } from '../../src/storage/file-sink.js';
 import { toUserRecord } from '../../src/tables/user-record.js';
+import { CheckpointStore } from '../../src/walk/checkpoint-store.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
@@ -35,7 +41,9 @@ describe('a rejected pagination token', () => {
     await harness.worker?.close();
     const paused = await harness.runtime.runs.status(snapshotId);
     expect(paused?.state).toBe('running');
-    const filesBefore = (await s3.listKeys(`restart/users/user_pool_id=${poolId}/`)).length;
+    // Staged, not published: nothing is where readers look until the run is complete.
+    expect(await s3.listKeys(`restart/users/user_pool_id=${poolId}/`)).toEqual([]);
+    const filesBefore = paused?.files ?? 0;
     expect(filesBefore).toBeGreaterThanOrEqual(5);
 
     // While the run is stopped: the token expires, and most users already exported are deleted,
@@ -120,13 +128,23 @@ describe('the finalizer', () => {
     expect(await s3.listKeys(folder)).toEqual(manifest.files.map((f) => f.url.slice(`s3://${s3.bucket}/`.length)).sort());
   });
 
-  it('fails the run rather than publish a manifest that does not match a stored file', async () => {
-    const { snapshotId, folder, poolId } = await pausedRun('overwritten');
-    await s3.putObject(`${folder}part-all-00000.ndjson.gz`, 'overwritten by a worker that lost its job');
+  it('fails the run rather than publish a staged file that changed after its checkpoint recorded it', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 77 });
+    const directory = await mkdtemp(join(tmpdir(), 'ce-tampered-'));
+    const destination = pathToFileURL(directory).href;
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination, shards: 1, fileMaxRecords: 300 });
+    await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.files ?? 0) >= 2 ? true : undefined, 30_000, 'two files');
+    await harness.worker?.close();
+    const [first] = await new CheckpointStore(harness.runtime.redis, harness.runtime.keys, snapshotId).files('all');
+    if (first?.location.kind !== 'file') throw new Error('expected a staged file');
+    await appendFile(join(directory, STAGING_FOLDER, first.location.path), 'changed on disk after it was checkpointed\n');
     harness.worker = startExportWorker(harness.runtime, harness.queues);
     const status = await harness.wait(snapshotId, 60_000);
     expect(status.state).toBe('failed');
-    expect(status.error).toMatch(/part-all-00000\.ndjson\.gz has 41 bytes, not \d+; a worker that lost its job may have written it: run the export again/);
-    expect(await s3.listKeys(`overwritten/manifests/user_pool_id=${poolId}/`)).toEqual([]);
+    expect(status.error).toMatch(/staged file .*part-all-00000\.e\d+-[0-9a-f]+\.ndjson\.gz has \d+ bytes with sha256 [0-9a-f]+, not the \d+ bytes with sha256 [0-9a-f]+ its checkpoint recorded: run the export again/);
+    // A failed run leaves nothing: no manifest, no data, no staging.
+    expect(await readdir(directory)).toEqual([STAGING_FOLDER]);
+    expect(await readdir(join(directory, STAGING_FOLDER))).toEqual([]);
+    await rm(directory, { recursive: true, force: true });
   });
 });

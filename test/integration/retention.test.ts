@@ -119,7 +119,10 @@ function spy(sink: ObjectSink, failDeleteFrom = Number.POSITIVE_INFINITY) {
     rootUrl: sink.rootUrl,
     urlOf: (key) => sink.urlOf(key),
     preflight: () => sink.preflight(),
-    openWriter: (key, contentType) => sink.openWriter(key, contentType),
+    openStaged: (key, stagingKey, contentType) => sink.openStaged(key, stagingKey, contentType),
+    publish: (file) => sink.publish(file),
+    discardStaged: (location) => sink.discardStaged(location),
+    sweepStaged: (scope, known) => sink.sweepStaged(scope, known),
     putText: (key, text, contentType) => sink.putText(key, text, contentType),
     getText: (key) => sink.getText(key),
     listObjects: (prefix) => {

@@ -28,8 +28,25 @@ describe('classifyError', () => {
     for (const name of ['ResourceNotFoundException', 'NotAuthorizedException', 'InvalidParameterException', 'AccessDeniedException', 'NoSuchBucket', 'UnrecognizedClientException']) {
       expect(classifyError(awsError(name, 400)), name).toBe('fatal');
     }
-    expect(classifyError(awsError('SomeOtherClientError', 400))).toBe('fatal');
     expect(classifyError(Object.assign(new Error('read-only'), { code: 'EROFS' }))).toBe('fatal');
+  });
+
+  it('treats S3 answers by their code: SlowDown waits, 5xx retries, bad keys and missing buckets fail at once', () => {
+    expect(classifyError(awsError('SlowDown', 503))).toBe('throttled');
+    expect(classifyError(awsError('ServiceUnavailable', 503))).toBe('transient');
+    expect(classifyError(awsError('InternalError', 500))).toBe('transient');
+    expect(classifyError(awsError('RequestTimeout', 400))).toBe('transient');
+    for (const name of ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'NoSuchBucket']) {
+      expect(classifyError(awsError(name, 403)), name).toBe('fatal');
+    }
+  });
+
+  it('retries an unknown 4xx a bounded number of times instead of failing the run on it', () => {
+    expect(classifyError(awsError('SomeOtherClientError', 400))).toBe('transient');
+  });
+
+  it('never retries an answer that says something is not there', () => {
+    for (const name of ['NoSuchKey', 'NotFound', 'NoSuchUpload', 'NotImplemented']) expect(classifyError(awsError(name, 404)), name).toBe('fatal');
   });
 
   it('reads the code from a namespaced __type', () => {

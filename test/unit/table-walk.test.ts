@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FencedError } from '../../src/limits/export-errors.js';
-import { FileSink } from '../../src/storage/file-sink.js';
+import { FileSink, STAGING_FOLDER } from '../../src/storage/file-sink.js';
+import type { StagedLocation } from '../../src/storage/object-sink.js';
 import type { RunLocation } from '../../src/storage/output-layout.js';
 import { INITIAL_CHECKPOINT, type ClaimedShard, type ShardCheckpoint, type ShardCheckpoints } from '../../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../../src/walk/part-file.js';
@@ -30,7 +31,8 @@ function coloursSource(asked: (string | undefined)[]): TableSource<Colour, { col
       let at: string | undefined = cursor ?? 'start';
       while (at !== undefined) {
         asked.push(at);
-        const page: TablePage<Colour> = PAGES[at] ?? { items: [], next: undefined };
+        // A page arrives later, as from a service.
+        const page: TablePage<Colour> = await Promise.resolve(PAGES[at] ?? { items: [], next: undefined });
         yield page;
         at = page.next;
       }
@@ -44,34 +46,32 @@ class MemoryCheckpoints implements ShardCheckpoints {
   epoch = 0;
   state: ShardCheckpoint = INITIAL_CHECKPOINT;
   readonly commits: { checkpoint: ShardCheckpoint; file: SealedPart | null; seq: number }[] = [];
-  highestSeq = -1;
+  readonly staged: StagedLocation[] = [];
 
   claim(): Promise<ClaimedShard> {
     this.epoch += 1;
-    return Promise.resolve({ epoch: this.epoch, checkpoint: this.state });
+    return Promise.resolve({ epoch: this.epoch, checkpoint: this.state, stored: JSON.stringify(this.state) });
   }
-  reserveFile(_shard: string, epoch: number, seq: number): Promise<void> {
+  recordStaged(_shard: string, epoch: number, location: StagedLocation): Promise<void> {
     this.fence(epoch);
-    this.highestSeq = Math.max(this.highestSeq, seq);
+    this.staged.push(location);
     return Promise.resolve();
   }
   assertOwner(_shard: string, epoch: number): Promise<void> {
     this.fence(epoch);
     return Promise.resolve();
   }
-  commit(_shard: string, epoch: number, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<void> {
+  commit(_shard: string, epoch: number, stored: string, checkpoint: ShardCheckpoint, file: SealedPart | null, seq: number): Promise<string> {
     this.fence(epoch);
+    if (stored !== JSON.stringify(this.state)) throw new Error('commit does not follow the stored state');
     this.state = checkpoint;
     this.commits.push({ checkpoint, file, seq });
-    return Promise.resolve();
+    return Promise.resolve(JSON.stringify(checkpoint));
   }
-  restart(_shard: string, epoch: number): Promise<ShardCheckpoint> {
+  restart(_shard: string, epoch: number): Promise<{ checkpoint: ShardCheckpoint; stored: string }> {
     this.fence(epoch);
     this.state = { ...INITIAL_CHECKPOINT, walk: this.state.walk + 1 };
-    return Promise.resolve(this.state);
-  }
-  highSeq(): Promise<number> {
-    return Promise.resolve(this.highestSeq);
+    return Promise.resolve({ checkpoint: this.state, stored: JSON.stringify(this.state) });
   }
   private fence(epoch: number): void {
     if (epoch !== this.epoch) throw new FencedError('another worker owns the shard');
@@ -104,9 +104,16 @@ function context(checkpoints: MemoryCheckpoints, asked: (string | undefined)[], 
   };
 }
 
-async function lines(name: string): Promise<unknown[]> {
-  const text = await readFile(join(directory, folder, name), 'utf8');
+/** The records of a committed (staged) file. */
+async function lines(file: SealedPart | null | undefined): Promise<unknown[]> {
+  if (file?.location.kind !== 'file') throw new Error(`not a staged file: ${JSON.stringify(file)}`);
+  const text = await readFile(join(directory, STAGING_FOLDER, file.location.path), 'utf8');
   return text.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown);
+}
+
+/** Nothing the walk writes is where readers look: only the finalizer publishes. */
+async function expectNothingPublished(): Promise<void> {
+  expect(await readdir(directory)).toEqual([STAGING_FOLDER]);
 }
 
 describe('the table walk', () => {
@@ -117,14 +124,18 @@ describe('the table walk', () => {
 
     expect(outcome).toEqual({ status: 'done', records: 5, files: 2 });
     expect(asked).toEqual(['start', 'page-2']);
-    // Files are named by the source's table, sealed at maxRecords (3), one per page here.
-    expect((await readdir(join(directory, folder))).sort()).toEqual(['part-all-00000.ndjson', 'part-all-00001.ndjson']);
-    expect(await lines('part-all-00000.ndjson')).toEqual([
+    // Files are staged, sealed at maxRecords (3), one per page here, named for the source's table.
+    const [first, second] = checkpoints.commits.map((c) => c.file);
+    expect(first?.key).toBe(`${folder}/part-all-00000.ndjson`);
+    expect(second?.key).toBe(`${folder}/part-all-00001.ndjson`);
+    expect(first?.location.kind).toBe('file');
+    expect(first?.location.kind === 'file' ? first.location.path : '').toMatch(/^user_pool_id=us-east-1_Test\/run=20261201T000000000Z-abcdef\/colours\/part-all-00000\.e1-[0-9a-f]{6}\.ndjson$/);
+    expect(await lines(first)).toEqual([
       { colour: 'red', hex: '#f00', table: 'colours' },
       { colour: 'green', hex: '#0f0', table: 'colours' },
       { colour: 'blue', hex: '#00f', table: 'colours' },
     ]);
-    expect(await lines('part-all-00001.ndjson')).toEqual([
+    expect(await lines(second)).toEqual([
       { colour: 'cyan', hex: '#0ff', table: 'colours' },
       { colour: 'black', hex: '#000', table: 'colours' },
     ]);
@@ -133,7 +144,9 @@ describe('the table walk', () => {
       ['page-2', 1, 3, false, 0, 3],
       [null, 2, 5, true, 1, 2],
     ]);
-    expect(checkpoints.commits[0]?.file?.key).toBe(`${folder}/part-all-00000.ndjson`);
+    // Every staged file was recorded before its data landed.
+    expect(checkpoints.staged).toEqual([first?.location, second?.location]);
+    await expectNothingPublished();
   });
 
   it('resumes from the checkpointed cursor and writes only the files after it', async () => {
@@ -144,8 +157,9 @@ describe('the table walk', () => {
 
     expect(outcome).toEqual({ status: 'done', records: 5, files: 2 });
     expect(asked).toEqual(['page-2']);
-    expect(await readdir(join(directory, folder))).toEqual(['part-all-00001.ndjson']);
     expect(checkpoints.commits).toHaveLength(1);
+    expect(checkpoints.commits[0]?.file?.key).toBe(`${folder}/part-all-00001.ndjson`);
+    expect(await lines(checkpoints.commits[0]?.file)).toHaveLength(2);
     expect(checkpoints.commits[0]?.checkpoint).toMatchObject({ nextToken: null, fileSeq: 2, records: 5, done: true });
   });
 
@@ -158,6 +172,7 @@ describe('the table walk', () => {
 
     expect(outcome).toEqual({ status: 'paused', records: 3 });
     expect(checkpoints.state).toMatchObject({ nextToken: 'page-2', fileSeq: 1, records: 3, done: false });
-    expect(await lines('part-all-00000.ndjson')).toHaveLength(3);
+    expect(await lines(checkpoints.commits[0]?.file)).toHaveLength(3);
+    await expectNothingPublished();
   });
 });

@@ -1,0 +1,141 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoEmulator } from '../../src/emulator/index.js';
+import { FencedError } from '../../src/limits/export-errors.js';
+import { runLocation } from '../../src/runs/run-spec.js';
+import type { RunSpec } from '../../src/runs/run-spec.js';
+import { usersTable } from '../../src/tables/users-table.js';
+import { toUserRecord } from '../../src/tables/user-record.js';
+import { CheckpointStore } from '../../src/walk/checkpoint-store.js';
+import { walkShard, type ShardOutcome } from '../../src/walk/table-walk.js';
+import { startExportWorker } from '../../jobs/export-worker.js';
+import { ExportRuntime } from '../../jobs/export-runtime.js';
+import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
+import { gateWrites } from '../support/gated-sink.js';
+import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { eventually } from '../support/worker-process.js';
+
+let emulator: CognitoEmulator;
+let s3: S3TestServer;
+let proxy: S3FaultProxy;
+let scratch: string;
+let harness: ExportHarness | undefined;
+
+beforeAll(async () => {
+  emulator = await CognitoEmulator.start({ port: 0 });
+  s3 = await startS3TestServer();
+  proxy = await startS3FaultProxy(s3.endpoint);
+  scratch = await mkdtemp(join(tmpdir(), 'ce-zombie-'));
+});
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+afterAll(async () => {
+  await emulator.stop();
+  await proxy.stop();
+  await s3.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/**
+ * Worker A, by hand: it claims the shard, walks its first file's pages, passes its fence check and
+ * stalls inside the upload. It is what a worker paused by a long GC or a VM migration looks like to
+ * everyone else. On S3 its requests go through a proxy that holds the upload of its data; on disk,
+ * the sink holds the write that would make its file durable.
+ */
+function zombie(h: ExportHarness, spec: RunSpec) {
+  const log = pino({ level: 'silent' });
+  const own = new ExportRuntime(h.config, h.runtime.redis, log, {
+    cognito: { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
+    s3: { ...s3.overrides, endpoint: proxy.endpoint },
+  });
+  const held = spec.destination.startsWith('s3://')
+    ? proxy.hold((request) => request.method === 'PUT' || (request.method === 'POST' && !request.url.includes('uploads')))
+    : undefined;
+  const gated = gateWrites(own.sink(spec.destination));
+  const reached = held ? held.reached : gated.reached;
+  const open = () => (held ? held.open() : gated.open());
+  const walked: Promise<ShardOutcome> = (async () =>
+    walkShard({
+      source: usersTable({
+        client: own.cognito(spec.region),
+        userPoolId: spec.userPoolId,
+        filter: null,
+        limiter: await own.limiter(spec.region),
+        records: { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, attributes: null },
+      }),
+      shard: 'all',
+      run: runLocation(spec),
+      files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
+      sink: held ? own.sink(spec.destination) : gated.sink,
+      checkpoints: new CheckpointStore(h.runtime.redis, h.runtime.keys, spec.snapshotId),
+      progress: { page: () => Promise.resolve(), fileDone: () => undefined },
+      stop: new AbortController().signal,
+      log,
+    }))().finally(() => own.destroy());
+  return { reached, open, walked };
+}
+
+/** Every user is in the snapshot exactly once, as the emulator holds it now, and the run's folder holds exactly the manifest's files. */
+async function expectExact(h: ExportHarness, poolId: string, manifestUrl: string, destination: string): Promise<void> {
+  const manifest = await readManifest(manifestUrl, s3);
+  // Checks every file's bytes and sha256 against the manifest.
+  const records = await readManifestRecords(manifest, s3);
+  const context = { userPoolId: poolId, snapshotId: manifest.snapshot_id, attributes: null };
+  expect(records).toEqual(emulator.listAllUsers(poolId).map((user) => toUserRecord(user, context)));
+  const stored = (await h.runtime.sink(destination).listObjects(`users/user_pool_id=${poolId}/`)).map((o) => o.key);
+  expect(stored).toEqual(manifest.files.map((f) => f.url.slice(destination.length + 1)).sort());
+}
+
+describe('a worker that stalls inside its upload and comes back after losing its shard', () => {
+  for (const kind of ['s3', 'file'] as const) {
+    for (const when of ['after', 'before'] as const) {
+      it(`cannot change what is published, released ${when} the finalizer runs (${kind} destination)`, async () => {
+        const h = await startHarness({ cognitoEndpoint: emulator.url, s3, worker: false });
+        harness = h;
+        const poolId = emulator.createPoolWithUsers({ users: 300, seed: kind.length * 10 + when.length });
+        emulator.setFaults({ latencyMs: when === 'before' ? 30 : 0 });
+        const destination = kind === 's3' ? `s3://${s3.bucket}/zombie-${when}` : pathToFileURL(join(scratch, `zombie-${when}`)).href;
+        const { spec } = await h.request({ userPoolId: poolId, destination, shards: 1, fileMaxRecords: 120 });
+
+        const a = zombie(h, spec);
+        await a.reached;
+        // While A is stalled the pool changes: a user of A's first file is deleted and one is created
+        // that sorts into it, so A's copy of that file is out of date.
+        const first = emulator.listAllUsers(poolId)[5];
+        emulator.deleteUser(poolId, first?.Username ?? '');
+        emulator.addUser(poolId, { username: 'created-while-a-stalled', sub: '00000000-0000-4000-8000-000000000001', attributes: { email: 'new@example.com' } });
+
+        // B takes the shard over and walks it from the checkpoint A never moved.
+        h.worker = startExportWorker(h.runtime, h.queues);
+        let status;
+        if (when === 'after') {
+          status = await h.wait(spec.snapshotId);
+          a.open();
+          await expect(a.walked).rejects.toBeInstanceOf(FencedError);
+        } else {
+          // Hold the finalizer: every shard finishes, then A's upload lands, then the finalizer runs.
+          await eventually(async () => ((await h.runtime.runs.status(spec.snapshotId))?.state === 'running' ? true : undefined), 20_000, 'the run to start', 5);
+          await h.queues.runs.pause();
+          const shard = await eventually(async () => h.queues.shards.getJob(`shard-${spec.snapshotId}-all`), 20_000, 'the shard job');
+          await eventually(async () => ((await shard.isCompleted()) ? true : undefined), 30_000, 'B to finish the shard');
+          a.open();
+          await expect(a.walked).rejects.toBeInstanceOf(FencedError);
+          await h.queues.runs.resume();
+          status = await h.wait(spec.snapshotId);
+        }
+        expect(status.error).toBeUndefined();
+        expect(status.state).toBe('completed');
+        await expectExact(h, poolId, status.manifestUrl ?? '', destination);
+      });
+    }
+  }
+});

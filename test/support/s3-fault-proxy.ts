@@ -1,0 +1,149 @@
+import { once } from 'node:events';
+import { createServer, request as forward, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A request as the proxy sees it, for choosing what to do with it. */
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/exports/users/…?uploadId=…`. */
+  readonly url: string;
+}
+
+/** What to inject; every rate is a probability per matching request. */
+export interface S3Faults {
+  /** Share of writes (PUT, POST, DELETE) answered 503 SlowDown without reaching the server. @default 0 */
+  slowDownRate?: number;
+  /** Share of writes answered 500 InternalError without reaching the server. @default 0 */
+  internalErrorRate?: number;
+  /**
+   * How many CompleteMultipartUpload requests to forward and then drop the answer of (the upload
+   * completes on the server; the client sees a reset connection). @default 0
+   */
+  dropCompleteResponses?: number;
+}
+
+/** A held set of requests: they wait until `open()`. */
+export interface Gate {
+  /** Resolves when the first matching request is being held. */
+  readonly reached: Promise<void>;
+  open(): void;
+}
+
+/** Counters of what went through. */
+export interface ProxyStats {
+  /** Requests by `METHOD kind`, e.g. `PUT part`, `POST complete`, `GET object`. */
+  readonly requests: Record<string, number>;
+  readonly slowDowns: number;
+  readonly internalErrors: number;
+  readonly droppedCompletes: number;
+}
+
+/** A small HTTP proxy in front of the S3 test server that can hold, fail or drop requests. */
+export interface S3FaultProxy {
+  readonly endpoint: string;
+  setFaults(faults: S3Faults): void;
+  /** Holds every request `matches` accepts from now on until the gate opens. */
+  hold(matches: (request: ProxiedRequest) => boolean): Gate;
+  stats(): ProxyStats;
+  stop(): Promise<void>;
+}
+
+const XML = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
+
+/** Names a request by what S3 operation it is, for the counters. */
+export function operationOf(request: ProxiedRequest): string {
+  const url = new URL(request.url, 'http://proxy');
+  const q = url.searchParams;
+  if (q.has('uploads')) return `${request.method} ${request.method === 'POST' ? 'create-upload' : 'list-uploads'}`;
+  if (q.has('uploadId') && q.has('partNumber')) return `${request.method} part`;
+  if (q.has('uploadId')) return `${request.method} ${request.method === 'POST' ? 'complete' : request.method === 'DELETE' ? 'abort' : 'list-parts'}`;
+  if (q.has('delete')) return `${request.method} delete-objects`;
+  if (q.has('list-type')) return `${request.method} list`;
+  if (url.pathname.split('/').filter(Boolean).length <= 1) return `${request.method} bucket`;
+  return `${request.method} object`;
+}
+
+/** Starts a proxy on a free port forwarding to `target` (e.g. `http://127.0.0.1:4568`). */
+export async function startS3FaultProxy(target: string, random: () => number = Math.random): Promise<S3FaultProxy> {
+  const upstream = new URL(target);
+  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0 };
+  const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
+  const counts: Record<string, number> = {};
+  const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };
+
+  const handle = async (incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> => {
+    const request = { method: incoming.method ?? 'GET', url: incoming.url ?? '/' };
+    const operation = operationOf(request);
+    counts[operation] = (counts[operation] ?? 0) + 1;
+    for (const gate of gates) {
+      if (!gate.matches(request)) continue;
+      gate.reach();
+      await gate.held;
+    }
+    const write = request.method !== 'GET' && request.method !== 'HEAD';
+    if (write && random() < faults.slowDownRate) {
+      totals.slowDowns++;
+      incoming.resume();
+      outgoing.writeHead(503, { 'content-type': 'application/xml' }).end(XML('SlowDown', 'Please reduce your request rate.'));
+      return;
+    }
+    if (write && random() < faults.internalErrorRate) {
+      totals.internalErrors++;
+      incoming.resume();
+      outgoing.writeHead(500, { 'content-type': 'application/xml' }).end(XML('InternalError', 'We encountered an internal error. Please try again.'));
+      return;
+    }
+    const dropAnswer = operation === 'POST complete' && faults.dropCompleteResponses > 0;
+    if (dropAnswer) faults = { ...faults, dropCompleteResponses: faults.dropCompleteResponses - 1 };
+    const proxied = forward(
+      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: incoming.headers },
+      (answer) => {
+        if (dropAnswer) {
+          totals.droppedCompletes++;
+          answer.resume();
+          answer.on('end', () => outgoing.socket?.destroy());
+          return;
+        }
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    proxied.on('error', () => outgoing.socket?.destroy());
+    incoming.pipe(proxied);
+  };
+
+  const server: Server = createServer((incoming, outgoing) => {
+    handle(incoming, outgoing).catch(() => outgoing.socket?.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    setFaults(next) {
+      faults = { ...faults, ...next };
+    },
+    hold(matches) {
+      let release: () => void = () => undefined;
+      let reach: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      const gate = { matches, held, reach };
+      gates.push(gate);
+      return {
+        reached,
+        open() {
+          gates.splice(gates.indexOf(gate), 1);
+          release();
+        },
+      };
+    },
+    stats: () => ({ requests: { ...counts }, ...totals }),
+    async stop() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
