@@ -55,6 +55,21 @@ export class CognitoServiceError extends Error {
     return new CognitoServiceError('UsernameExistsException', 'User account already exists');
   }
 
+  /** A group name that is not in the pool (Cognito's wording, the same for every group operation). */
+  static groupNotFound(): CognitoServiceError {
+    return new CognitoServiceError('ResourceNotFoundException', 'Group not found.');
+  }
+
+  /** CreateGroup with a taken name. */
+  static groupExists(): CognitoServiceError {
+    return new CognitoServiceError('GroupExistsException', 'A group with the name already exists.');
+  }
+
+  /** A hard resource limit (groups per pool, groups per user) would be exceeded. */
+  static limitExceeded(message: string): CognitoServiceError {
+    return new CognitoServiceError('LimitExceededException', message);
+  }
+
   /** The account-wide quota is spent. Cognito sends this with HTTP 400, not 429. */
   static tooManyRequests(): CognitoServiceError {
     return new CognitoServiceError('TooManyRequestsException', 'Rate exceeded');

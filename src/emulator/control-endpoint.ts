@@ -4,7 +4,7 @@ import { readBody } from './aws-json-protocol.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import type { EmulatorFaults } from './fault-injector.js';
 import { FaultConfigError } from './fault-injector.js';
-import type { SeedOptions } from './user-seeder.js';
+import type { PoolSeedOptions } from './user-seeder.js';
 
 /** Every control path starts with this; nothing in Cognito's API does. */
 export const CONTROL_PREFIX = '/__emulator/';
@@ -14,6 +14,9 @@ export interface PoolSummary {
   id: string;
   name: string;
   users: number;
+  groups: number;
+  /** (group, user) pairs in all of the pool's groups. */
+  memberships: number;
 }
 
 /** What the control endpoint can see and change (the emulator, seen through a narrow window). */
@@ -24,7 +27,7 @@ export interface ControlTarget {
   stats(): EmulatorStats;
   resetStats(): void;
   pools(): PoolSummary[];
-  createPoolWithUsers(options: SeedOptions & { name?: string }): string;
+  createPoolWithUsers(options: PoolSeedOptions): string;
 }
 
 const createPoolSchema = z.strictObject({
@@ -32,6 +35,7 @@ const createPoolSchema = z.strictObject({
   users: z.number().int().min(0),
   seed: z.number().optional(),
   subSkew: z.number().min(0).max(1).optional(),
+  groups: z.number().int().min(0).max(10_000).optional(),
 });
 
 class ControlError extends Error {
@@ -91,7 +95,7 @@ export async function handleControlRequest(request: IncomingMessage, response: S
           throw new ControlError(400, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
         }
         const id = target.createPoolWithUsers(parsed.data);
-        return send(response, 201, { id, users: parsed.data.users });
+        return send(response, 201, { id, users: parsed.data.users, groups: parsed.data.groups ?? 0 });
       }
       default:
         throw new ControlError(404, `no control route ${route}; see "The Cognito emulator" in README.md`);

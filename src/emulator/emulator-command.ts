@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { CognitoEmulator } from './emulator-server.js';
 import type { EmulatorFaults } from './fault-injector.js';
+import { MAX_GROUPS_PER_POOL } from './group-directory.js';
 import { MAX_SEED_USERS } from './user-seeder.js';
 
 /** Default port of `cognito-export emulator` (LocalStack-like, but clear of LocalStack's 4566). */
@@ -16,6 +17,7 @@ export interface EmulatorCommandOptions {
   host: string;
   region: string;
   users: number;
+  groups: number;
   seed: number;
   subSkew: number;
   poolName: string;
@@ -84,7 +86,8 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--region <region>', 'region in pool ids and ARNs', parseRegion, 'us-east-1')
     .option('--users <n>', 'users to seed into the pool', integerIn(0, MAX_SEED_USERS), 0)
-    .option('--seed <n>', 'seed for the users (same seed, same users)', integerIn(0, 2 ** 32 - 1), 1)
+    .option('--groups <n>', 'groups to seed, with skewed memberships over the users', integerIn(0, MAX_GROUPS_PER_POOL), 0)
+    .option('--seed <n>', 'seed for the users and groups (same seed, same pool)', integerIn(0, 2 ** 32 - 1), 1)
     .option('--sub-skew <fraction>', 'share of subs starting with "0" (uneven shards)', rate, 0)
     .option('--pool-name <name>', 'name of the seeded pool', parsePoolName, 'emulated-pool')
     .option('--pool-id <id>', 'id of the seeded pool, e.g. us-east-1_Example01 (default: random)', parsePoolId)
@@ -149,6 +152,7 @@ export async function runEmulatorCommand(
     poolId = emulator.createPoolWithUsers({
       name: options.poolName,
       users: options.users,
+      groups: options.groups,
       seed: options.seed,
       subSkew: options.subSkew,
       ...(options.poolId === undefined ? {} : { id: options.poolId }),
@@ -157,7 +161,13 @@ export async function runEmulatorCommand(
     await emulator.stop();
     throw error;
   }
-  if (options.users > 0) err(`seeded ${options.users} users in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (options.groups > 0) {
+    const memberships = emulator.pools().find((pool) => pool.id === poolId)?.memberships ?? 0;
+    err(`seeded ${options.users} users, ${options.groups} groups and ${memberships} memberships in ${seconds} s`);
+  } else if (options.users > 0) {
+    err(`seeded ${options.users} users in ${seconds} s`);
+  }
   out(`url=${emulator.url}`);
   out(`user_pool_id=${poolId}`);
   out(`# export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=${emulator.url} AWS_REGION=${options.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`);

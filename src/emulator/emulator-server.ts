@@ -1,28 +1,31 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
-import { AccountQuota } from './account-quota.js';
-import { operationFromTarget, parseJsonBody, readBody, sendError, sendJson } from './aws-json-protocol.js';
-import { CognitoServiceError } from './cognito-error.js';
+import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoEndpoint } from './cognito-endpoint.js';
 import { CONTROL_PREFIX, handleControlRequest } from './control-endpoint.js';
 import type { ControlTarget, PoolSummary } from './control-endpoint.js';
 import { StatsRecorder } from './emulator-stats.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import { FaultInjector } from './fault-injector.js';
 import type { EmulatorFaults } from './fault-injector.js';
-import type { OperationHandler } from './operation-context.js';
+import { seedGroups } from './group-seeder.js';
+import type { GroupSeedOptions } from './group-seeder.js';
 import { PaginationTokenCodec } from './pagination-token.js';
-import { POOL_OPERATIONS } from './pool-operations.js';
+import { QuotaMeter } from './quota-meter.js';
+import type { QuotaRates } from './quota-meter.js';
 import { RandomSource, unpredictableSeed } from './random-source.js';
+import { PRINTABLE_PATTERN } from './request-validator.js';
+import { ResponseScheduler } from './response-scheduler.js';
+import { StoredGroup } from './stored-group.js';
 import { internAttributeName, StoredUser, userTimestampNow } from './stored-user.js';
 import type { UserStatus } from './stored-user.js';
-import { USER_OPERATIONS } from './user-operations.js';
+import { DEFAULT_ACCOUNT_ID } from './user-pool.js';
 import type { UserPool } from './user-pool.js';
 import { UserPoolStore } from './user-pool-store.js';
 import { randomSub, seedUsers } from './user-seeder.js';
-import type { SeedOptions } from './user-seeder.js';
+import type { PoolSeedOptions, SeedOptions } from './user-seeder.js';
 
 /** How to start an emulator. */
 export interface EmulatorOptions {
@@ -36,6 +39,16 @@ export interface EmulatorOptions {
   faults?: Partial<EmulatorFaults>;
   /** Seeds fault decisions, pool ids and token signing, for reproducible runs. @default random */
   randomSeed?: number;
+}
+
+/** A group to create directly (library only). */
+export interface NewGroup {
+  /** 1–128 letters, marks, symbols, digits or punctuation, as Cognito allows (no spaces). */
+  name: string;
+  description?: string;
+  roleArn?: string;
+  /** A non-negative integer; lower wins. */
+  precedence?: number;
 }
 
 /** A user to add directly (library only), e.g. with a chosen sub to land mid-walk. */
@@ -52,14 +65,11 @@ export interface NewUser {
   createdAt?: Date;
 }
 
-const OPERATIONS: Readonly<Record<string, OperationHandler>> = { ...POOL_OPERATIONS, ...USER_OPERATIONS };
-// The UserList quota covers exactly these two calls, across every pool of the account.
-const QUOTA_OPERATIONS: ReadonlySet<string> = new Set(['ListUsers', 'ListUsersInGroup']);
+const GROUP_NAME_RE = new RegExp(`^${PRINTABLE_PATTERN}$`, 'u');
 
-type Outcome =
-  | { readonly kind: 'answer'; readonly body: unknown }
-  | { readonly kind: 'error'; readonly error: CognitoServiceError; readonly counter: 'errors' | 'throttled' }
-  | { readonly kind: 'drop' };
+function quotaRates(faults: EmulatorFaults): QuotaRates {
+  return { userListRps: faults.quotaRps, resourceReadRps: faults.resourceReadRps, resourceReadPoolRps: faults.resourceReadPoolRps };
+}
 
 /**
  * A local Cognito user-pool service speaking AWS JSON 1.1 (`POST /`, `X-Amz-Target:
@@ -75,10 +85,10 @@ export class CognitoEmulator implements ControlTarget {
   readonly #server: Server;
   readonly #store: UserPoolStore;
   readonly #faults: FaultInjector;
-  readonly #quota: AccountQuota;
+  readonly #quota: QuotaMeter;
   readonly #stats = new StatsRecorder();
-  readonly #codec: PaginationTokenCodec;
-  readonly #pending = new Set<NodeJS.Timeout>();
+  readonly #scheduler: ResponseScheduler;
+  readonly #cognito: CognitoEndpoint;
   #stopped: Promise<void> | null = null;
 
   private constructor(server: Server, url: string, options: EmulatorOptions) {
@@ -89,9 +99,18 @@ export class CognitoEmulator implements ControlTarget {
     const root = new RandomSource(seed);
     this.#faults = new FaultInjector(options.faults ?? {}, root.fork());
     this.#store = new UserPoolStore(this.region, root.fork());
-    this.#quota = new AccountQuota(this.#faults.faults.quotaRps);
+    this.#quota = new QuotaMeter(quotaRates(this.#faults.faults));
     const key = options.randomSeed === undefined ? randomBytes(32) : createHash('sha256').update(`token-key:${seed}`).digest();
-    this.#codec = new PaginationTokenCodec(key);
+    this.#scheduler = new ResponseScheduler(() => this.#faults.delayMs());
+    this.#cognito = new CognitoEndpoint({
+      store: this.#store,
+      codec: new PaginationTokenCodec(key),
+      faults: this.#faults,
+      quota: this.#quota,
+      stats: this.#stats,
+      scheduler: this.#scheduler,
+      authenticate: (request) => this.#faults.credentialError(request.headers.authorization) ?? { account: DEFAULT_ACCOUNT_ID },
+    });
   }
 
   /** Starts an emulator and resolves once it is listening. */
@@ -127,11 +146,56 @@ export class CognitoEmulator implements ControlTarget {
     seedUsers(this.#pool(poolId), options);
   }
 
-  /** Creates a pool and seeds it; returns its id. */
-  createPoolWithUsers(options: SeedOptions & { name?: string; id?: string }): string {
+  /** Creates a pool and seeds it: users, then (with `groups`) groups and memberships; returns its id. */
+  createPoolWithUsers(options: PoolSeedOptions): string {
     const id = this.createPool(options.name ?? 'emulated-pool', options.id);
     this.seedUsers(id, options);
+    if ((options.groups ?? 0) > 0) this.seedGroups(id, { groups: options.groups ?? 0, ...(options.seed === undefined ? {} : { seed: options.seed }) });
     return id;
+  }
+
+  /** Adds `options.groups` deterministic groups with skewed memberships over the pool's users (see {@link GroupSeedOptions}). */
+  seedGroups(poolId: string, options: GroupSeedOptions): void {
+    seedGroups(this.#pool(poolId), options);
+  }
+
+  /** Creates one group directly, bypassing the API (and its faults); returns it as the SDK parses GetGroup. */
+  createGroup(poolId: string, group: NewGroup): GroupType {
+    const pool = this.#pool(poolId);
+    if (group.name.length > 128 || !GROUP_NAME_RE.test(group.name)) {
+      throw new RangeError(`Expected a group name of 1-128 letters, marks, symbols, digits or punctuation, got \`${group.name}\``);
+    }
+    const now = userTimestampNow();
+    const stored = new StoredGroup(group.name, group.description ?? null, group.roleArn ?? null, group.precedence ?? null, now, now);
+    pool.groups.add(stored);
+    return stored.toSdk(poolId);
+  }
+
+  /** Deletes one group and its memberships; false when there was none. */
+  deleteGroup(poolId: string, name: string): boolean {
+    return this.#pool(poolId).groups.delete(name) !== undefined;
+  }
+
+  /** Makes a user a member of a group (nothing changes when it already is one); throws past 100 groups. */
+  addUserToGroup(poolId: string, groupName: string, username: string): void {
+    const pool = this.#pool(poolId);
+    pool.groups.addMember(pool.groups.require(groupName), this.#user(pool, username));
+  }
+
+  /** Ends one membership; false when there was none. */
+  removeUserFromGroup(poolId: string, groupName: string, username: string): boolean {
+    const pool = this.#pool(poolId);
+    return pool.groups.removeMember(pool.groups.require(groupName), this.#user(pool, username));
+  }
+
+  /** Every group of the pool as the SDK's ListGroups returns it (dates as Date), sorted by name. */
+  listAllGroups(poolId: string): GroupType[] {
+    return this.#pool(poolId).groups.groups.map((group) => group.toSdk(poolId));
+  }
+
+  /** Every member of a group as the SDK's ListUsersInGroup returns it (dates as Date), sorted by sub. */
+  listAllMembers(poolId: string, groupName: string): UserType[] {
+    return this.#pool(poolId).groups.require(groupName).members.map((user) => user.toSdk());
   }
 
   /** Adds one user directly, bypassing the API (and its faults). */
@@ -169,14 +233,21 @@ export class CognitoEmulator implements ControlTarget {
 
   /** Every pool with its size. */
   pools(): PoolSummary[] {
-    return this.#store.list().map((pool) => ({ id: pool.id, name: pool.name, users: pool.size }));
+    return this.#store.list().map((pool) => ({
+      id: pool.id,
+      name: pool.name,
+      users: pool.size,
+      groups: pool.groups.size,
+      memberships: pool.groups.membershipCount,
+    }));
   }
 
   /** Changes some fault settings; throws FaultConfigError (changing nothing) when one is invalid. */
   setFaults(faults: Partial<EmulatorFaults>): void {
-    const before = this.#faults.faults.quotaRps;
-    const after = this.#faults.update(faults).quotaRps;
-    if (after !== before) this.#quota.setRate(after);
+    const before = quotaRates(this.#faults.faults);
+    const after = quotaRates(this.#faults.update(faults));
+    // Buckets start again full only when a rate changed, so unrelated changes never reset a quota.
+    if (JSON.stringify(after) !== JSON.stringify(before)) this.#quota.setRates(after);
   }
 
   /** A copy of the current fault settings. */
@@ -197,8 +268,7 @@ export class CognitoEmulator implements ControlTarget {
   /** Closes the server and every open connection; answers still waiting on latency are dropped. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
-      for (const timer of this.#pending) clearTimeout(timer);
-      this.#pending.clear();
+      this.#scheduler.stop();
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
@@ -211,85 +281,18 @@ export class CognitoEmulator implements ControlTarget {
     return pool;
   }
 
+  #user(pool: UserPool, username: string): StoredUser {
+    const user = pool.findByUsername(username);
+    if (user === undefined) throw new Error(`User ${username} does not exist in ${pool.id}.`);
+    return user;
+  }
+
   #onRequest(request: IncomingMessage, response: ServerResponse): void {
     if ((request.url ?? '').startsWith(CONTROL_PREFIX)) {
       void handleControlRequest(request, response, this);
       return;
     }
-    const requestId = randomUUID();
-    const arrivedMs = userTimestampNow();
-    const target = request.headers['x-amz-target'];
-    const operation = operationFromTarget(target);
-    const name = operation ?? (typeof target === 'string' && target !== '' ? target : '(no target)');
-    this.#stats.count('calls', name);
-
-    // Decided on arrival, before the body and before any latency, as AWS meters requests.
-    let early = this.#faults.credentialError(request.headers.authorization);
-    if (early === null && (request.method !== 'POST' || operation === null || !Object.hasOwn(OPERATIONS, operation))) {
-      early = CognitoServiceError.unknownOperation();
-    }
-    const throttled = early === null && QUOTA_OPERATIONS.has(name) && (!this.#quota.tryTake() || this.#faults.shouldThrottle());
-    if (throttled) early = CognitoServiceError.tooManyRequests();
-
-    readBody(request).then(
-      (raw) => {
-        const outcome: Outcome =
-          early !== null
-            ? { kind: 'error', error: early, counter: throttled ? 'throttled' : 'errors' }
-            : this.#execute(name, raw, requestId, arrivedMs);
-        this.#respondLater(name, outcome, request, response, requestId);
-      },
-      (error: unknown) => {
-        const failure = error instanceof CognitoServiceError ? error : CognitoServiceError.serialization();
-        this.#respondLater(name, { kind: 'error', error: failure, counter: 'errors' }, request, response, requestId);
-      },
-    );
-  }
-
-  #execute(operation: string, raw: Buffer, requestId: string, nowMs: number): Outcome {
-    if (this.#faults.shouldDrop()) return { kind: 'drop' };
-    try {
-      const injected = this.#faults.injectedError(operation);
-      if (injected !== null) throw injected;
-      const handler = OPERATIONS[operation] as OperationHandler;
-      const context = { store: this.#store, codec: this.#codec, faults: this.#faults, requestId, nowMs };
-      return { kind: 'answer', body: handler(parseJsonBody(raw), context) };
-    } catch (error) {
-      if (error instanceof CognitoServiceError) return { kind: 'error', error, counter: 'errors' };
-      // A bug in the emulator: answer as AWS would for its own failure, and say so on stderr.
-      console.error(`cognito emulator: ${operation} failed:`, error);
-      return { kind: 'error', error: CognitoServiceError.internalError(), counter: 'errors' };
-    }
-  }
-
-  #respondLater(operation: string, outcome: Outcome, request: IncomingMessage, response: ServerResponse, requestId: string): void {
-    if (this.#stopped !== null) {
-      request.socket.destroy();
-      return;
-    }
-    const deliver = (): void => {
-      if (outcome.kind === 'drop') {
-        this.#stats.count('dropped', operation);
-        request.socket.destroy();
-        return;
-      }
-      if (outcome.kind === 'error') {
-        this.#stats.count(outcome.counter, operation);
-        sendError(response, outcome.error, requestId);
-        return;
-      }
-      sendJson(response, 200, outcome.body, requestId);
-    };
-    const delay = this.#faults.delayMs();
-    if (delay <= 0) {
-      deliver();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.#pending.delete(timer);
-      deliver();
-    }, delay);
-    this.#pending.add(timer);
+    this.#cognito.handle(request, response);
   }
 }
 

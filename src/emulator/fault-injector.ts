@@ -19,20 +19,27 @@ export interface EmulatorFaults {
   latencyMs: number;
   /** Extra uniform random delay [0, jitterMs) on top of latencyMs. @default 0 */
   jitterMs: number;
-  /** Account-wide ListUsers/ListUsersInGroup quota in requests/s (burst = 1 s worth); null = off. @default null */
-  quotaRps: number | null;
   /**
-   * Share of ListUsers/ListUsersInGroup calls answered TooManyRequestsException at random, on top of
-   * the quota (counted as throttled). @default 0
+   * Per-account UserList (ListUsers + ListUsersInGroup) quota in requests/s (burst = 1 s worth);
+   * null = off, and with it the UserPoolResourceRead quotas. @default null
+   */
+  quotaRps: number | null;
+  /** Per-account UserPoolResourceRead (ListGroups) quota in requests/s, while `quotaRps` is set. @default 20 */
+  resourceReadRps: number;
+  /** UserPoolResourceRead quota per pool and operation in requests/s, while `quotaRps` is set. @default 5 */
+  resourceReadPoolRps: number;
+  /**
+   * Share of metered calls (ListUsers, ListUsersInGroup, ListGroups) answered TooManyRequestsException
+   * at random, on top of the quotas (counted as throttled). @default 0
    */
   throttleRate: number;
   /** Share of calls answered InternalErrorException (HTTP 500). @default 0 */
   internalErrorRate: number;
   /** Share of calls whose connection is destroyed without an answer. @default 0 */
   dropConnectionRate: number;
-  /** Share of ListUsers pages cut short (1..limit-1 users) while still carrying a token. @default 0 */
+  /** Share of list pages (users, groups, members) cut short (1..limit-1 items) while still carrying a token. @default 0 */
   shortPageRate: number;
-  /** Share of ListUsers pages returned empty with a token. @default 0 */
+  /** Share of list pages returned empty with a token. @default 0 */
   emptyPageRate: number;
   /** Pagination tokens older than this are rejected; null = never expire. @default null */
   tokenTtlSeconds: number | null;
@@ -47,6 +54,8 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   latencyMs: 0,
   jitterMs: 0,
   quotaRps: null,
+  resourceReadRps: 20,
+  resourceReadPoolRps: 5,
   throttleRate: 0,
   internalErrorRate: 0,
   dropConnectionRate: 0,
@@ -63,6 +72,8 @@ const faultsPatchSchema = z
     latencyMs: z.number().min(0).max(600_000),
     jitterMs: z.number().min(0).max(600_000),
     quotaRps: z.number().positive().nullable(),
+    resourceReadRps: z.number().positive(),
+    resourceReadPoolRps: z.number().positive(),
     throttleRate: rate,
     internalErrorRate: rate,
     dropConnectionRate: rate,
@@ -147,7 +158,7 @@ export class FaultInjector {
     return accessKeyId !== undefined && allowed.includes(accessKeyId) ? null : CognitoServiceError.unrecognizedClient();
   }
 
-  /** True when this UserList call should be throttled at random (the quota is checked separately). */
+  /** True when this metered call should be throttled at random (the quotas are checked separately). */
   shouldThrottle(): boolean {
     return this.#random.chance(this.#faults.throttleRate);
   }
@@ -167,7 +178,7 @@ export class FaultInjector {
     return this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
   }
 
-  /** How to bend this ListUsers page (empty wins over short when both fire). */
+  /** How to bend this list page (empty wins over short when both fire). */
   pageShape(limit: number): PageShape {
     if (this.#random.chance(this.#faults.emptyPageRate)) return { kind: 'empty' };
     if (limit >= 2 && this.#random.chance(this.#faults.shortPageRate)) {

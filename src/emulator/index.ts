@@ -3,11 +3,13 @@
  * See "The Cognito emulator" in README.md.
  */
 export { CognitoEmulator } from './emulator-server.js';
-export type { EmulatorOptions, NewUser } from './emulator-server.js';
+export type { EmulatorOptions, NewGroup, NewUser } from './emulator-server.js';
 export type { EmulatorFaults, ForcedError } from './fault-injector.js';
 export { DEFAULT_FAULTS, FaultConfigError } from './fault-injector.js';
 export type { EmulatorStats } from './emulator-stats.js';
-export type { SeedOptions } from './user-seeder.js';
+export type { PoolSeedOptions, SeedOptions } from './user-seeder.js';
+export type { GroupSeedOptions } from './group-seeder.js';
+export { MAX_GROUPS_PER_POOL, MAX_GROUPS_PER_USER } from './group-directory.js';
 export { MAX_SEED_USERS } from './user-seeder.js';
 export type { UserStatus } from './stored-user.js';
 export { CONTROL_PREFIX } from './control-endpoint.js';

@@ -1,9 +1,9 @@
+import { GroupDirectory } from './group-directory.js';
+import { compareBySub, lowerBoundBySub, upperBoundBySub } from './sorted-by-sub.js';
 import type { StoredUser } from './stored-user.js';
 
-/** Orders users by `sub`, the store's only sort key (plain code-unit order, like a byte compare). */
-export function compareBySub(a: StoredUser, b: StoredUser): number {
-  return a.sub < b.sub ? -1 : a.sub > b.sub ? 1 : 0;
-}
+/** The account that owns a pool (and answers for static credentials) unless told otherwise. */
+export const DEFAULT_ACCOUNT_ID = '000000000000';
 
 /**
  * One user pool: its users kept sorted by `sub`, plus a username index. The sort order is what makes
@@ -13,6 +13,8 @@ export function compareBySub(a: StoredUser, b: StoredUser): number {
 export class UserPool {
   readonly #users: StoredUser[] = [];
   readonly #byUsername = new Map<string, StoredUser>();
+  /** The pool's groups and their members. */
+  readonly groups = new GroupDirectory();
   /** Epoch milliseconds. */
   modifiedMs: number;
 
@@ -21,6 +23,8 @@ export class UserPool {
     readonly name: string,
     /** Epoch milliseconds. */
     readonly createdMs: number,
+    /** The 12-digit AWS account that owns the pool; requests from other accounts do not see it. */
+    readonly account: string = DEFAULT_ACCOUNT_ID,
   ) {
     this.modifiedMs = createdMs;
   }
@@ -48,25 +52,12 @@ export class UserPool {
 
   /** Index of the first user whose sub is ≥ `sub`. */
   lowerBound(sub: string): number {
-    return this.#search(sub, (a, b) => a < b);
+    return lowerBoundBySub(this.#users, sub);
   }
 
   /** Index of the first user whose sub is > `sub` (where a page after `sub` starts). */
   upperBound(sub: string): number {
-    return this.#search(sub, (a, b) => a <= b);
-  }
-
-  /** Binary search: the first index whose sub does not satisfy `before(sub, target)`. */
-  #search(target: string, before: (sub: string, target: string) => boolean): number {
-    const users = this.#users;
-    let lo = 0;
-    let hi = users.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (before((users[mid] as StoredUser).sub, target)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return upperBoundBySub(this.#users, sub);
   }
 
   /** Adds one user. Throws when the username or sub is taken (callers check first). */
@@ -115,11 +106,12 @@ export class UserPool {
     }
   }
 
-  /** Removes the user with this username; returns it, or undefined when there was none. */
+  /** Removes the user with this username and its memberships; returns it, or undefined when there was none. */
   remove(username: string): StoredUser | undefined {
     const user = this.#byUsername.get(username);
     if (user === undefined) return undefined;
     this.#byUsername.delete(username);
+    this.groups.removeUser(user);
     const i = this.lowerBound(user.sub);
     if (this.#users[i] === user) this.#users.splice(i, 1);
     return user;

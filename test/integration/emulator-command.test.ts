@@ -56,13 +56,14 @@ describe('the emulator command', () => {
 
   it('parses every flag', () => {
     const options = parse(
-      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7'.split(' '),
+      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7'.split(' '),
     );
     expect(options).toEqual({
       port: 0,
       host: '0.0.0.0',
       region: 'eu-west-2',
       users: 500,
+      groups: 40,
       seed: 9,
       subSkew: 0.5,
       poolName: 'demo',
@@ -84,6 +85,7 @@ describe('the emulator command', () => {
     ['--port', '70000'],
     ['--users', '-5'],
     ['--users', '1.5'],
+    ['--groups', '10001'],
     ['--drop-rate', '1.5'],
     ['--throttle-rate', '-0.1'],
     ['--quota-rps', '0'],
@@ -118,6 +120,26 @@ describe('the emulator command', () => {
     await running;
     expect(ownSignalListeners().filter((listener) => !before.includes(listener))).toHaveLength(0);
     await expect(fetch(`${url}/__emulator/health`)).rejects.toThrow();
+  });
+
+  it('seeds groups with --groups and says how many memberships it made', async () => {
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const running = runEmulatorCommand(parse(['--port', '0', '--users', '300', '--groups', '25', '--random-seed', '3']), {
+      stdout: (l) => lines.push(l),
+      stderr: (l) => errors.push(l),
+      signal: controller.signal,
+    });
+    await expect.poll(() => lines.length).toBe(3);
+    const url = lines[0]!.replace(/^url=/, '');
+    const poolId = lines[1]!.replace(/^user_pool_id=/, '');
+    expect(errors.join('\n')).toMatch(/^seeded 300 users, 25 groups and \d+ memberships in \d+\.\d s$/);
+    const pools = (await (await fetch(`${url}/__emulator/pools`)).json()) as { pools: { id: string; groups: number; memberships: number }[] };
+    expect(pools.pools).toEqual([expect.objectContaining({ id: poolId, groups: 25, memberships: expect.any(Number) as number })]);
+    expect(pools.pools[0]!.memberships).toBeGreaterThan(200);
+    controller.abort();
+    await running;
   });
 
   it('stops when its abort signal fires', async () => {
