@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { operationFromTarget, parseJsonBody, readBody, sendError, sendJson } from './aws-json-protocol.js';
 import { CognitoServiceError } from './cognito-error.js';
+import type { Authentication, CredentialIssuer, Principal } from './credential-issuer.js';
 import type { StatsRecorder } from './emulator-stats.js';
 import type { FaultInjector } from './fault-injector.js';
 import { GROUP_LISTINGS } from './group-listings.js';
@@ -12,16 +13,11 @@ import { POOL_OPERATIONS } from './pool-operations.js';
 import { QuotaMeter } from './quota-meter.js';
 import type { ResponseScheduler } from './response-scheduler.js';
 import { userTimestampNow } from './stored-user.js';
+import { requestCredentials } from './sts-protocol.js';
 import { USER_OPERATIONS } from './user-operations.js';
 import type { UserPoolStore } from './user-pool-store.js';
 
 const OPERATIONS: Readonly<Record<string, OperationHandler>> = { ...POOL_OPERATIONS, ...USER_OPERATIONS, ...GROUP_OPERATIONS, ...GROUP_LISTINGS };
-
-/** Who sent a request, once its credentials are accepted. */
-export interface Caller {
-  /** The 12-digit AWS account the credentials belong to. */
-  readonly account: string;
-}
 
 /** What the Cognito endpoint works with; the emulator owns them all. */
 export interface CognitoEndpointParts {
@@ -31,8 +27,7 @@ export interface CognitoEndpointParts {
   readonly quota: QuotaMeter;
   readonly stats: StatsRecorder;
   readonly scheduler: ResponseScheduler;
-  /** The caller behind a request's credentials, or the error Cognito answers for them. */
-  readonly authenticate: (request: IncomingMessage) => Caller | CognitoServiceError;
+  readonly issuer: CredentialIssuer;
 }
 
 type Outcome =
@@ -61,26 +56,29 @@ export class CognitoEndpoint {
     const target = request.headers['x-amz-target'];
     const operation = operationFromTarget(target);
     const name = operation ?? (typeof target === 'string' && target !== '' ? target : '(no target)');
-    stats.count('calls', name);
+    const { accessKeyId, sessionToken } = requestCredentials(request.headers);
+    const auth = this.#parts.issuer.authenticate(accessKeyId, sessionToken, Date.now(), this.#parts.faults.allowedAccessKeyIds);
+    const caller = auth.kind === 'ok' ? auth.principal : null;
+    stats.count('calls', name, caller?.account ?? null);
 
-    const caller = this.#parts.authenticate(request);
     const known = request.method === 'POST' && operation !== null && Object.hasOwn(OPERATIONS, operation);
-    const early = caller instanceof CognitoServiceError ? caller : known ? null : CognitoServiceError.unknownOperation();
+    const early = caller === null ? authError(auth) : known ? null : CognitoServiceError.unknownOperation();
     readBody(request).then(
       (raw) => {
-        // Without an early error, `caller` is a Caller.
         const outcome: Outcome =
-          early !== null ? { kind: 'error', error: early, counter: 'errors' } : this.#decide(name, raw, requestId, arrivedMs, caller as Caller);
-        this.#respond(name, outcome, request, response, requestId);
+          early !== null || caller === null
+            ? { kind: 'error', error: early ?? authError(auth), counter: 'errors' }
+            : this.#decide(name, raw, requestId, arrivedMs, caller);
+        this.#respond(name, outcome, request, response, requestId, caller);
       },
       (error: unknown) => {
         const failure = error instanceof CognitoServiceError ? error : CognitoServiceError.serialization();
-        this.#respond(name, { kind: 'error', error: failure, counter: 'errors' }, request, response, requestId);
+        this.#respond(name, { kind: 'error', error: failure, counter: 'errors' }, request, response, requestId, caller);
       },
     );
   }
 
-  #decide(operation: string, raw: Buffer, requestId: string, nowMs: number, caller: Caller): Outcome {
+  #decide(operation: string, raw: Buffer, requestId: string, nowMs: number, caller: Principal): Outcome {
     const { faults, store, codec, quota } = this.#parts;
     if (QuotaMeter.meters(operation) && (!quota.tryTake(operation, caller.account, poolIdIn(raw)) || faults.shouldThrottle())) {
       return { kind: 'error', error: CognitoServiceError.tooManyRequests(), counter: 'throttled' };
@@ -99,20 +97,27 @@ export class CognitoEndpoint {
     }
   }
 
-  #respond(operation: string, outcome: Outcome, request: IncomingMessage, response: ServerResponse, requestId: string): void {
+  #respond(operation: string, outcome: Outcome, request: IncomingMessage, response: ServerResponse, requestId: string, caller: Principal | null): void {
     const { stats } = this.#parts;
+    const account = caller?.account ?? null;
     this.#parts.scheduler.later(request, () => {
       if (outcome.kind === 'drop') {
-        stats.count('dropped', operation);
+        stats.count('dropped', operation, account);
         request.socket.destroy();
       } else if (outcome.kind === 'error') {
-        stats.count(outcome.counter, operation);
+        stats.count(outcome.counter, operation, account);
         sendError(response, outcome.error, requestId);
       } else {
         sendJson(response, 200, outcome.body, requestId);
       }
     });
   }
+}
+
+/** What Cognito answers for credentials it refuses. */
+function authError(auth: Authentication): CognitoServiceError {
+  if (auth.kind === 'missing') return CognitoServiceError.missingAuthenticationToken();
+  return auth.kind === 'expired' ? CognitoServiceError.expiredToken() : CognitoServiceError.unrecognizedClient();
 }
 
 /** The UserPoolId a body names, for the per-pool quota; null when there is none (the operation will say why). */

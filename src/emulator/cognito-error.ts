@@ -90,6 +90,11 @@ export class CognitoServiceError extends Error {
     return new CognitoServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
 
+  /** Temporary credentials past their Expiration. */
+  static expiredToken(): CognitoServiceError {
+    return new CognitoServiceError('ExpiredTokenException', 'The security token included in the request is expired');
+  }
+
   /** A request with no SigV4 Authorization header at all. */
   static missingAuthenticationToken(): CognitoServiceError {
     return new CognitoServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token');

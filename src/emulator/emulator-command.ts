@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { CognitoEmulator } from './emulator-server.js';
+import type { RoleDefinition } from './credential-issuer.js';
 import type { EmulatorFaults } from './fault-injector.js';
 import { MAX_GROUPS_PER_POOL } from './group-directory.js';
 import { MAX_SEED_USERS } from './user-seeder.js';
@@ -32,6 +33,8 @@ export interface EmulatorCommandOptions {
   emptyPageRate: number;
   tokenTtlSeconds?: number;
   randomSeed?: number;
+  accountId: string;
+  role: RoleDefinition[];
 }
 
 function invalid(message: string): InvalidArgumentError {
@@ -72,6 +75,23 @@ function parsePoolName(value: string): string {
   return value;
 }
 
+function parseAccountId(value: string): string {
+  if (!/^\d{12}$/.test(value)) throw invalid(`Expected an account id of 12 digits, got ${value}`);
+  return value;
+}
+
+/** `<arn>[,<externalId>]`, repeatable: each occurrence adds a role. */
+function collectRole(value: string, previous: RoleDefinition[]): RoleDefinition[] {
+  const comma = value.indexOf(',');
+  const roleArn = comma === -1 ? value : value.slice(0, comma);
+  const externalId = comma === -1 ? undefined : value.slice(comma + 1);
+  if (!/^arn:aws:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/.test(roleArn)) {
+    throw invalid(`Expected a role like arn:aws:iam::111111111111:role/exporter[,<external id>], got ${value}`);
+  }
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) throw invalid(`Expected an external id of 2-1224 characters [\\w+=,.@:/-], got ${externalId}`);
+  return [...previous, externalId === undefined ? { roleArn } : { roleArn, externalId }];
+}
+
 const rate = numberIn(0, 1);
 
 /**
@@ -100,7 +120,9 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--short-page-rate <p>', 'share of ListUsers pages cut short (token kept)', rate, 0)
     .option('--empty-page-rate <p>', 'share of ListUsers pages returned empty (token kept)', rate, 0)
     .option('--token-ttl-seconds <s>', 'pagination tokens expire after this (default: never)', numberIn(0, 31_536_000, true))
-    .option('--random-seed <n>', 'seed for faults, pool ids and tokens (default: random)', integerIn(0, 2 ** 32 - 1))
+    .option('--random-seed <n>', 'seed for faults, pool ids, tokens and credentials (default: random)', integerIn(0, 2 ** 32 - 1))
+    .option('--account-id <id>', 'account of static access keys and of the seeded pool', parseAccountId, '000000000000')
+    .option('--role <arn[,externalId]>', 'a role AssumeRole may assume (repeatable)', collectRole, [])
     .action(async (options: EmulatorCommandOptions) => {
       await runEmulatorCommand(options);
     });
@@ -138,6 +160,8 @@ export async function runEmulatorCommand(
       host: options.host,
       region: options.region,
       faults: faultsFromOptions(options),
+      accountId: options.accountId,
+      roles: options.role,
       ...(options.randomSeed === undefined ? {} : { randomSeed: options.randomSeed }),
     });
   } catch (error) {

@@ -4,6 +4,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoEndpoint } from './cognito-endpoint.js';
+import { CredentialIssuer } from './credential-issuer.js';
+import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
 import { CONTROL_PREFIX, handleControlRequest } from './control-endpoint.js';
 import type { ControlTarget, PoolSummary } from './control-endpoint.js';
 import { StatsRecorder } from './emulator-stats.js';
@@ -19,6 +21,8 @@ import { RandomSource, unpredictableSeed } from './random-source.js';
 import { PRINTABLE_PATTERN } from './request-validator.js';
 import { ResponseScheduler } from './response-scheduler.js';
 import { StoredGroup } from './stored-group.js';
+import { StsEndpoint } from './sts-endpoint.js';
+import { isQueryRequest } from './sts-protocol.js';
 import { internAttributeName, StoredUser, userTimestampNow } from './stored-user.js';
 import type { UserStatus } from './stored-user.js';
 import { DEFAULT_ACCOUNT_ID } from './user-pool.js';
@@ -37,8 +41,12 @@ export interface EmulatorOptions {
   region?: string;
   /** Initial faults (all off by default). */
   faults?: Partial<EmulatorFaults>;
-  /** Seeds fault decisions, pool ids and token signing, for reproducible runs. @default random */
+  /** Seeds fault decisions, pool ids, token signing and issued credentials, for reproducible runs. @default random */
   randomSeed?: number;
+  /** The account of static (long-term) access keys and of pools created without one. @default '000000000000' */
+  accountId?: string;
+  /** Roles that AssumeRole may assume, registered at start (see {@link CognitoEmulator.createRole}). @default [] */
+  roles?: RoleDefinition[];
 }
 
 /** A group to create directly (library only). */
@@ -89,6 +97,8 @@ export class CognitoEmulator implements ControlTarget {
   readonly #stats = new StatsRecorder();
   readonly #scheduler: ResponseScheduler;
   readonly #cognito: CognitoEndpoint;
+  readonly #sts: StsEndpoint;
+  readonly #issuer: CredentialIssuer;
   #stopped: Promise<void> | null = null;
 
   private constructor(server: Server, url: string, options: EmulatorOptions) {
@@ -101,16 +111,12 @@ export class CognitoEmulator implements ControlTarget {
     this.#store = new UserPoolStore(this.region, root.fork());
     this.#quota = new QuotaMeter(quotaRates(this.#faults.faults));
     const key = options.randomSeed === undefined ? randomBytes(32) : createHash('sha256').update(`token-key:${seed}`).digest();
+    this.#issuer = new CredentialIssuer(options.accountId ?? DEFAULT_ACCOUNT_ID, root.fork());
+    for (const role of options.roles ?? []) this.#issuer.createRole(role);
     this.#scheduler = new ResponseScheduler(() => this.#faults.delayMs());
-    this.#cognito = new CognitoEndpoint({
-      store: this.#store,
-      codec: new PaginationTokenCodec(key),
-      faults: this.#faults,
-      quota: this.#quota,
-      stats: this.#stats,
-      scheduler: this.#scheduler,
-      authenticate: (request) => this.#faults.credentialError(request.headers.authorization) ?? { account: DEFAULT_ACCOUNT_ID },
-    });
+    const parts = { faults: this.#faults, stats: this.#stats, scheduler: this.#scheduler, issuer: this.#issuer };
+    this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
+    this.#sts = new StsEndpoint(parts);
   }
 
   /** Starts an emulator and resolves once it is listening. */
@@ -136,9 +142,29 @@ export class CognitoEmulator implements ControlTarget {
     return emulator;
   }
 
-  /** Creates an empty pool (with `id` if given, else a fresh one); returns its id. */
-  createPool(name: string, id?: string): string {
-    return this.#store.create(name, Date.now(), id).id;
+  /** The account of static access keys and of pools created without one. */
+  get defaultAccount(): string {
+    return this.#issuer.defaultAccount;
+  }
+
+  /** Creates an empty pool (with `id` if given, else a fresh one) in `options.account` (default: the default account); returns its id. */
+  createPool(name: string, id?: string, options: { account?: string } = {}): string {
+    const account = options.account ?? this.defaultAccount;
+    if (!/^\d{12}$/.test(account)) throw new RangeError(`Expected \`account\` to be 12 digits, got \`${account}\``);
+    return this.#store.create(name, Date.now(), id, account).id;
+  }
+
+  /**
+   * Registers a role that AssumeRole may assume, e.g. `{ roleArn: 'arn:aws:iam::111111111111:role/exporter',
+   * externalId: 'x' }`; its credentials belong to the account in the ARN. Registering it again replaces it.
+   */
+  createRole(role: RoleDefinition): RoleSummary {
+    return this.#issuer.createRole(role);
+  }
+
+  /** Every registered role. */
+  roles(): RoleSummary[] {
+    return this.#issuer.roles();
   }
 
   /** Adds `options.users` deterministic users (see {@link SeedOptions}). */
@@ -148,7 +174,7 @@ export class CognitoEmulator implements ControlTarget {
 
   /** Creates a pool and seeds it: users, then (with `groups`) groups and memberships; returns its id. */
   createPoolWithUsers(options: PoolSeedOptions): string {
-    const id = this.createPool(options.name ?? 'emulated-pool', options.id);
+    const id = this.createPool(options.name ?? 'emulated-pool', options.id, options.account === undefined ? {} : { account: options.account });
     this.seedUsers(id, options);
     if ((options.groups ?? 0) > 0) this.seedGroups(id, { groups: options.groups ?? 0, ...(options.seed === undefined ? {} : { seed: options.seed }) });
     return id;
@@ -236,6 +262,7 @@ export class CognitoEmulator implements ControlTarget {
     return this.#store.list().map((pool) => ({
       id: pool.id,
       name: pool.name,
+      account: pool.account,
       users: pool.size,
       groups: pool.groups.size,
       memberships: pool.groups.membershipCount,
@@ -292,7 +319,8 @@ export class CognitoEmulator implements ControlTarget {
       void handleControlRequest(request, response, this);
       return;
     }
-    this.#cognito.handle(request, response);
+    if (isQueryRequest(request)) this.#sts.handle(request, response);
+    else this.#cognito.handle(request, response);
   }
 }
 

@@ -45,8 +45,13 @@ export interface EmulatorFaults {
   tokenTtlSeconds: number | null;
   /** Operation name → error answered for every call of it. @default {} */
   forcedErrors: Record<string, ForcedError>;
-  /** When set, only requests signed with one of these access key ids are served. @default null */
+  /**
+   * When set, only requests signed with one of these static access key ids (or with temporary
+   * credentials the emulator's STS issued) are served. @default null
+   */
   allowedAccessKeyIds: string[] | null;
+  /** Caps the lifetime of credentials AssumeRole issues, in seconds (to test refreshing); null = as requested. @default null */
+  sessionDurationSeconds: number | null;
 }
 
 /** No faults: a fast, faithful Cognito. */
@@ -64,6 +69,7 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   tokenTtlSeconds: null,
   forcedErrors: {},
   allowedAccessKeyIds: null,
+  sessionDurationSeconds: null,
 });
 
 const rate = z.number().min(0).max(1);
@@ -89,6 +95,7 @@ const faultsPatchSchema = z
       }),
     ),
     allowedAccessKeyIds: z.array(z.string().min(1)).nullable(),
+    sessionDurationSeconds: z.number().int().min(1).max(43_200).nullable(),
   })
   .partial();
 
@@ -149,13 +156,9 @@ export class FaultInjector {
     return latencyMs + (jitterMs > 0 ? this.#random.next() * jitterMs : 0);
   }
 
-  /** Null when the request may proceed; otherwise the error AWS gives for these credentials. */
-  credentialError(authorization: string | undefined): CognitoServiceError | null {
-    const allowed = this.#faults.allowedAccessKeyIds;
-    if (allowed === null) return null;
-    if (authorization === undefined || authorization === '') return CognitoServiceError.missingAuthenticationToken();
-    const accessKeyId = /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
-    return accessKeyId !== undefined && allowed.includes(accessKeyId) ? null : CognitoServiceError.unrecognizedClient();
+  /** The static access key ids that may call, or null for any. */
+  get allowedAccessKeyIds(): readonly string[] | null {
+    return this.#faults.allowedAccessKeyIds;
   }
 
   /** True when this metered call should be throttled at random (the quotas are checked separately). */
@@ -168,14 +171,14 @@ export class FaultInjector {
     return this.#random.chance(this.#faults.dropConnectionRate);
   }
 
-  /** The error forced for this operation, or an injected internal error, or null. */
-  injectedError(operation: string): CognitoServiceError | null {
+  /** The error forced for this operation, or (when `random`) an injected internal error, or null. */
+  injectedError(operation: string, random = true): CognitoServiceError | null {
     const forced = this.#faults.forcedErrors[operation];
     if (forced !== undefined) {
       const status = forced.status ?? (forced.code === 'InternalErrorException' ? 500 : 400);
       return new CognitoServiceError(forced.code, forced.message ?? forced.code, status);
     }
-    return this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
+    return random && this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
   }
 
   /** How to bend this list page (empty wins over short when both fire). */

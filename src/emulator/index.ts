@@ -15,3 +15,5 @@ export type { UserStatus } from './stored-user.js';
 export { CONTROL_PREFIX } from './control-endpoint.js';
 export type { PoolSummary } from './control-endpoint.js';
 export { registerEmulatorCommand } from './emulator-command.js';
+export type { RoleDefinition, RoleSummary } from './credential-issuer.js';
+export type { OperationCounters } from './emulator-stats.js';

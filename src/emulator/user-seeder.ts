@@ -24,6 +24,8 @@ export interface PoolSeedOptions extends SeedOptions {
   id?: string;
   /** Groups to seed (with memberships) after the users, from the same seed. @default 0 */
   groups?: number;
+  /** The 12-digit account that owns the pool. @default the emulator's default account */
+  account?: string;
 }
 
 /** Largest seed request accepted; a guard against typos like `--users 1e9`. */

@@ -54,8 +54,9 @@ describe('the control endpoint', () => {
     await control('POST', 'stats/reset');
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
-    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { calls: { ListUsers: 2 }, throttled: {}, errors: {}, dropped: {} } });
-    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {} } });
+    const counters = { calls: { ListUsers: 2 }, throttled: {}, errors: {}, dropped: {} };
+    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { ...counters, accounts: { '000000000000': counters } } });
+    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {}, accounts: {} } });
   });
 
   it('creates seeded pools and lists pools with their sizes', async () => {
@@ -64,7 +65,7 @@ describe('the control endpoint', () => {
     const { id } = created.json as { id: string };
     expect(emulator.userCount(id)).toBe(25);
     const listed = (await control('GET', 'pools')).json as { pools: { id: string; name: string; users: number }[] };
-    expect(listed.pools).toContainEqual({ id, name: 'from-control', users: 25, groups: 0, memberships: 0 });
+    expect(listed.pools).toContainEqual({ id, name: 'from-control', account: '000000000000', users: 25, groups: 0, memberships: 0 });
     expect((await control('POST', 'pools', { users: -1 })).status).toBe(400);
   });
 

@@ -197,6 +197,7 @@ describe('the AWS JSON 1.1 protocol', () => {
     emulator.resetStats();
     await rawCall('AWSCognitoIdentityProviderService.Bogus', '{}');
     await client.send(new ListUserPoolsCommand({ MaxResults: 1 }));
-    expect(emulator.stats()).toEqual({ calls: { Bogus: 1, ListUserPools: 1 }, throttled: {}, errors: { Bogus: 1 }, dropped: {} });
+    const counters = { calls: { Bogus: 1, ListUserPools: 1 }, throttled: {}, errors: { Bogus: 1 }, dropped: {} };
+    expect(emulator.stats()).toEqual({ ...counters, accounts: { '000000000000': counters } });
   });
 });
