@@ -35,6 +35,8 @@ export interface EmulatorCommandOptions {
   randomSeed?: number;
   accountId: string;
   role: RoleDefinition[];
+  appRps?: number;
+  appPattern: 'steady' | 'burst';
 }
 
 function invalid(message: string): InvalidArgumentError {
@@ -92,6 +94,11 @@ function collectRole(value: string, previous: RoleDefinition[]): RoleDefinition[
   return [...previous, externalId === undefined ? { roleArn } : { roleArn, externalId }];
 }
 
+function parseAppPattern(value: string): 'steady' | 'burst' {
+  if (value !== 'steady' && value !== 'burst') throw invalid(`Expected steady or burst, got ${value}`);
+  return value;
+}
+
 const rate = numberIn(0, 1);
 
 /**
@@ -123,6 +130,8 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--random-seed <n>', 'seed for faults, pool ids, tokens and credentials (default: random)', integerIn(0, 2 ** 32 - 1))
     .option('--account-id <id>', 'account of static access keys and of the seeded pool', parseAccountId, '000000000000')
     .option('--role <arn[,externalId]>', 'a role AssumeRole may assume (repeatable)', collectRole, [])
+    .option('--app-rps <n>', "the account's own app: ListUsers calls/s taken from its quota (default: none)", numberIn(0, 100_000, true))
+    .option('--app-pattern <pattern>', 'steady, or burst (the rate for 10 s of every 30 s)', parseAppPattern, 'steady')
     .action(async (options: EmulatorCommandOptions) => {
       await runEmulatorCommand(options);
     });
@@ -140,6 +149,8 @@ export function faultsFromOptions(options: EmulatorCommandOptions): Partial<Emul
     shortPageRate: options.shortPageRate,
     emptyPageRate: options.emptyPageRate,
     tokenTtlSeconds: options.tokenTtlSeconds ?? null,
+    appRps: options.appRps ?? null,
+    appPattern: options.appPattern,
   };
 }
 

@@ -3,6 +3,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { AppLoad } from './app-load.js';
+import type { AppLoadSettings } from './app-load.js';
 import { CognitoEndpoint } from './cognito-endpoint.js';
 import { CredentialIssuer } from './credential-issuer.js';
 import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
@@ -99,6 +101,7 @@ export class CognitoEmulator implements ControlTarget {
   readonly #cognito: CognitoEndpoint;
   readonly #sts: StsEndpoint;
   readonly #issuer: CredentialIssuer;
+  readonly #app: AppLoad;
   #stopped: Promise<void> | null = null;
 
   private constructor(server: Server, url: string, options: EmulatorOptions) {
@@ -117,6 +120,13 @@ export class CognitoEmulator implements ControlTarget {
     const parts = { faults: this.#faults, stats: this.#stats, scheduler: this.#scheduler, issuer: this.#issuer };
     this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
     this.#sts = new StsEndpoint(parts);
+    this.#app = new AppLoad(this.#quota);
+    this.#app.configure(this.#appSettings());
+  }
+
+  #appSettings(): AppLoadSettings {
+    const f = this.#faults.faults;
+    return { rps: f.appRps, pattern: f.appPattern, burstSeconds: f.appBurstSeconds, periodSeconds: f.appPeriodSeconds, account: f.appAccount ?? this.defaultAccount };
   }
 
   /** Starts an emulator and resolves once it is listening. */
@@ -275,6 +285,7 @@ export class CognitoEmulator implements ControlTarget {
     const after = quotaRates(this.#faults.update(faults));
     // Buckets start again full only when a rate changed, so unrelated changes never reset a quota.
     if (JSON.stringify(after) !== JSON.stringify(before)) this.#quota.setRates(after);
+    this.#app.configure(this.#appSettings());
   }
 
   /** A copy of the current fault settings. */
@@ -284,17 +295,19 @@ export class CognitoEmulator implements ControlTarget {
 
   /** A copy of the counters. */
   stats(): EmulatorStats {
-    return this.#stats.snapshot();
+    return { ...this.#stats.snapshot(), app: this.#app.counts };
   }
 
-  /** Zeroes the counters. */
+  /** Zeroes the counters (the app's included). */
   resetStats(): void {
     this.#stats.reset();
+    this.#app.resetCounts();
   }
 
   /** Closes the server and every open connection; answers still waiting on latency are dropped. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
+      this.#app.stop();
       this.#scheduler.stop();
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();

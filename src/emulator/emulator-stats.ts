@@ -1,3 +1,5 @@
+import type { AppLoadCounts } from './app-load.js';
+
 /** Counters by operation name. */
 export interface OperationCounters {
   /** Every request that named an operation (throttled, failed and dropped ones included). */
@@ -14,13 +16,16 @@ export interface OperationCounters {
 export interface EmulatorStats extends OperationCounters {
   /** The same counters for each account whose credentials were accepted, by account id. */
   accounts: Record<string, OperationCounters>;
+  /** The emulated app's ListUsers calls (see `appRps`), which are not in `calls`. */
+  app: AppLoadCounts;
 }
 
 type Counter = keyof OperationCounters;
+type Snapshot = Omit<EmulatorStats, 'app'>;
 
-/** Mutable counters behind {@link EmulatorStats}. */
+/** Mutable counters behind {@link EmulatorStats} (the app's are kept by the app load). */
 export class StatsRecorder {
-  #stats: EmulatorStats = emptyStats();
+  #stats: Snapshot = emptyStats();
 
   /** Adds one to a counter for an operation, and for the caller's account when it is known. */
   count(counter: Counter, operation: string, account: string | null = null): void {
@@ -31,7 +36,7 @@ export class StatsRecorder {
   }
 
   /** A copy of the counters. */
-  snapshot(): EmulatorStats {
+  snapshot(): Snapshot {
     const s = this.#stats;
     const accounts = Object.fromEntries(Object.entries(s.accounts).map(([account, counters]) => [account, copy(counters)]));
     return { ...copy(s), accounts };
@@ -55,6 +60,6 @@ function emptyCounters(): OperationCounters {
   return { calls: {}, throttled: {}, errors: {}, dropped: {} };
 }
 
-function emptyStats(): EmulatorStats {
+function emptyStats(): Snapshot {
   return { ...emptyCounters(), accounts: {} };
 }

@@ -52,6 +52,16 @@ export interface EmulatorFaults {
   allowedAccessKeyIds: string[] | null;
   /** Caps the lifetime of credentials AssumeRole issues, in seconds (to test refreshing); null = as requested. @default null */
   sessionDurationSeconds: number | null;
+  /** The account's own app: ListUsers calls per second drawn from `appAccount`'s UserList quota, without HTTP; null = none. @default null */
+  appRps: number | null;
+  /** `steady` (evenly spaced) or `burst` (`appRps` for the first `appBurstSeconds` of every `appPeriodSeconds`). @default 'steady' */
+  appPattern: 'steady' | 'burst';
+  /** @default 10 */
+  appBurstSeconds: number;
+  /** @default 30 */
+  appPeriodSeconds: number;
+  /** The account whose quota the app uses; null = the default account. @default null */
+  appAccount: string | null;
 }
 
 /** No faults: a fast, faithful Cognito. */
@@ -70,6 +80,11 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   forcedErrors: {},
   allowedAccessKeyIds: null,
   sessionDurationSeconds: null,
+  appRps: null,
+  appPattern: 'steady',
+  appBurstSeconds: 10,
+  appPeriodSeconds: 30,
+  appAccount: null,
 });
 
 const rate = z.number().min(0).max(1);
@@ -96,6 +111,11 @@ const faultsPatchSchema = z
     ),
     allowedAccessKeyIds: z.array(z.string().min(1)).nullable(),
     sessionDurationSeconds: z.number().int().min(1).max(43_200).nullable(),
+    appRps: z.number().positive().max(100_000).nullable(),
+    appPattern: z.enum(['steady', 'burst']),
+    appBurstSeconds: z.number().positive().max(86_400),
+    appPeriodSeconds: z.number().positive().max(86_400),
+    appAccount: z.string().regex(/^\d{12}$/, 'Expected 12 digits').nullable(),
   })
   .partial();
 
@@ -114,6 +134,11 @@ export function mergeFaults(current: Readonly<EmulatorFaults>, patch: unknown): 
   const merged: EmulatorFaults = { ...copyFaults(current) };
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (merged.appBurstSeconds > merged.appPeriodSeconds) {
+    throw new FaultConfigError(
+      `invalid emulator faults: appBurstSeconds: Expected at most appPeriodSeconds (${merged.appPeriodSeconds}), got ${merged.appBurstSeconds}`,
+    );
   }
   return copyFaults(merged);
 }

@@ -54,13 +54,15 @@ describe('the emulator command', () => {
       dropRate: 0,
       accountId: '000000000000',
       role: [],
+      appPattern: 'steady',
     });
+    expect(parse([]).appRps).toBeUndefined();
     expect(parse([]).quotaRps).toBeUndefined();
   });
 
   it('parses every flag', () => {
     const options = parse(
-      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader'.split(' '),
+      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst'.split(' '),
     );
     expect(options).toEqual({
       port: 0,
@@ -83,6 +85,8 @@ describe('the emulator command', () => {
       randomSeed: 7,
       accountId: '222222222222',
       role: [{ roleArn: 'arn:aws:iam::111111111111:role/exporter', externalId: 'ext-1' }, { roleArn: 'arn:aws:iam::333333333333:role/path/reader' }],
+      appRps: 12.5,
+      appPattern: 'burst',
     });
   });
 
@@ -98,6 +102,8 @@ describe('the emulator command', () => {
     ['--region', 'moon'],
     ['--token-ttl-seconds', 'soon'],
     ['--account-id', '12345'],
+    ['--app-rps', '0'],
+    ['--app-pattern', 'wave'],
     ['--role', 'arn:aws:iam::1:role/x'],
     ['--role', 'arn:aws:iam::111111111111:role/x,a b'],
   ])('rejects %s %s with a one-line error and exit code 2', (flag, value) => {

@@ -55,8 +55,9 @@ describe('the control endpoint', () => {
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
     const counters = { calls: { ListUsers: 2 }, throttled: {}, errors: {}, dropped: {} };
-    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { ...counters, accounts: { '000000000000': counters } } });
-    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {}, accounts: {} } });
+    const app = { calls: 0, throttled: 0 };
+    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { ...counters, accounts: { '000000000000': counters }, app } });
+    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {}, accounts: {}, app } });
   });
 
   it('creates seeded pools and lists pools with their sizes', async () => {

@@ -198,6 +198,6 @@ describe('the AWS JSON 1.1 protocol', () => {
     await rawCall('AWSCognitoIdentityProviderService.Bogus', '{}');
     await client.send(new ListUserPoolsCommand({ MaxResults: 1 }));
     const counters = { calls: { Bogus: 1, ListUserPools: 1 }, throttled: {}, errors: { Bogus: 1 }, dropped: {} };
-    expect(emulator.stats()).toEqual({ ...counters, accounts: { '000000000000': counters } });
+    expect(emulator.stats()).toEqual({ ...counters, accounts: { '000000000000': counters }, app: { calls: 0, throttled: 0 } });
   });
 });
