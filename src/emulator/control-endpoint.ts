@@ -5,6 +5,7 @@ import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import type { EmulatorFaults } from './fault-injector.js';
 import { FaultConfigError } from './fault-injector.js';
+import { ACCOUNT_ID } from './user-pool.js';
 import type { PoolSeedOptions } from './user-seeder.js';
 
 /** Every control path starts with this; nothing in Cognito's API does. */
@@ -41,7 +42,7 @@ const createPoolSchema = z.strictObject({
   seed: z.number().optional(),
   subSkew: z.number().min(0).max(1).optional(),
   groups: z.number().int().min(0).max(10_000).optional(),
-  account: z.string().regex(/^\d{12}$/, 'Expected 12 digits').optional(),
+  account: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').optional(),
 });
 
 const createRoleSchema = z.strictObject({

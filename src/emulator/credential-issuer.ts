@@ -1,4 +1,5 @@
 import type { RandomSource } from './random-source.js';
+import { ACCOUNT_ID } from './user-pool.js';
 
 /** Who a request's credentials belong to. */
 export interface Principal {
@@ -92,7 +93,7 @@ export class CredentialIssuer {
     /** Draws role ids and credentials; seed it for reproducible runs. */
     random: RandomSource,
   ) {
-    if (!/^\d{12}$/.test(defaultAccount)) throw new RangeError(`Expected an account id of 12 digits, got \`${defaultAccount}\``);
+    if (!ACCOUNT_ID.test(defaultAccount)) throw new RangeError(`Expected an account id of 12 digits, got \`${defaultAccount}\``);
     this.#random = random;
   }
 

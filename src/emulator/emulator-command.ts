@@ -4,6 +4,7 @@ import { CognitoEmulator } from './emulator-server.js';
 import type { RoleDefinition } from './credential-issuer.js';
 import type { EmulatorFaults } from './fault-injector.js';
 import { MAX_GROUPS_PER_POOL } from './group-directory.js';
+import { ACCOUNT_ID } from './user-pool.js';
 import { MAX_SEED_USERS } from './user-seeder.js';
 
 /** Default port of `cognito-export emulator` (LocalStack-like, but clear of LocalStack's 4566). */
@@ -78,7 +79,7 @@ function parsePoolName(value: string): string {
 }
 
 function parseAccountId(value: string): string {
-  if (!/^\d{12}$/.test(value)) throw invalid(`Expected an account id of 12 digits, got ${value}`);
+  if (!ACCOUNT_ID.test(value)) throw invalid(`Expected an account id of 12 digits, got ${value}`);
   return value;
 }
 

@@ -4,7 +4,6 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { AppLoad } from './app-load.js';
-import type { AppLoadSettings } from './app-load.js';
 import { CognitoEndpoint } from './cognito-endpoint.js';
 import { CredentialIssuer } from './credential-issuer.js';
 import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
@@ -18,16 +17,15 @@ import { seedGroups } from './group-seeder.js';
 import type { GroupSeedOptions } from './group-seeder.js';
 import { PaginationTokenCodec } from './pagination-token.js';
 import { QuotaMeter } from './quota-meter.js';
-import type { QuotaRates } from './quota-meter.js';
 import { RandomSource, unpredictableSeed } from './random-source.js';
-import { PRINTABLE_PATTERN } from './request-validator.js';
 import { ResponseScheduler } from './response-scheduler.js';
 import { StoredGroup } from './stored-group.js';
+import type { NewGroup } from './stored-group.js';
 import { StsEndpoint } from './sts-endpoint.js';
 import { isQueryRequest } from './sts-protocol.js';
-import { internAttributeName, StoredUser, userTimestampNow } from './stored-user.js';
-import type { UserStatus } from './stored-user.js';
-import { DEFAULT_ACCOUNT_ID } from './user-pool.js';
+import { StoredUser, userTimestampNow } from './stored-user.js';
+import type { NewUser } from './stored-user.js';
+import { ACCOUNT_ID, DEFAULT_ACCOUNT_ID } from './user-pool.js';
 import type { UserPool } from './user-pool.js';
 import { UserPoolStore } from './user-pool-store.js';
 import { randomSub, seedUsers } from './user-seeder.js';
@@ -49,36 +47,6 @@ export interface EmulatorOptions {
   accountId?: string;
   /** Roles that AssumeRole may assume, registered at start (see {@link CognitoEmulator.createRole}). @default [] */
   roles?: RoleDefinition[];
-}
-
-/** A group to create directly (library only). */
-export interface NewGroup {
-  /** 1–128 letters, marks, symbols, digits or punctuation, as Cognito allows (no spaces). */
-  name: string;
-  description?: string;
-  roleArn?: string;
-  /** A non-negative integer; lower wins. */
-  precedence?: number;
-}
-
-/** A user to add directly (library only), e.g. with a chosen sub to land mid-walk. */
-export interface NewUser {
-  username: string;
-  /** @default a random v4 UUID */
-  sub?: string;
-  attributes?: Record<string, string>;
-  /** @default true */
-  enabled?: boolean;
-  /** @default 'CONFIRMED' */
-  status?: UserStatus;
-  /** @default now */
-  createdAt?: Date;
-}
-
-const GROUP_NAME_RE = new RegExp(`^${PRINTABLE_PATTERN}$`, 'u');
-
-function quotaRates(faults: EmulatorFaults): QuotaRates {
-  return { userListRps: faults.quotaRps, resourceReadRps: faults.resourceReadRps, resourceReadPoolRps: faults.resourceReadPoolRps };
 }
 
 /**
@@ -112,7 +80,7 @@ export class CognitoEmulator implements ControlTarget {
     const root = new RandomSource(seed);
     this.#faults = new FaultInjector(options.faults ?? {}, root.fork());
     this.#store = new UserPoolStore(this.region, root.fork());
-    this.#quota = new QuotaMeter(quotaRates(this.#faults.faults));
+    this.#quota = new QuotaMeter(this.#faults.quotaRates);
     const key = options.randomSeed === undefined ? randomBytes(32) : createHash('sha256').update(`token-key:${seed}`).digest();
     this.#issuer = new CredentialIssuer(options.accountId ?? DEFAULT_ACCOUNT_ID, root.fork());
     for (const role of options.roles ?? []) this.#issuer.createRole(role);
@@ -121,12 +89,7 @@ export class CognitoEmulator implements ControlTarget {
     this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
     this.#sts = new StsEndpoint(parts);
     this.#app = new AppLoad(this.#quota);
-    this.#app.configure(this.#appSettings());
-  }
-
-  #appSettings(): AppLoadSettings {
-    const f = this.#faults.faults;
-    return { rps: f.appRps, pattern: f.appPattern, burstSeconds: f.appBurstSeconds, periodSeconds: f.appPeriodSeconds, account: f.appAccount ?? this.defaultAccount };
+    this.#app.configure(this.#faults.appSettings(this.defaultAccount));
   }
 
   /** Starts an emulator and resolves once it is listening. */
@@ -160,7 +123,7 @@ export class CognitoEmulator implements ControlTarget {
   /** Creates an empty pool (with `id` if given, else a fresh one) in `options.account` (default: the default account); returns its id. */
   createPool(name: string, id?: string, options: { account?: string } = {}): string {
     const account = options.account ?? this.defaultAccount;
-    if (!/^\d{12}$/.test(account)) throw new RangeError(`Expected \`account\` to be 12 digits, got \`${account}\``);
+    if (!ACCOUNT_ID.test(account)) throw new RangeError(`Expected \`account\` to be 12 digits, got \`${account}\``);
     return this.#store.create(name, Date.now(), id, account).id;
   }
 
@@ -197,13 +160,8 @@ export class CognitoEmulator implements ControlTarget {
 
   /** Creates one group directly, bypassing the API (and its faults); returns it as the SDK parses GetGroup. */
   createGroup(poolId: string, group: NewGroup): GroupType {
-    const pool = this.#pool(poolId);
-    if (group.name.length > 128 || !GROUP_NAME_RE.test(group.name)) {
-      throw new RangeError(`Expected a group name of 1-128 letters, marks, symbols, digits or punctuation, got \`${group.name}\``);
-    }
-    const now = userTimestampNow();
-    const stored = new StoredGroup(group.name, group.description ?? null, group.roleArn ?? null, group.precedence ?? null, now, now);
-    pool.groups.add(stored);
+    const stored = StoredGroup.fromNew(group, userTimestampNow());
+    this.#pool(poolId).groups.add(stored);
     return stored.toSdk(poolId);
   }
 
@@ -243,11 +201,7 @@ export class CognitoEmulator implements ControlTarget {
       do sub = randomSub(this.#store.random);
       while (pool.hasSub(sub));
     }
-    const createdMs = user.createdAt?.getTime() ?? userTimestampNow();
-    const attributes = Object.entries(user.attributes ?? {})
-      .filter(([name]) => name !== 'sub')
-      .flatMap(([name, value]) => [internAttributeName(name), value]);
-    const stored = new StoredUser(sub, user.username, user.enabled ?? true, user.status ?? 'CONFIRMED', createdMs, createdMs, attributes, null);
+    const stored = StoredUser.fromNew(user, sub);
     pool.add(stored);
     return stored.toSdk();
   }
@@ -281,11 +235,12 @@ export class CognitoEmulator implements ControlTarget {
 
   /** Changes some fault settings; throws FaultConfigError (changing nothing) when one is invalid. */
   setFaults(faults: Partial<EmulatorFaults>): void {
-    const before = quotaRates(this.#faults.faults);
-    const after = quotaRates(this.#faults.update(faults));
+    const before = this.#faults.quotaRates;
+    this.#faults.update(faults);
+    const after = this.#faults.quotaRates;
     // Buckets start again full only when a rate changed, so unrelated changes never reset a quota.
     if (JSON.stringify(after) !== JSON.stringify(before)) this.#quota.setRates(after);
-    this.#app.configure(this.#appSettings());
+    this.#app.configure(this.#faults.appSettings(this.defaultAccount));
   }
 
   /** A copy of the current fault settings. */

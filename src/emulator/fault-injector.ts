@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import type { AppLoadSettings } from './app-load.js';
 import { CognitoServiceError } from './cognito-error.js';
 import type { PageShape } from './list-users.js';
+import type { QuotaRates } from './quota-meter.js';
 import type { RandomSource } from './random-source.js';
+import { ACCOUNT_ID } from './user-pool.js';
 
 /** An error to answer for every call of one operation, for testing fatal paths. */
 export interface ForcedError {
@@ -115,7 +118,7 @@ const faultsPatchSchema = z
     appPattern: z.enum(['steady', 'burst']),
     appBurstSeconds: z.number().positive().max(86_400),
     appPeriodSeconds: z.number().positive().max(86_400),
-    appAccount: z.string().regex(/^\d{12}$/, 'Expected 12 digits').nullable(),
+    appAccount: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').nullable(),
   })
   .partial();
 
@@ -173,6 +176,18 @@ export class FaultInjector {
   update(patch: unknown): EmulatorFaults {
     this.#faults = mergeFaults(this.#faults, patch);
     return this.faults;
+  }
+
+  /** The quota rates the settings ask for. */
+  get quotaRates(): QuotaRates {
+    const f = this.#faults;
+    return { userListRps: f.quotaRps, resourceReadRps: f.resourceReadRps, resourceReadPoolRps: f.resourceReadPoolRps };
+  }
+
+  /** The app load the settings ask for; `defaultAccount` stands in for `appAccount: null`. */
+  appSettings(defaultAccount: string): AppLoadSettings {
+    const f = this.#faults;
+    return { rps: f.appRps, pattern: f.appPattern, burstSeconds: f.appBurstSeconds, periodSeconds: f.appPeriodSeconds, account: f.appAccount ?? defaultAccount };
   }
 
   /** The delay before this answer: fixed latency plus uniform jitter. */

@@ -1,4 +1,5 @@
 import { CognitoServiceError } from './cognito-error.js';
+import { nameOf, upperBound } from './sorted-search.js';
 import type { StoredGroup } from './stored-group.js';
 import type { StoredUser } from './stored-user.js';
 
@@ -7,17 +8,6 @@ export const MAX_GROUPS_PER_POOL = 10_000;
 /** Cognito's hard limit on the groups one user belongs to. */
 export const MAX_GROUPS_PER_USER = 100;
 
-/** Index of the first group whose name is > `name` in groups sorted by name (code-unit order, as ListGroups pages). */
-export function upperBoundByName(groups: readonly StoredGroup[], name: string): number {
-  let lo = 0;
-  let hi = groups.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((groups[mid] as StoredGroup).name <= name) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * The groups of one pool, kept sorted by name (a ListGroups token is "the last name returned").
@@ -63,7 +53,7 @@ export class GroupDirectory {
       throw CognitoServiceError.limitExceeded(`The user pool already has the maximum number of groups (${MAX_GROUPS_PER_POOL}).`);
     }
     this.#byName.set(group.name, group);
-    this.#sorted.splice(upperBoundByName(this.#sorted, group.name), 0, group);
+    this.#sorted.splice(upperBound(this.#sorted, group.name, nameOf), 0, group);
     this.#memberships += group.members.length;
   }
 
@@ -72,7 +62,7 @@ export class GroupDirectory {
     const group = this.#byName.get(name);
     if (group === undefined) return undefined;
     this.#byName.delete(name);
-    this.#sorted.splice(upperBoundByName(this.#sorted, name) - 1, 1);
+    this.#sorted.splice(upperBound(this.#sorted, name, nameOf) - 1, 1);
     this.#memberships -= group.members.length;
     return group;
   }

@@ -1,4 +1,3 @@
-import { upperBoundByName } from './group-directory.js';
 import { GROUP_NAME } from './group-operations.js';
 import type { PageShape } from './list-users.js';
 import { MAX_PAGE_SIZE } from './list-users.js';
@@ -6,9 +5,8 @@ import type { OperationContext, OperationHandler } from './operation-context.js'
 import { bindingOf, resumeAfter } from './pagination-token.js';
 import { readPool, resumeContext } from './pool-operations.js';
 import { NON_BLANK_PATTERN, PRINTABLE_PATTERN, RequestValidator } from './request-validator.js';
-import { upperBoundBySub } from './sorted-by-sub.js';
+import { nameOf, subOf, upperBound } from './sorted-search.js';
 import type { StoredGroup } from './stored-group.js';
-import type { StoredUser } from './stored-user.js';
 import { requireUser } from './user-operations.js';
 import type { UserPool } from './user-pool.js';
 
@@ -58,7 +56,7 @@ function respond<T>(
 
 function groupsPage(pool: UserPool, groups: readonly StoredGroup[], context: OperationContext, request: ListRequest, binding: string): Record<string, unknown> {
   const { items, ...token } = respond(context, request, binding, (after, limit, shape) =>
-    pageOf(groups, after, limit, shape, (group) => group.name, upperBoundByName(groups, after)),
+    pageOf(groups, after, limit, shape, nameOf, upperBound(groups, after, nameOf)),
   );
   return { Groups: items.map((group) => group.toWire(pool.id)), ...token };
 }
@@ -80,7 +78,7 @@ const listUsersInGroup: OperationHandler = (body, context) => {
   const group = pool.groups.require(name);
   const members = group.members;
   const { items, ...token } = respond(context, request, bindingOf(['ListUsersInGroup', pool.id, name]), (after, limit, shape) =>
-    pageOf(members, after, limit, shape, (user: StoredUser) => user.sub, upperBoundBySub(members, after)),
+    pageOf(members, after, limit, shape, subOf, upperBound(members, after, subOf)),
   );
   return { Users: items.map((user) => user.toWire()), ...token };
 };

@@ -3,7 +3,9 @@
  * See "The Cognito emulator" in README.md.
  */
 export { CognitoEmulator } from './emulator-server.js';
-export type { EmulatorOptions, NewGroup, NewUser } from './emulator-server.js';
+export type { EmulatorOptions } from './emulator-server.js';
+export type { NewUser } from './stored-user.js';
+export type { NewGroup } from './stored-group.js';
 export type { EmulatorFaults, ForcedError } from './fault-injector.js';
 export { DEFAULT_FAULTS, FaultConfigError } from './fault-injector.js';
 export type { EmulatorStats } from './emulator-stats.js';

@@ -1,6 +1,19 @@
 import type { GroupType } from '@aws-sdk/client-cognito-identity-provider';
-import { lowerBoundBySub } from './sorted-by-sub.js';
+import { PRINTABLE_PATTERN } from './request-validator.js';
+import { lowerBound, subOf } from './sorted-search.js';
 import type { StoredUser } from './stored-user.js';
+
+/** A group to create directly (library only). */
+export interface NewGroup {
+  /** 1–128 letters, marks, symbols, digits or punctuation, as Cognito allows (no spaces). */
+  name: string;
+  description?: string;
+  roleArn?: string;
+  /** A non-negative integer; lower wins. */
+  precedence?: number;
+}
+
+const GROUP_NAME = new RegExp(`^${PRINTABLE_PATTERN}$`, 'u');
 
 /** A group exactly as Cognito puts it on the wire (GroupType): dates are epoch seconds with a fraction. */
 export interface WireGroup {
@@ -43,6 +56,14 @@ export class StoredGroup implements GroupProperties {
     this.#members = members;
   }
 
+  /** A group from the library's description, created at `nowMs`; a RangeError for a name Cognito would refuse. */
+  static fromNew(group: NewGroup, nowMs: number): StoredGroup {
+    if (group.name.length > 128 || !GROUP_NAME.test(group.name)) {
+      throw new RangeError(`Expected a group name of 1-128 letters, marks, symbols, digits or punctuation, got \`${group.name}\``);
+    }
+    return new StoredGroup(group.name, group.description ?? null, group.roleArn ?? null, group.precedence ?? null, nowMs, nowMs);
+  }
+
   /** The members in sub order. Read-only: change them through {@link add} and {@link remove}. */
   get members(): readonly StoredUser[] {
     return this.#members;
@@ -50,12 +71,12 @@ export class StoredGroup implements GroupProperties {
 
   /** True when the user is a member. */
   has(user: StoredUser): boolean {
-    return this.#members[lowerBoundBySub(this.#members, user.sub)] === user;
+    return this.#members[lowerBound(this.#members, user.sub, subOf)] === user;
   }
 
   /** Adds a member; false when it already was one. */
   add(user: StoredUser): boolean {
-    const i = lowerBoundBySub(this.#members, user.sub);
+    const i = lowerBound(this.#members, user.sub, subOf);
     if (this.#members[i] === user) return false;
     this.#members.splice(i, 0, user);
     return true;
@@ -63,7 +84,7 @@ export class StoredGroup implements GroupProperties {
 
   /** Removes a member; false when it was none. */
   remove(user: StoredUser): boolean {
-    const i = lowerBoundBySub(this.#members, user.sub);
+    const i = lowerBound(this.#members, user.sub, subOf);
     if (this.#members[i] !== user) return false;
     this.#members.splice(i, 1);
     return true;

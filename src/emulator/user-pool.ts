@@ -1,9 +1,16 @@
 import { GroupDirectory } from './group-directory.js';
-import { compareBySub, lowerBoundBySub, upperBoundBySub } from './sorted-by-sub.js';
+import { lowerBound, subOf, upperBound } from './sorted-search.js';
 import type { StoredUser } from './stored-user.js';
 
 /** The account that owns a pool (and answers for static credentials) unless told otherwise. */
 export const DEFAULT_ACCOUNT_ID = '000000000000';
+/** An AWS account id: 12 digits. */
+export const ACCOUNT_ID = /^\d{12}$/;
+
+/** Orders users by `sub`, the store's only sort key (plain code-unit order, like a byte compare). */
+export function compareBySub(a: StoredUser, b: StoredUser): number {
+  return a.sub < b.sub ? -1 : a.sub > b.sub ? 1 : 0;
+}
 
 /**
  * One user pool: its users kept sorted by `sub`, plus a username index. The sort order is what makes
@@ -52,12 +59,12 @@ export class UserPool {
 
   /** Index of the first user whose sub is ≥ `sub`. */
   lowerBound(sub: string): number {
-    return lowerBoundBySub(this.#users, sub);
+    return lowerBound(this.#users, sub, subOf);
   }
 
   /** Index of the first user whose sub is > `sub` (where a page after `sub` starts). */
   upperBound(sub: string): number {
-    return upperBoundBySub(this.#users, sub);
+    return upperBound(this.#users, sub, subOf);
   }
 
   /** Adds one user. Throws when the username or sub is taken (callers check first). */

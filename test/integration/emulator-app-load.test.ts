@@ -3,6 +3,7 @@ import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
 import { emulatorClient } from '../support/emulator-client.js';
+import { hammer } from '../support/request-hammer.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
@@ -23,24 +24,7 @@ afterAll(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sends ListUsers from 4 loops for `ms`; returns how many were accepted. */
-async function hammer(ms: number): Promise<number> {
-  const until = performance.now() + ms;
-  let accepted = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (performance.now() < until) {
-        try {
-          await client.send(new ListUsersCommand({ UserPoolId: poolId, Limit: 1 }));
-          accepted++;
-        } catch (error) {
-          if ((error as Error).name !== 'TooManyRequestsException') throw error;
-        }
-      }
-    }),
-  );
-  return accepted;
-}
+const listUsers = (): Promise<unknown> => client.send(new ListUsersCommand({ UserPoolId: poolId, Limit: 1 }));
 
 async function configure(patch: Record<string, unknown>): Promise<void> {
   const response = await fetch(`${emulator.url}/__emulator/config`, { method: 'PUT', body: JSON.stringify(patch) });
@@ -82,11 +66,12 @@ describe('the app load', () => {
 
   it('draws on the account\'s UserList quota with the exporter: together they get quotaRps, and the app counts its throttles', async () => {
     await configure({ quotaRps: 30, appRps: 20 });
-    await hammer(300); // spend the bucket's initial second's worth
+    await hammer(300, listUsers, 4); // spend the bucket's initial second's worth
     emulator.resetStats();
     const started = performance.now();
-    const exporterAccepted = await hammer(3000);
+    const exporter = await hammer(3000, listUsers, 4);
     const seconds = (performance.now() - started) / 1000;
+    const exporterAccepted = exporter.accepted;
     const { app, calls, throttled } = emulator.stats();
     const total = (exporterAccepted + app.calls - app.throttled) / seconds;
     expect(total).toBeGreaterThanOrEqual(30 * 0.9);

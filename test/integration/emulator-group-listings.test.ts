@@ -24,30 +24,32 @@ interface Walk<T> {
   pages: number[];
 }
 
-async function walkGroups(UserPoolId: string, Limit?: number, between: () => void = () => undefined): Promise<Walk<GroupType>> {
-  const walk: Walk<GroupType> = { items: [], pages: [] };
-  let NextToken: string | undefined;
+/** Follows NextToken to the end, letting `between` change the pool after each page. */
+async function walk<T>(page: (token: string | undefined) => Promise<{ items: T[]; token: string | undefined }>, between: (page: number) => void): Promise<Walk<T>> {
+  const result: Walk<T> = { items: [], pages: [] };
+  let token: string | undefined;
   do {
-    const page = await client.send(new ListGroupsCommand({ UserPoolId, Limit, NextToken }));
-    walk.items.push(...page.Groups!);
-    walk.pages.push(page.Groups!.length);
-    NextToken = page.NextToken;
-    between();
-  } while (NextToken !== undefined);
-  return walk;
+    const next = await page(token);
+    result.items.push(...next.items);
+    result.pages.push(next.items.length);
+    token = next.token;
+    between(result.pages.length);
+  } while (token !== undefined);
+  return result;
 }
 
-async function walkMembers(UserPoolId: string, GroupName: string, between: (page: number) => void = () => undefined): Promise<Walk<UserType>> {
-  const walk: Walk<UserType> = { items: [], pages: [] };
-  let NextToken: string | undefined;
-  do {
-    const page = await client.send(new ListUsersInGroupCommand({ UserPoolId, GroupName, NextToken }));
-    walk.items.push(...page.Users!);
-    walk.pages.push(page.Users!.length);
-    NextToken = page.NextToken;
-    between(walk.pages.length);
-  } while (NextToken !== undefined);
-  return walk;
+function walkGroups(UserPoolId: string, Limit?: number, between: () => void = () => undefined): Promise<Walk<GroupType>> {
+  return walk(async (NextToken) => {
+    const answer = await client.send(new ListGroupsCommand({ UserPoolId, Limit, NextToken }));
+    return { items: answer.Groups!, token: answer.NextToken };
+  }, between);
+}
+
+function walkMembers(UserPoolId: string, GroupName: string, between: (page: number) => void = () => undefined): Promise<Walk<UserType>> {
+  return walk(async (NextToken) => {
+    const answer = await client.send(new ListUsersInGroupCommand({ UserPoolId, GroupName, NextToken }));
+    return { items: answer.Users!, token: answer.NextToken };
+  }, between);
 }
 
 function poolWithGroups(count: number): string {

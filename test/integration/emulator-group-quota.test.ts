@@ -3,6 +3,7 @@ import { GetGroupCommand, ListGroupsCommand, ListUsersCommand, ListUsersInGroupC
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
 import { emulatorClient } from '../support/emulator-client.js';
+import { hammer } from '../support/request-hammer.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
@@ -20,33 +21,6 @@ afterAll(async () => {
   client.destroy();
   await emulator.stop();
 });
-
-interface Tally {
-  accepted: number;
-  throttled: number;
-  other: string[];
-}
-
-/** Sends `send(i)` from 6 concurrent loops for `ms`, counting answers. */
-async function hammer(ms: number, send: (i: number) => Promise<unknown>): Promise<Tally & { rate: number }> {
-  const tally: Tally = { accepted: 0, throttled: 0, other: [] };
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 6 }, async (_, worker) => {
-      for (let i = worker; performance.now() < started + ms; i += 6) {
-        try {
-          await send(i);
-          tally.accepted++;
-        } catch (error) {
-          const e = error as Error;
-          if (e.name === 'TooManyRequestsException' && e.message === 'Rate exceeded') tally.throttled++;
-          else tally.other.push(`${e.name}: ${e.message}`);
-        }
-      }
-    }),
-  );
-  return { ...tally, rate: tally.accepted / ((performance.now() - started) / 1000) };
-}
 
 describe('the UserPoolResourceRead quota on ListGroups', () => {
   it('holds one pool to 5 requests/s (within 10%) once quotas are on', async () => {

@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { emulatorClient } from '../support/emulator-client.js';
+import { failureOf } from '../support/service-failure.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
@@ -27,16 +28,6 @@ afterAll(async () => {
   client.destroy();
   await emulator.stop();
 });
-
-async function failureOf(call: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('the call succeeded');
-}
 
 const ROLE = 'arn:aws:iam::000000000000:role/readers';
 

@@ -5,6 +5,7 @@ import type { Credentials, STSClientConfig } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
+import { failureOf } from '../support/service-failure.js';
 
 const EXPORTER = 'arn:aws:iam::111111111111:role/exporter';
 const GUARDED = 'arn:aws:iam::222222222222:role/team/guarded';
@@ -36,16 +37,6 @@ function temporary(credentials: Credentials): { accessKeyId: string; secretAcces
 
 async function untilPast(moment: Date): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, moment.getTime() - Date.now()) + 50));
-}
-
-async function failureOf(call: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('the call succeeded');
 }
 
 describe('STS on the emulator, through @aws-sdk/client-sts', () => {
