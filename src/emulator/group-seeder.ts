@@ -160,7 +160,9 @@ export function seedGroups(pool: UserPool, options: GroupSeedOptions): void {
     const roleArn = rng.chance(0.4) ? `arn:aws:iam::${pool.account}:role/cognito-group-${g}` : null;
     const precedence = rng.chance(0.5) ? rng.int(100) : null;
     const indexes = Uint32Array.from(memberships[g] as number[]).sort();
-    const members = Array.from(indexes, (i) => users[i] as StoredUser);
+    // Sized up front: an array grown by pushes keeps up to half again its length in spare slots.
+    const members = new Array<StoredUser>(indexes.length);
+    for (let k = 0; k < indexes.length; k++) members[k] = users[indexes[k] as number] as StoredUser;
     pool.groups.add(new StoredGroup(name, description, roleArn, precedence, createdMs, modifiedMs, members));
   });
 }
