@@ -19,3 +19,4 @@ export type { PoolSummary } from './control-endpoint.js';
 export { registerEmulatorCommand } from './emulator-command.js';
 export type { RoleDefinition, RoleSummary } from './credential-issuer.js';
 export type { OperationCounters } from './emulator-stats.js';
+export type { AppLoadCounts } from './app-load.js';
