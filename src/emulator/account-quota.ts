@@ -1,7 +1,7 @@
 /**
- * The account-wide UserList quota (ListUsers and ListUsersInGroup share it across every pool): a
- * token bucket refilled continuously at `rps`, holding at most one second's worth. Checked when a
- * request arrives, as AWS does, so latency never hides a throttle.
+ * One quota bucket (an account's UserList quota, say, which ListUsers and ListUsersInGroup share
+ * across every pool): a token bucket refilled continuously at `rps`, holding at most one second's
+ * worth. Checked before any latency, as AWS meters requests, so latency never hides a throttle.
  */
 export class AccountQuota {
   #rps: number | null = null;
@@ -37,6 +37,12 @@ export class AccountQuota {
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** Gives back a token taken by a request that another bucket then throttled. */
+  refund(): void {
+    const rps = this.#rps;
+    if (rps !== null) this.#tokens = Math.min(capacity(rps), this.#tokens + 1);
   }
 }
 

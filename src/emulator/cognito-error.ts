@@ -55,6 +55,21 @@ export class CognitoServiceError extends Error {
     return new CognitoServiceError('UsernameExistsException', 'User account already exists');
   }
 
+  /** A group name that is not in the pool (Cognito's wording, the same for every group operation). */
+  static groupNotFound(): CognitoServiceError {
+    return new CognitoServiceError('ResourceNotFoundException', 'Group not found.');
+  }
+
+  /** CreateGroup with a taken name. */
+  static groupExists(): CognitoServiceError {
+    return new CognitoServiceError('GroupExistsException', 'A group with the name already exists.');
+  }
+
+  /** A hard resource limit (groups per pool, groups per user) would be exceeded. */
+  static limitExceeded(message: string): CognitoServiceError {
+    return new CognitoServiceError('LimitExceededException', message);
+  }
+
   /** The account-wide quota is spent. Cognito sends this with HTTP 400, not 429. */
   static tooManyRequests(): CognitoServiceError {
     return new CognitoServiceError('TooManyRequestsException', 'Rate exceeded');
@@ -73,6 +88,11 @@ export class CognitoServiceError extends Error {
   /** An access key id the account does not know. */
   static unrecognizedClient(): CognitoServiceError {
     return new CognitoServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  }
+
+  /** Temporary credentials past their Expiration. */
+  static expiredToken(): CognitoServiceError {
+    return new CognitoServiceError('ExpiredTokenException', 'The security token included in the request is expired');
   }
 
   /** A request with no SigV4 Authorization header at all. */

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { readBody } from './aws-json-protocol.js';
+import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import type { EmulatorFaults } from './fault-injector.js';
 import { FaultConfigError } from './fault-injector.js';
-import type { SeedOptions } from './user-seeder.js';
+import { ACCOUNT_ID } from './user-pool.js';
+import type { PoolSeedOptions } from './user-seeder.js';
 
 /** Every control path starts with this; nothing in Cognito's API does. */
 export const CONTROL_PREFIX = '/__emulator/';
@@ -13,7 +15,12 @@ export const CONTROL_PREFIX = '/__emulator/';
 export interface PoolSummary {
   id: string;
   name: string;
+  /** The 12-digit account that owns it. */
+  account: string;
   users: number;
+  groups: number;
+  /** (group, user) pairs in all of the pool's groups. */
+  memberships: number;
 }
 
 /** What the control endpoint can see and change (the emulator, seen through a narrow window). */
@@ -24,7 +31,9 @@ export interface ControlTarget {
   stats(): EmulatorStats;
   resetStats(): void;
   pools(): PoolSummary[];
-  createPoolWithUsers(options: SeedOptions & { name?: string }): string;
+  createPoolWithUsers(options: PoolSeedOptions): string;
+  createRole(role: RoleDefinition): RoleSummary;
+  roles(): RoleSummary[];
 }
 
 const createPoolSchema = z.strictObject({
@@ -32,7 +41,20 @@ const createPoolSchema = z.strictObject({
   users: z.number().int().min(0),
   seed: z.number().optional(),
   subSkew: z.number().min(0).max(1).optional(),
+  groups: z.number().int().min(0).max(10_000).optional(),
+  account: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').optional(),
 });
+
+const createRoleSchema = z.strictObject({
+  roleArn: z.string().min(1),
+  externalId: z.string().optional(),
+});
+
+function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new ControlError(400, result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return result.data;
+}
 
 class ControlError extends Error {
   constructor(
@@ -63,6 +85,7 @@ function send(response: ServerResponse, status: number, body: unknown): void {
  * The emulator's own small JSON API, on the same port as Cognito's:
  * `GET|PUT /__emulator/config` (faults; PUT takes a partial update), `GET /__emulator/stats`,
  * `POST /__emulator/stats/reset`, `GET|POST /__emulator/pools` (list; create and seed),
+ * `GET|POST /__emulator/roles` (list; register a role for AssumeRole),
  * `GET /__emulator/health`. Not rate-limited, not delayed, never faulted.
  */
 export async function handleControlRequest(request: IncomingMessage, response: ServerResponse, target: ControlTarget): Promise<void> {
@@ -86,13 +109,14 @@ export async function handleControlRequest(request: IncomingMessage, response: S
       case 'GET /pools':
         return send(response, 200, { pools: target.pools() });
       case 'POST /pools': {
-        const parsed = createPoolSchema.safeParse(await jsonBody(request));
-        if (!parsed.success) {
-          throw new ControlError(400, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        }
-        const id = target.createPoolWithUsers(parsed.data);
-        return send(response, 201, { id, users: parsed.data.users });
+        const options = parsed(createPoolSchema, await jsonBody(request));
+        const id = target.createPoolWithUsers(options);
+        return send(response, 201, { id, users: options.users, groups: options.groups ?? 0 });
       }
+      case 'GET /roles':
+        return send(response, 200, { roles: target.roles() });
+      case 'POST /roles':
+        return send(response, 201, target.createRole(parsed(createRoleSchema, await jsonBody(request))));
       default:
         throw new ControlError(404, `no control route ${route}; see "The Cognito emulator" in README.md`);
     }

@@ -1,7 +1,10 @@
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { CognitoEmulator } from './emulator-server.js';
+import type { RoleDefinition } from './credential-issuer.js';
 import type { EmulatorFaults } from './fault-injector.js';
+import { MAX_GROUPS_PER_POOL } from './group-directory.js';
+import { ACCOUNT_ID } from './user-pool.js';
 import { MAX_SEED_USERS } from './user-seeder.js';
 
 /** Default port of `cognito-export emulator` (LocalStack-like, but clear of LocalStack's 4566). */
@@ -16,6 +19,7 @@ export interface EmulatorCommandOptions {
   host: string;
   region: string;
   users: number;
+  groups: number;
   seed: number;
   subSkew: number;
   poolName: string;
@@ -30,6 +34,10 @@ export interface EmulatorCommandOptions {
   emptyPageRate: number;
   tokenTtlSeconds?: number;
   randomSeed?: number;
+  accountId: string;
+  role: RoleDefinition[];
+  appRps?: number;
+  appPattern: 'steady' | 'burst';
 }
 
 function invalid(message: string): InvalidArgumentError {
@@ -70,6 +78,28 @@ function parsePoolName(value: string): string {
   return value;
 }
 
+function parseAccountId(value: string): string {
+  if (!ACCOUNT_ID.test(value)) throw invalid(`Expected an account id of 12 digits, got ${value}`);
+  return value;
+}
+
+/** `<arn>[,<externalId>]`, repeatable: each occurrence adds a role. */
+function collectRole(value: string, previous: RoleDefinition[]): RoleDefinition[] {
+  const comma = value.indexOf(',');
+  const roleArn = comma === -1 ? value : value.slice(0, comma);
+  const externalId = comma === -1 ? undefined : value.slice(comma + 1);
+  if (!/^arn:aws:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/.test(roleArn)) {
+    throw invalid(`Expected a role like arn:aws:iam::111111111111:role/exporter[,<external id>], got ${value}`);
+  }
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) throw invalid(`Expected an external id of 2-1224 characters [\\w+=,.@:/-], got ${externalId}`);
+  return [...previous, externalId === undefined ? { roleArn } : { roleArn, externalId }];
+}
+
+function parseAppPattern(value: string): 'steady' | 'burst' {
+  if (value !== 'steady' && value !== 'burst') throw invalid(`Expected steady or burst, got ${value}`);
+  return value;
+}
+
 const rate = numberIn(0, 1);
 
 /**
@@ -84,7 +114,8 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--region <region>', 'region in pool ids and ARNs', parseRegion, 'us-east-1')
     .option('--users <n>', 'users to seed into the pool', integerIn(0, MAX_SEED_USERS), 0)
-    .option('--seed <n>', 'seed for the users (same seed, same users)', integerIn(0, 2 ** 32 - 1), 1)
+    .option('--groups <n>', 'groups to seed, with skewed memberships over the users', integerIn(0, MAX_GROUPS_PER_POOL), 0)
+    .option('--seed <n>', 'seed for the users and groups (same seed, same pool)', integerIn(0, 2 ** 32 - 1), 1)
     .option('--sub-skew <fraction>', 'share of subs starting with "0" (uneven shards)', rate, 0)
     .option('--pool-name <name>', 'name of the seeded pool', parsePoolName, 'emulated-pool')
     .option('--pool-id <id>', 'id of the seeded pool, e.g. us-east-1_Example01 (default: random)', parsePoolId)
@@ -97,7 +128,11 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--short-page-rate <p>', 'share of ListUsers pages cut short (token kept)', rate, 0)
     .option('--empty-page-rate <p>', 'share of ListUsers pages returned empty (token kept)', rate, 0)
     .option('--token-ttl-seconds <s>', 'pagination tokens expire after this (default: never)', numberIn(0, 31_536_000, true))
-    .option('--random-seed <n>', 'seed for faults, pool ids and tokens (default: random)', integerIn(0, 2 ** 32 - 1))
+    .option('--random-seed <n>', 'seed for faults, pool ids, tokens and credentials (default: random)', integerIn(0, 2 ** 32 - 1))
+    .option('--account-id <id>', 'account of static access keys and of the seeded pool', parseAccountId, '000000000000')
+    .option('--role <arn[,externalId]>', 'a role AssumeRole may assume (repeatable)', collectRole, [])
+    .option('--app-rps <n>', "the account's own app: ListUsers calls/s taken from its quota (default: none)", numberIn(0, 100_000, true))
+    .option('--app-pattern <pattern>', 'steady, or burst (the rate for 10 s of every 30 s)', parseAppPattern, 'steady')
     .action(async (options: EmulatorCommandOptions) => {
       await runEmulatorCommand(options);
     });
@@ -115,6 +150,8 @@ export function faultsFromOptions(options: EmulatorCommandOptions): Partial<Emul
     shortPageRate: options.shortPageRate,
     emptyPageRate: options.emptyPageRate,
     tokenTtlSeconds: options.tokenTtlSeconds ?? null,
+    appRps: options.appRps ?? null,
+    appPattern: options.appPattern,
   };
 }
 
@@ -135,6 +172,8 @@ export async function runEmulatorCommand(
       host: options.host,
       region: options.region,
       faults: faultsFromOptions(options),
+      accountId: options.accountId,
+      roles: options.role,
       ...(options.randomSeed === undefined ? {} : { randomSeed: options.randomSeed }),
     });
   } catch (error) {
@@ -149,6 +188,7 @@ export async function runEmulatorCommand(
     poolId = emulator.createPoolWithUsers({
       name: options.poolName,
       users: options.users,
+      groups: options.groups,
       seed: options.seed,
       subSkew: options.subSkew,
       ...(options.poolId === undefined ? {} : { id: options.poolId }),
@@ -157,7 +197,13 @@ export async function runEmulatorCommand(
     await emulator.stop();
     throw error;
   }
-  if (options.users > 0) err(`seeded ${options.users} users in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (options.groups > 0) {
+    const memberships = emulator.pools().find((pool) => pool.id === poolId)?.memberships ?? 0;
+    err(`seeded ${options.users} users, ${options.groups} groups and ${memberships} memberships in ${seconds} s`);
+  } else if (options.users > 0) {
+    err(`seeded ${options.users} users in ${seconds} s`);
+  }
   out(`url=${emulator.url}`);
   out(`user_pool_id=${poolId}`);
   out(`# export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=${emulator.url} AWS_REGION=${options.region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`);

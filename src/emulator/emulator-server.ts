@@ -1,28 +1,35 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
-import { AccountQuota } from './account-quota.js';
-import { operationFromTarget, parseJsonBody, readBody, sendError, sendJson } from './aws-json-protocol.js';
-import { CognitoServiceError } from './cognito-error.js';
+import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { AppLoad } from './app-load.js';
+import { CognitoEndpoint } from './cognito-endpoint.js';
+import { CredentialIssuer } from './credential-issuer.js';
+import type { RoleDefinition, RoleSummary } from './credential-issuer.js';
 import { CONTROL_PREFIX, handleControlRequest } from './control-endpoint.js';
 import type { ControlTarget, PoolSummary } from './control-endpoint.js';
 import { StatsRecorder } from './emulator-stats.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import { FaultInjector } from './fault-injector.js';
 import type { EmulatorFaults } from './fault-injector.js';
-import type { OperationHandler } from './operation-context.js';
+import { seedGroups } from './group-seeder.js';
+import type { GroupSeedOptions } from './group-seeder.js';
 import { PaginationTokenCodec } from './pagination-token.js';
-import { POOL_OPERATIONS } from './pool-operations.js';
+import { QuotaMeter } from './quota-meter.js';
 import { RandomSource, unpredictableSeed } from './random-source.js';
-import { internAttributeName, StoredUser, userTimestampNow } from './stored-user.js';
-import type { UserStatus } from './stored-user.js';
-import { USER_OPERATIONS } from './user-operations.js';
+import { ResponseScheduler } from './response-scheduler.js';
+import { StoredGroup } from './stored-group.js';
+import type { NewGroup } from './stored-group.js';
+import { StsEndpoint } from './sts-endpoint.js';
+import { isQueryRequest } from './sts-protocol.js';
+import { StoredUser, userTimestampNow } from './stored-user.js';
+import type { NewUser } from './stored-user.js';
+import { ACCOUNT_ID, DEFAULT_ACCOUNT_ID } from './user-pool.js';
 import type { UserPool } from './user-pool.js';
 import { UserPoolStore } from './user-pool-store.js';
 import { randomSub, seedUsers } from './user-seeder.js';
-import type { SeedOptions } from './user-seeder.js';
+import type { PoolSeedOptions, SeedOptions } from './user-seeder.js';
 
 /** How to start an emulator. */
 export interface EmulatorOptions {
@@ -34,32 +41,13 @@ export interface EmulatorOptions {
   region?: string;
   /** Initial faults (all off by default). */
   faults?: Partial<EmulatorFaults>;
-  /** Seeds fault decisions, pool ids and token signing, for reproducible runs. @default random */
+  /** Seeds fault decisions, pool ids, token signing and issued credentials, for reproducible runs. @default random */
   randomSeed?: number;
+  /** The account of static (long-term) access keys and of pools created without one. @default '000000000000' */
+  accountId?: string;
+  /** Roles that AssumeRole may assume, registered at start (see {@link CognitoEmulator.createRole}). @default [] */
+  roles?: RoleDefinition[];
 }
-
-/** A user to add directly (library only), e.g. with a chosen sub to land mid-walk. */
-export interface NewUser {
-  username: string;
-  /** @default a random v4 UUID */
-  sub?: string;
-  attributes?: Record<string, string>;
-  /** @default true */
-  enabled?: boolean;
-  /** @default 'CONFIRMED' */
-  status?: UserStatus;
-  /** @default now */
-  createdAt?: Date;
-}
-
-const OPERATIONS: Readonly<Record<string, OperationHandler>> = { ...POOL_OPERATIONS, ...USER_OPERATIONS };
-// The UserList quota covers exactly these two calls, across every pool of the account.
-const QUOTA_OPERATIONS: ReadonlySet<string> = new Set(['ListUsers', 'ListUsersInGroup']);
-
-type Outcome =
-  | { readonly kind: 'answer'; readonly body: unknown }
-  | { readonly kind: 'error'; readonly error: CognitoServiceError; readonly counter: 'errors' | 'throttled' }
-  | { readonly kind: 'drop' };
 
 /**
  * A local Cognito user-pool service speaking AWS JSON 1.1 (`POST /`, `X-Amz-Target:
@@ -75,10 +63,13 @@ export class CognitoEmulator implements ControlTarget {
   readonly #server: Server;
   readonly #store: UserPoolStore;
   readonly #faults: FaultInjector;
-  readonly #quota: AccountQuota;
+  readonly #quota: QuotaMeter;
   readonly #stats = new StatsRecorder();
-  readonly #codec: PaginationTokenCodec;
-  readonly #pending = new Set<NodeJS.Timeout>();
+  readonly #scheduler: ResponseScheduler;
+  readonly #cognito: CognitoEndpoint;
+  readonly #sts: StsEndpoint;
+  readonly #issuer: CredentialIssuer;
+  readonly #app: AppLoad;
   #stopped: Promise<void> | null = null;
 
   private constructor(server: Server, url: string, options: EmulatorOptions) {
@@ -89,9 +80,16 @@ export class CognitoEmulator implements ControlTarget {
     const root = new RandomSource(seed);
     this.#faults = new FaultInjector(options.faults ?? {}, root.fork());
     this.#store = new UserPoolStore(this.region, root.fork());
-    this.#quota = new AccountQuota(this.#faults.faults.quotaRps);
+    this.#quota = new QuotaMeter(this.#faults.quotaRates);
     const key = options.randomSeed === undefined ? randomBytes(32) : createHash('sha256').update(`token-key:${seed}`).digest();
-    this.#codec = new PaginationTokenCodec(key);
+    this.#issuer = new CredentialIssuer(options.accountId ?? DEFAULT_ACCOUNT_ID, root.fork());
+    for (const role of options.roles ?? []) this.#issuer.createRole(role);
+    this.#scheduler = new ResponseScheduler(() => this.#faults.delayMs());
+    const parts = { faults: this.#faults, stats: this.#stats, scheduler: this.#scheduler, issuer: this.#issuer };
+    this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
+    this.#sts = new StsEndpoint(parts);
+    this.#app = new AppLoad(this.#quota);
+    this.#app.configure(this.#faults.appSettings(this.defaultAccount));
   }
 
   /** Starts an emulator and resolves once it is listening. */
@@ -117,9 +115,29 @@ export class CognitoEmulator implements ControlTarget {
     return emulator;
   }
 
-  /** Creates an empty pool (with `id` if given, else a fresh one); returns its id. */
-  createPool(name: string, id?: string): string {
-    return this.#store.create(name, Date.now(), id).id;
+  /** The account of static access keys and of pools created without one. */
+  get defaultAccount(): string {
+    return this.#issuer.defaultAccount;
+  }
+
+  /** Creates an empty pool (with `id` if given, else a fresh one) in `options.account` (default: the default account); returns its id. */
+  createPool(name: string, id?: string, options: { account?: string } = {}): string {
+    const account = options.account ?? this.defaultAccount;
+    if (!ACCOUNT_ID.test(account)) throw new RangeError(`Expected \`account\` to be 12 digits, got \`${account}\``);
+    return this.#store.create(name, Date.now(), id, account).id;
+  }
+
+  /**
+   * Registers a role that AssumeRole may assume, e.g. `{ roleArn: 'arn:aws:iam::111111111111:role/exporter',
+   * externalId: 'x' }`; its credentials belong to the account in the ARN. Registering it again replaces it.
+   */
+  createRole(role: RoleDefinition): RoleSummary {
+    return this.#issuer.createRole(role);
+  }
+
+  /** Every registered role. */
+  roles(): RoleSummary[] {
+    return this.#issuer.roles();
   }
 
   /** Adds `options.users` deterministic users (see {@link SeedOptions}). */
@@ -127,11 +145,51 @@ export class CognitoEmulator implements ControlTarget {
     seedUsers(this.#pool(poolId), options);
   }
 
-  /** Creates a pool and seeds it; returns its id. */
-  createPoolWithUsers(options: SeedOptions & { name?: string; id?: string }): string {
-    const id = this.createPool(options.name ?? 'emulated-pool', options.id);
+  /** Creates a pool and seeds it: users, then (with `groups`) groups and memberships; returns its id. */
+  createPoolWithUsers(options: PoolSeedOptions): string {
+    const id = this.createPool(options.name ?? 'emulated-pool', options.id, options.account === undefined ? {} : { account: options.account });
     this.seedUsers(id, options);
+    if ((options.groups ?? 0) > 0) this.seedGroups(id, { groups: options.groups ?? 0, ...(options.seed === undefined ? {} : { seed: options.seed }) });
     return id;
+  }
+
+  /** Adds `options.groups` deterministic groups with skewed memberships over the pool's users (see {@link GroupSeedOptions}). */
+  seedGroups(poolId: string, options: GroupSeedOptions): void {
+    seedGroups(this.#pool(poolId), options);
+  }
+
+  /** Creates one group directly, bypassing the API (and its faults); returns it as the SDK parses GetGroup. */
+  createGroup(poolId: string, group: NewGroup): GroupType {
+    const stored = StoredGroup.fromNew(group, userTimestampNow());
+    this.#pool(poolId).groups.add(stored);
+    return stored.toSdk(poolId);
+  }
+
+  /** Deletes one group and its memberships; false when there was none. */
+  deleteGroup(poolId: string, name: string): boolean {
+    return this.#pool(poolId).groups.delete(name) !== undefined;
+  }
+
+  /** Makes a user a member of a group (nothing changes when it already is one); throws past 100 groups. */
+  addUserToGroup(poolId: string, groupName: string, username: string): void {
+    const pool = this.#pool(poolId);
+    pool.groups.addMember(pool.groups.require(groupName), this.#user(pool, username));
+  }
+
+  /** Ends one membership; false when there was none. */
+  removeUserFromGroup(poolId: string, groupName: string, username: string): boolean {
+    const pool = this.#pool(poolId);
+    return pool.groups.removeMember(pool.groups.require(groupName), this.#user(pool, username));
+  }
+
+  /** Every group of the pool as the SDK's ListGroups returns it (dates as Date), sorted by name. */
+  listAllGroups(poolId: string): GroupType[] {
+    return this.#pool(poolId).groups.groups.map((group) => group.toSdk(poolId));
+  }
+
+  /** Every member of a group as the SDK's ListUsersInGroup returns it (dates as Date), sorted by sub. */
+  listAllMembers(poolId: string, groupName: string): UserType[] {
+    return this.#pool(poolId).groups.require(groupName).members.map((user) => user.toSdk());
   }
 
   /** Adds one user directly, bypassing the API (and its faults). */
@@ -143,11 +201,7 @@ export class CognitoEmulator implements ControlTarget {
       do sub = randomSub(this.#store.random);
       while (pool.hasSub(sub));
     }
-    const createdMs = user.createdAt?.getTime() ?? userTimestampNow();
-    const attributes = Object.entries(user.attributes ?? {})
-      .filter(([name]) => name !== 'sub')
-      .flatMap(([name, value]) => [internAttributeName(name), value]);
-    const stored = new StoredUser(sub, user.username, user.enabled ?? true, user.status ?? 'CONFIRMED', createdMs, createdMs, attributes, null);
+    const stored = StoredUser.fromNew(user, sub);
     pool.add(stored);
     return stored.toSdk();
   }
@@ -169,14 +223,24 @@ export class CognitoEmulator implements ControlTarget {
 
   /** Every pool with its size. */
   pools(): PoolSummary[] {
-    return this.#store.list().map((pool) => ({ id: pool.id, name: pool.name, users: pool.size }));
+    return this.#store.list().map((pool) => ({
+      id: pool.id,
+      name: pool.name,
+      account: pool.account,
+      users: pool.size,
+      groups: pool.groups.size,
+      memberships: pool.groups.membershipCount,
+    }));
   }
 
   /** Changes some fault settings; throws FaultConfigError (changing nothing) when one is invalid. */
   setFaults(faults: Partial<EmulatorFaults>): void {
-    const before = this.#faults.faults.quotaRps;
-    const after = this.#faults.update(faults).quotaRps;
-    if (after !== before) this.#quota.setRate(after);
+    const before = this.#faults.quotaRates;
+    this.#faults.update(faults);
+    const after = this.#faults.quotaRates;
+    // Buckets start again full only when a rate changed, so unrelated changes never reset a quota.
+    if (JSON.stringify(after) !== JSON.stringify(before)) this.#quota.setRates(after);
+    this.#app.configure(this.#faults.appSettings(this.defaultAccount));
   }
 
   /** A copy of the current fault settings. */
@@ -186,19 +250,20 @@ export class CognitoEmulator implements ControlTarget {
 
   /** A copy of the counters. */
   stats(): EmulatorStats {
-    return this.#stats.snapshot();
+    return { ...this.#stats.snapshot(), app: this.#app.counts };
   }
 
-  /** Zeroes the counters. */
+  /** Zeroes the counters (the app's included). */
   resetStats(): void {
     this.#stats.reset();
+    this.#app.resetCounts();
   }
 
   /** Closes the server and every open connection; answers still waiting on latency are dropped. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
-      for (const timer of this.#pending) clearTimeout(timer);
-      this.#pending.clear();
+      this.#app.stop();
+      this.#scheduler.stop();
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
@@ -211,85 +276,19 @@ export class CognitoEmulator implements ControlTarget {
     return pool;
   }
 
+  #user(pool: UserPool, username: string): StoredUser {
+    const user = pool.findByUsername(username);
+    if (user === undefined) throw new Error(`User ${username} does not exist in ${pool.id}.`);
+    return user;
+  }
+
   #onRequest(request: IncomingMessage, response: ServerResponse): void {
     if ((request.url ?? '').startsWith(CONTROL_PREFIX)) {
       void handleControlRequest(request, response, this);
       return;
     }
-    const requestId = randomUUID();
-    const arrivedMs = userTimestampNow();
-    const target = request.headers['x-amz-target'];
-    const operation = operationFromTarget(target);
-    const name = operation ?? (typeof target === 'string' && target !== '' ? target : '(no target)');
-    this.#stats.count('calls', name);
-
-    // Decided on arrival, before the body and before any latency, as AWS meters requests.
-    let early = this.#faults.credentialError(request.headers.authorization);
-    if (early === null && (request.method !== 'POST' || operation === null || !Object.hasOwn(OPERATIONS, operation))) {
-      early = CognitoServiceError.unknownOperation();
-    }
-    const throttled = early === null && QUOTA_OPERATIONS.has(name) && (!this.#quota.tryTake() || this.#faults.shouldThrottle());
-    if (throttled) early = CognitoServiceError.tooManyRequests();
-
-    readBody(request).then(
-      (raw) => {
-        const outcome: Outcome =
-          early !== null
-            ? { kind: 'error', error: early, counter: throttled ? 'throttled' : 'errors' }
-            : this.#execute(name, raw, requestId, arrivedMs);
-        this.#respondLater(name, outcome, request, response, requestId);
-      },
-      (error: unknown) => {
-        const failure = error instanceof CognitoServiceError ? error : CognitoServiceError.serialization();
-        this.#respondLater(name, { kind: 'error', error: failure, counter: 'errors' }, request, response, requestId);
-      },
-    );
-  }
-
-  #execute(operation: string, raw: Buffer, requestId: string, nowMs: number): Outcome {
-    if (this.#faults.shouldDrop()) return { kind: 'drop' };
-    try {
-      const injected = this.#faults.injectedError(operation);
-      if (injected !== null) throw injected;
-      const handler = OPERATIONS[operation] as OperationHandler;
-      const context = { store: this.#store, codec: this.#codec, faults: this.#faults, requestId, nowMs };
-      return { kind: 'answer', body: handler(parseJsonBody(raw), context) };
-    } catch (error) {
-      if (error instanceof CognitoServiceError) return { kind: 'error', error, counter: 'errors' };
-      // A bug in the emulator: answer as AWS would for its own failure, and say so on stderr.
-      console.error(`cognito emulator: ${operation} failed:`, error);
-      return { kind: 'error', error: CognitoServiceError.internalError(), counter: 'errors' };
-    }
-  }
-
-  #respondLater(operation: string, outcome: Outcome, request: IncomingMessage, response: ServerResponse, requestId: string): void {
-    if (this.#stopped !== null) {
-      request.socket.destroy();
-      return;
-    }
-    const deliver = (): void => {
-      if (outcome.kind === 'drop') {
-        this.#stats.count('dropped', operation);
-        request.socket.destroy();
-        return;
-      }
-      if (outcome.kind === 'error') {
-        this.#stats.count(outcome.counter, operation);
-        sendError(response, outcome.error, requestId);
-        return;
-      }
-      sendJson(response, 200, outcome.body, requestId);
-    };
-    const delay = this.#faults.delayMs();
-    if (delay <= 0) {
-      deliver();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.#pending.delete(timer);
-      deliver();
-    }, delay);
-    this.#pending.add(timer);
+    if (isQueryRequest(request)) this.#sts.handle(request, response);
+    else this.#cognito.handle(request, response);
   }
 }
 

@@ -1,8 +1,10 @@
-/** Counters by operation name, readable from the control endpoint. */
-export interface EmulatorStats {
+import type { AppLoadCounts } from './app-load.js';
+
+/** Counters by operation name. */
+export interface OperationCounters {
   /** Every request that named an operation (throttled, failed and dropped ones included). */
   calls: Record<string, number>;
-  /** Answered TooManyRequestsException by the account quota. */
+  /** Answered TooManyRequestsException by a quota or `throttleRate`. */
   throttled: Record<string, number>;
   /** Answered with any other error (injected, forced, or a genuine client error). */
   errors: Record<string, number>;
@@ -10,22 +12,34 @@ export interface EmulatorStats {
   dropped: Record<string, number>;
 }
 
-type Counter = keyof EmulatorStats;
+/** Counters by operation name, readable from the control endpoint. */
+export interface EmulatorStats extends OperationCounters {
+  /** The same counters for each account whose credentials were accepted, by account id. */
+  accounts: Record<string, OperationCounters>;
+  /** The emulated app's ListUsers calls (see `appRps`), which are not in `calls`. */
+  app: AppLoadCounts;
+}
 
-/** Mutable counters behind {@link EmulatorStats}. */
+type Counter = keyof OperationCounters;
+type Snapshot = Omit<EmulatorStats, 'app'>;
+
+/** Mutable counters behind {@link EmulatorStats} (the app's are kept by the app load). */
 export class StatsRecorder {
-  #stats: EmulatorStats = emptyStats();
+  #stats: Snapshot = emptyStats();
 
-  /** Adds one to a counter for an operation. */
-  count(counter: Counter, operation: string): void {
-    const bucket = this.#stats[counter];
-    bucket[operation] = (bucket[operation] ?? 0) + 1;
+  /** Adds one to a counter for an operation, and for the caller's account when it is known. */
+  count(counter: Counter, operation: string, account: string | null = null): void {
+    increment(this.#stats[counter], operation);
+    if (account === null) return;
+    this.#stats.accounts[account] ??= emptyCounters();
+    increment(this.#stats.accounts[account][counter], operation);
   }
 
   /** A copy of the counters. */
-  snapshot(): EmulatorStats {
+  snapshot(): Snapshot {
     const s = this.#stats;
-    return { calls: { ...s.calls }, throttled: { ...s.throttled }, errors: { ...s.errors }, dropped: { ...s.dropped } };
+    const accounts = Object.fromEntries(Object.entries(s.accounts).map(([account, counters]) => [account, copy(counters)]));
+    return { ...copy(s), accounts };
   }
 
   /** Zeroes every counter. */
@@ -34,6 +48,18 @@ export class StatsRecorder {
   }
 }
 
-function emptyStats(): EmulatorStats {
+function increment(bucket: Record<string, number>, operation: string): void {
+  bucket[operation] = (bucket[operation] ?? 0) + 1;
+}
+
+function copy(c: OperationCounters): OperationCounters {
+  return { calls: { ...c.calls }, throttled: { ...c.throttled }, errors: { ...c.errors }, dropped: { ...c.dropped } };
+}
+
+function emptyCounters(): OperationCounters {
   return { calls: {}, throttled: {}, errors: {}, dropped: {} };
+}
+
+function emptyStats(): Snapshot {
+  return { ...emptyCounters(), accounts: {} };
 }

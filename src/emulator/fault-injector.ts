@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import type { AppLoadSettings } from './app-load.js';
 import { CognitoServiceError } from './cognito-error.js';
 import type { PageShape } from './list-users.js';
+import type { QuotaRates } from './quota-meter.js';
 import type { RandomSource } from './random-source.js';
+import { ACCOUNT_ID } from './user-pool.js';
 
 /** An error to answer for every call of one operation, for testing fatal paths. */
 export interface ForcedError {
@@ -19,27 +22,49 @@ export interface EmulatorFaults {
   latencyMs: number;
   /** Extra uniform random delay [0, jitterMs) on top of latencyMs. @default 0 */
   jitterMs: number;
-  /** Account-wide ListUsers/ListUsersInGroup quota in requests/s (burst = 1 s worth); null = off. @default null */
-  quotaRps: number | null;
   /**
-   * Share of ListUsers/ListUsersInGroup calls answered TooManyRequestsException at random, on top of
-   * the quota (counted as throttled). @default 0
+   * Per-account UserList (ListUsers + ListUsersInGroup) quota in requests/s (burst = 1 s worth);
+   * null = off, and with it the UserPoolResourceRead quotas. @default null
+   */
+  quotaRps: number | null;
+  /** Per-account UserPoolResourceRead (ListGroups) quota in requests/s, while `quotaRps` is set. @default 20 */
+  resourceReadRps: number;
+  /** UserPoolResourceRead quota per pool and operation in requests/s, while `quotaRps` is set. @default 5 */
+  resourceReadPoolRps: number;
+  /**
+   * Share of metered calls (ListUsers, ListUsersInGroup, ListGroups) answered TooManyRequestsException
+   * at random, on top of the quotas (counted as throttled). @default 0
    */
   throttleRate: number;
   /** Share of calls answered InternalErrorException (HTTP 500). @default 0 */
   internalErrorRate: number;
   /** Share of calls whose connection is destroyed without an answer. @default 0 */
   dropConnectionRate: number;
-  /** Share of ListUsers pages cut short (1..limit-1 users) while still carrying a token. @default 0 */
+  /** Share of list pages (users, groups, members) cut short (1..limit-1 items) while still carrying a token. @default 0 */
   shortPageRate: number;
-  /** Share of ListUsers pages returned empty with a token. @default 0 */
+  /** Share of list pages returned empty with a token. @default 0 */
   emptyPageRate: number;
   /** Pagination tokens older than this are rejected; null = never expire. @default null */
   tokenTtlSeconds: number | null;
   /** Operation name → error answered for every call of it. @default {} */
   forcedErrors: Record<string, ForcedError>;
-  /** When set, only requests signed with one of these access key ids are served. @default null */
+  /**
+   * When set, only requests signed with one of these static access key ids (or with temporary
+   * credentials the emulator's STS issued) are served. @default null
+   */
   allowedAccessKeyIds: string[] | null;
+  /** Caps the lifetime of credentials AssumeRole issues, in seconds (to test refreshing); null = as requested. @default null */
+  sessionDurationSeconds: number | null;
+  /** The account's own app: ListUsers calls per second drawn from `appAccount`'s UserList quota, without HTTP; null = none. @default null */
+  appRps: number | null;
+  /** `steady` (evenly spaced) or `burst` (`appRps` for the first `appBurstSeconds` of every `appPeriodSeconds`). @default 'steady' */
+  appPattern: 'steady' | 'burst';
+  /** @default 10 */
+  appBurstSeconds: number;
+  /** @default 30 */
+  appPeriodSeconds: number;
+  /** The account whose quota the app uses; null = the default account. @default null */
+  appAccount: string | null;
 }
 
 /** No faults: a fast, faithful Cognito. */
@@ -47,6 +72,8 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   latencyMs: 0,
   jitterMs: 0,
   quotaRps: null,
+  resourceReadRps: 20,
+  resourceReadPoolRps: 5,
   throttleRate: 0,
   internalErrorRate: 0,
   dropConnectionRate: 0,
@@ -55,6 +82,12 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   tokenTtlSeconds: null,
   forcedErrors: {},
   allowedAccessKeyIds: null,
+  sessionDurationSeconds: null,
+  appRps: null,
+  appPattern: 'steady',
+  appBurstSeconds: 10,
+  appPeriodSeconds: 30,
+  appAccount: null,
 });
 
 const rate = z.number().min(0).max(1);
@@ -63,6 +96,8 @@ const faultsPatchSchema = z
     latencyMs: z.number().min(0).max(600_000),
     jitterMs: z.number().min(0).max(600_000),
     quotaRps: z.number().positive().nullable(),
+    resourceReadRps: z.number().positive(),
+    resourceReadPoolRps: z.number().positive(),
     throttleRate: rate,
     internalErrorRate: rate,
     dropConnectionRate: rate,
@@ -78,6 +113,12 @@ const faultsPatchSchema = z
       }),
     ),
     allowedAccessKeyIds: z.array(z.string().min(1)).nullable(),
+    sessionDurationSeconds: z.number().int().min(1).max(43_200).nullable(),
+    appRps: z.number().positive().max(100_000).nullable(),
+    appPattern: z.enum(['steady', 'burst']),
+    appBurstSeconds: z.number().positive().max(86_400),
+    appPeriodSeconds: z.number().positive().max(86_400),
+    appAccount: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').nullable(),
   })
   .partial();
 
@@ -96,6 +137,11 @@ export function mergeFaults(current: Readonly<EmulatorFaults>, patch: unknown): 
   const merged: EmulatorFaults = { ...copyFaults(current) };
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (merged.appBurstSeconds > merged.appPeriodSeconds) {
+    throw new FaultConfigError(
+      `invalid emulator faults: appBurstSeconds: Expected at most appPeriodSeconds (${merged.appPeriodSeconds}), got ${merged.appBurstSeconds}`,
+    );
   }
   return copyFaults(merged);
 }
@@ -132,22 +178,30 @@ export class FaultInjector {
     return this.faults;
   }
 
+  /** The quota rates the settings ask for. */
+  get quotaRates(): QuotaRates {
+    const f = this.#faults;
+    return { userListRps: f.quotaRps, resourceReadRps: f.resourceReadRps, resourceReadPoolRps: f.resourceReadPoolRps };
+  }
+
+  /** The app load the settings ask for; `defaultAccount` stands in for `appAccount: null`. */
+  appSettings(defaultAccount: string): AppLoadSettings {
+    const f = this.#faults;
+    return { rps: f.appRps, pattern: f.appPattern, burstSeconds: f.appBurstSeconds, periodSeconds: f.appPeriodSeconds, account: f.appAccount ?? defaultAccount };
+  }
+
   /** The delay before this answer: fixed latency plus uniform jitter. */
   delayMs(): number {
     const { latencyMs, jitterMs } = this.#faults;
     return latencyMs + (jitterMs > 0 ? this.#random.next() * jitterMs : 0);
   }
 
-  /** Null when the request may proceed; otherwise the error AWS gives for these credentials. */
-  credentialError(authorization: string | undefined): CognitoServiceError | null {
-    const allowed = this.#faults.allowedAccessKeyIds;
-    if (allowed === null) return null;
-    if (authorization === undefined || authorization === '') return CognitoServiceError.missingAuthenticationToken();
-    const accessKeyId = /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
-    return accessKeyId !== undefined && allowed.includes(accessKeyId) ? null : CognitoServiceError.unrecognizedClient();
+  /** The static access key ids that may call, or null for any. */
+  get allowedAccessKeyIds(): readonly string[] | null {
+    return this.#faults.allowedAccessKeyIds;
   }
 
-  /** True when this UserList call should be throttled at random (the quota is checked separately). */
+  /** True when this metered call should be throttled at random (the quotas are checked separately). */
   shouldThrottle(): boolean {
     return this.#random.chance(this.#faults.throttleRate);
   }
@@ -157,17 +211,17 @@ export class FaultInjector {
     return this.#random.chance(this.#faults.dropConnectionRate);
   }
 
-  /** The error forced for this operation, or an injected internal error, or null. */
-  injectedError(operation: string): CognitoServiceError | null {
+  /** The error forced for this operation, or (when `random`) an injected internal error, or null. */
+  injectedError(operation: string, random = true): CognitoServiceError | null {
     const forced = this.#faults.forcedErrors[operation];
     if (forced !== undefined) {
       const status = forced.status ?? (forced.code === 'InternalErrorException' ? 500 : 400);
       return new CognitoServiceError(forced.code, forced.message ?? forced.code, status);
     }
-    return this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
+    return random && this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
   }
 
-  /** How to bend this ListUsers page (empty wins over short when both fire). */
+  /** How to bend this list page (empty wins over short when both fire). */
   pageShape(limit: number): PageShape {
     if (this.#random.chance(this.#faults.emptyPageRate)) return { kind: 'empty' };
     if (limit >= 2 && this.#random.chance(this.#faults.shortPageRate)) {

@@ -1,6 +1,6 @@
 import { CognitoServiceError } from './cognito-error.js';
-import { listUsersBinding } from './pagination-token.js';
-import type { PaginationTokenCodec } from './pagination-token.js';
+import { listUsersBinding, resumeAfter } from './pagination-token.js';
+import type { ResumeContext } from './pagination-token.js';
 import { NON_BLANK_PATTERN, POOL_ID_PATTERN, PRINTABLE_PATTERN, RequestValidator } from './request-validator.js';
 import type { StoredUser, WireUser } from './stored-user.js';
 import { compileUserFilter } from './user-filter.js';
@@ -29,13 +29,7 @@ export interface ListUsersResponse {
 export type PageShape = { readonly kind: 'normal' } | { readonly kind: 'short'; readonly limit: number } | { readonly kind: 'empty' };
 
 /** What the operation needs besides the request. */
-export interface ListUsersContext {
-  readonly codec: PaginationTokenCodec;
-  readonly nowMs: number;
-  /** Tokens older than this are rejected; null = never expire. */
-  readonly tokenTtlSeconds: number | null;
-  /** Quoted in the invalid-token message, as AWS does. */
-  readonly requestId: string;
+export interface ListUsersContext extends ResumeContext {
   readonly shape: PageShape;
 }
 
@@ -66,7 +60,7 @@ export function parseListUsersRequest(body: Record<string, unknown>): ListUsersR
 export function listUsers(pool: UserPool, request: ListUsersRequest, context: ListUsersContext): ListUsersResponse {
   const filter = compileUserFilter(request.filter);
   const binding = listUsersBinding(pool.id, request.filter, request.attributesToGet);
-  const after = resumeKey(request, binding, context);
+  const after = resumeAfter(request.paginationToken, binding, context);
 
   if (context.shape.kind === 'empty') {
     // An empty page that still carries a token, as AWS sends when a filtered scan finds nothing.
@@ -82,20 +76,6 @@ export function listUsers(pool: UserPool, request: ListUsersRequest, context: Li
     response.PaginationToken = context.codec.encode({ binding, after: page.resumeAfter, issuedAtMs: context.nowMs });
   }
   return response;
-}
-
-function resumeKey(request: ListUsersRequest, binding: string, context: ListUsersContext): string {
-  const token = request.paginationToken;
-  if (token === null) return '';
-  const position = context.codec.decode(token);
-  const expired =
-    position !== null &&
-    context.tokenTtlSeconds !== null &&
-    context.nowMs - position.issuedAtMs > context.tokenTtlSeconds * 1000;
-  if (position === null || position.binding !== binding || expired) {
-    throw CognitoServiceError.invalidPagingMarker(token, context.requestId);
-  }
-  return position.after;
 }
 
 interface ScannedPage {

@@ -8,6 +8,8 @@ export interface OperationContext {
   readonly codec: PaginationTokenCodec;
   readonly faults: FaultInjector;
   readonly requestId: string;
+  /** The AWS account the request's credentials belong to; pools of other accounts are invisible to it. */
+  readonly account: string;
   /** Wall-clock time of the request's arrival, epoch milliseconds. */
   readonly nowMs: number;
 }

@@ -1,18 +1,15 @@
-import { CognitoServiceError } from './cognito-error.js';
 import { listUsers, parseListUsersRequest } from './list-users.js';
 import type { OperationContext, OperationHandler } from './operation-context.js';
-import { bindingOf } from './pagination-token.js';
+import type { ResumeContext } from './pagination-token.js';
+import { bindingOf, resumeAfter } from './pagination-token.js';
 import { NON_BLANK_PATTERN, POOL_ID_PATTERN, POOL_NAME_PATTERN, RequestValidator } from './request-validator.js';
 import type { UserPool } from './user-pool.js';
-
-/** The account id in emulated ARNs. */
-export const EMULATED_ACCOUNT_ID = '000000000000';
 
 function describe(pool: UserPool, region: string): Record<string, unknown> {
   return {
     Id: pool.id,
     Name: pool.name,
-    Arn: `arn:aws:cognito-idp:${region}:${EMULATED_ACCOUNT_ID}:userpool/${pool.id}`,
+    Arn: `arn:aws:cognito-idp:${region}:${pool.account}:userpool/${pool.id}`,
     CreationDate: pool.createdMs / 1000,
     LastModifiedDate: pool.modifiedMs / 1000,
     EstimatedNumberOfUsers: pool.size,
@@ -27,7 +24,7 @@ const createUserPool: OperationHandler = (body, context) => {
   const v = new RequestValidator(body);
   const name = v.string('PoolName', { required: true, min: 1, max: 128, pattern: POOL_NAME_PATTERN });
   v.done();
-  const pool = context.store.create(name as string, context.nowMs);
+  const pool = context.store.create(name as string, context.nowMs, undefined, context.account);
   return { UserPool: describe(pool, context.store.region) };
 };
 
@@ -41,16 +38,9 @@ const listUserPools: OperationHandler = (body, context) => {
   const nextToken = v.string('NextToken', { min: 1, max: 131_072, pattern: NON_BLANK_PATTERN });
   const maxResults = v.integer('MaxResults', { required: true, min: 1, max: 60 });
   v.done();
-  const binding = bindingOf(['ListUserPools']);
-  let after = '';
-  if (nextToken !== undefined) {
-    const position = context.codec.decode(nextToken);
-    if (position === null || position.binding !== binding) {
-      throw CognitoServiceError.invalidPagingMarker(nextToken, context.requestId);
-    }
-    after = position.after;
-  }
-  const remaining = context.store.list().filter((pool) => pool.id > after);
+  const binding = bindingOf(['ListUserPools', context.account]);
+  const after = resumeAfter(nextToken ?? null, binding, resumeContext(context));
+  const remaining = context.store.list(context.account).filter((pool) => pool.id > after);
   const page = remaining.slice(0, maxResults);
   const response: Record<string, unknown> = {
     UserPools: page.map((pool) => ({
@@ -70,32 +60,28 @@ const listUserPools: OperationHandler = (body, context) => {
 
 const listUsersOperation: OperationHandler = (body, context) => {
   const request = parseListUsersRequest(body);
-  const pool = context.store.require(request.userPoolId);
-  return listUsers(pool, request, {
-    codec: context.codec,
-    nowMs: context.nowMs,
-    tokenTtlSeconds: context.faults.faults.tokenTtlSeconds,
-    requestId: context.requestId,
-    shape: context.faults.pageShape(request.limit),
-  });
+  const pool = context.store.require(request.userPoolId, context.account);
+  return listUsers(pool, request, { ...resumeContext(context), shape: context.faults.pageShape(request.limit) });
 };
 
-// Groups are not emulated: the call exists (and counts against the UserList quota), but no group does.
-const listUsersInGroup: OperationHandler = (body, context) => {
-  const v = new RequestValidator(body);
-  const groupName = v.string('GroupName', { required: true, min: 1, max: 128 });
+/** What a listing needs to check a presented token: the codec, the clock and the token TTL fault. */
+export function resumeContext(context: OperationContext): ResumeContext {
+  return { codec: context.codec, nowMs: context.nowMs, tokenTtlSeconds: context.faults.faults.tokenTtlSeconds, requestId: context.requestId };
+}
+
+/**
+ * Reads `UserPoolId` into `v`, throws every validation error collected so far (so they are reported
+ * together, as AWS does), then returns the pool as the caller's account sees it.
+ */
+export function readPool(v: RequestValidator, context: OperationContext): UserPool {
   const poolId = v.string('UserPoolId', { required: true, min: 1, max: 55, pattern: POOL_ID_PATTERN });
   v.done();
-  context.store.require(poolId as string);
-  throw new CognitoServiceError('ResourceNotFoundException', `Group ${groupName as string} not found.`);
-};
+  return context.store.require(poolId as string, context.account);
+}
 
-/** Validates `UserPoolId` and returns its pool, or throws ResourceNotFoundException. */
+/** Validates a body holding only `UserPoolId` and returns its pool, or throws ResourceNotFoundException. */
 export function requirePool(body: Record<string, unknown>, context: OperationContext): UserPool {
-  const v = new RequestValidator(body);
-  const poolId = v.string('UserPoolId', { required: true, min: 1, max: 55, pattern: POOL_ID_PATTERN });
-  v.done();
-  return context.store.require(poolId as string);
+  return readPool(new RequestValidator(body), context);
 }
 
 /** Pool-level operations and the listings, by operation name. */
@@ -104,5 +90,4 @@ export const POOL_OPERATIONS: Readonly<Record<string, OperationHandler>> = {
   DescribeUserPool: describeUserPool,
   ListUserPools: listUserPools,
   ListUsers: listUsersOperation,
-  ListUsersInGroup: listUsersInGroup,
 };

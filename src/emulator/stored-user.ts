@@ -1,5 +1,19 @@
 import type { AttributeType, MFAOptionType, UserType } from '@aws-sdk/client-cognito-identity-provider';
 
+/** A user to add directly (library only), e.g. with a chosen sub to land mid-walk. */
+export interface NewUser {
+  username: string;
+  /** @default a random v4 UUID */
+  sub?: string;
+  attributes?: Record<string, string>;
+  /** @default true */
+  enabled?: boolean;
+  /** @default 'CONFIRMED' */
+  status?: UserStatus;
+  /** @default now */
+  createdAt?: Date;
+}
+
 /** The user statuses Cognito reports in `UserStatus`. */
 export type UserStatus =
   | 'UNCONFIRMED'
@@ -65,6 +79,15 @@ export class StoredUser {
     public attributes: string[],
     public mfaOptions: readonly MfaOption[] | null,
   ) {}
+
+  /** A user from the library's description, with `sub` chosen by the caller (a `sub` attribute is ignored). */
+  static fromNew(user: NewUser, sub: string): StoredUser {
+    const createdMs = user.createdAt?.getTime() ?? userTimestampNow();
+    const attributes = Object.entries(user.attributes ?? {})
+      .filter(([name]) => name !== 'sub')
+      .flatMap(([name, value]) => [internAttributeName(name), value]);
+    return new StoredUser(sub, user.username, user.enabled ?? true, user.status ?? 'CONFIRMED', createdMs, createdMs, attributes, null);
+  }
 
   /** The value of one attribute (`sub` included), or undefined when the user lacks it. */
   attribute(name: string): string | undefined {

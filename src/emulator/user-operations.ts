@@ -1,11 +1,13 @@
 import { CognitoServiceError } from './cognito-error.js';
 import type { OperationContext, OperationHandler } from './operation-context.js';
-import { POOL_ID_PATTERN, PRINTABLE_PATTERN, RequestValidator } from './request-validator.js';
+import { readPool } from './pool-operations.js';
+import { PRINTABLE_PATTERN, RequestValidator } from './request-validator.js';
 import { internAttributeName, StoredUser } from './stored-user.js';
 import type { UserPool } from './user-pool.js';
 import { randomSub } from './user-seeder.js';
 
-interface Target {
+/** A user named in a request, and its pool. */
+export interface Target {
   readonly pool: UserPool;
   readonly username: string;
 }
@@ -14,14 +16,13 @@ interface Target {
  * Reads UserPoolId and Username into `v`, throws every validation error collected so far (so they
  * are reported together, as AWS does), then finds the pool.
  */
-function readTarget(v: RequestValidator, context: OperationContext): Target {
+export function readTarget(v: RequestValidator, context: OperationContext): Target {
   const username = v.string('Username', { required: true, min: 1, max: 128, pattern: PRINTABLE_PATTERN });
-  const poolId = v.string('UserPoolId', { required: true, min: 1, max: 55, pattern: POOL_ID_PATTERN });
-  v.done();
-  return { pool: context.store.require(poolId as string), username: username as string };
+  return { pool: readPool(v, context), username: username as string };
 }
 
-function requireUser(target: Target): StoredUser {
+/** The named user; UserNotFoundException as Cognito words it when there is none. */
+export function requireUser(target: Target): StoredUser {
   const user = target.pool.findByUsername(target.username);
   if (user === undefined) throw CognitoServiceError.userNotFound();
   return user;

@@ -27,7 +27,7 @@ export class UserPoolStore {
    * Creates an empty pool with a fresh id of AWS's shape, `<region>_<9 alphanumerics>`, or with `fixedId`
    * (for scripts and containers that must know the id in advance).
    */
-  create(name: string, nowMs: number = Date.now(), fixedId?: string): UserPool {
+  create(name: string, nowMs: number = Date.now(), fixedId?: string, account?: string): UserPool {
     let id: string;
     if (fixedId !== undefined) {
       if (!fixedId.startsWith(`${this.region}_`) || !/^[\w-]+_[0-9a-zA-Z]+$/.test(fixedId)) {
@@ -42,7 +42,7 @@ export class UserPoolStore {
         id = `${this.region}_${suffix}`;
       } while (this.#pools.has(id));
     }
-    const pool = new UserPool(id, name, nowMs);
+    const pool = new UserPool(id, name, nowMs, account);
     this.#pools.set(id, pool);
     return pool;
   }
@@ -52,15 +52,19 @@ export class UserPoolStore {
     return this.#pools.get(id);
   }
 
-  /** The pool with this id; ResourceNotFoundException as AWS words it when there is none. */
-  require(id: string): UserPool {
+  /**
+   * The pool with this id as `account` sees it; ResourceNotFoundException as AWS words it when there
+   * is none, or when it belongs to another account (AWS answers the same for a pool you cannot see).
+   */
+  require(id: string, account: string): UserPool {
     const pool = this.#pools.get(id);
-    if (pool === undefined) throw CognitoServiceError.poolNotFound(id);
+    if (pool === undefined || pool.account !== account) throw CognitoServiceError.poolNotFound(id);
     return pool;
   }
 
-  /** All pools, ordered by id (the order ListUserPools pages through). */
-  list(): UserPool[] {
-    return [...this.#pools.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /** All pools (of one account when given), ordered by id (the order ListUserPools pages through). */
+  list(account?: string): UserPool[] {
+    const pools = [...this.#pools.values()].filter((pool) => account === undefined || pool.account === account);
+    return pools.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

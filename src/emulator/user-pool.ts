@@ -1,4 +1,11 @@
+import { GroupDirectory } from './group-directory.js';
+import { lowerBound, subOf, upperBound } from './sorted-search.js';
 import type { StoredUser } from './stored-user.js';
+
+/** The account that owns a pool (and answers for static credentials) unless told otherwise. */
+export const DEFAULT_ACCOUNT_ID = '000000000000';
+/** An AWS account id: 12 digits. */
+export const ACCOUNT_ID = /^\d{12}$/;
 
 /** Orders users by `sub`, the store's only sort key (plain code-unit order, like a byte compare). */
 export function compareBySub(a: StoredUser, b: StoredUser): number {
@@ -13,6 +20,8 @@ export function compareBySub(a: StoredUser, b: StoredUser): number {
 export class UserPool {
   readonly #users: StoredUser[] = [];
   readonly #byUsername = new Map<string, StoredUser>();
+  /** The pool's groups and their members. */
+  readonly groups = new GroupDirectory();
   /** Epoch milliseconds. */
   modifiedMs: number;
 
@@ -21,6 +30,8 @@ export class UserPool {
     readonly name: string,
     /** Epoch milliseconds. */
     readonly createdMs: number,
+    /** The 12-digit AWS account that owns the pool; requests from other accounts do not see it. */
+    readonly account: string = DEFAULT_ACCOUNT_ID,
   ) {
     this.modifiedMs = createdMs;
   }
@@ -48,25 +59,12 @@ export class UserPool {
 
   /** Index of the first user whose sub is ≥ `sub`. */
   lowerBound(sub: string): number {
-    return this.#search(sub, (a, b) => a < b);
+    return lowerBound(this.#users, sub, subOf);
   }
 
   /** Index of the first user whose sub is > `sub` (where a page after `sub` starts). */
   upperBound(sub: string): number {
-    return this.#search(sub, (a, b) => a <= b);
-  }
-
-  /** Binary search: the first index whose sub does not satisfy `before(sub, target)`. */
-  #search(target: string, before: (sub: string, target: string) => boolean): number {
-    const users = this.#users;
-    let lo = 0;
-    let hi = users.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (before((users[mid] as StoredUser).sub, target)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return upperBound(this.#users, sub, subOf);
   }
 
   /** Adds one user. Throws when the username or sub is taken (callers check first). */
@@ -115,11 +113,12 @@ export class UserPool {
     }
   }
 
-  /** Removes the user with this username; returns it, or undefined when there was none. */
+  /** Removes the user with this username and its memberships; returns it, or undefined when there was none. */
   remove(username: string): StoredUser | undefined {
     const user = this.#byUsername.get(username);
     if (user === undefined) return undefined;
     this.#byUsername.delete(username);
+    this.groups.removeUser(user);
     const i = this.lowerBound(user.sub);
     if (this.#users[i] === user) this.#users.splice(i, 1);
     return user;

@@ -16,6 +16,18 @@ export interface SeedOptions {
   subSkew?: number;
 }
 
+/** A pool to create and seed in one go: users, then groups and memberships over those users. */
+export interface PoolSeedOptions extends SeedOptions {
+  /** @default 'emulated-pool' */
+  name?: string;
+  /** @default a fresh AWS-shaped id */
+  id?: string;
+  /** Groups to seed (with memberships) after the users, from the same seed. @default 0 */
+  groups?: number;
+  /** The 12-digit account that owns the pool. @default the emulator's default account */
+  account?: string;
+}
+
 /** Largest seed request accepted; a guard against typos like `--users 1e9`. */
 export const MAX_SEED_USERS = 10_000_000;
 

@@ -1,4 +1,5 @@
 import { CognitoIdentityProviderClient, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Command, CommanderError } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_EMULATOR_PORT, registerEmulatorCommand, runEmulatorCommand } from '../../src/emulator/emulator-command.js';
@@ -47,22 +48,28 @@ describe('the emulator command', () => {
       host: '127.0.0.1',
       region: 'us-east-1',
       users: 0,
+      groups: 0,
       seed: 1,
       latencyMs: 0,
       dropRate: 0,
+      accountId: '000000000000',
+      role: [],
+      appPattern: 'steady',
     });
+    expect(parse([]).appRps).toBeUndefined();
     expect(parse([]).quotaRps).toBeUndefined();
   });
 
   it('parses every flag', () => {
     const options = parse(
-      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7'.split(' '),
+      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst'.split(' '),
     );
     expect(options).toEqual({
       port: 0,
       host: '0.0.0.0',
       region: 'eu-west-2',
       users: 500,
+      groups: 40,
       seed: 9,
       subSkew: 0.5,
       poolName: 'demo',
@@ -76,6 +83,10 @@ describe('the emulator command', () => {
       emptyPageRate: 0.05,
       tokenTtlSeconds: 3600,
       randomSeed: 7,
+      accountId: '222222222222',
+      role: [{ roleArn: 'arn:aws:iam::111111111111:role/exporter', externalId: 'ext-1' }, { roleArn: 'arn:aws:iam::333333333333:role/path/reader' }],
+      appRps: 12.5,
+      appPattern: 'burst',
     });
   });
 
@@ -84,11 +95,17 @@ describe('the emulator command', () => {
     ['--port', '70000'],
     ['--users', '-5'],
     ['--users', '1.5'],
+    ['--groups', '10001'],
     ['--drop-rate', '1.5'],
     ['--throttle-rate', '-0.1'],
     ['--quota-rps', '0'],
     ['--region', 'moon'],
     ['--token-ttl-seconds', 'soon'],
+    ['--account-id', '12345'],
+    ['--app-rps', '0'],
+    ['--app-pattern', 'wave'],
+    ['--role', 'arn:aws:iam::1:role/x'],
+    ['--role', 'arn:aws:iam::111111111111:role/x,a b'],
   ])('rejects %s %s with a one-line error and exit code 2', (flag, value) => {
     const { exitCode, message } = usageError([flag, value]);
     expect(exitCode).toBe(2);
@@ -118,6 +135,41 @@ describe('the emulator command', () => {
     await running;
     expect(ownSignalListeners().filter((listener) => !before.includes(listener))).toHaveLength(0);
     await expect(fetch(`${url}/__emulator/health`)).rejects.toThrow();
+  });
+
+  it('seeds groups with --groups and says how many memberships it made', async () => {
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const running = runEmulatorCommand(parse(['--port', '0', '--users', '300', '--groups', '25', '--random-seed', '3']), {
+      stdout: (l) => lines.push(l),
+      stderr: (l) => errors.push(l),
+      signal: controller.signal,
+    });
+    await expect.poll(() => lines.length).toBe(3);
+    const url = lines[0]!.replace(/^url=/, '');
+    const poolId = lines[1]!.replace(/^user_pool_id=/, '');
+    expect(errors.join('\n')).toMatch(/^seeded 300 users, 25 groups and \d+ memberships in \d+\.\d s$/);
+    const pools = (await (await fetch(`${url}/__emulator/pools`)).json()) as { pools: { id: string; groups: number; memberships: number }[] };
+    expect(pools.pools).toEqual([expect.objectContaining({ id: poolId, groups: 25, memberships: expect.any(Number) as number })]);
+    expect(pools.pools[0]!.memberships).toBeGreaterThan(200);
+    controller.abort();
+    await running;
+  });
+
+  it('registers --role roles and puts static keys in --account-id', async () => {
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const args = ['--port', '0', '--account-id', '444444444444', '--role', 'arn:aws:iam::555555555555:role/exporter,ext-9'];
+    const running = runEmulatorCommand(parse(args), { stdout: (l) => lines.push(l), signal: controller.signal });
+    await expect.poll(() => lines.length).toBe(3);
+    const sts = new STSClient({ endpoint: lines[0]!.replace(/^url=/, ''), region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    expect((await sts.send(new GetCallerIdentityCommand({}))).Account).toBe('444444444444');
+    const assumed = await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::555555555555:role/exporter', RoleSessionName: 'cli', ExternalId: 'ext-9' }));
+    expect(assumed.AssumedRoleUser!.Arn).toBe('arn:aws:sts::555555555555:assumed-role/exporter/cli');
+    sts.destroy();
+    controller.abort();
+    await running;
   });
 
   it('stops when its abort signal fires', async () => {

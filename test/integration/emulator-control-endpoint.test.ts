@@ -54,8 +54,10 @@ describe('the control endpoint', () => {
     await control('POST', 'stats/reset');
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
     await client.send(new ListUsersCommand({ UserPoolId: poolId }));
-    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { calls: { ListUsers: 2 }, throttled: {}, errors: {}, dropped: {} } });
-    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {} } });
+    const counters = { calls: { ListUsers: 2 }, throttled: {}, errors: {}, dropped: {} };
+    const app = { calls: 0, throttled: 0 };
+    expect(await control('GET', 'stats')).toEqual({ status: 200, json: { ...counters, accounts: { '000000000000': counters }, app } });
+    expect(await control('POST', 'stats/reset')).toEqual({ status: 200, json: { calls: {}, throttled: {}, errors: {}, dropped: {}, accounts: {}, app } });
   });
 
   it('creates seeded pools and lists pools with their sizes', async () => {
@@ -64,8 +66,19 @@ describe('the control endpoint', () => {
     const { id } = created.json as { id: string };
     expect(emulator.userCount(id)).toBe(25);
     const listed = (await control('GET', 'pools')).json as { pools: { id: string; name: string; users: number }[] };
-    expect(listed.pools).toContainEqual({ id, name: 'from-control', users: 25 });
+    expect(listed.pools).toContainEqual({ id, name: 'from-control', account: '000000000000', users: 25, groups: 0, memberships: 0 });
     expect((await control('POST', 'pools', { users: -1 })).status).toBe(400);
+  });
+
+  it('creates pools with seeded groups and lists their groups and memberships', async () => {
+    const created = await control('POST', 'pools', { name: 'with-groups', users: 400, groups: 30, seed: 2 });
+    expect(created).toMatchObject({ status: 201, json: { users: 400, groups: 30 } });
+    const { id } = created.json as { id: string };
+    const listed = (await control('GET', 'pools')).json as { pools: { id: string; groups: number; memberships: number }[] };
+    const pool = listed.pools.find((p) => p.id === id)!;
+    expect(pool.groups).toBe(30);
+    expect(pool.memberships).toBe(emulator.listAllGroups(id).reduce((n, g) => n + emulator.listAllMembers(id, g.GroupName!).length, 0));
+    expect((await control('POST', 'pools', { users: 1, groups: 10_001 })).status).toBe(400);
   });
 
   it('answers health checks and 404 for unknown routes', async () => {

@@ -15,6 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { emulatorClient } from '../support/emulator-client.js';
+import { failureOf } from '../support/service-failure.js';
 
 let emulator: CognitoEmulator;
 let client: CognitoIdentityProviderClient;
@@ -28,16 +29,6 @@ afterAll(async () => {
   client.destroy();
   await emulator.stop();
 });
-
-async function failureOf(call: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('the call succeeded');
-}
 
 async function rawCall(target: string | null, body: string, method = 'POST'): Promise<{ status: number; json: unknown; headers: Headers }> {
   const headers: Record<string, string> = { 'Content-Type': 'application/x-amz-json-1.1' };
@@ -197,6 +188,7 @@ describe('the AWS JSON 1.1 protocol', () => {
     emulator.resetStats();
     await rawCall('AWSCognitoIdentityProviderService.Bogus', '{}');
     await client.send(new ListUserPoolsCommand({ MaxResults: 1 }));
-    expect(emulator.stats()).toEqual({ calls: { Bogus: 1, ListUserPools: 1 }, throttled: {}, errors: { Bogus: 1 }, dropped: {} });
+    const counters = { calls: { Bogus: 1, ListUserPools: 1 }, throttled: {}, errors: { Bogus: 1 }, dropped: {} };
+    expect(emulator.stats()).toEqual({ ...counters, accounts: { '000000000000': counters }, app: { calls: 0, throttled: 0 } });
   });
 });

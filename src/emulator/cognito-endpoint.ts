@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { operationFromTarget, parseJsonBody, readBody, sendError, sendJson } from './aws-json-protocol.js';
+import { CognitoServiceError } from './cognito-error.js';
+import type { Authentication, CredentialIssuer, Principal } from './credential-issuer.js';
+import type { StatsRecorder } from './emulator-stats.js';
+import type { FaultInjector } from './fault-injector.js';
+import { GROUP_LISTINGS } from './group-listings.js';
+import { GROUP_OPERATIONS } from './group-operations.js';
+import type { OperationHandler } from './operation-context.js';
+import type { PaginationTokenCodec } from './pagination-token.js';
+import { POOL_OPERATIONS } from './pool-operations.js';
+import { QuotaMeter } from './quota-meter.js';
+import type { ResponseScheduler } from './response-scheduler.js';
+import { userTimestampNow } from './stored-user.js';
+import { requestCredentials } from './sts-protocol.js';
+import { USER_OPERATIONS } from './user-operations.js';
+import type { UserPoolStore } from './user-pool-store.js';
+
+const OPERATIONS: Readonly<Record<string, OperationHandler>> = { ...POOL_OPERATIONS, ...USER_OPERATIONS, ...GROUP_OPERATIONS, ...GROUP_LISTINGS };
+
+/** What the Cognito endpoint works with; the emulator owns them all. */
+export interface CognitoEndpointParts {
+  readonly store: UserPoolStore;
+  readonly codec: PaginationTokenCodec;
+  readonly faults: FaultInjector;
+  readonly quota: QuotaMeter;
+  readonly stats: StatsRecorder;
+  readonly scheduler: ResponseScheduler;
+  readonly issuer: CredentialIssuer;
+}
+
+type Outcome =
+  | { readonly kind: 'answer'; readonly body: unknown }
+  | { readonly kind: 'error'; readonly error: CognitoServiceError; readonly counter: 'errors' | 'throttled' }
+  | { readonly kind: 'drop' };
+
+/**
+ * Cognito's AWS JSON 1.1 API (`POST /`, `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`).
+ * Order of checks: credentials and the operation name, then the quotas and `throttleRate` (once the
+ * body is in, before any latency), then drop, forced error, internal error, the operation itself;
+ * the answer (or the drop) comes after latency + jitter.
+ */
+export class CognitoEndpoint {
+  readonly #parts: CognitoEndpointParts;
+
+  constructor(parts: CognitoEndpointParts) {
+    this.#parts = parts;
+  }
+
+  /** Answers one API request. */
+  handle(request: IncomingMessage, response: ServerResponse): void {
+    const { stats } = this.#parts;
+    const requestId = randomUUID();
+    const arrivedMs = userTimestampNow();
+    const target = request.headers['x-amz-target'];
+    const operation = operationFromTarget(target);
+    const name = operation ?? (typeof target === 'string' && target !== '' ? target : '(no target)');
+    const { accessKeyId, sessionToken } = requestCredentials(request.headers);
+    const auth = this.#parts.issuer.authenticate(accessKeyId, sessionToken, Date.now(), this.#parts.faults.allowedAccessKeyIds);
+    const caller = auth.kind === 'ok' ? auth.principal : null;
+    stats.count('calls', name, caller?.account ?? null);
+
+    const known = request.method === 'POST' && operation !== null && Object.hasOwn(OPERATIONS, operation);
+    const early = caller === null ? authError(auth) : known ? null : CognitoServiceError.unknownOperation();
+    readBody(request).then(
+      (raw) => {
+        const outcome: Outcome =
+          early !== null || caller === null
+            ? { kind: 'error', error: early ?? authError(auth), counter: 'errors' }
+            : this.#decide(name, raw, requestId, arrivedMs, caller);
+        this.#respond(name, outcome, request, response, requestId, caller);
+      },
+      (error: unknown) => {
+        const failure = error instanceof CognitoServiceError ? error : CognitoServiceError.serialization();
+        this.#respond(name, { kind: 'error', error: failure, counter: 'errors' }, request, response, requestId, caller);
+      },
+    );
+  }
+
+  #decide(operation: string, raw: Buffer, requestId: string, nowMs: number, caller: Principal): Outcome {
+    const { faults, store, codec, quota } = this.#parts;
+    if (QuotaMeter.meters(operation) && (!quota.tryTake(operation, caller.account, poolIdIn(raw)) || faults.shouldThrottle())) {
+      return { kind: 'error', error: CognitoServiceError.tooManyRequests(), counter: 'throttled' };
+    }
+    if (faults.shouldDrop()) return { kind: 'drop' };
+    try {
+      const injected = faults.injectedError(operation);
+      if (injected !== null) throw injected;
+      const handler = OPERATIONS[operation] as OperationHandler;
+      return { kind: 'answer', body: handler(parseJsonBody(raw), { store, codec, faults, requestId, nowMs, account: caller.account }) };
+    } catch (error) {
+      if (error instanceof CognitoServiceError) return { kind: 'error', error, counter: 'errors' };
+      // A bug in the emulator: answer as AWS would for its own failure, and say so on stderr.
+      console.error(`cognito emulator: ${operation} failed:`, error);
+      return { kind: 'error', error: CognitoServiceError.internalError(), counter: 'errors' };
+    }
+  }
+
+  #respond(operation: string, outcome: Outcome, request: IncomingMessage, response: ServerResponse, requestId: string, caller: Principal | null): void {
+    const { stats } = this.#parts;
+    const account = caller?.account ?? null;
+    this.#parts.scheduler.later(request, () => {
+      if (outcome.kind === 'drop') {
+        stats.count('dropped', operation, account);
+        request.socket.destroy();
+      } else if (outcome.kind === 'error') {
+        stats.count(outcome.counter, operation, account);
+        sendError(response, outcome.error, requestId);
+      } else {
+        sendJson(response, 200, outcome.body, requestId);
+      }
+    });
+  }
+}
+
+/** What Cognito answers for credentials it refuses. */
+function authError(auth: Authentication): CognitoServiceError {
+  if (auth.kind === 'missing') return CognitoServiceError.missingAuthenticationToken();
+  return auth.kind === 'expired' ? CognitoServiceError.expiredToken() : CognitoServiceError.unrecognizedClient();
+}
+
+/** The UserPoolId a body names, for the per-pool quota; null when there is none (the operation will say why). */
+function poolIdIn(raw: Buffer): string | null {
+  try {
+    const id = (parseJsonBody(raw) as { UserPoolId?: unknown }).UserPoolId;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
+}
