@@ -10,7 +10,7 @@ import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
 import { RedisRateLimiter, type CallLimiter } from '../src/limits/rate-limiter.js';
-import { redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
+import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
 import { RunStore } from '../src/runs/run-store.js';
@@ -45,7 +45,7 @@ export class ExportRuntime {
   ) {
     this.keys = redisKeys(config.redisKeyPrefix);
     this.runs = new RunStore(redis, this.keys);
-    this.scope = new RateLimitScope(config, process.env, (message) => log.warn(message));
+    this.scope = new RateLimitScope(config, options.retryPolicy);
   }
 
   /** The Cognito client for a region (SDK retries off; ours classify and share throttles). */
@@ -72,7 +72,7 @@ export class ExportRuntime {
     const id = `${scope}@${ratePerSecond}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {
-      limiter = new RedisRateLimiter(this.redis, this.keys.rateLimit(scope), { ratePerSecond });
+      limiter = new RedisRateLimiter(this.redis, rateLimitKey(scope), { ratePerSecond });
       this.limiters.set(id, limiter);
     }
     return limiter;

@@ -49,6 +49,8 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     const status = await runtime.runs.status(snapshotId);
     if (status?.state === 'completed' || status?.state === 'failed') return `run ${snapshotId} already ${status.state}`;
     await runtime.sink(spec.destination).preflight();
+    // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
+    await runtime.limiter(spec.region, spec.rateLimitRps);
     await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers);

@@ -19,6 +19,10 @@ export interface AppConfig {
   readonly cognitoEndpoint: string | undefined;
   /** The SDK's own endpoint override for S3 (MinIO, s3rver). @default undefined */
   readonly s3Endpoint: string | undefined;
+  /** The SDK's own endpoint override for STS (the emulator answers it). @default undefined */
+  readonly stsEndpoint: string | undefined;
+  /** Names the shared rate-limit bucket; looked up with STS GetCallerIdentity when unset. @default undefined */
+  readonly awsAccountId: string | undefined;
   /** Path-style S3 addressing, which MinIO and most S3-compatible servers need. @default false */
   readonly s3ForcePathStyle: boolean;
   /** ListUsers calls per second shared by every worker of the account and region. @default 25 */
@@ -89,6 +93,8 @@ const schema = {
   AWS_REGION: region.optional(),
   AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: url(['http:', 'https:']).optional(),
   AWS_ENDPOINT_URL_S3: url(['http:', 'https:']).optional(),
+  AWS_ENDPOINT_URL_STS: url(['http:', 'https:']).optional(),
+  AWS_ACCOUNT_ID: z.string().trim().regex(/^[\w-]{1,64}$/, 'expected an AWS account id such as 123456789012').optional(),
   S3_FORCE_PATH_STYLE: boolean.default(false),
   COGNITO_RATE_LIMIT_RPS: number(0.1, 10_000, false).default(25),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -131,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     awsRegion: read('AWS_REGION'),
     cognitoEndpoint: read('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER'),
     s3Endpoint: read('AWS_ENDPOINT_URL_S3'),
+    stsEndpoint: read('AWS_ENDPOINT_URL_STS'),
+    awsAccountId: read('AWS_ACCOUNT_ID'),
     s3ForcePathStyle: read('S3_FORCE_PATH_STYLE'),
     rateLimitRps: read('COGNITO_RATE_LIMIT_RPS'),
     logLevel: read('LOG_LEVEL'),

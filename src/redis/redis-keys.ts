@@ -17,8 +17,16 @@ export interface RedisKeys {
   pool(poolId: string): string;
   /** Set of every pool id this deployment has exported. */
   readonly pools: string;
-  /** Hash holding the shared token bucket of one account and region. */
-  rateLimit(scope: string): string;
+}
+
+/**
+ * The hash holding the shared token bucket of one AWS account and region (`<account>:<region>`).
+ * Not under the deployment's prefix: Cognito's quota belongs to the account, so every deployment
+ * on one Redis (every REDIS_KEY_PREFIX) must draw on the same bucket. For the default prefix it is
+ * the deployment's own namespace. Two Redis servers mean two buckets, each taking the full rate.
+ */
+export function rateLimitKey(scope: string): string {
+  return `{cognito-export}:ce:rate-limit:${scope}`;
 }
 
 /** Builds the key set for a deployment's prefix (`REDIS_KEY_PREFIX`). */
@@ -31,6 +39,5 @@ export function redisKeys(prefix: string): RedisKeys {
     checkpoint: (snapshotId: string, shard: string) => `${ns}:checkpoint:${snapshotId}:${shard}`,
     pool: (poolId: string) => `${ns}:pool:${poolId}`,
     pools: `${ns}:pools`,
-    rateLimit: (scope: string) => `${ns}:rate-limit:${scope}`,
   });
 }

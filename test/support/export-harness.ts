@@ -63,6 +63,9 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
     AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
     COGNITO_RATE_LIMIT_RPS: '1000',
+    // The rate-limit bucket is per account and shared by every prefix on one Redis: a test account
+    // of its own keeps tests that run at once from sharing one.
+    AWS_ACCOUNT_ID: prefix.replace(/[{}]/g, ''),
     // Several workers on one machine: each admin port on a free port.
     ADMIN_PORT: '0',
     LOG_LEVEL: 'warn',
