@@ -16,6 +16,7 @@ import { waitForRun } from '../jobs/wait-for-run.js';
 import { startCli, type MeasuredProcess } from './cli-process.js';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.js';
 import { benchPipeline, sampleUsers, type PipelineResult } from './pipeline-bench.js';
+import { benchPublish, type PublishResult } from './publish-bench.js';
 
 /** One export measured end to end. */
 interface ScenarioResult {
@@ -55,6 +56,7 @@ const { values: args } = parseArgs({
     'pipeline-users': { type: 'string', default: '200000' },
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    save: { type: 'boolean', default: false },
   },
 });
 
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
     await emulator.stop();
   }
 
+  let publish: PublishResult | undefined;
   if (!args['skip-memory']) {
     // Memory: no latency, no quota, so the worker runs flat out and holds as much in flight as it ever will.
     const big = await startEmulatorProcess(bigUsers);
@@ -200,6 +203,8 @@ async function main(): Promise<void> {
         log(`running: ${name}`);
         results.push(await runScenario(big, { name, poolId, users: count, shards: 16, workers: 1, rateLimit: 10_000, quota: null, nodeFlags }));
       }
+      log(`running: publishing a ${bigUsers / 1000}k-user run to S3`);
+      publish = await benchPublish(big, big.poolId, redisUrl, HEAP_CAP);
     } finally {
       await big.stop();
     }
@@ -241,15 +246,20 @@ async function main(): Promise<void> {
     `limiter 25/s shared by 3 workers: ${fixed(ratios.threeWorkersAt25CallsPerSecond, 2)} calls/s combined`,
     `at the 1,800 users/s ceiling the pipeline (gzip level 6) needs ${fixed(ratios.coreShareAtCeiling, 2)}% of a core`,
     ratios.rssGrowthBigVsSmallMiB === null ? '' : `peak RSS, ${bigUsers / 1000}k vs 100k users: ${ratios.rssGrowthBigVsSmallMiB >= 0 ? '+' : ''}${fixed(ratios.rssGrowthBigVsSmallMiB, 0)} MiB`,
+    publish === undefined
+      ? ''
+      : `publishing a ${publish.users / 1000}k-user run to S3 (s3rver): ${publish.files} files, finalizer ${fixed(publish.finalizerSeconds, 2)} s; ` +
+        `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
   ].join('\n');
   process.stdout.write(`${out}\n`);
 
-  const resultsDir = join(process.cwd(), 'bench', 'results');
+  // Kept results (quoted in the README) only with --save; other runs go to a git-ignored folder.
+  const resultsDir = join(process.cwd(), 'bench', 'results', ...(args.save ? [] : ['unsaved']));
   await mkdir(resultsDir, { recursive: true });
   const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
   const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']) };
-  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results, pipelines, ratios }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish }, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
@@ -32,6 +33,8 @@ export class ExportRuntime {
   readonly runs: RunStore;
   /** This process's Prometheus metrics. */
   readonly metrics = new ExportMetrics();
+  /** This process as BullMQ names a job's worker (`processedBy`): `<host>:<pid>`. */
+  readonly name = `${hostname()}:${process.pid}`;
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   private s3Client: S3Client | undefined;
   private readonly limiters = new Map<string, CallLimiter>();

@@ -5,8 +5,6 @@ import { processShardJob } from './shard-job.js';
 import { processStartJob } from './start-run-job.js';
 import {
   FINALIZE_JOB,
-  RUNS_QUEUE,
-  SHARDS_QUEUE,
   START_JOB,
   type ExportQueues,
   type FinalizeJobData,
@@ -41,6 +39,8 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
   const stopping = new AbortController();
   const lockDuration = options.lockDurationMs ?? runtime.config.workerLockDurationMs;
   const common = {
+    // Shown as a job's processedBy (dashboards, tests): which process on which machine has it.
+    name: runtime.name,
     connection: runtime.redis,
     prefix: runtime.keys.bullPrefix,
     lockDuration,
@@ -50,17 +50,17 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
   };
 
   const runs = new Worker<StartJobData | FinalizeJobData>(
-    RUNS_QUEUE,
+    queues.runs.name,
     async (job: Job<StartJobData | FinalizeJobData>) => {
       if (job.name === START_JOB) return processStartJob(runtime, queues, job as Job<StartJobData>);
       if (job.name === FINALIZE_JOB) return processFinalizeJob(runtime, job as Job<FinalizeJobData>);
-      throw new Error(`unknown job ${job.name} in queue ${RUNS_QUEUE}`);
+      throw new Error(`unknown job ${job.name} in queue ${queues.runs.name}`);
     },
     { ...common, concurrency: 4 },
   );
 
   const shards = new Worker<ShardJobData>(
-    SHARDS_QUEUE,
+    queues.shards.name,
     // BullMQ's signal aborts when we cancel the job because its lock was lost: that is not a
     // shutdown, so the shard discards its open file instead of sealing it.
     (job, token, signal) => processShardJob(runtime, job, token, stopping.signal, signal),
@@ -72,9 +72,8 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
   shards.on('lockRenewalFailed', (jobIds) => {
     for (const id of jobIds) shards.cancelJob(id, 'job lock lost');
   });
-  for (const worker of [runs, shards]) {
-    worker.on('error', (error) => runtime.log.error({ queue: worker.name, err: error }, 'worker error'));
-  }
+  const report = connectionErrorReporter(runtime);
+  for (const worker of [runs, shards]) worker.on('error', (error) => report(worker.name, error));
 
   return {
     runs,
@@ -83,5 +82,30 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
       stopping.abort(new Error('worker shutting down'));
       await Promise.all([shards.close(), runs.close()]);
     },
+  };
+}
+
+/**
+ * Logs a worker's errors; while Redis is unreachable, BullMQ reports every reconnect attempt of
+ * every connection, so those are logged as one warning per half minute with a count.
+ */
+function connectionErrorReporter(runtime: ExportRuntime): (queue: string, error: Error) => void {
+  let quietUntil = 0;
+  let suppressed = 0;
+  return (queue, error) => {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const connection = /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH)$/.test(code) || /Connection is closed|could not renew lock/i.test(error.message);
+    if (!connection) {
+      runtime.log.error({ queue, err: error }, 'worker error');
+      return;
+    }
+    const now = Date.now();
+    if (now < quietUntil) {
+      suppressed++;
+      return;
+    }
+    runtime.log.warn({ queue, reason: error.message, suppressed }, 'Redis connection trouble; reconnecting (jobs whose locks lapse are resumed from their checkpoints)');
+    quietUntil = now + 30_000;
+    suppressed = 0;
   };
 }

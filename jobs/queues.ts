@@ -1,6 +1,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ExportRequest } from '../src/runs/export-request.js';
 import type { ExportRuntime } from './export-runtime.js';
+import type { RunSpec } from '../src/runs/run-spec.js';
 import type { Shard } from '../src/runs/shard-plan.js';
 
 /** Runs: `start` (preflight, then the flow) and `finalize` (the flow's parent: the manifest). */
@@ -47,20 +48,42 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
  */
 export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
 
-/** The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix. */
+/**
+ * The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix.
+ * A run started with `export --inline` gets queues of its own (`runs-inline-<id>`,
+ * `shards-inline-<id>`), which only the process running it serves: it never takes another pool's
+ * shards or a schedule, and no worker takes its.
+ */
 export class ExportQueues {
   readonly runs: Queue;
   readonly shards: Queue;
   readonly flows: FlowProducer;
+  private readonly inline = new Map<string, ExportQueues>();
 
-  constructor(runtime: ExportRuntime) {
+  constructor(
+    private readonly runtime: ExportRuntime,
+    /** The inline run these queues belong to; undefined for the deployment's shared queues. */
+    readonly inlineRun?: string,
+  ) {
     const options = { connection: runtime.redis, prefix: runtime.keys.bullPrefix };
-    this.runs = new Queue(RUNS_QUEUE, options);
-    this.shards = new Queue(SHARDS_QUEUE, options);
+    const suffix = inlineRun === undefined ? '' : `-inline-${inlineRun}`;
+    this.runs = new Queue(`${RUNS_QUEUE}${suffix}`, options);
+    this.shards = new Queue(`${SHARDS_QUEUE}${suffix}`, options);
     this.flows = new FlowProducer(options);
   }
 
+  /** The queues a run's jobs are in: these, or the inline run's own. */
+  forRun(spec: Pick<RunSpec, 'snapshotId' | 'inline'>): ExportQueues {
+    if (!spec.inline || spec.snapshotId === this.inlineRun) return this;
+    let queues = this.inline.get(spec.snapshotId);
+    if (!queues) {
+      queues = new ExportQueues(this.runtime, spec.snapshotId);
+      this.inline.set(spec.snapshotId, queues);
+    }
+    return queues;
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.runs.close(), this.shards.close(), this.flows.close()]);
+    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.flows.close()]);
   }
 }

@@ -1,7 +1,7 @@
 import type { ExportRuntime } from './export-runtime.js';
-import type { RunSpec } from '../src/runs/run-spec.js';
+import { sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
 import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
-import { deadRunReason } from './run-liveness.js';
+import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 
 /** What a trigger got: its own new run, or the pool's run already in flight. */
 export interface RequestedRun {
@@ -21,6 +21,10 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
     const reason = await deadRunReason(runtime, queues, active);
     const existing = await runtime.runs.status(active);
     if (reason === undefined && existing) return { snapshotId: active, created: false, spec: existing.spec };
+    // An inline run whose process stopped resumes in the process that asks for it again.
+    if (reason === INLINE_ABANDONED && existing && spec.inline && sameRunOptions(existing.spec, spec)) {
+      return { snapshotId: active, created: false, spec: existing.spec };
+    }
     runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
     if (existing) await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`);
     active = await runtime.runs.register(spec, active);
@@ -29,7 +33,7 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
       return { snapshotId: active, created: false, spec: winner ?? spec };
     }
   }
-  await queues.runs.add(START_JOB, { snapshotId: spec.snapshotId }, { ...START_JOB_OPTIONS, jobId: startJobId(spec.snapshotId) });
+  await queues.forRun(spec).runs.add(START_JOB, { snapshotId: spec.snapshotId }, { ...START_JOB_OPTIONS, jobId: startJobId(spec.snapshotId) });
   runtime.log.info({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, trigger: spec.trigger, shards: spec.shards }, 'export requested');
   return { snapshotId: spec.snapshotId, created: true, spec };
 }

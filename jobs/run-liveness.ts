@@ -1,9 +1,17 @@
 import type { ExportRuntime } from './export-runtime.js';
 import type { RunStatus } from '../src/runs/run-store.js';
+import { inlineRunHeld } from './inline-owner.js';
 import { finalizeJobId, startJobId, type ExportQueues } from './queues.js';
 
 /** A queued run whose start job never appeared is abandoned after this long. */
 const QUEUED_GRACE_MS = 60_000;
+
+/**
+ * The reason an `--inline` run cannot go on: the process running it stopped. Such a run is not
+ * failed by status checks: the same `export --inline` again resumes it from its checkpoints; any
+ * other trigger of the pool replaces it.
+ */
+export const INLINE_ABANDONED = 'the process running it (export --inline) stopped: run the same command again to resume it';
 
 /**
  * Why a run that Redis still calls active can never finish, or undefined if it can: its jobs are
@@ -12,17 +20,19 @@ const QUEUED_GRACE_MS = 60_000;
  */
 export async function deadRunReason(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, now: number = Date.now()): Promise<string | undefined> {
   const first = await runtime.runs.status(snapshotId);
-  const reason = await judge(queues, first, now);
+  const reason = await judge(runtime, queues, first, now);
   if (reason === undefined) return undefined;
   const second = await runtime.runs.status(snapshotId);
-  return second?.state === first?.state ? reason : judge(queues, second, now);
+  return second?.state === first?.state ? reason : judge(runtime, queues, second, now);
 }
 
-async function judge(queues: ExportQueues, status: RunStatus | undefined, now: number): Promise<string | undefined> {
+async function judge(runtime: ExportRuntime, queues: ExportQueues, status: RunStatus | undefined, now: number): Promise<string | undefined> {
   if (status === undefined) return 'the run has expired from Redis';
   if (status.state === 'completed' || status.state === 'failed') return `the run already ${status.state}`;
   const id = status.spec.snapshotId;
-  const start = await queues.runs.getJob(startJobId(id));
+  if (status.spec.inline && !(await inlineRunHeld(runtime, id))) return INLINE_ABANDONED;
+  const own = queues.forRun(status.spec);
+  const start = await own.runs.getJob(startJobId(id));
   const startState = start ? await start.getState() : undefined;
   // While the start job is pending or running, the run's flow may not exist yet.
   const starting = startState !== undefined && !['completed', 'failed', 'unknown'].includes(startState);
@@ -32,7 +42,7 @@ async function judge(queues: ExportQueues, status: RunStatus | undefined, now: n
     if (startState === 'completed') return 'the start job ended without starting the run';
     return now - status.createdAt > QUEUED_GRACE_MS ? 'the run was never started' : undefined;
   }
-  const parent = await queues.runs.getJob(finalizeJobId(id));
+  const parent = await own.runs.getJob(finalizeJobId(id));
   if (!parent) return starting ? undefined : 'the run has no jobs in the queue any more';
   const state = await parent.getState();
   if (state === 'failed') return parent.failedReason || 'a shard failed';
@@ -47,7 +57,7 @@ export async function reconcileRun(runtime: ExportRuntime, queues: ExportQueues,
   const status = await runtime.runs.status(snapshotId);
   if (status === undefined || status.state === 'completed' || status.state === 'failed') return status;
   const reason = await deadRunReason(runtime, queues, snapshotId);
-  if (reason === undefined) return runtime.runs.status(snapshotId);
+  if (reason === undefined || reason === INLINE_ABANDONED) return runtime.runs.status(snapshotId);
   await runtime.runs.fail(status.spec, reason);
   return runtime.runs.status(snapshotId);
 }

@@ -10,10 +10,8 @@ import { atJobBoundary } from './job-boundary.js';
 import {
   FINALIZE_JOB,
   FINALIZE_JOB_OPTIONS,
-  RUNS_QUEUE,
   SHARD_JOB,
   SHARD_JOB_OPTIONS,
-  SHARDS_QUEUE,
   finalizeJobId,
   shardJobId,
   type ExportQueues,
@@ -56,12 +54,12 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     await runtime.runs.markRunning(snapshotId, estimatedUsers);
     await queues.flows.add({
       name: FINALIZE_JOB,
-      queueName: RUNS_QUEUE,
+      queueName: queues.runs.name,
       data: { snapshotId },
       opts: { ...FINALIZE_JOB_OPTIONS, jobId: finalizeJobId(snapshotId) },
       children: runShards(spec).map((shard) => ({
         name: SHARD_JOB,
-        queueName: SHARDS_QUEUE,
+        queueName: queues.shards.name,
         data: { snapshotId, shard },
         opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(snapshotId, shard.id) },
       })),

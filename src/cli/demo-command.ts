@@ -6,10 +6,8 @@ import type { Command } from 'commander';
 import { CognitoEmulator } from '../emulator/index.js';
 import { buildRunSpec } from '../runs/export-request.js';
 import type { Manifest } from '../storage/manifest.js';
-import { startExportWorker } from '../../jobs/export-worker.js';
-import { requestExport } from '../../jobs/request-export.js';
 import { openContext, quietUnlessAsked, readConfig } from './cli-context.js';
-import { follow, positiveInteger } from './export-command.js';
+import { follow, InlineRun, positiveInteger } from './export-command.js';
 
 interface DemoFlags {
   users: number;
@@ -38,10 +36,11 @@ export function registerDemoCommand(program: Command): void {
           { ...quietUnlessAsked(config), cognitoEndpoint: emulator.url },
           { cognito: { credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' } } },
         );
-        const worker = startExportWorker(context.runtime, context.queues);
+        // Inline: the demo's worker serves its own run only, never a deployment's jobs on the same Redis.
+        const inline = new InlineRun(context);
         try {
-          const spec = buildRunSpec({ userPoolId, destination, region: emulator.region, trigger: 'demo' }, config);
-          const requested = await requestExport(context.runtime, context.queues, spec);
+          const spec = buildRunSpec({ userPoolId, destination, region: emulator.region, trigger: 'demo', inline: true }, config);
+          const requested = await inline.request(spec);
           const status = await follow(context, requested.snapshotId, true);
           const manifestUrl = status.manifestUrl ?? '';
           const manifest = JSON.parse(await readFile(fileURLToPath(manifestUrl), 'utf8')) as Manifest;
@@ -50,7 +49,7 @@ export function registerDemoCommand(program: Command): void {
           process.stdout.write(`\nthree sample lines of ${manifest.files[0]?.url ?? '(no files)'}:\n${await sampleLines(manifest, 3)}`);
           process.stdout.write(`\n${manifestUrl}\n`);
         } finally {
-          await worker.close();
+          await inline.close();
           await context.close();
         }
       } finally {

@@ -2,8 +2,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
 import type { RunStatus } from '../runs/run-store.js';
 import { parseShardCount, type ShardCount } from '../runs/shard-plan.js';
-import { startExportWorker } from '../../jobs/export-worker.js';
-import { requestExport } from '../../jobs/request-export.js';
+import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
+import { holdInlineRun } from '../../jobs/inline-owner.js';
+import { requestExport, type RequestedRun } from '../../jobs/request-export.js';
+import type { RunSpec } from '../runs/run-spec.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
 import { createProgressReporter } from './progress-reporter.js';
@@ -71,6 +73,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     gzip: flags.gzip,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
+    inline: flags.inline ?? false,
     trigger: 'cli',
   };
   let spec;
@@ -81,22 +84,58 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     throw error;
   }
   const context = await openContext(flags.inline ? quietUnlessAsked(config) : config);
-  const worker = flags.inline ? startExportWorker(context.runtime, context.queues) : undefined;
+  const inline = flags.inline ? new InlineRun(context) : undefined;
   try {
-    const requested = await requestExport(context.runtime, context.queues, spec);
+    const requested = inline ? await inline.request(spec) : await requestExport(context.runtime, context.queues, spec);
     if (!requested.created) {
-      process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} in flight; following that one\n`);
+      const how = inline?.resumed ? 'resuming it here (its --inline process had stopped)' : 'following that one';
+      process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} in flight; ${how}\n`);
     }
     if (!flags.wait && !flags.inline) {
       process.stderr.write(`export ${requested.snapshotId} queued; follow it with: cognito-export status --user-pool-id ${spec.userPoolId}\n`);
       process.stdout.write(`${requested.snapshotId}\n`);
       return;
     }
-    const status = await follow(context, requested.snapshotId, worker !== undefined);
+    const status = await follow(context, requested.snapshotId, inline?.worker !== undefined);
     process.stdout.write(`${status.manifestUrl}\n`);
   } finally {
-    await worker?.close();
+    await inline?.close();
     await context.close();
+  }
+}
+
+/**
+ * An export run in this process (`--inline`): in queues of its own, so this process takes no other
+ * pool's shards and no schedule, and held by it, so a run whose process stopped is known abandoned.
+ */
+export class InlineRun {
+  worker: ExportWorker | undefined;
+  resumed = false;
+  private release: (() => Promise<void>) | undefined;
+
+  constructor(private readonly context: CliContext) {}
+
+  /** Requests the run (or resumes the pool's abandoned inline run with the same options) and serves it. */
+  async request(spec: RunSpec): Promise<RequestedRun> {
+    const { runtime, queues } = this.context;
+    // Held before it is registered, so no liveness check finds it unattended.
+    this.release = holdInlineRun(runtime, spec.snapshotId);
+    const requested = await requestExport(runtime, queues, spec);
+    if (requested.snapshotId !== spec.snapshotId) {
+      await this.release();
+      this.release = undefined;
+      // A run another process started (a schedule's, a worker's): follow it, serve nothing.
+      if (!requested.spec.inline) return requested;
+      this.release = holdInlineRun(runtime, requested.snapshotId);
+      this.resumed = true;
+    }
+    this.worker = startExportWorker(runtime, queues.forRun(requested.spec));
+    return requested;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.release?.();
   }
 }
 
@@ -124,7 +163,7 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     reporter.stop();
     if (interrupted.signal.aborted) {
       const what = inline
-        ? 'the shards in this process were checkpointed; start `cognito-export worker` to finish the run'
+        ? 'the shards in this process were checkpointed; run the same command again to resume the run'
         : 'the run continues in the workers';
       throw new CliError(`interrupted: stopped following export ${snapshotId}; ${what}`, 130);
     }

@@ -17,6 +17,8 @@ export interface RedisKeys {
   pool(poolId: string): string;
   /** Set of every pool id this deployment has exported. */
   readonly pools: string;
+  /** String held (with a TTL) by the process running an `--inline` run, while it runs it. */
+  inlineOwner(snapshotId: string): string;
 }
 
 /**
@@ -39,5 +41,6 @@ export function redisKeys(prefix: string): RedisKeys {
     checkpoint: (snapshotId: string, shard: string) => `${ns}:checkpoint:${snapshotId}:${shard}`,
     pool: (poolId: string) => `${ns}:pool:${poolId}`,
     pools: `${ns}:pools`,
+    inlineOwner: (snapshotId: string) => `${ns}:inline-owner:${snapshotId}`,
   });
 }

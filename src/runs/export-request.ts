@@ -20,6 +20,8 @@ export interface ExportRequest {
   readonly rateLimitRps?: number | undefined;
   /** Keep only the pool's newest N snapshots after this one is published (retention); off when unset. */
   readonly keepLast?: number | null | undefined;
+  /** Run it in the asking process, in queues of its own (`export --inline`). */
+  readonly inline?: boolean | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -109,6 +111,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     trigger: request.trigger,
     keepLast,
     ...(request.rateLimitRps !== undefined ? { rateLimitRps: request.rateLimitRps } : {}),
+    ...(request.inline ? { inline: true } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface RunSpec {
   readonly rateLimitRps?: number | undefined;
   /** Retention: after this run is published, keep only the pool's newest N snapshots. Null keeps all. */
   readonly keepLast: number | null;
+  /** Run by the process that asked for it (`export --inline`), in queues of its own. */
+  readonly inline?: boolean | undefined;
 }
 
 /** Where a run's objects are named from. */
@@ -48,4 +50,24 @@ export function runShards(spec: RunSpec): Shard[] {
 /** The tables a run writes. */
 export function runTables(_spec: RunSpec): string[] {
   return [USERS_TABLE];
+}
+
+/**
+ * True when two runs of a pool export the same thing the same way: a trigger like that joins the
+ * run in flight instead of starting its own.
+ */
+export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
+  const options = (spec: RunSpec) => [
+    spec.userPoolId,
+    spec.region,
+    spec.destination,
+    spec.shards,
+    spec.filter,
+    spec.attributes === null ? null : [...spec.attributes].sort(),
+    spec.gzip,
+    spec.fileMaxRecords,
+    spec.keepLast,
+    spec.rateLimitRps ?? null,
+  ];
+  return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

@@ -25,6 +25,8 @@ export interface RunStatus {
   readonly error: string | undefined;
   readonly manifestUrl: string | undefined;
   readonly completedAt: string | undefined;
+  /** When its finalizer began publishing, if it has. */
+  readonly finalizingAt: string | undefined;
   /** When the run was registered (ms since epoch). */
   readonly createdAt: number;
 }
@@ -229,6 +231,7 @@ export class RunStore {
       error: h.error,
       manifestUrl: h.manifest_url,
       completedAt: h.completed_at,
+      finalizingAt: h.finalizing_at,
       createdAt: n('created_at'),
     };
   }

@@ -36,7 +36,7 @@ export class FileSink implements ObjectSink {
 
   async preflight(): Promise<void> {
     try {
-      await mkdir(this.staging, { recursive: true });
+      await makeDirectory(this.staging);
       await access(this.directory, constants.W_OK);
       // access() says yes to root everywhere; a real write also catches read-only file systems.
       await this.writeAtomically(join(this.staging, 'probe'), (handle) => handle.writeFile(''));
@@ -52,7 +52,7 @@ export class FileSink implements ObjectSink {
   async openStaged(key: string, stagingKey: string): Promise<StagedWriter> {
     const path = this.stagedPath(stagingKey);
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirectory(dirname(path));
     } catch (error) {
       throw this.fatal(error);
     }
@@ -101,7 +101,7 @@ export class FileSink implements ObjectSink {
       );
     }
     try {
-      await mkdir(dirname(target), { recursive: true });
+      await makeDirectory(dirname(target));
       await rename(staged, target);
       await syncDirectory(dirname(target));
     } catch (error) {
@@ -136,8 +136,8 @@ export class FileSink implements ObjectSink {
   async putText(key: string, text: string): Promise<void> {
     const path = this.pathOf(key);
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await mkdir(this.staging, { recursive: true });
+      await makeDirectory(dirname(path));
+      await makeDirectory(this.staging);
     } catch (error) {
       throw this.fatal(error);
     }
@@ -236,6 +236,30 @@ export class FileSink implements ObjectSink {
     const hint = fatalHint(error) ?? (always ? 'choose a destination directory the worker can create and write' : undefined);
     if (!hint) return error instanceof Error ? error : new Error(String(error));
     return new FatalExportError(`cannot write to ${this.directory}: ${describeError(error)}; ${hint}`);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's own recursive mkdir spins forever at full CPU on a parent
+ * that exists but refuses children with ENOENT (procfs, `/proc/x`); this fails instead.
+ */
+async function makeDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if ((await stat(path)).isDirectory()) return;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: 'ENOTDIR' });
+    }
+    if (code !== 'ENOENT' || dirname(path) === path) throw error;
+  }
+  await makeDirectory(dirname(path));
+  try {
+    await mkdir(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 }
 

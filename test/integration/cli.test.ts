@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { EMULATOR_CREDENTIALS } from '../support/export-harness.js';
 import { deletePrefix, TEST_REDIS_URL, testPrefix } from '../support/redis-test-prefix.js';
-import { runCli } from '../support/worker-process.js';
+import { eventually, runCli, spawnCli } from '../support/worker-process.js';
 
 let emulator: CognitoEmulator;
 let scratch: string;
@@ -97,5 +97,39 @@ describe('cognito-export export', () => {
     const again = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], env);
     expect(again.stdout.trim()).toBe(result.stdout.trim());
     expect(again.stderr).toMatch(/already has export .* in flight/);
+  });
+});
+
+describe('cognito-export export --inline', () => {
+  it("runs only its own run: another pool's queued run is left to the workers", async () => {
+    const waiting = emulator.createPoolWithUsers({ users: 50, seed: 3 });
+    const queued = await runCli(['export', '--user-pool-id', waiting, '--destination', pathToFileURL(join(scratch, 'left-alone')).href], env);
+    const waitingId = queued.stdout.trim();
+    const poolId = emulator.createPoolWithUsers({ users: 300, seed: 4 });
+    const result = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'own')).href, '--inline'], env);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/exported 300 users/);
+    // The other pool's run was not touched: still queued, its start job still waiting for a worker.
+    const status = await runCli(['status', '--user-pool-id', waiting, '--json'], env);
+    expect((JSON.parse(status.stdout) as { active?: { snapshot_id?: string; snapshotId?: string; state: string } }[])[0]?.active?.state).toBe('queued');
+    expect(waitingId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
+  });
+
+  it('stops on Ctrl-C with its shards checkpointed, and the same command resumes the same run', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 5 });
+    const args = ['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'resumed')).href, '--inline', '--shards', '1'];
+    const slow = { ...env, COGNITO_RATE_LIMIT_RPS: '10' };
+    const first = spawnCli(args, slow);
+    await eventually(() => Promise.resolve(/users=\d*[1-9]/.test(first.stderr()) ? true : undefined), 30_000, 'the first pages');
+    first.child.kill('SIGINT');
+    expect(await first.exited()).toBe(130);
+    expect(first.stderr()).toMatch(/run the same command again to resume the run/);
+    const snapshotId = /interrupted: stopped following export (\S+);/.exec(first.stderr())?.[1];
+    const again = await runCli(args, { ...env, COGNITO_RATE_LIMIT_RPS: '500' });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`already has export ${snapshotId} in flight; resuming it here`);
+    const manifestUrl = again.stdout.trimEnd().split('\n').at(-1) ?? '';
+    const manifest = JSON.parse(await readFile(fileURLToPath(manifestUrl), 'utf8')) as { snapshot_id: string; record_count: number };
+    expect(manifest).toMatchObject({ snapshot_id: snapshotId, record_count: 3000 });
   });
 });

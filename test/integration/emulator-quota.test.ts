@@ -47,8 +47,20 @@ describe('the account-wide ListUsers quota', () => {
     await Promise.all(Array.from({ length: 50 }, () => client.send(new DescribeUserPoolCommand({ UserPoolId: pools[0] }))));
   });
 
-  it('is off by default', async () => {
-    emulator.setFaults({ quotaRps: null });
-    await Promise.all(Array.from({ length: 200 }, () => client.send(new ListUsersCommand({ UserPoolId: pools[0], Limit: 1 }))));
+  it('is off by default: a fresh emulator answers ListUsers far above any quota, throttling none', async () => {
+    const fresh = await CognitoEmulator.start({ randomSeed: 6 });
+    const freshClient = emulatorClient(fresh);
+    try {
+      const pool = fresh.createPoolWithUsers({ users: 10 });
+      const tally = await hammer(2000, () => freshClient.send(new ListUsersCommand({ UserPoolId: pool, Limit: 1 })), 8);
+      expect(tally.other).toEqual([]);
+      expect(tally.throttled).toBe(0);
+      // Well above the 30/s a real account gets, so a quota left on by mistake would show.
+      expect(tally.rate).toBeGreaterThan(150);
+      expect(fresh.stats().throttled.ListUsers ?? 0).toBe(0);
+    } finally {
+      freshClient.destroy();
+      await fresh.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
@@ -92,10 +93,14 @@ describe('several worker processes on one Redis', () => {
     emulator.setFaults({ latencyMs: 10 });
     const [victim] = await workers(h, 3, { COGNITO_RATE_LIMIT_RPS: '150', WORKER_CONCURRENCY: '6' });
     const { snapshotId } = await h.request({ userPoolId: poolId, destination: `s3://${s3.bucket}/three`, shards: 16, fileMaxRecords: 200 });
+    // Kill it a quarter of the way in, while it holds a shard in flight (so that shard must move).
+    const victimName = `${hostname()}:${victim?.child.pid ?? 0}`;
     await eventually(async () => {
       const status = await h.runtime.runs.status(snapshotId);
-      return status && status.durableUsers >= 3000 && /shard|ListUsers/.test(victim?.stderr() ?? '') ? status : undefined;
-    }, 30_000, 'the run to be a quarter done');
+      if (!status || status.durableUsers < 3000) return undefined;
+      const held = (await h.queues.shards.getActive()).filter((job) => job.processedBy === victimName);
+      return held.length > 0 ? held : undefined;
+    }, 30_000, 'the run to be a quarter done with a shard on the victim', 10);
     victim?.child.kill('SIGKILL');
     const status = await h.wait(snapshotId, 90_000);
     await expectExactlyOnce(poolId, status);

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,13 +19,14 @@ import { readManifest, readManifestRecords, startHarness, type ExportHarness } f
 import { gateWrites } from '../support/gated-sink.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
-import { eventually } from '../support/worker-process.js';
+import { eventually, spawnCli, type CliProcess } from '../support/worker-process.js';
 
 let emulator: CognitoEmulator;
 let s3: S3TestServer;
 let proxy: S3FaultProxy;
 let scratch: string;
 let harness: ExportHarness | undefined;
+const children: CliProcess[] = [];
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ port: 0 });
@@ -34,6 +36,11 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.child.kill('SIGCONT');
+    child.child.kill('SIGKILL');
+  }
+  emulator.setFaults({ latencyMs: 0 });
   await harness?.close();
   harness = undefined;
 });
@@ -138,4 +145,34 @@ describe('a worker that stalls inside its upload and comes back after losing its
       });
     }
   }
+});
+
+describe('a worker process stopped (SIGSTOP) for longer than its job lock, then continued', () => {
+  it('cannot change the snapshot the other worker finished: exact, and nothing stray under users/', async () => {
+    const h = await startHarness({ cognitoEndpoint: emulator.url, s3, worker: false });
+    harness = h;
+    const poolId = emulator.createPoolWithUsers({ users: 8000, seed: 140 });
+    emulator.setFaults({ latencyMs: 10 });
+    const env = { ...h.childEnv, WORKER_LOCK_DURATION_MS: '2000', COGNITO_RATE_LIMIT_RPS: '40', WORKER_CONCURRENCY: '8', LOG_LEVEL: 'info' };
+    const [stopped, other] = [spawnCli(['worker'], env), spawnCli(['worker'], env)] as [CliProcess, CliProcess];
+    children.push(stopped, other);
+    await Promise.all(children.map((child) => eventually(() => Promise.resolve(/worker started/.test(child.stderr()) ? true : undefined), 20_000, 'a worker to start')));
+    const destination = `s3://${s3.bucket}/sigstop`;
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination, fileMaxRecords: 120 });
+    const name = `${hostname()}:${stopped.child.pid ?? 0}`;
+    await eventually(async () => {
+      const status = await h.runtime.runs.status(snapshotId);
+      const held = (await h.queues.shards.getActive()).filter((job) => job.processedBy === name);
+      return status && status.durableUsers >= 1000 && held.length > 0 ? true : undefined;
+    }, 30_000, 'the run to be under way with shards on the worker to stop', 10);
+    stopped.child.kill('SIGSTOP');
+    const status = await h.wait(snapshotId, 120_000);
+    stopped.child.kill('SIGCONT');
+    // Let the continued worker find out it lost its shards and try whatever it was about to write.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(status.error).toBeUndefined();
+    expect(status.state).toBe('completed');
+    await expectExact(h, poolId, status.manifestUrl ?? '', destination);
+    expect(other.stderr()).toMatch(/shard done/);
+  }, 180_000);
 });
