@@ -39,8 +39,11 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
   }
 }
 
-/** A failed run leaves nothing behind; a failure to clean up is logged (the next run's sweep retries). */
-async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+/**
+ * A failed run leaves nothing behind; a failure to clean up is logged (the next run's sweep
+ * retries). Either way the run is marked withdrawn, so a caller waiting on it sees the end.
+ */
+export async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
   try {
     await withdrawRun(runtime, spec);
   } catch (error) {
@@ -48,4 +51,5 @@ async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
     const level = error instanceof FatalExportError ? 'debug' : 'warn';
     runtime.log[level]({ snapshotId: spec.snapshotId, reason: describeError(error) }, "could not remove a failed run's files; the next run of the pool will");
   }
+  if ((await runtime.runs.status(spec.snapshotId))?.state === 'failed') await runtime.runs.markWithdrawn(spec.snapshotId);
 }

@@ -1,6 +1,7 @@
 import type { ExportRuntime } from './export-runtime.js';
 import { sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
 import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
+import { withdraw } from './job-boundary.js';
 import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 
 /** What a trigger got: its own new run, or the pool's run already in flight. */
@@ -26,7 +27,7 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
       return { snapshotId: active, created: false, spec: existing.spec };
     }
     runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
-    if (existing) await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`);
+    if (existing && (await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`))) await withdraw(runtime, existing.spec);
     active = await runtime.runs.register(spec, active);
     if (active !== spec.snapshotId) {
       const winner = await runtime.runs.spec(active);

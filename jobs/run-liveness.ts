@@ -1,6 +1,7 @@
 import type { ExportRuntime } from './export-runtime.js';
 import type { RunStatus } from '../src/runs/run-store.js';
 import { inlineRunHeld } from './inline-owner.js';
+import { withdraw } from './job-boundary.js';
 import { finalizeJobId, startJobId, type ExportQueues } from './queues.js';
 
 /** A queued run whose start job never appeared is abandoned after this long. */
@@ -58,6 +59,6 @@ export async function reconcileRun(runtime: ExportRuntime, queues: ExportQueues,
   if (status === undefined || status.state === 'completed' || status.state === 'failed') return status;
   const reason = await deadRunReason(runtime, queues, snapshotId);
   if (reason === undefined || reason === INLINE_ABANDONED) return runtime.runs.status(snapshotId);
-  await runtime.runs.fail(status.spec, reason);
+  if (await runtime.runs.fail(status.spec, reason)) await withdraw(runtime, status.spec);
   return runtime.runs.status(snapshotId);
 }

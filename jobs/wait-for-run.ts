@@ -19,11 +19,21 @@ export interface WaitOptions {
  */
 export async function waitForRun(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, options: WaitOptions = {}): Promise<RunStatus> {
   const interval = options.intervalMs ?? 500;
+  let failedAt: number | undefined;
   for (let poll = 0; ; poll++) {
     const status = poll % 10 === 9 ? await reconcileRun(runtime, queues, snapshotId) : await runtime.runs.status(snapshotId);
     if (status === undefined) throw new Error(`run ${snapshotId} is unknown or has expired from Redis`);
     options.onProgress?.(status);
-    if (status.state === 'completed' || status.state === 'failed') return status;
+    if (status.state === 'completed') return status;
+    if (status.state === 'failed') {
+      // A failed run's files are withdrawn just after it is marked failed: report it once they are
+      // gone, so whoever acts on the failure sees the destination as the failure left it.
+      failedAt ??= Date.now();
+      if (status.withdrawn || Date.now() - failedAt > WITHDRAWAL_GRACE_MS) return status;
+    }
     await sleep(interval, options.signal);
   }
 }
+
+/** How long a waiter gives a failed run's withdrawal before reporting the failure anyway. */
+const WITHDRAWAL_GRACE_MS = 15_000;

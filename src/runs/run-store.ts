@@ -27,6 +27,8 @@ export interface RunStatus {
   readonly completedAt: string | undefined;
   /** When its finalizer began publishing, if it has. */
   readonly finalizingAt: string | undefined;
+  /** For a failed run: its files have been taken off the destination (or that was tried). */
+  readonly withdrawn: boolean;
   /** When the run was registered (ms since epoch). */
   readonly createdAt: number;
 }
@@ -204,6 +206,11 @@ export class RunStore {
     return this.finish(spec, 'failed', ['error', reason, 'failed_at', at], pool);
   }
 
+  /** Records that a failed run's files were withdrawn from its destination (or that it was tried). */
+  async markWithdrawn(snapshotId: string, now: Date = new Date()): Promise<void> {
+    await this.redis.hset(this.keys.run(snapshotId), 'withdrawn_at', now.toISOString());
+  }
+
   /** The run's state and progress, or undefined if unknown. */
   async status(snapshotId: string): Promise<RunStatus | undefined> {
     const h = await this.redis.hgetall(this.keys.run(snapshotId));
@@ -232,6 +239,7 @@ export class RunStore {
       manifestUrl: h.manifest_url,
       completedAt: h.completed_at,
       finalizingAt: h.finalizing_at,
+      withdrawn: h.withdrawn_at !== undefined,
       createdAt: n('created_at'),
     };
   }

@@ -105,6 +105,11 @@ export class FileSink implements ObjectSink {
       await rename(staged, target);
       await syncDirectory(dirname(target));
     } catch (error) {
+      // Another finalizer (one that stalled and came back) moved it first: fine if it is this file.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        const published = await digest(target);
+        if (published?.sha256 === file.sha256 && published.bytes === file.bytes) return;
+      }
       throw this.fatal(error);
     }
   }

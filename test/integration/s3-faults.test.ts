@@ -59,4 +59,24 @@ describe('an S3 that slows down, fails and drops answers', () => {
     expect(jobs.length).toBe(16 + 2);
     expect(jobs.map((job) => [job.attemptsStarted, job.attemptsMade])).toEqual(jobs.map(() => [1, 1]));
   });
+
+  it('withdraws a run whose latest.json cannot be written after its manifest was: no manifest, no data, latest.json as it was', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 600, seed: 91 });
+    const destination = `s3://${s3.bucket}/pointer`;
+    const good = await harness.run({ userPoolId: poolId, destination });
+    expect(good.state).toBe('completed');
+    const latestKey = `pointer/manifests/user_pool_id=${poolId}/latest.json`;
+    const before = (await s3.getObject(latestKey)).toString('utf8');
+    proxy.setFaults({ deny: (request) => request.method === 'PUT' && request.url.includes('/latest.json') });
+    const failed = await harness.run({ userPoolId: poolId, destination });
+    proxy.setFaults({ deny: null });
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatch(/AccessDenied/);
+    const manifests = await s3.listKeys(`pointer/manifests/user_pool_id=${poolId}/`);
+    expect(manifests.some((key) => key.includes(failed.spec.snapshotId))).toBe(false);
+    expect((await s3.listKeys(`pointer/users/user_pool_id=${poolId}/`)).filter((key) => key.includes(failed.spec.snapshotId))).toEqual([]);
+    expect((await s3.getObject(latestKey)).toString('utf8')).toBe(before);
+    // Retention would count a run complete by its manifest: there is none, and the history says failed.
+    expect((await harness.runtime.runs.history(poolId)).lastSuccess?.snapshotId).toBe(good.spec.snapshotId);
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,11 @@ import { usersTable } from '../../src/tables/users-table.js';
 import { toUserRecord } from '../../src/tables/user-record.js';
 import { CheckpointStore } from '../../src/walk/checkpoint-store.js';
 import { walkShard, type ShardOutcome } from '../../src/walk/table-walk.js';
+import type { Job } from 'bullmq';
 import { startExportWorker } from '../../jobs/export-worker.js';
+import { processFinalizeJob } from '../../jobs/finalize-run-job.js';
+import type { FinalizeJobData } from '../../jobs/queues.js';
+import { STAGING_FOLDER } from '../../src/storage/file-sink.js';
 import { ExportRuntime } from '../../jobs/export-runtime.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { gateWrites } from '../support/gated-sink.js';
@@ -175,4 +179,30 @@ describe('a worker process stopped (SIGSTOP) for longer than its job lock, then 
     await expectExact(h, poolId, status.manifestUrl ?? '', destination);
     expect(other.stderr()).toMatch(/shard done/);
   }, 180_000);
+});
+
+describe('a finalizer that runs twice', () => {
+  it.each(['s3', 'file'] as const)('publishes once: two at the same time and the queued one after end in the same state (%s destination)', async (kind) => {
+    const h = await startHarness({ cognitoEndpoint: emulator.url, s3, worker: false });
+    harness = h;
+    const poolId = emulator.createPoolWithUsers({ users: 900, seed: 150 + kind.length });
+    emulator.setFaults({ latencyMs: 30 });
+    const destination = kind === 's3' ? `s3://${s3.bucket}/twice` : pathToFileURL(join(scratch, 'twice')).href;
+    const { spec } = await h.request({ userPoolId: poolId, destination, fileMaxRecords: 100 });
+    h.worker = startExportWorker(h.runtime, h.queues);
+    await eventually(async () => ((await h.runtime.runs.status(spec.snapshotId))?.state === 'running' ? true : undefined), 20_000, 'the run to start', 5);
+    await h.queues.runs.pause();
+    await eventually(async () => ((await h.runtime.runs.status(spec.snapshotId))?.shardsDone === 16 ? true : undefined), 30_000, 'every shard');
+    // Two finalizers at once (one that stalled and came back, say), then the queued one.
+    const job = { data: { snapshotId: spec.snapshotId }, id: 'by-hand', attemptsMade: 0, opts: { attempts: 8 } } as unknown as Job<FinalizeJobData>;
+    const [first, second] = await Promise.all([processFinalizeJob(h.runtime, job), processFinalizeJob(h.runtime, job)]);
+    const results = [first, second].filter((result) => typeof result !== 'string');
+    expect(results.length).toBeGreaterThanOrEqual(1);
+    await h.queues.runs.resume();
+    const status = await h.wait(spec.snapshotId);
+    expect(status.state).toBe('completed');
+    for (const result of results) expect(result).toEqual({ manifestUrl: status.manifestUrl, records: 900 });
+    await expectExact(h, poolId, status.manifestUrl ?? '', destination);
+    if (kind === 'file') expect(await readdir(join(scratch, 'twice', STAGING_FOLDER))).toEqual([]);
+  });
 });

@@ -20,6 +20,8 @@ export interface S3Faults {
    * completes on the server; the client sees a reset connection). @default 0
    */
   dropCompleteResponses?: number;
+  /** Requests answered 403 AccessDenied without reaching the server, e.g. every PUT of latest.json. @default none */
+  deny?: ((request: ProxiedRequest) => boolean) | null;
 }
 
 /** A held set of requests: they wait until `open()`. */
@@ -67,7 +69,7 @@ export function operationOf(request: ProxiedRequest): string {
 /** Starts a proxy on a free port forwarding to `target` (e.g. `http://127.0.0.1:4568`). */
 export async function startS3FaultProxy(target: string, random: () => number = Math.random): Promise<S3FaultProxy> {
   const upstream = new URL(target);
-  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0 };
+  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0, deny: null };
   const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
   const counts: Record<string, number> = {};
   const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };
@@ -80,6 +82,11 @@ export async function startS3FaultProxy(target: string, random: () => number = M
       if (!gate.matches(request)) continue;
       gate.reach();
       await gate.held;
+    }
+    if (faults.deny?.(request)) {
+      incoming.resume();
+      outgoing.writeHead(403, { 'content-type': 'application/xml' }).end(XML('AccessDenied', 'Access Denied'));
+      return;
     }
     const write = request.method !== 'GET' && request.method !== 'HEAD';
     if (write && random() < faults.slowDownRate) {
