@@ -7,6 +7,7 @@ import { metricsSource } from './metrics-source.js';
 import type { ExportQueues } from './queues.js';
 import { requestExport } from './request-export.js';
 import { reconcileRun } from './run-liveness.js';
+import { cancelRun } from './cancel-run.js';
 
 export type { AdminServer } from '../src/ops/admin-server.js';
 
@@ -28,9 +29,11 @@ export interface AdminServerOptions {
 export async function startAdminServer(
   runtime: ExportRuntime,
   queues: ExportQueues,
-  worker: ExportWorker | undefined,
+  /** The worker this port reports on (or how to find it: the port opens before the worker starts). */
+  worker: ExportWorker | (() => ExportWorker | undefined) | undefined,
   options: AdminServerOptions,
 ): Promise<AdminServer> {
+  const current = typeof worker === 'function' ? worker : () => worker;
   runtime.metrics.setSource(metricsSource(runtime, queues));
   runtime.metrics.enableProcessMetrics();
   return serveAdmin(
@@ -38,8 +41,12 @@ export async function startAdminServer(
       log: runtime.log,
       metrics: runtime.metrics,
       ping: () => runtime.redis.ping(),
-      workerRunning: () => (worker ? worker.runs.isRunning() && worker.shards.isRunning() : false),
-      trigger: (request) => requestExport(runtime, queues, buildRunSpec(request, runtime.config)),
+      workerRunning: () => {
+        const running = current();
+        return running ? running.runs.isRunning() && running.shards.isRunning() : false;
+      },
+      trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
+      cancel: (snapshotId) => cancelRun(runtime, snapshotId),
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
       dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards], '/dashboard') : undefined,
     },

@@ -51,8 +51,8 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
 
   const runs = new Worker<StartJobData | FinalizeJobData>(
     queues.runs.name,
-    async (job: Job<StartJobData | FinalizeJobData>) => {
-      if (job.name === START_JOB) return processStartJob(runtime, queues, job as Job<StartJobData>);
+    async (job: Job<StartJobData | FinalizeJobData>, token?: string) => {
+      if (job.name === START_JOB) return processStartJob(runtime, queues, job as Job<StartJobData>, token);
       if (job.name === FINALIZE_JOB) return processFinalizeJob(runtime, job as Job<FinalizeJobData>);
       throw new Error(`unknown job ${job.name} in queue ${queues.runs.name}`);
     },

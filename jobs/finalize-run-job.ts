@@ -2,7 +2,8 @@ import type { Job } from 'bullmq';
 import { latestKey } from '../src/storage/output-layout.js';
 import { buildManifest, movePointer, writeManifest } from '../src/storage/manifest.js';
 import { applyRetention } from '../src/storage/retention.js';
-import { runLocation, runShards, runTables } from '../src/runs/run-spec.js';
+import { runLocation, runPointer, runShards, runTables } from '../src/runs/run-spec.js';
+import { isEnded } from '../src/runs/run-store.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
 import { publishRunFiles } from '../src/walk/run-commit.js';
@@ -31,8 +32,7 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
   if (!spec) return `run ${snapshotId} is unknown or expired`;
   return atJobBoundary(runtime, job, spec, async () => {
     const status = await runtime.runs.status(snapshotId);
-    if (status?.state === 'failed') return `run ${snapshotId} already failed`;
-    if (status?.state === 'completed') return `run ${snapshotId} already completed`;
+    if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
     const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, snapshotId);
     const shards = runShards(spec);
     const files: SealedPart[] = [];
@@ -53,12 +53,13 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
     }
     const sink = runtime.sink(spec.destination);
     // Kept before the pointer first moves, so a publication withdrawn later can put it back.
-    await runtime.runs.previousPointer(snapshotId, () => sink.getText(latestKey(spec.userPoolId)));
+    const pointer = runPointer(spec);
+    if (pointer) await runtime.runs.previousPointer(snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
     const report = await publishRunFiles(sink, { run: runLocation(spec), tables: runTables(spec) }, files, known);
     if (report.strays.length > 0) runtime.log.warn({ snapshotId, files: report.strays }, 'removed data files no checkpoint lists');
     if (!report.swept.listed) runtime.log.debug({ snapshotId }, 'the S3 server cannot list unfinished uploads; removed the recorded ones only');
     const manifestUrl = await writeManifest(sink, manifest);
-    await movePointer(sink, manifest, manifestUrl);
+    if (pointer) await movePointer(sink, manifest, manifestUrl, pointer);
     // Retention is part of the run: a caller told the run is complete sees the old snapshots gone.
     if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast, snapshotId);
     if (!(await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt))) {

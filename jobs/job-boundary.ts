@@ -51,5 +51,6 @@ export async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<v
     const level = error instanceof FatalExportError ? 'debug' : 'warn';
     runtime.log[level]({ snapshotId: spec.snapshotId, reason: describeError(error) }, "could not remove a failed run's files; the next run of the pool will");
   }
-  if ((await runtime.runs.status(spec.snapshotId))?.state === 'failed') await runtime.runs.markWithdrawn(spec.snapshotId);
+  const state = await runtime.runs.state(spec.snapshotId);
+  if (state === 'failed' || state === 'cancelled') await runtime.runs.markWithdrawn(spec.snapshotId);
 }

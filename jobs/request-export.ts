@@ -1,27 +1,45 @@
+import { LATEST_POINTER, sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
+import { RunConflictError } from '../src/runs/run-conflict.js';
 import type { ExportRuntime } from './export-runtime.js';
-import { sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
-import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
 import { withdraw } from './job-boundary.js';
+import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
 import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 
-/** What a trigger got: its own new run, or the pool's run already in flight. */
+/** What a trigger got: its own new run (maybe queued behind another), or the pool's run already in flight. */
 export interface RequestedRun {
   readonly snapshotId: string;
   readonly created: boolean;
   readonly spec: RunSpec;
+  /** Set when the new run waits for the pool's run in flight to end (`--queue`). */
+  readonly behind?: string | undefined;
+}
+
+/** How a trigger wants to be treated when the pool already has a run in flight. */
+export interface RequestOptions {
+  /** Run after the one in flight instead of being refused when its options differ. @default false */
+  readonly queue?: boolean;
 }
 
 /**
- * Starts an export of a pool (its spec made by `buildRunSpec`) unless one is in flight, in which case the running one is returned
- * (one active run per pool, whether triggered by the CLI, HTTP or a schedule). Only touches Redis:
- * the AWS preflight happens in the worker's start job, with the worker's credentials.
+ * Starts an export of a pool (its spec made by `buildRunSpec`). One run per pool is in flight,
+ * whoever triggers it (CLI, HTTP, schedule): a trigger with the same options as the run in flight
+ * joins it; one with other options is refused with a {@link RunConflictError}, or, with `queue`,
+ * runs after it. Decides which pointer the run moves (`latest.json` only for the pool's own
+ * dataset). Only touches Redis: the AWS preflight happens in the worker's start job.
  */
-export async function requestExport(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<RequestedRun> {
+export async function requestExport(runtime: ExportRuntime, queues: ExportQueues, requested: RunSpec, options: RequestOptions = {}): Promise<RequestedRun> {
+  const spec = await withPointer(runtime, requested);
   let active = await runtime.runs.register(spec);
   if (active !== spec.snapshotId) {
     const reason = await deadRunReason(runtime, queues, active);
     const existing = await runtime.runs.status(active);
-    if (reason === undefined && existing) return { snapshotId: active, created: false, spec: existing.spec };
+    if (reason === undefined && existing) {
+      if (sameRunOptions(existing.spec, spec)) return { snapshotId: active, created: false, spec: existing.spec };
+      if (!options.queue) throw new RunConflictError(existing);
+      await runtime.runs.enqueue(spec, active);
+      await addStartJob(runtime, queues, spec);
+      return { snapshotId: spec.snapshotId, created: true, spec, behind: active };
+    }
     // An inline run whose process stopped resumes in the process that asks for it again.
     if (reason === INLINE_ABANDONED && existing && spec.inline && sameRunOptions(existing.spec, spec)) {
       return { snapshotId: active, created: false, spec: existing.spec };
@@ -34,7 +52,23 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
       return { snapshotId: active, created: false, spec: winner ?? spec };
     }
   }
-  await queues.forRun(spec).runs.add(START_JOB, { snapshotId: spec.snapshotId }, { ...START_JOB_OPTIONS, jobId: startJobId(spec.snapshotId) });
-  runtime.log.info({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, trigger: spec.trigger, shards: spec.shards }, 'export requested');
+  await addStartJob(runtime, queues, spec);
   return { snapshotId: spec.snapshotId, created: true, spec };
+}
+
+async function addStartJob(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<void> {
+  await queues.forRun(spec).runs.add(START_JOB, { snapshotId: spec.snapshotId }, { ...START_JOB_OPTIONS, jobId: startJobId(spec.snapshotId) });
+  runtime.log.info({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, trigger: spec.trigger, shards: spec.shards, pointer: spec.pointer }, 'export requested');
+}
+
+/**
+ * Which pointer a run moves: `latest.json` when it exports the pool's own dataset (the whole pool,
+ * and the attributes its config file entry keeps, or all when the file does not name the pool);
+ * `latest-<name>.json` for any other run given a name; none otherwise.
+ */
+async function withPointer(runtime: ExportRuntime, spec: RunSpec): Promise<RunSpec> {
+  const dataset = await runtime.runs.poolDataset(spec.userPoolId);
+  const sorted = (list: readonly string[] | null | undefined) => (list ? [...list].sort().join(',') : null);
+  const own = spec.filter === null && sorted(spec.attributes) === sorted(dataset?.attributes);
+  return { ...spec, pointer: own ? LATEST_POINTER : spec.name ? `latest-${spec.name}.json` : null };
 }

@@ -1,5 +1,5 @@
 import type { ExportRuntime } from './export-runtime.js';
-import type { RunStatus } from '../src/runs/run-store.js';
+import { isEnded, type RunStatus } from '../src/runs/run-store.js';
 import { inlineRunHeld } from './inline-owner.js';
 import { withdraw } from './job-boundary.js';
 import { finalizeJobId, startJobId, type ExportQueues } from './queues.js';
@@ -29,7 +29,7 @@ export async function deadRunReason(runtime: ExportRuntime, queues: ExportQueues
 
 async function judge(runtime: ExportRuntime, queues: ExportQueues, status: RunStatus | undefined, now: number): Promise<string | undefined> {
   if (status === undefined) return 'the run has expired from Redis';
-  if (status.state === 'completed' || status.state === 'failed') return `the run already ${status.state}`;
+  if (isEnded(status.state)) return `the run already ${status.state}`;
   const id = status.spec.snapshotId;
   if (status.spec.inline && !(await inlineRunHeld(runtime, id))) return INLINE_ABANDONED;
   const own = queues.forRun(status.spec);
@@ -56,7 +56,7 @@ async function judge(runtime: ExportRuntime, queues: ExportQueues, status: RunSt
  */
 export async function reconcileRun(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string): Promise<RunStatus | undefined> {
   const status = await runtime.runs.status(snapshotId);
-  if (status === undefined || status.state === 'completed' || status.state === 'failed') return status;
+  if (status === undefined || isEnded(status.state)) return status;
   const reason = await deadRunReason(runtime, queues, snapshotId);
   if (reason === undefined || reason === INLINE_ABANDONED) return runtime.runs.status(snapshotId);
   if (await runtime.runs.fail(status.spec, reason)) await withdraw(runtime, status.spec);

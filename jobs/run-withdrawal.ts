@@ -1,7 +1,7 @@
 import { restorePointer } from '../src/storage/manifest.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
 import type { StagedLocation } from '../src/storage/object-sink.js';
-import { runLocation, runShards, runTables, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runPointer, runShards, runTables, type RunSpec } from '../src/runs/run-spec.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { withdrawRunFiles } from '../src/walk/run-commit.js';
 import type { ExportRuntime } from './export-runtime.js';
@@ -10,12 +10,14 @@ import type { ExportRuntime } from './export-runtime.js';
  * Takes a run that ended without completing off its destination: every staged file (recorded by its
  * writers, or found by a listing), anything a finalizer had already published in its table folders,
  * its manifest, and `latest.json` back to what it said before. So a failed or cancelled run leaves
- * nothing a reader can see. Idempotent, and a no-op unless the run has failed: whoever notices last
+ * nothing a reader can see. Idempotent, and a no-op unless the run has failed or was cancelled: whoever notices last
  * (the job that failed it, each shard that stops because of it) leaves the destination clean.
  */
 export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
   const status = await runtime.runs.status(spec.snapshotId);
-  if (status !== undefined && status.state !== 'failed') return;
+  if (status !== undefined && status.state !== 'failed' && status.state !== 'cancelled') return;
+  // A run that failed before its shards were enqueued (a bucket that does not exist, a bad key) staged nothing.
+  if (status !== undefined && status.runningAt === undefined) return;
   const sink = runtime.sink(spec.destination);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
   const known = (await Promise.all(runShards(spec).map((shard) => checkpoints.staged(shard.id)))).flat();
@@ -23,7 +25,8 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
   const withdrawn = await withdrawRunFiles(sink, { run, tables: runTables(spec) }, known);
   await sink.deleteObjects([manifestKey(run)]);
   const kept = await runtime.runs.keptPointer(spec.snapshotId);
-  if (kept) await restorePointer(sink, spec.userPoolId, spec.snapshotId, kept.text);
+  const pointer = runPointer(spec);
+  if (kept && pointer) await restorePointer(sink, spec.userPoolId, spec.snapshotId, kept.text, pointer);
   if (withdrawn.swept.removed > 0 || withdrawn.deleted > 0) {
     runtime.log.info({ snapshotId: spec.snapshotId, staged: withdrawn.swept.removed, published: withdrawn.deleted }, 'removed the files of a run that did not complete');
   }

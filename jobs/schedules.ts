@@ -1,4 +1,5 @@
-import type { ScheduledPool } from '../src/config/config-file.js';
+import type { ExportConfigFile, ScheduledPool } from '../src/config/config-file.js';
+import type { ExportRuntime } from './export-runtime.js';
 import { scheduledRequest } from '../src/config/config-file.js';
 import type { ExportRequest } from '../src/runs/export-request.js';
 import { START_JOB, START_JOB_OPTIONS, type ExportQueues, type StartJobData } from './queues.js';
@@ -77,4 +78,42 @@ export async function listSchedules(queues: ExportQueues): Promise<ScheduleView[
 function sameRequest(stored: unknown, wanted: StartJobData): boolean {
   // Compare as JSON: BullMQ stores the template as JSON, which drops undefined fields.
   return JSON.stringify(stored) === JSON.stringify(JSON.parse(JSON.stringify(wanted)));
+}
+
+/** A config file whose pool list would remove every schedule, applied without `prune`. */
+export class EmptyScheduleError extends Error {
+  override readonly name = 'EmptyScheduleError';
+}
+
+/**
+ * Applies a config file: its schedules (see {@link applySchedules}) and what each pool's own
+ * dataset is (the attributes it keeps), which decides whether a run of the pool moves `latest.json`.
+ * A file that lists no pools removes every schedule, so it is refused unless `prune` says so.
+ */
+export async function applyConfigFile(
+  runtime: ExportRuntime,
+  queues: ExportQueues,
+  file: ExportConfigFile,
+  options: { readonly prune?: boolean; readonly source?: string } = {},
+): Promise<AppliedSchedules> {
+  if (file.pools.length === 0 && !options.prune) {
+    const existing = (await listSchedules(queues)).map((s) => s.userPoolId);
+    if (existing.length > 0) {
+      throw new EmptyScheduleError(
+        `${options.source ?? 'the config file'} lists no pools: applying it would remove every schedule (${existing.join(', ')}); ` +
+          'pass --prune to remove them, or `schedule remove <pool id>` for one',
+      );
+    }
+  }
+  const applied = await applySchedules(queues, file.pools);
+  await runtime.runs.setPoolDatasets(new Map(file.pools.map((pool) => [pool.userPoolId, { attributes: pool.attributes }])));
+  return applied;
+}
+
+/** Removes one pool's schedule; false when it had none. */
+export async function removeSchedule(queues: ExportQueues, userPoolId: string): Promise<boolean> {
+  const exists = (await queues.runs.getJobSchedulers(0, -1)).some((s) => s.key === schedulerId(userPoolId));
+  if (!exists) return false;
+  await queues.runs.removeJobScheduler(schedulerId(userPoolId));
+  return true;
 }

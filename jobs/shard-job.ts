@@ -1,6 +1,7 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { RunNotActiveError } from '../src/limits/export-errors.js';
+import { isEnded } from '../src/runs/run-store.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { usersTable } from '../src/tables/users-table.js';
@@ -35,6 +36,11 @@ export async function processShardJob(
   const spec = await runtime.runs.spec(snapshotId);
   if (!spec) throw new UnrecoverableError(`run ${snapshotId} is unknown or expired`);
   const log = runtime.log.child({ snapshotId, shard: shard.id });
+  const state = await runtime.runs.state(snapshotId);
+  // A run that ended (cancelled, failed) while this job waited: nothing to do, no call to make.
+  if (isEnded(state)) throw new UnrecoverableError(`run ${snapshotId} is ${state}; shard ${shard.id} stops`);
+  const ended = watchRunEnd(runtime, snapshotId, shard.id);
+  const abandon = lost ? AbortSignal.any([lost, ended.signal]) : ended.signal;
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
     const labels = { user_pool_id: spec.userPoolId };
@@ -67,7 +73,7 @@ export async function processShardJob(
       sink: runtime.sink(spec.destination),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
       stop,
-      lost,
+      lost: abandon,
       log,
       // Redis lost this worker's writes: resume from what it holds, if the job is still ours.
       mayReclaim: async () =>
@@ -78,10 +84,10 @@ export async function processShardJob(
           () => false,
         )),
       progress: {
-        page: async (fetched, openRecords) => {
+        page: async (fetched, openRecords, durableRecords) => {
           counters.users += fetched;
           counters.pages += 1;
-          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, openRecords);
+          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, durableRecords, openRecords);
           if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },
@@ -91,7 +97,7 @@ export async function processShardJob(
         },
       },
     });
-  });
+  }).finally(() => ended.stop());
   if (outcome.status === 'paused') {
     log.info({ records: outcome.records }, 'shard checkpointed for shutdown; handing the job back');
     // Back to the wait list without counting an attempt: the next worker resumes from the checkpoint.
@@ -101,4 +107,23 @@ export async function processShardJob(
   await runtime.runs.recordShardDone(snapshotId, shard.id);
   log.info({ records: outcome.records, files: outcome.files }, 'shard done');
   return outcome;
+}
+
+/**
+ * Aborts (with a RunNotActiveError) once the run has ended elsewhere, cancelled or failed: a shard
+ * waiting out throttles or backoffs makes no page for a while, and must not keep the run's pool
+ * busy. Checks every 2 s.
+ */
+function watchRunEnd(runtime: ExportRuntime, snapshotId: string, shard: string): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    void runtime.runs.state(snapshotId).then(
+      (state) => {
+        if (isEnded(state)) controller.abort(new RunNotActiveError(`run ${snapshotId} is ${state}; shard ${shard} stops`));
+      },
+      () => undefined,
+    );
+  }, 2000);
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }

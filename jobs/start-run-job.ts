@@ -1,11 +1,12 @@
 import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { UnrecoverableError, type Job } from 'bullmq';
-import { describeError, errorCode, fatalHint } from '../src/limits/error-classification.js';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { describeError, errorCode, fatalHint, httpStatus } from '../src/limits/error-classification.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
 import { runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { isEnded } from '../src/runs/run-store.js';
 import { atJobBoundary } from './job-boundary.js';
 import {
   FINALIZE_JOB,
@@ -17,7 +18,10 @@ import {
   type ExportQueues,
   type StartJobData,
 } from './queues.js';
+import { withdraw } from './job-boundary.js';
+import { RunConflictError } from '../src/runs/run-conflict.js';
 import { requestExport } from './request-export.js';
+import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 import { sweepStalePoolStaging } from './run-withdrawal.js';
 
 /**
@@ -25,7 +29,7 @@ import { sweepStalePoolStaging } from './run-withdrawal.js';
  * or pool fails the run at once), records the pool's estimated size for progress, then enqueues the
  * run as a flow: one child job per shard under a `finalize` parent.
  */
-export async function processStartJob(runtime: ExportRuntime, queues: ExportQueues, job: Job<StartJobData>): Promise<string> {
+export async function processStartJob(runtime: ExportRuntime, queues: ExportQueues, job: Job<StartJobData>, token?: string): Promise<string> {
   if ('request' in job.data) {
     // A scheduled trigger: register now, or do nothing if the pool's run is still going.
     let spec: RunSpec;
@@ -36,16 +40,27 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
       if (error instanceof ExportRequestError) throw new UnrecoverableError(`scheduled export is invalid: ${error.message}`);
       throw error;
     }
-    const requested = await requestExport(runtime, queues, spec);
-    if (!requested.created) return `pool already has run ${requested.snapshotId} in flight`;
-    return `requested run ${requested.snapshotId}`;
+    try {
+      const requested = await requestExport(runtime, queues, spec);
+      if (!requested.created) return `pool already has run ${requested.snapshotId} in flight`;
+      return `requested run ${requested.snapshotId}`;
+    } catch (error) {
+      // A run with other options (a resync) is going: this tick is skipped, the next one runs.
+      if (error instanceof RunConflictError) return `skipped: ${error.message}`;
+      throw error;
+    }
   }
   const snapshotId = job.data.snapshotId;
   const spec = await runtime.runs.spec(snapshotId);
   if (!spec) return `run ${snapshotId} is unknown or expired`;
+  if ((await runtime.runs.status(snapshotId))?.behind !== undefined && !(await takePool(runtime, queues, spec))) {
+    // Queued behind the pool's run in flight (--queue): wait, without using an attempt.
+    await job.moveToDelayed(Date.now() + 2000, token);
+    throw new DelayedError();
+  }
   return atJobBoundary(runtime, job, spec, async () => {
     const status = await runtime.runs.status(snapshotId);
-    if (status?.state === 'completed' || status?.state === 'failed') return `run ${snapshotId} already ${status.state}`;
+    if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
     await runtime.sink(spec.destination).preflight();
     // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
     await runtime.limiter(spec.region, spec.rateLimitRps);
@@ -69,12 +84,28 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
   });
 }
 
+/**
+ * For a run queued behind another: takes the pool once its run in flight has ended (or can never
+ * finish); false while it is still going. A cancelled queued run takes nothing.
+ */
+async function takePool(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<boolean> {
+  if (isEnded(await runtime.runs.state(spec.snapshotId))) return true;
+  const active = await runtime.runs.activate(spec);
+  if (active === spec.snapshotId) return true;
+  const reason = await deadRunReason(runtime, queues, active);
+  if (reason === undefined || reason === INLINE_ABANDONED) return false;
+  const existing = await runtime.runs.spec(active);
+  if (existing && (await runtime.runs.fail(existing, `abandoned: ${reason}`))) await withdraw(runtime, existing);
+  return (await runtime.runs.activate(spec, active)) === spec.snapshotId;
+}
+
 /** DescribeUserPool's estimate: proves the pool and credentials work, and sizes the progress bar. */
 async function estimateUsers(runtime: ExportRuntime, spec: RunSpec): Promise<number | undefined> {
   try {
     const response = await withRetries(
       () => runtime.cognito(spec.region).send(new DescribeUserPoolCommand({ UserPoolId: spec.userPoolId })),
-      { policy: runtime.options.retryPolicy },
+      // A short budget: at the start of a run, a Cognito that cannot be reached is most likely a wrong endpoint.
+      { policy: { ...runtime.options.retryPolicy, transientRetries: 3 } },
     );
     return response.UserPool?.EstimatedNumberOfUsers;
   } catch (error) {
@@ -85,6 +116,11 @@ async function estimateUsers(runtime: ExportRuntime, spec: RunSpec): Promise<num
     }
     const hint = fatalHint(error);
     if (hint) throw new FatalExportError(`user pool ${spec.userPoolId} cannot be read: ${describeError(error)}; ${hint}`);
+    if (httpStatus(error) === undefined) {
+      throw new FatalExportError(
+        `cannot reach Cognito for user pool ${spec.userPoolId} (${describeError(error)}): check AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, the region and the network`,
+      );
+    }
     throw error;
   }
 }

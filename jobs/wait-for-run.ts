@@ -25,8 +25,8 @@ export async function waitForRun(runtime: ExportRuntime, queues: ExportQueues, s
     if (status === undefined) throw new Error(`run ${snapshotId} is unknown or has expired from Redis`);
     options.onProgress?.(status);
     if (status.state === 'completed') return status;
-    if (status.state === 'failed') {
-      // A failed run's files are withdrawn just after it is marked failed: report it once they are
+    if (status.state === 'failed' || status.state === 'cancelled') {
+      // A failed or cancelled run's files are withdrawn just after it is marked so: report it once they are
       // gone, so whoever acts on the failure sees the destination as the failure left it.
       failedAt ??= Date.now();
       if (status.withdrawn || Date.now() - failedAt > WITHDRAWAL_GRACE_MS) return status;

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './limits/error-classification.js';
 import { registerEmulatorCommand } from './emulator/emulator-command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli/cli-context.js';
+import { registerCancelCommand } from './cli/cancel-command.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerExportCommand } from './cli/export-command.js';
 import { registerScheduleCommand } from './cli/schedule-command.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     });
   registerWorkerCommand(program);
   registerExportCommand(program);
+  registerCancelCommand(program);
   registerScheduleCommand(program);
   registerStatusCommand(program);
   registerEmulatorCommand(program);

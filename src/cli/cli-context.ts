@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type AppConfig } from '../config/app-config.js';
 import { ExportRuntime, type RuntimeOptions } from '../../jobs/export-runtime.js';
 import { createLogger } from '../ops/logger.js';
-import { connectRedis, evictionWarning, RedisUnavailableError } from '../redis/redis-connection.js';
+import { connectRedis, evictionWarning, RedisDatabaseError, RedisUnavailableError } from '../redis/redis-connection.js';
 import { ExportQueues } from '../../jobs/queues.js';
 
 /** Exit code for bad flags, arguments or environment values. */
@@ -55,6 +55,7 @@ export async function openContext(config: AppConfig, options: RuntimeOptions = {
     redis = await connectRedis(config.redisUrl);
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw new CliError(error.message);
+    if (error instanceof RedisDatabaseError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
   const log = createLogger(config.logLevel);

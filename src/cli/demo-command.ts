@@ -1,12 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { createGunzip } from 'node:zlib';
 import type { Command } from 'commander';
 import { CognitoEmulator } from '../emulator/index.js';
 import { buildRunSpec } from '../runs/export-request.js';
+import { formatDestination, parseDestination } from '../storage/destination.js';
 import type { Manifest } from '../storage/manifest.js';
-import { openContext, quietUnlessAsked, readConfig } from './cli-context.js';
+import { CliError, EXIT_USAGE, openContext, quietUnlessAsked, readConfig } from './cli-context.js';
 import { follow, InlineRun, positiveInteger } from './export-command.js';
 
 interface DemoFlags {
@@ -27,7 +29,13 @@ export function registerDemoCommand(program: Command): void {
     .option('--destination <url>', 'where to write (default: file://$PWD/exports)')
     .action(async (flags: DemoFlags) => {
       const config = readConfig();
-      const destination = flags.destination ?? pathToFileURL(resolve('exports')).href;
+      // Checked before anything starts: a bad destination is a usage error, not a failed run.
+      let destination: string;
+      try {
+        destination = formatDestination(parseDestination(flags.destination ?? pathToFileURL(resolve('exports')).href));
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_USAGE);
+      }
       const emulator = await CognitoEmulator.start({ port: 0, faults: { latencyMs: 20, jitterMs: 10 } });
       try {
         const userPoolId = emulator.createPoolWithUsers({ users: flags.users, seed: 42, name: 'demo' });
@@ -43,10 +51,14 @@ export function registerDemoCommand(program: Command): void {
           const requested = await inline.request(spec);
           const status = await follow(context, requested.snapshotId, true);
           const manifestUrl = status.manifestUrl ?? '';
-          const manifest = JSON.parse(await readFile(fileURLToPath(manifestUrl), 'utf8')) as Manifest;
+          const sink = context.runtime.sink(destination);
+          const keyOf = (url: string) => url.slice(sink.rootUrl.replace(/\/$/, '').length + 1);
+          const manifest = JSON.parse((await sink.getText(keyOf(manifestUrl))) ?? '{}') as Manifest;
           const shown = { ...manifest, files: [...manifest.files.slice(0, 3), ...(manifest.files.length > 3 ? [`… ${manifest.files.length - 3} more`] : [])] };
           process.stdout.write(`\nmanifest (${manifestUrl}):\n${JSON.stringify(shown, null, 2)}\n`);
-          process.stdout.write(`\nthree sample lines of ${manifest.files[0]?.url ?? '(no files)'}:\n${await sampleLines(manifest, 3)}`);
+          const first = manifest.files[0];
+          const sample = first ? await sampleLines(await sink.readStream(keyOf(first.url)), manifest.compression === 'gzip', 3) : '(the pool is empty)\n';
+          process.stdout.write(`\nthree sample lines of ${first?.url ?? '(no files)'}:\n${sample}`);
           process.stdout.write(`\n${manifestUrl}\n`);
         } finally {
           await inline.close();
@@ -58,10 +70,16 @@ export function registerDemoCommand(program: Command): void {
     });
 }
 
-async function sampleLines(manifest: Manifest, count: number): Promise<string> {
-  const first = manifest.files[0];
-  if (!first) return '(the pool is empty)\n';
-  const raw = await readFile(fileURLToPath(first.url));
-  const text = (manifest.compression === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-  return `${text.split('\n').slice(0, count).join('\n')}\n`;
+/** The first `count` lines of a data file, read only as far as they go. */
+async function sampleLines(stream: Readable | undefined, gzip: boolean, count: number): Promise<string> {
+  if (!stream) return '(the file is missing)\n';
+  const lines = createInterface({ input: gzip ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
+  const out: string[] = [];
+  for await (const line of lines) {
+    out.push(line);
+    if (out.length >= count) break;
+  }
+  lines.close();
+  stream.destroy();
+  return `${out.join('\n')}\n`;
 }

@@ -4,11 +4,13 @@ import type { RunStatus } from '../runs/run-store.js';
 import { parseShardCount, type ShardCount } from '../runs/shard-plan.js';
 import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
 import { holdInlineRun } from '../../jobs/inline-owner.js';
-import { requestExport, type RequestedRun } from '../../jobs/request-export.js';
+import { requestExport, type RequestedRun, type RequestOptions } from '../../jobs/request-export.js';
+import { RunConflictError } from '../runs/run-conflict.js';
 import type { RunSpec } from '../runs/run-spec.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
-import { createProgressReporter } from './progress-reporter.js';
+import { createProgressReporter, type ProgressReporter } from './progress-reporter.js';
+import { startJobId } from '../../jobs/queues.js';
 
 interface ExportFlags {
   userPoolId: string;
@@ -22,6 +24,8 @@ interface ExportFlags {
   keepLast?: number;
   wait?: boolean;
   inline?: boolean;
+  queue?: boolean;
+  name?: string;
 }
 
 /** Commander parser for `--shards`. */
@@ -54,6 +58,8 @@ export function registerExportCommand(program: Command): void {
     .option('--no-gzip', 'write plain .ndjson files')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
+    .option('--name <name>', 'a partial run (a filter, other attributes) moves latest-<name>.json, never latest.json')
+    .option('--queue', 'if the pool has a run with other options in flight, run after it instead of refusing')
     .option('--wait', 'follow the run; print the manifest URL as the last line of stdout')
     .option('--inline', 'run the export in this process (implies --wait)')
     .action(async (flags: ExportFlags) => {
@@ -74,6 +80,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,
+    name: flags.name,
     trigger: 'cli',
   };
   let spec;
@@ -85,14 +92,25 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
   }
   const context = await openContext(flags.inline ? quietUnlessAsked(config) : config);
   const inline = flags.inline ? new InlineRun(context) : undefined;
+  const options = { queue: flags.queue ?? false };
   try {
-    const requested = inline ? await inline.request(spec) : await requestExport(context.runtime, context.queues, spec);
+    let requested: RequestedRun;
+    try {
+      requested = inline ? await inline.request(spec, options) : await requestExport(context.runtime, context.queues, spec, options);
+    } catch (error) {
+      if (error instanceof RunConflictError) throw new CliError(error.message, EXIT_FAILURE);
+      throw error;
+    }
+    const state = (await context.runtime.runs.status(requested.snapshotId))?.state ?? 'queued';
     if (!requested.created) {
       const how = inline?.resumed ? 'resuming it here (its --inline process had stopped)' : 'following that one';
-      process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} in flight; ${how}\n`);
+      process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} ${state} with the same options; ${how}\n`);
+    } else if (requested.behind) {
+      process.stderr.write(`export ${requested.snapshotId} queued behind ${requested.behind}: it starts when that one ends\n`);
     }
     if (!flags.wait && !flags.inline) {
-      process.stderr.write(`export ${requested.snapshotId} queued; follow it with: cognito-export status --user-pool-id ${spec.userPoolId}\n`);
+      if (requested.created && !requested.behind) process.stderr.write(`export ${requested.snapshotId} ${state}; `);
+      process.stderr.write(`follow it with: cognito-export status --user-pool-id ${spec.userPoolId}\n`);
       process.stdout.write(`${requested.snapshotId}\n`);
       return;
     }
@@ -116,11 +134,18 @@ export class InlineRun {
   constructor(private readonly context: CliContext) {}
 
   /** Requests the run (or resumes the pool's abandoned inline run with the same options) and serves it. */
-  async request(spec: RunSpec): Promise<RequestedRun> {
+  async request(spec: RunSpec, options: RequestOptions = {}): Promise<RequestedRun> {
     const { runtime, queues } = this.context;
     // Held before it is registered, so no liveness check finds it unattended.
     this.release = holdInlineRun(runtime, spec.snapshotId);
-    const requested = await requestExport(runtime, queues, spec);
+    let requested: RequestedRun;
+    try {
+      requested = await requestExport(runtime, queues, spec, options);
+    } catch (error) {
+      await this.release();
+      this.release = undefined;
+      throw error;
+    }
     if (requested.snapshotId !== spec.snapshotId) {
       await this.release();
       this.release = undefined;
@@ -149,6 +174,7 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
   const onSignal = (): void => interrupted.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const hint = setTimeout(() => void hintIfUnattended(context, snapshotId, reporter), UNATTENDED_HINT_MS);
   try {
     const status = await waitForRun(context.runtime, context.queues, snapshotId, {
       onProgress: (s) => reporter.update(s),
@@ -156,6 +182,7 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     });
     reporter.stop();
     if (status.state === 'failed') throw new CliError(`export ${snapshotId} failed: ${status.error ?? 'unknown reason'}`, EXIT_FAILURE);
+    if (status.state === 'cancelled') throw new CliError(`export ${snapshotId} was cancelled: nothing was published`, EXIT_FAILURE);
     const seconds = ((Date.parse(status.completedAt ?? '') - Date.parse(status.spec.startedAt)) / 1000).toFixed(1);
     process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files in ${seconds} s\n`);
     return status;
@@ -169,7 +196,21 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     }
     throw error;
   } finally {
+    clearTimeout(hint);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** A run no worker has taken after this long gets a hint, once. */
+const UNATTENDED_HINT_MS = 10_000;
+
+/** Says once, on stderr, that no worker has taken a run that is still queued. */
+async function hintIfUnattended(context: CliContext, snapshotId: string, reporter: ProgressReporter): Promise<void> {
+  const status = await context.runtime.runs.status(snapshotId).catch(() => undefined);
+  if (status?.state !== 'queued' || status.behind !== undefined) return;
+  const start = await context.queues.forRun(status.spec).runs.getJob(startJobId(snapshotId));
+  const state = start ? await start.getState() : 'unknown';
+  if (state === 'active' || state === 'completed') return;
+  reporter.note('no worker has picked this run up: start `cognito-export worker`, or use --inline');
 }

@@ -4,6 +4,8 @@ import type { RunStatus } from '../runs/run-store.js';
 /** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
 export interface ProgressReporter {
   update(status: RunStatus): void;
+  /** Prints one line beside the progress (a hint), without breaking a bar. */
+  note(line: string): void;
   stop(): void;
 }
 
@@ -27,7 +29,7 @@ class BarReporter implements ProgressReporter {
   private readonly bar: cliProgress.SingleBar;
   private started = false;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: NodeJS.WriteStream) {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
@@ -53,6 +55,15 @@ class BarReporter implements ProgressReporter {
     this.bar.update(status.users, payload);
   }
 
+  note(line: string): void {
+    if (!this.started) {
+      this.stream.write(`${line}\n`);
+      return;
+    }
+    // Clear the bar's line, print the note, and let the next update redraw the bar.
+    this.stream.write(`\r\u001b[2K${line}\n`);
+  }
+
   stop(): void {
     if (this.started) this.bar.stop();
   }
@@ -73,6 +84,10 @@ class LineReporter implements ProgressReporter {
     this.last = now;
     this.lastState = status.state;
     this.stream.write(`${describeProgress(status)}\n`);
+  }
+
+  note(line: string): void {
+    this.stream.write(`${line}\n`);
   }
 
   stop(): void {}

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigFileError, loadExportConfig, type ExportConfigFile } from '../config/config-file.js';
-import { applySchedules, listSchedules, type ScheduleView } from '../../jobs/schedules.js';
-import { CliError, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
+import { applyConfigFile, EmptyScheduleError, listSchedules, removeSchedule, type ScheduleView } from '../../jobs/schedules.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
 
 /** Reads and validates a schedules file, or fails with exit code 2 and the bad key. */
 export async function readScheduleFile(path: string): Promise<ExportConfigFile> {
@@ -13,21 +13,42 @@ export async function readScheduleFile(path: string): Promise<ExportConfigFile> 
   }
 }
 
-/** Adds `schedule apply` and `schedule list`. */
+/** Adds `schedule apply`, `schedule remove` and `schedule list`. */
 export function registerScheduleCommand(program: Command): void {
   const schedule = program.command('schedule').description('nightly exports from a config file (BullMQ job schedulers)');
   schedule
     .command('apply')
     .description('create or update a schedule per pool in the file and remove schedules of pools no longer in it')
     .requiredOption('--config <file>', 'YAML or JSON file listing the pools (see examples/cognito-export.yaml)')
-    .action(async (flags: { config: string }) => {
+    .option('--prune', 'with a file that lists no pools (pools: []), remove every schedule')
+    .action(async (flags: { config: string; prune?: boolean }) => {
       const file = await readScheduleFile(flags.config);
       const context = await openContext(readConfig());
       try {
-        const applied = await applySchedules(context.queues, file.pools);
+        const applied = await applyConfigFile(context.runtime, context.queues, file, { prune: flags.prune ?? false, source: flags.config }).catch((error: unknown) => {
+          if (error instanceof EmptyScheduleError) throw new CliError(error.message, EXIT_USAGE);
+          throw error;
+        });
         for (const [what, pools] of Object.entries(applied) as [string, string[]][]) {
           if (pools.length > 0) process.stderr.write(`${what}: ${pools.join(', ')}\n`);
         }
+        process.stdout.write(renderSchedules(await listSchedules(context.queues)));
+      } finally {
+        await context.close();
+      }
+    });
+  schedule
+    .command('remove')
+    .description("remove one pool's schedule (runs in flight go on)")
+    .argument('<user_pool_id>', 'the pool whose schedule goes')
+    .action(async (userPoolId: string) => {
+      const context = await openContext(readConfig());
+      try {
+        if (!(await removeSchedule(context.queues, userPoolId))) {
+          const known = (await listSchedules(context.queues)).map((s) => s.userPoolId);
+          throw new CliError(`pool ${userPoolId} has no schedule${known.length > 0 ? `: the scheduled pools are ${known.join(', ')}` : ''}`, EXIT_FAILURE);
+        }
+        process.stderr.write(`removed: ${userPoolId}\n`);
         process.stdout.write(renderSchedules(await listSchedules(context.queues)));
       } finally {
         await context.close();

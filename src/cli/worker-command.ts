@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { startAdminServer } from '../../jobs/admin-port.js';
-import { startExportWorker } from '../../jobs/export-worker.js';
-import { applySchedules } from '../../jobs/schedules.js';
-import { openContext, readConfig } from './cli-context.js';
+import { startAdminServer, type AdminServer } from '../../jobs/admin-port.js';
+import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
+import { applyConfigFile, EmptyScheduleError } from '../../jobs/schedules.js';
+import type { AppConfig } from '../config/app-config.js';
+import { CliError, EXIT_USAGE, openContext, readConfig, type CliContext } from './cli-context.js';
 import { positiveInteger } from './export-command.js';
 import { readScheduleFile } from './schedule-command.js';
 
@@ -10,6 +11,9 @@ interface WorkerFlags {
   concurrency?: number;
   config?: string;
 }
+
+/** Ports tried after the default admin port when it is taken (by another worker on this machine). */
+const ADMIN_PORT_TRIES = 20;
 
 /** Adds `worker`: process export runs and shards until SIGTERM/SIGINT, with the admin port. */
 export function registerWorkerCommand(program: Command): void {
@@ -19,37 +23,63 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'shard jobs at once in this process (default: WORKER_CONCURRENCY)', positiveInteger)
     .option('--config <file>', 'apply the schedules in this file at start (as `schedule apply` does)')
     .action(async (flags: WorkerFlags) => {
-      // Listen before taking any job: a SIGTERM during start-up must still end in a clean stop.
+      // Listen before anything else: a SIGTERM during start-up must still end in a clean stop.
       const stopRequested = shutdownSignal();
       const config = readConfig();
       const schedules = flags.config ? await readScheduleFile(flags.config) : undefined;
       const context = await openContext(config);
       const log = context.runtime.log;
-      if (schedules) {
-        const applied = await applySchedules(context.queues, schedules.pools);
-        log.info({ ...applied }, 'schedules applied');
+      let admin: AdminServer | undefined;
+      let worker: ExportWorker | undefined;
+      try {
+        if (schedules) {
+          const applied = await applyConfigFile(context.runtime, context.queues, schedules, { source: flags.config }).catch((error: unknown) => {
+            if (error instanceof EmptyScheduleError) throw new CliError(error.message, EXIT_USAGE);
+            throw error;
+          });
+          log.info({ ...applied }, 'schedules applied');
+        }
+        // The admin port first: a port that cannot be had fails the start before any job is taken.
+        admin = await listenAdmin(context, config, () => worker);
+        worker = startExportWorker(context.runtime, context.queues, { concurrency: flags.concurrency });
+        log.info(
+          { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin?.url, exportsEndpoint: Boolean(config.adminToken) },
+          'worker started',
+        );
+        const signal = await stopRequested;
+        log.info({ signal }, 'shutting down: sealing open files and handing jobs back');
+      } finally {
+        await worker?.close();
+        await admin?.close();
+        await context.close();
+        log.info('worker stopped');
       }
-      const worker = startExportWorker(context.runtime, context.queues, { concurrency: flags.concurrency });
-      const admin =
-        config.adminPort === null
-          ? undefined
-          : await startAdminServer(context.runtime, context.queues, worker, {
-              host: config.adminHost,
-              port: config.adminPort,
-              token: config.adminToken,
-              dashboard: config.adminDashboard,
-            });
-      log.info(
-        { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin?.url, exportsEndpoint: Boolean(config.adminToken) },
-        'worker started',
-      );
-      const signal = await stopRequested;
-      log.info({ signal }, 'shutting down: sealing open files and handing jobs back');
-      await worker.close();
-      await admin?.close();
-      await context.close();
-      log.info('worker stopped');
     });
+}
+
+/**
+ * Starts the admin port: ADMIN_PORT if it was set (taken → a one-line error), else the default,
+ * moving to the next free port when another worker on this machine has it.
+ */
+async function listenAdmin(context: CliContext, config: AppConfig, worker: () => ExportWorker | undefined): Promise<AdminServer | undefined> {
+  if (config.adminPort === null) return undefined;
+  const start = (port: number) => startAdminServer(context.runtime, context.queues, worker, { host: config.adminHost, port, token: config.adminToken, dashboard: config.adminDashboard });
+  const tries = config.adminPortChosen || config.adminPort === 0 ? 1 : ADMIN_PORT_TRIES;
+  for (let i = 0; ; i++) {
+    const port = config.adminPort + i;
+    try {
+      const admin = await start(port);
+      if (i > 0) context.runtime.log.warn({ port, taken: config.adminPort }, `admin port ${config.adminPort} is in use (another worker on this machine?); listening on ${port}`);
+      return admin;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'EADDRINUSE' && code !== 'EACCES') || i + 1 >= tries) {
+        const what = code === 'EADDRINUSE' ? 'is in use (another worker on this machine?)' : `cannot be opened (${code ?? String(error)})`;
+        const range = i > 0 ? ` (tried ${config.adminPort}–${port})` : '';
+        throw new CliError(`admin port ${config.adminHost}:${port} ${what}${range}: set ADMIN_PORT to a free port, 0 for any, or off`, EXIT_USAGE);
+      }
+    }
+  }
 }
 
 /**

@@ -42,6 +42,11 @@ export interface AppConfig {
   readonly gzipLevel: number;
   /** The worker's admin port (/healthz, /metrics, POST /exports); null when `off`; 0 picks a free port. @default 9464 */
   readonly adminPort: number | null;
+  /**
+   * Whether ADMIN_PORT was set: a port given is that port or an error at start; the default moves to
+   * the next free port (several workers on one machine) and says which.
+   */
+  readonly adminPortChosen: boolean;
   /** Interface the admin port listens on. @default '0.0.0.0' */
   readonly adminHost: string;
   /** Bearer token that turns on POST /exports (and the dashboard); unset keeps them off. @default undefined */
@@ -84,7 +89,9 @@ const boolean = z
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1');
 
 const schema = {
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: url(['redis:', 'rediss:'])
+    .refine((value) => /^\/?\d*$/.test(new URL(value).pathname), 'expected a database number after the port, e.g. redis://127.0.0.1:6379/0')
+    .default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z
     .string()
     // The hash tag keeps every key in one Redis Cluster slot, which the multi-key scripts need.
@@ -147,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
     gzipLevel: read('GZIP_LEVEL'),
     adminPort: read('ADMIN_PORT'),
+    adminPortChosen: (env.ADMIN_PORT ?? '').trim() !== '',
     adminHost: read('ADMIN_HOST'),
     adminToken: read('ADMIN_TOKEN'),
     adminDashboard: read('ADMIN_DASHBOARD'),

@@ -144,7 +144,8 @@ function readPools(root: unknown, context: Context): ScheduledPool[] {
   }
   const defaults = top['defaults'] == null ? {} : readSection(top['defaults'], 'defaults', context);
   const list = top['pools'];
-  if (!Array.isArray(list) || list.length === 0) {
+  // An empty list is a file that removes every schedule: `schedule apply --prune` takes it.
+  if (!Array.isArray(list)) {
     const got = list === undefined ? '' : `, got ${describe(list)}`;
     report(context, 'pools', `expected a list of pools${got}`);
     return [];

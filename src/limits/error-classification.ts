@@ -63,6 +63,8 @@ const TABLE: Readonly<Record<string, Row>> = {
   // Not errors for the caller but answers ("there is no such object"): never worth a retry.
   NoSuchKey: { class: 'fatal' },
   NotFound: { class: 'fatal' },
+  // S3's answer to a HEAD it refuses (no body, so no code): the caller asks again to learn why.
+  Forbidden: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
   // The staged upload is gone: completed by an earlier finalizer (the caller checks the object), or
   // aborted behind the worker's back.
   NoSuchUpload: { class: 'fatal', hint: 'the staged upload was aborted (by a lifecycle rule on the bucket?): run the export again' },
@@ -113,9 +115,14 @@ export function httpStatus(error: unknown): number | undefined {
  * unknown 4xx (an S3-compatible server's own code, a new AWS one) must not fail a run outright.
  */
 export function classifyError(error: unknown): ErrorClass {
-  const row = TABLE[errorCode(error)];
+  const code = errorCode(error);
+  const row = TABLE[code];
   if (row) return row.class;
-  return httpStatus(error) === 429 ? 'throttled' : 'transient';
+  const status = httpStatus(error);
+  if (status === 429) return 'throttled';
+  // A HEAD answer has no body, so the SDK knows no code: its status says it all.
+  if ((code === 'Unknown' || code === 'UnknownError') && (status === 403 || status === 404)) return 'fatal';
+  return 'transient';
 }
 
 /** What an operator should do about a fatal error, if the table knows. */

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ExportRequestError, type ExportRequest } from '../runs/export-request.js';
+import { RunConflictError } from '../runs/run-conflict.js';
 import type { RunStatus } from '../runs/run-store.js';
 import type { ExportMetrics } from './metrics.js';
 
@@ -27,10 +28,15 @@ export interface AdminEndpoints {
   ping(): Promise<unknown>;
   /** Whether this process is taking jobs. */
   workerRunning(): boolean;
-  /** Starts (or joins) a run; throws ExportRequestError for a request that cannot become a run. */
-  trigger(request: ExportRequest): Promise<{ readonly snapshotId: string; readonly created: boolean }>;
+  /**
+   * Starts (or joins) a run; throws ExportRequestError for a request that cannot become a run and
+   * RunConflictError when the pool has a run with other options in flight (unless `queue`).
+   */
+  trigger(request: ExportRequest, queue: boolean): Promise<{ readonly snapshotId: string; readonly created: boolean; readonly behind?: string | undefined }>;
   /** A run's status, or undefined if unknown. */
   status(snapshotId: string): Promise<RunStatus | undefined>;
+  /** Cancels a run: `cancelled`, `ended` (it had already ended, with its status) or `unknown`. */
+  cancel(snapshotId: string): Promise<{ readonly kind: 'cancelled' | 'ended'; readonly status: RunStatus } | { readonly kind: 'unknown' }>;
   /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
   readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }
@@ -74,7 +80,8 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
       if (request.method === 'POST' && url.pathname === '/exports') return triggerExport(endpoints, request, response);
       const id = url.pathname.slice('/exports/'.length);
       if (request.method === 'GET' && id) return exportStatus(endpoints, id, response);
-      throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports or GET /exports/<snapshot_id>`);
+      if (request.method === 'DELETE' && id) return cancelExport(endpoints, id, response);
+      throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports, GET or DELETE /exports/<snapshot_id>`);
     }
     if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
       if (!dashboard) throw new HttpError(404, 'the dashboard is off: set ADMIN_DASHBOARD=true and ADMIN_TOKEN on the worker');
@@ -165,7 +172,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 
 /** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
 function exportRequest(body: Record<string, unknown>): ExportRequest {
-  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'keep_last'];
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   const text = (key: string): string | undefined => {
@@ -193,36 +200,61 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     attributes: attributes,
     gzip: body.gzip,
     keepLast: body.keep_last,
+    name: text('name'),
     trigger: 'http',
   };
 }
 
 async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const body = exportRequest(await readJson(request));
+  const raw = await readJson(request);
+  if (raw.queue !== undefined && typeof raw.queue !== 'boolean') throw new HttpError(400, 'queue must be true or false');
+  const body = exportRequest(raw);
   let requested;
   try {
-    requested = await endpoints.trigger(body);
+    requested = await endpoints.trigger(body, raw.queue === true);
   } catch (error) {
     if (error instanceof ExportRequestError) throw new HttpError(400, error.message);
+    if (error instanceof RunConflictError) {
+      json(response, 409, { error: error.message, running: runView(error.running) });
+      return;
+    }
     throw error;
   }
   json(response, requested.created ? 202 : 200, {
     snapshot_id: requested.snapshotId,
     created: requested.created,
+    ...(requested.behind ? { queued_behind: requested.behind } : {}),
     status_url: `/exports/${requested.snapshotId}`,
   });
 }
 
-async function exportStatus(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {
-  let id: string;
+async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {
+  const outcome = await endpoints.cancel(decodeId(snapshotId));
+  if (outcome.kind === 'unknown') throw new HttpError(404, `no export ${snapshotId}`);
+  if (outcome.kind === 'ended') {
+    json(response, 409, { ...runView(outcome.status), error: `export ${snapshotId} already ${outcome.status.state}: nothing to cancel` });
+    return;
+  }
+  json(response, 200, runView(outcome.status));
+}
+
+function decodeId(snapshotId: string): string {
   try {
-    id = decodeURIComponent(snapshotId);
+    return decodeURIComponent(snapshotId);
   } catch {
     throw new HttpError(400, `${snapshotId} is not a snapshot id`);
   }
-  const status = await endpoints.status(id);
+}
+
+async function exportStatus(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {
+  const status = await endpoints.status(decodeId(snapshotId));
   if (!status) throw new HttpError(404, `no export ${snapshotId}`);
-  json(response, 200, {
+  json(response, 200, runView(status));
+}
+
+/** A run as the admin port shows it (snake_case, as every file and body of the product). */
+function runView(status: RunStatus) {
+  return {
     snapshot_id: status.spec.snapshotId,
     user_pool_id: status.spec.userPoolId,
     state: status.state,
@@ -232,7 +264,9 @@ async function exportStatus(endpoints: AdminEndpoints, snapshotId: string, respo
     throttles: status.throttles,
     shards_done: status.shardsDone,
     shards: status.spec.shards,
+    pointer: status.spec.pointer ?? null,
+    queued_behind: status.behind ?? null,
     manifest_url: status.manifestUrl ?? null,
     error: status.error ?? null,
-  });
+  };
 }

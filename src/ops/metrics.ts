@@ -46,7 +46,7 @@ export class ExportMetrics {
     });
     this.runsFinished = new Counter({
       name: `${PREFIX}runs_finished_total`,
-      help: 'Export runs this worker finished, by outcome (completed or failed)',
+      help: 'Export runs this worker finished, by outcome (completed, failed or cancelled)',
       labelNames: ['user_pool_id', 'outcome'],
       registers,
     });
@@ -99,7 +99,7 @@ export class ExportMetrics {
   }
 
   /** Records how a run ended and how long it took. */
-  runFinished(userPoolId: string, outcome: 'completed' | 'failed', seconds: number): void {
+  runFinished(userPoolId: string, outcome: 'completed' | 'failed' | 'cancelled', seconds: number): void {
     this.runsFinished.inc({ user_pool_id: userPoolId, outcome });
     this.runDuration.observe({ user_pool_id: userPoolId, outcome }, seconds);
   }

@@ -17,6 +17,8 @@ export interface RedisKeys {
   pool(poolId: string): string;
   /** Set of every pool id this deployment has exported. */
   readonly pools: string;
+  /** Hash pool id → its dataset as the config file names it (what a run must export to move `latest.json`). */
+  readonly poolConfig: string;
   /** String held (with a TTL) by the process running an `--inline` run, while it runs it. */
   inlineOwner(snapshotId: string): string;
 }
@@ -41,6 +43,7 @@ export function redisKeys(prefix: string): RedisKeys {
     checkpoint: (snapshotId: string, shard: string) => `${ns}:checkpoint:${snapshotId}:${shard}`,
     pool: (poolId: string) => `${ns}:pool:${poolId}`,
     pools: `${ns}:pools`,
+    poolConfig: `${ns}:pool-config`,
     inlineOwner: (snapshotId: string) => `${ns}:inline-owner:${snapshotId}`,
   });
 }

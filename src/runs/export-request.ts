@@ -22,6 +22,8 @@ export interface ExportRequest {
   readonly keepLast?: number | null | undefined;
   /** Run it in the asking process, in queues of its own (`export --inline`). */
   readonly inline?: boolean | undefined;
+  /** Names a partial run's own pointer, `latest-<name>.json`. */
+  readonly name?: string | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -39,6 +41,9 @@ export interface RunDefaults {
 export class ExportRequestError extends Error {
   override readonly name = 'ExportRequestError';
 }
+
+/** A partial run's name, as it appears in `latest-<name>.json`. */
+const RUN_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Default shard count: enough parallelism to reach the quota from one worker. */
 export const DEFAULT_SHARDS = 16;
@@ -93,6 +98,10 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   if (keepLast !== null && (!Number.isInteger(keepLast) || keepLast < 1)) {
     fail(`keep last must be an integer from 1 (snapshots to keep), got ${JSON.stringify(keepLast)}`);
   }
+  const name = request.name ?? null;
+  if (name !== null && !RUN_NAME.test(name)) {
+    fail(`name ${JSON.stringify(name)} is not valid: expected lowercase letters, digits and dashes, e.g. enabled-users`);
+  }
   if (request.rateLimitRps !== undefined && !(request.rateLimitRps > 0)) {
     fail(`rate limit must be a number of calls per second above 0, got ${JSON.stringify(request.rateLimitRps)}`);
   }
@@ -112,6 +121,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     keepLast,
     ...(request.rateLimitRps !== undefined ? { rateLimitRps: request.rateLimitRps } : {}),
     ...(request.inline ? { inline: true } : {}),
+    ...(name !== null ? { name } : {}),
   };
 }
 

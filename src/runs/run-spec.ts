@@ -35,6 +35,22 @@ export interface RunSpec {
   readonly keepLast: number | null;
   /** Run by the process that asked for it (`export --inline`), in queues of its own. */
   readonly inline?: boolean | undefined;
+  /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
+  readonly name?: string | undefined;
+  /**
+   * The pointer file this run moves under the pool's manifests folder when it completes:
+   * `latest.json` for a run of the pool's own dataset (the whole pool, its configured attributes),
+   * `latest-<name>.json` for a named partial run, null for any other. Decided when it is requested.
+   */
+  readonly pointer?: string | null | undefined;
+}
+
+/** The pointer of the pool's own dataset. */
+export const LATEST_POINTER = 'latest.json';
+
+/** The pointer a run moves (runs registered before pointers existed move `latest.json`). */
+export function runPointer(spec: RunSpec): string | null {
+  return spec.pointer === undefined ? LATEST_POINTER : spec.pointer;
 }
 
 /** Where a run's objects are named from. */
@@ -68,6 +84,7 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.fileMaxRecords,
     spec.keepLast,
     spec.rateLimitRps ?? null,
+    spec.name ?? null,
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

@@ -1,46 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys.js';
-import type { RunSpec } from './run-spec.js';
+import { LATEST_POINTER, runPointer, type RunSpec } from './run-spec.js';
+import { parsePoolHistory, parseRunStatus, type PoolHistory, type RunState, type RunStatus } from './run-views.js';
 
-/** Lifecycle of a run: queued → running → completed | failed. */
-export type RunState = 'queued' | 'running' | 'completed' | 'failed';
+export type { PoolHistory, RunState, RunStatus } from './run-views.js';
 
-/** A run as status and `--wait` show it. */
-export interface RunStatus {
-  readonly spec: RunSpec;
-  readonly state: RunState;
-  /** Users in durable files plus users in files still being written. */
-  readonly users: number;
-  /** Users in durable files only. */
-  readonly durableUsers: number;
-  readonly pages: number;
-  readonly files: number;
-  readonly bytes: number;
-  readonly throttles: number;
-  readonly retries: number;
-  /** Shards finished so far. */
-  readonly shardsDone: number;
-  /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
-  readonly estimatedUsers: number | undefined;
-  readonly error: string | undefined;
-  readonly manifestUrl: string | undefined;
-  readonly completedAt: string | undefined;
-  /** When its finalizer began publishing, if it has. */
-  readonly finalizingAt: string | undefined;
-  /** For a failed run: its files have been taken off the destination (or that was tried). */
-  readonly withdrawn: boolean;
-  /** When the run was registered (ms since epoch). */
-  readonly createdAt: number;
+/** What a pool's config file entry says its own dataset is: a run of exactly this moves `latest.json`. */
+export interface PoolDataset {
+  /** Attributes kept, or null for all. */
+  readonly attributes: readonly string[] | null;
 }
-
-/** A pool's history: its last good snapshot and last failure. */
-export interface PoolHistory {
-  readonly userPoolId: string;
-  readonly lastSuccess?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string };
-  readonly lastFailure?: { snapshotId: string; failedAt: string; reason: string; trigger: string };
-  /** State of the last run a schedule started: lets `status` exit non-zero for monitors. */
-  readonly lastScheduled?: { snapshotId: string; state: RunState };
-}
+export { isEnded } from './run-views.js';
 
 // KEYS[1] active-runs hash, KEYS[2] run hash, KEYS[3] pools set. ARGV: pool, snapshot id, spec json,
 // now ms, id allowed to be replaced ('' for none). Returns the id of the pool's active run.
@@ -57,7 +27,7 @@ return ARGV[2]`;
 // Only the first end counts: a run that already ended is not ended again.
 const FINISH = `
 local state = redis.call('HGET', KEYS[2], 'state')
-if state == 'completed' or state == 'failed' then return 0 end
+if state == 'completed' or state == 'failed' or state == 'cancelled' then return 0 end
 local i = 4
 local run = {'state', ARGV[3]}
 while ARGV[i] ~= '|' do table.insert(run, ARGV[i]); table.insert(run, ARGV[i + 1]); i = i + 2 end
@@ -72,13 +42,24 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[
 redis.call('PEXPIRE', KEYS[2], 30 * 24 * 3600 * 1000)
 return 1`;
 
-// KEYS[1] run hash. ARGV: shard, users fetched, open records. Returns the run's state.
+// KEYS[1] run hash. ARGV: shard, users fetched, the shard's durable records, its open records.
+// The shard's count (durable + open) only ever grows: a shard resumed from its checkpoint fetches
+// some users again, and the progress a user watches must not go backwards. Returns the run's state.
 const PAGE = `
 redis.call('HINCRBY', KEYS[1], 'pages', 1)
 redis.call('HINCRBY', KEYS[1], 'fetched', ARGV[2])
-if tonumber(ARGV[3]) > 0 then redis.call('HSET', KEYS[1], 'open:' .. ARGV[1], ARGV[3])
-else redis.call('HDEL', KEYS[1], 'open:' .. ARGV[1]) end
+local seen = tonumber(ARGV[3]) + tonumber(ARGV[4])
+if seen > tonumber(redis.call('HGET', KEYS[1], 'seen:' .. ARGV[1]) or '0') then
+  redis.call('HSET', KEYS[1], 'seen:' .. ARGV[1], seen)
+end
 return redis.call('HGET', KEYS[1], 'state')`;
+
+// KEYS[1] run hash, KEYS[2] pools set. ARGV: pool, spec json, now ms, the run it waits behind.
+// A run queued behind the pool's run in flight (--queue): registered, not yet active.
+const ENQUEUE = `
+redis.call('HSET', KEYS[1], 'spec', ARGV[2], 'state', 'queued', 'created_at', ARGV[3], 'behind', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1`;
 
 /** Runs and pool histories in Redis: one active run per pool, progress, and how runs ended. */
 export class RunStore {
@@ -130,15 +111,51 @@ export class RunStore {
 
   /** Marks a queued run as walking, with the pool's estimated size. */
   async markRunning(snapshotId: string, estimatedUsers: number | undefined): Promise<void> {
-    const fields: (string | number)[] = ['state', 'running'];
+    const fields: (string | number)[] = ['state', 'running', 'running_at', new Date().toISOString()];
     if (estimatedUsers !== undefined) fields.push('estimated_users', estimatedUsers);
     await this.redis.hset(this.keys.run(snapshotId), ...fields);
   }
 
-  /** Records a page of a shard; returns the run's state so a shard can stop when the run has failed. */
-  async recordPage(snapshotId: string, shard: string, fetched: number, openRecords: number): Promise<RunState | undefined> {
-    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, openRecords);
+  /**
+   * Records a page of a shard (`durableRecords` already in its checkpointed files, `openRecords` in
+   * the file it is writing); returns the run's state so a shard can stop when the run has ended.
+   */
+  async recordPage(snapshotId: string, shard: string, fetched: number, durableRecords: number, openRecords: number): Promise<RunState | undefined> {
+    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, durableRecords, openRecords);
     return (state ?? undefined) as RunState | undefined;
+  }
+
+  /** The run's state alone (cheap, for shards checking whether to go on). */
+  async state(snapshotId: string): Promise<RunState | undefined> {
+    return ((await this.redis.hget(this.keys.run(snapshotId), 'state')) ?? undefined) as RunState | undefined;
+  }
+
+  /** Registers a run that waits behind the pool's run in flight (`--queue`); it becomes active when it starts. */
+  async enqueue(spec: RunSpec, behind: string): Promise<void> {
+    await this.redis.eval(ENQUEUE, 2, this.keys.run(spec.snapshotId), this.keys.pools, spec.userPoolId, JSON.stringify(spec), Date.now(), behind);
+  }
+
+  /**
+   * Makes a queued run the pool's active one if the pool is free (or its active run is `replace`,
+   * known dead); returns the active run's id (this run's when it took the pool).
+   */
+  async activate(spec: RunSpec, replace?: string): Promise<string> {
+    const active = await this.register(spec, replace);
+    if (active === spec.snapshotId) await this.redis.hdel(this.keys.run(spec.snapshotId), 'behind');
+    return active;
+  }
+
+  /** The pool's own dataset as its config file entry says (attributes kept), or undefined when the file does not name the pool. */
+  async poolDataset(userPoolId: string): Promise<PoolDataset | undefined> {
+    const text = await this.redis.hget(this.keys.poolConfig, userPoolId);
+    return text ? (JSON.parse(text) as PoolDataset) : undefined;
+  }
+
+  /** Records each pool's dataset from the config file (replacing what an older file said). */
+  async setPoolDatasets(datasets: ReadonlyMap<string, PoolDataset>): Promise<void> {
+    const multi = this.redis.multi().del(this.keys.poolConfig);
+    for (const [pool, dataset] of datasets) multi.hset(this.keys.poolConfig, pool, JSON.stringify(dataset));
+    await multi.exec();
   }
 
   /** Counts a retried call. */
@@ -187,11 +204,14 @@ export class RunStore {
   }
 
   /**
-   * Ends a run successfully: frees the pool for the next run and records its last good snapshot.
-   * Returns false if the run had already ended (failed or cancelled while it was being published).
+   * Ends a run successfully: frees the pool for the next run and records its last good snapshot (of
+   * the pool's dataset, or partial). Returns false if the run had already ended (failed or cancelled
+   * while it was being published).
    */
   async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string): Promise<boolean> {
-    const pool = ['last_success_id', spec.snapshotId, 'last_success_at', completedAt, 'last_success_records', records, 'last_success_manifest', manifestUrl];
+    const kind = runPointer(spec) === LATEST_POINTER ? 'success' : 'partial';
+    const pool: (string | number)[] = [`last_${kind}_id`, spec.snapshotId, `last_${kind}_at`, completedAt, `last_${kind}_records`, records, `last_${kind}_manifest`, manifestUrl];
+    if (kind === 'partial') pool.push('last_partial_pointer', spec.pointer ?? '');
     if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'completed');
     if (await this.finish(spec, 'completed', ['manifest_url', manifestUrl, 'completed_at', completedAt], pool)) return true;
     // Already ended: by an earlier (or concurrent) finalizer of this run, which is success too.
@@ -206,6 +226,14 @@ export class RunStore {
     return this.finish(spec, 'failed', ['error', reason, 'failed_at', at], pool);
   }
 
+  /** Ends a run as cancelled by an operator; returns false if it had already ended. */
+  async cancel(spec: RunSpec, now: Date = new Date()): Promise<boolean> {
+    const at = now.toISOString();
+    const pool = ['last_cancelled_id', spec.snapshotId, 'last_cancelled_at', at];
+    if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'cancelled');
+    return this.finish(spec, 'cancelled', ['error', 'cancelled', 'cancelled_at', at], pool);
+  }
+
   /** Records that a failed run's files were withdrawn from its destination (or that it was tried). */
   async markWithdrawn(snapshotId: string, now: Date = new Date()): Promise<void> {
     await this.redis.hset(this.keys.run(snapshotId), 'withdrawn_at', now.toISOString());
@@ -213,62 +241,12 @@ export class RunStore {
 
   /** The run's state and progress, or undefined if unknown. */
   async status(snapshotId: string): Promise<RunStatus | undefined> {
-    const h = await this.redis.hgetall(this.keys.run(snapshotId));
-    if (!h.spec) return undefined;
-    const n = (field: string): number => Number(h[field] ?? 0);
-    const durable = n('records');
-    let open = 0;
-    let shardsDone = 0;
-    for (const [field, value] of Object.entries(h)) {
-      if (field.startsWith('open:')) open += Number(value);
-      else if (field.startsWith('done:')) shardsDone += 1;
-    }
-    return {
-      spec: JSON.parse(h.spec) as RunSpec,
-      state: (h.state ?? 'queued') as RunState,
-      users: durable + open,
-      durableUsers: durable,
-      pages: n('pages'),
-      files: n('files'),
-      bytes: n('bytes'),
-      throttles: n('throttles'),
-      retries: n('retries'),
-      shardsDone,
-      estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
-      error: h.error,
-      manifestUrl: h.manifest_url,
-      completedAt: h.completed_at,
-      finalizingAt: h.finalizing_at,
-      withdrawn: h.withdrawn_at !== undefined,
-      createdAt: n('created_at'),
-    };
+    return parseRunStatus(await this.redis.hgetall(this.keys.run(snapshotId)));
   }
 
-  /** A pool's last good snapshot and last failure. */
+  /** A pool's last good snapshot, last partial one and last failure. */
   async history(userPoolId: string): Promise<PoolHistory> {
-    const h = await this.redis.hgetall(this.keys.pool(userPoolId));
-    return {
-      userPoolId,
-      ...(h.last_success_id && {
-        lastSuccess: {
-          snapshotId: h.last_success_id,
-          completedAt: h.last_success_at ?? '',
-          records: Number(h.last_success_records ?? 0),
-          manifestUrl: h.last_success_manifest ?? '',
-        },
-      }),
-      ...(h.last_failure_id && {
-        lastFailure: {
-          snapshotId: h.last_failure_id,
-          failedAt: h.last_failure_at ?? '',
-          reason: h.last_failure_reason ?? '',
-          trigger: h.last_failure_trigger ?? '',
-        },
-      }),
-      ...(h.last_scheduled_id && {
-        lastScheduled: { snapshotId: h.last_scheduled_id, state: (h.last_scheduled_state ?? 'running') as RunState },
-      }),
-    };
+    return parsePoolHistory(userPoolId, await this.redis.hgetall(this.keys.pool(userPoolId)));
   }
 
   private async finish(spec: RunSpec, state: RunState, run: (string | number)[], pool: (string | number)[]): Promise<boolean> {

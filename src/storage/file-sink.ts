@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError } from '../limits/export-errors.js';
@@ -159,6 +160,12 @@ export class FileSink implements ObjectSink {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async readStream(key: string): Promise<Readable | undefined> {
+    const path = this.pathOf(key);
+    if (!(await exists(path))) return undefined;
+    return createReadStream(path);
   }
 
   async deleteObjects(keys: readonly string[]): Promise<void> {

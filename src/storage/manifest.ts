@@ -25,6 +25,13 @@ export interface Manifest {
   readonly attributes: readonly string[] | null;
   readonly format: 'ndjson';
   readonly compression: 'gzip' | 'none';
+  /**
+   * `pool` for a run of the pool's own dataset (the whole pool, its configured attributes: it moves
+   * `latest.json`); `partial` for any other (a filter, other attributes).
+   */
+  readonly dataset: 'pool' | 'partial';
+  /** The pointer file this run moved (`latest.json`, `latest-<name>.json`), or null. */
+  readonly pointer: string | null;
   readonly files: readonly ManifestFile[];
 }
 
@@ -48,6 +55,8 @@ export interface ManifestRun {
   readonly filter: string | null;
   readonly attributes: readonly string[] | null;
   readonly gzip: boolean;
+  /** The pointer the run moves: `latest.json` for the pool's own dataset; else a partial run. */
+  readonly pointer?: string | null | undefined;
 }
 
 /** Builds the manifest of a finished run from its files, in shard then sequence order. Pure. */
@@ -65,6 +74,8 @@ export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[],
     attributes: spec.attributes,
     format: 'ndjson',
     compression: spec.gzip ? 'gzip' : 'none',
+    dataset: (spec.pointer ?? 'latest.json') === 'latest.json' ? 'pool' : 'partial',
+    pointer: spec.pointer === undefined ? 'latest.json' : spec.pointer,
     files: files.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 })),
   };
 }
@@ -93,30 +104,37 @@ export function pointerTo(manifest: Manifest, manifestUrl: string): LatestPointe
 }
 
 /**
- * Moves `latest.json` to the manifest, unless it already names a newer run (snapshot ids sort by
- * start time: it never moves back). Returns whether it now names this run.
+ * Moves a pointer (`latest.json`, or a partial run's `latest-<name>.json`) to the manifest, unless
+ * it already names a newer run (snapshot ids sort by start time: it never moves back). Returns
+ * whether it now names this run.
  */
-export async function movePointer(sink: ObjectSink, manifest: Manifest, manifestUrl: string): Promise<boolean> {
-  const current = await readLatest(sink, manifest.user_pool_id);
+export async function movePointer(sink: ObjectSink, manifest: Manifest, manifestUrl: string, pointer = 'latest.json'): Promise<boolean> {
+  const current = await readLatest(sink, manifest.user_pool_id, pointer);
   if (current !== undefined && current.snapshot_id > manifest.snapshot_id) return false;
-  await sink.putText(latestKey(manifest.user_pool_id), `${JSON.stringify(pointerTo(manifest, manifestUrl), null, 2)}\n`, 'application/json');
+  await sink.putText(latestKey(manifest.user_pool_id, pointer), `${JSON.stringify(pointerTo(manifest, manifestUrl), null, 2)}\n`, 'application/json');
   return true;
 }
 
 /**
- * Undoes {@link movePointer} for a run whose publication is withdrawn: if `latest.json` names
+ * Undoes {@link movePointer} for a run whose publication is withdrawn: if the pointer names
  * `snapshotId`, it goes back to `previous` (its text before the run, or undefined if there was none).
  */
-export async function restorePointer(sink: ObjectSink, userPoolId: string, snapshotId: string, previous: string | undefined): Promise<void> {
-  const current = await readLatest(sink, userPoolId);
+export async function restorePointer(
+  sink: ObjectSink,
+  userPoolId: string,
+  snapshotId: string,
+  previous: string | undefined,
+  pointer = 'latest.json',
+): Promise<void> {
+  const current = await readLatest(sink, userPoolId, pointer);
   if (current?.snapshot_id !== snapshotId) return;
-  if (previous === undefined) await sink.deleteObjects([latestKey(userPoolId)]);
-  else await sink.putText(latestKey(userPoolId), previous, 'application/json');
+  if (previous === undefined) await sink.deleteObjects([latestKey(userPoolId, pointer)]);
+  else await sink.putText(latestKey(userPoolId, pointer), previous, 'application/json');
 }
 
-/** The pool's `latest.json`, or undefined if none has been published (or it is unreadable). */
-export async function readLatest(sink: ObjectSink, userPoolId: string): Promise<LatestPointer | undefined> {
-  const text = await sink.getText(latestKey(userPoolId));
+/** The pool's `latest.json` (or another pointer), or undefined if none has been published (or it is unreadable). */
+export async function readLatest(sink: ObjectSink, userPoolId: string, pointer = 'latest.json'): Promise<LatestPointer | undefined> {
+  const text = await sink.getText(latestKey(userPoolId, pointer));
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as LatestPointer;

@@ -1,4 +1,4 @@
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** One part of a staged S3 multipart upload, as the checkpoint records it. */
 export interface StagedPart {
@@ -108,6 +108,8 @@ export interface ObjectSink {
   putText(key: string, text: string, contentType: string): Promise<void>;
   /** Reads a small object, or undefined if there is none. */
   getText(key: string): Promise<string | undefined>;
+  /** Streams an object's bytes (a data file of any size), or undefined if there is none. */
+  readStream(key: string): Promise<Readable | undefined>;
   /** Deletes objects; missing ones are fine. */
   deleteObjects(keys: readonly string[]): Promise<void>;
   /** Every object under `prefix` (keys relative to the root), sorted by key; staged files excluded. */

@@ -77,7 +77,10 @@ export function manifestKey(run: RunLocation): string {
   return `${poolManifestPrefix(run.userPoolId)}${datePartition(run)}/run=${run.snapshotId}.json`;
 }
 
-/** Key of the pointer to the pool's newest complete manifest. */
-export function latestKey(userPoolId: string): string {
-  return `${poolManifestPrefix(userPoolId)}latest.json`;
+/**
+ * Key of a pointer to the pool's newest complete manifest of one kind: `latest.json` for the pool's
+ * own dataset, `latest-<name>.json` for a named partial run.
+ */
+export function latestKey(userPoolId: string, pointer = 'latest.json'): string {
+  return `${poolManifestPrefix(userPoolId)}${pointer}`;
 }

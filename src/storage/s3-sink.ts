@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -40,12 +41,16 @@ export class S3Sink implements ObjectSink {
 
   async preflight(): Promise<void> {
     try {
-      await this.send(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      // A short budget: at the start of a run an S3 that cannot be reached is most likely a wrong endpoint.
+      await withRetries(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), { policy: { ...this.retryPolicy, transientRetries: 3 } });
     } catch (error) {
       // HEAD responses have no body, so the SDK only knows the status; a listing says which 403 it is.
       const status = httpStatus(error);
       if (status === 404) throw new FatalExportError(`bucket ${this.bucket} does not exist: create it or fix --destination`);
       if (status === 403) throw await this.forbidden();
+      if (status === undefined) {
+        throw new FatalExportError(`cannot reach S3 for bucket ${this.bucket} (${describeError(error)}): check AWS_ENDPOINT_URL_S3, AWS_REGION and the network`);
+      }
       throw this.translate(error);
     }
   }
@@ -143,6 +148,16 @@ export class S3Sink implements ObjectSink {
         const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
         return (await response.Body?.transformToString('utf8')) ?? '';
       });
+    } catch (error) {
+      if (missing(error)) return undefined;
+      throw this.translate(error);
+    }
+  }
+
+  async readStream(key: string): Promise<Readable | undefined> {
+    try {
+      const response = await this.send(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })));
+      return response.Body as Readable;
     } catch (error) {
       if (missing(error)) return undefined;
       throw this.translate(error);

@@ -10,8 +10,11 @@ import type { TablePage, TableSource } from './table-source.js';
 
 /** Live progress of a shard, reported after every page. */
 export interface ShardProgressSink {
-  /** A page arrived: `fetched` items in it, `openRecords` now in the file not yet durable. */
-  page(fetched: number, openRecords: number): Promise<void>;
+  /**
+   * A page arrived: `fetched` items in it, `openRecords` now in the file not yet durable,
+   * `durableRecords` in the shard's checkpointed files.
+   */
+  page(fetched: number, openRecords: number, durableRecords: number): Promise<void>;
   /** A data file is durable and checkpointed. */
   fileDone(file: SealedPart): void;
 }
@@ -116,7 +119,8 @@ const fileKey = (context: ShardWalkContext<unknown, object>, seq: number): strin
 async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, epoch: number, position: Position): Promise<'done' | 'paused'> {
   const { source, shard, sink, checkpoints, progress, stop, files } = context;
   const lost = context.lost;
-  const fenced = () => new FencedError(`lost shard ${shard} of run ${context.run.snapshotId} to another worker; discarding its open file`);
+  const fenced = (): Error =>
+    lost?.reason instanceof Error ? lost.reason : new FencedError(`lost shard ${shard} of run ${context.run.snapshotId} to another worker; discarding its open file`);
   let part: PartFile | null = null;
   // The cursor of the first page not yet appended to any file.
   let cursor = position.checkpoint.nextToken ?? undefined;
@@ -182,7 +186,7 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
         await part.append(encodeNdjson(records), records.length);
       }
       cursor = page.next;
-      await progress.page(page.items.length, part?.records ?? 0);
+      await progress.page(page.items.length, part?.records ?? 0, position.checkpoint.records);
       if (cursor === undefined) break;
       if (lost?.aborted) throw fenced();
       if (stop.aborted) {

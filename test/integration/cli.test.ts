@@ -96,7 +96,7 @@ describe('cognito-export export', () => {
     // A second trigger while the first is queued returns the same run.
     const again = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], env);
     expect(again.stdout.trim()).toBe(result.stdout.trim());
-    expect(again.stderr).toMatch(/already has export .* in flight/);
+    expect(again.stderr).toMatch(/already has export \S+ queued with the same options; following that one/);
   });
 });
 
@@ -127,7 +127,7 @@ describe('cognito-export export --inline', () => {
     const snapshotId = /interrupted: stopped following export (\S+);/.exec(first.stderr())?.[1];
     const again = await runCli(args, { ...env, COGNITO_RATE_LIMIT_RPS: '500' });
     expect(again.code).toBe(0);
-    expect(again.stderr).toContain(`already has export ${snapshotId} in flight; resuming it here`);
+    expect(again.stderr).toMatch(new RegExp(`already has export ${snapshotId} (running|queued) with the same options; resuming it here`));
     const manifestUrl = again.stdout.trimEnd().split('\n').at(-1) ?? '';
     const manifest = JSON.parse(await readFile(fileURLToPath(manifestUrl), 'utf8')) as { snapshot_id: string; record_count: number };
     expect(manifest).toMatchObject({ snapshot_id: snapshotId, record_count: 3000 });

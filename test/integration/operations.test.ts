@@ -200,11 +200,11 @@ describe("the operator's view", () => {
     await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.users ?? 0) > 300 ? true : undefined, 20_000, 'progress');
     const during = await runCli(['status', '--user-pool-id', poolId, '--json'], harness.childEnv);
     expect(during.code).toBe(0);
-    const [view] = JSON.parse(during.stdout) as { active: { snapshotId: string; users: number; percent: number; etaSeconds: number; estimatedUsers: number } }[];
-    expect(view?.active).toMatchObject({ snapshotId, estimatedUsers: 6000 });
+    const [view] = JSON.parse(during.stdout) as { active: { snapshot_id: string; users: number; percent: number; eta_seconds: number; estimated_users: number } }[];
+    expect(view?.active).toMatchObject({ snapshot_id: snapshotId, estimated_users: 6000 });
     expect(view?.active.users).toBeGreaterThan(300);
     expect(view?.active.percent).toBeGreaterThan(5);
-    expect(view?.active.etaSeconds).toBeGreaterThan(0);
+    expect(view?.active.eta_seconds).toBeGreaterThan(0);
     const text = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
     expect(text.stdout).toMatch(new RegExp(`running\\s+${snapshotId}: \\d+/~6000 users \\(\\d+(\\.\\d)?%\\) eta \\d+s`));
 

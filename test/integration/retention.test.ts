@@ -73,6 +73,8 @@ async function writeRun(sink: ObjectSink, location: RunLocation, { complete = tr
     completed_at: new Date(location.startedAt.getTime() + 60_000).toISOString(),
     record_count: files,
     shards: 16,
+    dataset: 'pool',
+    pointer: 'latest.json',
     filter: null,
     attributes: null,
     format: 'ndjson',
@@ -125,6 +127,7 @@ function spy(sink: ObjectSink, failDeleteFrom = Number.POSITIVE_INFINITY) {
     sweepStaged: (scope, known) => sink.sweepStaged(scope, known),
     putText: (key, text, contentType) => sink.putText(key, text, contentType),
     getText: (key) => sink.getText(key),
+    readStream: (key) => sink.readStream(key),
     listObjects: (prefix) => {
       calls.listKeys.push(prefix);
       return sink.listObjects(prefix);

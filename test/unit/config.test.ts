@@ -10,6 +10,8 @@ describe('loadConfig', () => {
       awsRegion: undefined,
       cognitoEndpoint: undefined,
       s3Endpoint: undefined,
+      stsEndpoint: undefined,
+      awsAccountId: undefined,
       s3ForcePathStyle: false,
       rateLimitRps: 25,
       logLevel: 'info',
@@ -18,6 +20,7 @@ describe('loadConfig', () => {
       workerLockDurationMs: 30_000,
       gzipLevel: 6,
       adminPort: 9464,
+      adminPortChosen: false,
       adminHost: '0.0.0.0',
       adminToken: undefined,
       adminDashboard: false,
@@ -30,6 +33,8 @@ describe('loadConfig', () => {
 
   it.each([
     ['REDIS_URL', 'localhost:6379', 'REDIS_URL="localhost:6379" is invalid: expected a URL starting with redis:// or rediss://'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/abc', 'REDIS_URL="redis://127.0.0.1:6379/abc" is invalid: expected a database number after the port, e.g. redis://127.0.0.1:6379/0'],
+    ['AWS_ACCOUNT_ID', 'my account', 'AWS_ACCOUNT_ID="my account" is invalid: expected an AWS account id such as 123456789012'],
     ['COGNITO_RATE_LIMIT_RPS', 'fast', 'COGNITO_RATE_LIMIT_RPS="fast" is invalid: expected a number from 0.1 to 10000'],
     ['S3_FORCE_PATH_STYLE', 'maybe', 'S3_FORCE_PATH_STYLE="maybe" is invalid: expected true or false'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL="loud" is invalid: expected one of trace, debug, info, warn, error, fatal, silent'],

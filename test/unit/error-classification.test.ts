@@ -45,6 +45,12 @@ describe('classifyError', () => {
     expect(classifyError(awsError('SomeOtherClientError', 400))).toBe('transient');
   });
 
+  it('never retries a bodiless 403 or 404 (a HEAD), whose SDK error has no code', () => {
+    expect(classifyError(awsError('Unknown', 403))).toBe('fatal');
+    expect(classifyError(awsError('Unknown', 404))).toBe('fatal');
+    expect(classifyError(awsError('Unknown', 500))).toBe('transient');
+  });
+
   it('never retries an answer that says something is not there', () => {
     for (const name of ['NoSuchKey', 'NotFound', 'NoSuchUpload', 'NotImplemented']) expect(classifyError(awsError(name, 404)), name).toBe('fatal');
   });

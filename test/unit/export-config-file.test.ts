@@ -114,6 +114,10 @@ describe('the example config file', () => {
 });
 
 describe('parseExportConfig', () => {
+  it('reads an empty pool list as no pools (schedule apply removes schedules only with --prune)', () => {
+    expect(parse('pools: []\n').pools).toEqual([]);
+  });
+
   it('applies built-in defaults to a pool that sets only what it must', () => {
     expect(parse(`pools:\n  - ${POOL}\n`).pools).toEqual([
       { userPoolId: 'eu-west-1_AbCdEf123', destination: 's3://my-bucket/cognito', schedule: '0 2 * * *', ...BUILT_IN },
@@ -282,7 +286,6 @@ describe('errors name the file and the key', () => {
       'pools[3].user_pool_id: eu-west-1_X is listed twice (also pools[0])'],
     ['pools that are not a list', `pools:\n  user_pool_id: eu-west-1_X\n`, 'pools: expected a list of pools, got a mapping'],
     ['no pools at all', `defaults:\n  gzip: true\n`, 'pools: expected a list of pools'],
-    ['an empty pool list', `pools: []\n`, 'pools: expected a list of pools, got an empty list'],
     ['a pool that is not a mapping', `pools:\n  - eu-west-1_X\n`,
       'pools[0]: expected a mapping with user_pool_id, destination and schedule, got "eu-west-1_X"'],
     ['a file that is a list', '- user_pool_id: eu-west-1_X\n', 'expected a mapping with defaults and pools, got a list'],

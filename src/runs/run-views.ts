@@ -1,0 +1,137 @@
+import type { RunSpec } from './run-spec.js';
+
+/**
+ * Runs and pools as `status`, `--wait` and the admin port show them, read from their Redis hashes
+ * (written by RunStore). Pure.
+ */
+
+/** Lifecycle of a run: queued → running → completed | failed | cancelled. */
+export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The states a run never leaves. */
+export const ENDED_STATES: readonly RunState[] = ['completed', 'failed', 'cancelled'];
+
+/** True once a run has completed, failed or been cancelled. */
+export function isEnded(state: RunState | undefined): boolean {
+  return state !== undefined && ENDED_STATES.includes(state);
+}
+
+/** A run as status and `--wait` show it. */
+export interface RunStatus {
+  readonly spec: RunSpec;
+  readonly state: RunState;
+  /**
+   * Users fetched so far: each shard's durable records plus those in its open file, never less than
+   * that shard showed before (a shard resumed from its checkpoint fetches some again), so the count
+   * never goes backwards.
+   */
+  readonly users: number;
+  /** Users in durable files only. */
+  readonly durableUsers: number;
+  readonly pages: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly throttles: number;
+  readonly retries: number;
+  /** Shards finished so far. */
+  readonly shardsDone: number;
+  /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
+  readonly estimatedUsers: number | undefined;
+  readonly error: string | undefined;
+  readonly manifestUrl: string | undefined;
+  readonly completedAt: string | undefined;
+  /** When its shards were enqueued (it left `queued`), if they were: before that nothing can be staged. */
+  readonly runningAt: string | undefined;
+  /** When its finalizer began publishing, if it has. */
+  readonly finalizingAt: string | undefined;
+  /** For a failed or cancelled run: its files have been taken off the destination (or that was tried). */
+  readonly withdrawn: boolean;
+  /** A run queued behind another (`--queue`): that run's id, until this one starts. */
+  readonly behind: string | undefined;
+  /** When the run was registered (ms since epoch). */
+  readonly createdAt: number;
+}
+
+/** A pool's history: its last good snapshot of the pool's dataset, last partial one, and last failure. */
+export interface PoolHistory {
+  readonly userPoolId: string;
+  /** The newest complete snapshot of the pool's own dataset: the one `latest.json` names. */
+  readonly lastSuccess?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string };
+  /** The newest complete partial snapshot (a filter, other attributes): it moves only its own pointer, if any. */
+  readonly lastPartial?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string; pointer: string | null };
+  readonly lastFailure?: { snapshotId: string; failedAt: string; reason: string; trigger: string };
+  /** The last run an operator cancelled. */
+  readonly lastCancelled?: { snapshotId: string; cancelledAt: string };
+  /** State of the last run a schedule started: lets `status` exit non-zero for monitors. */
+  readonly lastScheduled?: { snapshotId: string; state: RunState };
+}
+
+/** A run's state and progress from its hash, or undefined if the hash holds no run. */
+export function parseRunStatus(h: Record<string, string>): RunStatus | undefined {
+  if (!h.spec) return undefined;
+  const n = (field: string): number => Number(h[field] ?? 0);
+  const durable = n('records');
+  let seen = 0;
+  let shardsDone = 0;
+  for (const [field, value] of Object.entries(h)) {
+    if (field.startsWith('seen:')) seen += Number(value);
+    else if (field.startsWith('done:')) shardsDone += 1;
+  }
+  return {
+    spec: JSON.parse(h.spec) as RunSpec,
+    state: (h.state ?? 'queued') as RunState,
+    users: Math.max(durable, seen),
+    durableUsers: durable,
+    pages: n('pages'),
+    files: n('files'),
+    bytes: n('bytes'),
+    throttles: n('throttles'),
+    retries: n('retries'),
+    shardsDone,
+    estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
+    error: h.error,
+    manifestUrl: h.manifest_url,
+    completedAt: h.completed_at,
+    runningAt: h.running_at,
+    finalizingAt: h.finalizing_at,
+    withdrawn: h.withdrawn_at !== undefined,
+    behind: h.behind,
+    createdAt: n('created_at'),
+  };
+}
+
+/** A pool's history from its hash. */
+export function parsePoolHistory(userPoolId: string, h: Record<string, string>): PoolHistory {
+  return {
+    userPoolId,
+    ...(h.last_success_id && {
+      lastSuccess: {
+        snapshotId: h.last_success_id,
+        completedAt: h.last_success_at ?? '',
+        records: Number(h.last_success_records ?? 0),
+        manifestUrl: h.last_success_manifest ?? '',
+      },
+    }),
+    ...(h.last_partial_id && {
+      lastPartial: {
+        snapshotId: h.last_partial_id,
+        completedAt: h.last_partial_at ?? '',
+        records: Number(h.last_partial_records ?? 0),
+        manifestUrl: h.last_partial_manifest ?? '',
+        pointer: h.last_partial_pointer || null,
+      },
+    }),
+    ...(h.last_failure_id && {
+      lastFailure: {
+        snapshotId: h.last_failure_id,
+        failedAt: h.last_failure_at ?? '',
+        reason: h.last_failure_reason ?? '',
+        trigger: h.last_failure_trigger ?? '',
+      },
+    }),
+    ...(h.last_cancelled_id && { lastCancelled: { snapshotId: h.last_cancelled_id, cancelledAt: h.last_cancelled_at ?? '' } }),
+    ...(h.last_scheduled_id && {
+      lastScheduled: { snapshotId: h.last_scheduled_id, state: (h.last_scheduled_state ?? 'running') as RunState },
+    }),
+  };
+}

@@ -1,0 +1,277 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoEmulator } from '../../src/emulator/index.js';
+import { STAGING_FOLDER } from '../../src/storage/file-sink.js';
+import { startHarness, type ExportHarness } from '../support/export-harness.js';
+import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { eventually, runCli, spawnCli, type CliProcess } from '../support/worker-process.js';
+
+let emulator: CognitoEmulator;
+let s3: S3TestServer;
+let proxy: S3FaultProxy;
+let scratch: string;
+let harness: ExportHarness;
+const children: CliProcess[] = [];
+
+beforeAll(async () => {
+  emulator = await CognitoEmulator.start({ port: 0 });
+  s3 = await startS3TestServer();
+  proxy = await startS3FaultProxy(s3.endpoint);
+  scratch = await mkdtemp(join(tmpdir(), 'ce-operator-'));
+  harness = await startHarness({ cognitoEndpoint: emulator.url, s3, worker: false });
+});
+
+afterEach(async () => {
+  for (const child of children.splice(0)) child.child.kill('SIGKILL');
+  emulator.setFaults({ latencyMs: 0 });
+  proxy.setFaults({ slowDownRate: 0 });
+  await harness.queues.runs.obliterate({ force: true }).catch(() => undefined);
+});
+
+afterAll(async () => {
+  await harness.close();
+  await proxy.stop();
+  await s3.stop();
+  await emulator.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Exactly one line on stderr. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  return lines[0] ?? '';
+}
+
+const dir = (name: string) => pathToFileURL(join(scratch, name)).href;
+
+function worker(env: Record<string, string> = {}): CliProcess {
+  const child = spawnCli(['worker'], { ...harness.childEnv, LOG_LEVEL: 'info', ...env });
+  children.push(child);
+  return child;
+}
+
+async function started(child: CliProcess): Promise<string> {
+  const line = await eventually(() => Promise.resolve(child.stderr().split('\n').find((l) => l.includes('worker started'))), 20_000, 'a worker to start');
+  return (JSON.parse(line) as { admin?: string }).admin ?? '';
+}
+
+describe('several workers on one machine', () => {
+  it('each gets an admin port without being told one, and one SIGTERM ends the second', async () => {
+    const { ADMIN_PORT: _ignored, ...defaults } = harness.childEnv;
+    const first = spawnCli(['worker'], { ...defaults, LOG_LEVEL: 'info' });
+    const second = spawnCli(['worker'], { ...defaults, LOG_LEVEL: 'info' });
+    children.push(first, second);
+    const [a, b] = [await started(first), await started(second)];
+    expect(a).not.toBe(b);
+    for (const url of [a, b]) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(first.stderr() + second.stderr()).toMatch(/admin port 9464 is in use \(another worker on this machine\?\); listening on 94\d\d/);
+    const stoppedAt = Date.now();
+    second.child.kill('SIGTERM');
+    expect(await second.exited()).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+  });
+
+  it('refuses at start, before taking any job, an ADMIN_PORT that is taken', async () => {
+    const first = worker({ ADMIN_PORT: '0' });
+    const port = new URL(await started(first)).port;
+    const result = await runCli(['worker'], { ...harness.childEnv, ADMIN_PORT: port, LOG_LEVEL: 'warn' });
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toMatch(new RegExp(`admin port 0\\.0\\.0\\.0:${port} is in use \\(another worker on this machine\\?\\): set ADMIN_PORT to a free port, 0 for any, or off`));
+  });
+});
+
+describe('triggers are explicit about what they get', () => {
+  it('joins a run with the same options, refuses one with other options naming the running run, and queues one with --queue', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 200, seed: 301 });
+    const args = ['export', '--user-pool-id', poolId, '--destination', dir('explicit')];
+    const first = await runCli(args, harness.childEnv);
+    const id = first.stdout.trim();
+    expect(first.stderr).toMatch(new RegExp(`export ${id} queued; follow it with`));
+    const same = await runCli(args, harness.childEnv);
+    expect(same.stdout.trim()).toBe(id);
+    expect(same.stderr).toMatch(new RegExp(`already has export ${id} queued with the same options; following that one`));
+
+    const other = await runCli([...args.slice(0, 3), '--destination', dir('plain'), '--no-gzip', '--attributes', 'email,name', '--shards', '1'], harness.childEnv);
+    expect(other.code).toBe(1);
+    expect(oneLine(other.stderr)).toMatch(
+      new RegExp(`pool ${poolId} already has export ${id} queued with other options \\(destination file://.*/explicit, shards 16, filter none, attributes all, gzip, trigger cli\\): wait for it, cancel it with \`cognito-export cancel ${id}\`, or pass --queue to run after it`),
+    );
+
+    const queued = await runCli([...args.slice(0, 3), '--destination', dir('plain'), '--no-gzip', '--queue'], harness.childEnv);
+    expect(queued.code).toBe(0);
+    const queuedId = queued.stdout.trim();
+    expect(queued.stderr).toMatch(new RegExp(`export ${queuedId} queued behind ${id}: it starts when that one ends`));
+    // A worker runs both, one after the other.
+    worker();
+    const done = await harness.wait(queuedId, 60_000);
+    expect(done.state).toBe('completed');
+    expect((await harness.runtime.runs.status(id))?.state).toBe('completed');
+    expect(done.spec.gzip).toBe(false);
+  });
+});
+
+describe('latest.json names only the pool’s own dataset', () => {
+  it('a filtered run publishes its manifest and its own pointer, and leaves latest.json alone', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 500, seed: 302 });
+    worker();
+    const whole = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('own'), '--wait'], harness.childEnv);
+    expect(whole.code).toBe(0);
+    const latest = join(scratch, 'own', 'manifests', `user_pool_id=${poolId}`, 'latest.json');
+    const before = await readFile(latest, 'utf8');
+    expect((JSON.parse(before) as { record_count: number }).record_count).toBe(500);
+
+    const filtered = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('own'), '--filter', 'email ^= "a"', '--name', 'a-users', '--wait'], harness.childEnv);
+    expect(filtered.code).toBe(0);
+    expect(await readFile(latest, 'utf8')).toBe(before);
+    const own = JSON.parse(await readFile(join(scratch, 'own', 'manifests', `user_pool_id=${poolId}`, 'latest-a-users.json'), 'utf8')) as { manifest_url: string; record_count: number };
+    expect(own.manifest_url).toBe(filtered.stdout.trimEnd().split('\n').at(-1));
+    expect(own.record_count).toBeLessThan(500);
+    const manifest = JSON.parse(await readFile(new URL(own.manifest_url), 'utf8')) as { dataset: string; pointer: string };
+    expect(manifest).toMatchObject({ dataset: 'partial', pointer: 'latest-a-users.json' });
+
+    const status = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
+    expect(status.stdout).toMatch(/last good \S+ at .*: 500 users/);
+    expect(status.stdout).toMatch(/partial\s+\S+ at .*\(partial, moves latest-a-users\.json\)/);
+    const json = JSON.parse((await runCli(['status', '--user-pool-id', poolId, '--json'], harness.childEnv)).stdout) as Record<string, unknown>[];
+    expect(Object.keys(json[0] ?? {})).toEqual(['user_pool_id', 'active', 'last_success', 'last_partial', 'last_failure', 'last_cancelled', 'last_scheduled_failed']);
+  });
+});
+
+describe('cancel', () => {
+  it('stops a run stuck in S3 throttling within seconds: nothing published, staging gone, the pool free, status says cancelled', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 303 });
+    const viaProxy = { AWS_ENDPOINT_URL_S3: proxy.endpoint };
+    worker(viaProxy);
+    proxy.setFaults({ slowDownRate: 1 });
+    const destination = `s3://${s3.bucket}/stuck`;
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination, fileMaxRecords: 100 });
+    await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.state === 'running' ? true : undefined), 20_000, 'the run to start');
+    await eventually(() => Promise.resolve(proxy.stats().slowDowns > 20 ? true : undefined), 20_000, 'the run to be stuck in SlowDown');
+    const cancelledAt = Date.now();
+    const cancelled = await runCli(['cancel', snapshotId], harness.childEnv);
+    expect(cancelled.code).toBe(0);
+    expect(oneLine(cancelled.stderr)).toBe(`cancelled export ${snapshotId} of pool ${poolId}: nothing was published, its staged files were removed, the pool is free`);
+    proxy.setFaults({ slowDownRate: 0 });
+    // The pool is free at once: a new run starts.
+    const next = await harness.request({ userPoolId: poolId, destination: dir('after-cancel') });
+    expect(next.created).toBe(true);
+    expect((await harness.wait(next.snapshotId, 60_000)).state).toBe('completed');
+    // Every shard of the cancelled run stopped within seconds.
+    await eventually(async () => {
+      const going = await harness.queues.shards.getJobs(['active', 'waiting', 'delayed']);
+      return going.some((job) => (job.data as { snapshotId: string }).snapshotId === snapshotId) ? undefined : true;
+    }, 15_000, 'the cancelled shards to stop');
+    expect(Date.now() - cancelledAt).toBeLessThan(20_000);
+    expect(await s3.listKeys(`stuck/`)).toEqual([]);
+    const status = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
+    expect(status.stdout).toMatch(new RegExp(`cancelled ${snapshotId} at `));
+    const again = await runCli(['cancel', snapshotId], harness.childEnv);
+    expect(again.code).toBe(1);
+    expect(oneLine(again.stderr)).toMatch(/already cancelled: nothing to cancel/);
+  });
+});
+
+describe('export --wait with no worker', () => {
+  it('says once, after 10 s, that no worker has picked the run up', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 10, seed: 304 });
+    const waiting = spawnCli(['export', '--user-pool-id', poolId, '--destination', dir('nobody'), '--wait'], harness.childEnv);
+    children.push(waiting);
+    await eventually(() => Promise.resolve(/no worker has picked this run up/.test(waiting.stderr()) ? true : undefined), 20_000, 'the hint');
+    expect(waiting.stderr()).toMatch(/no worker has picked this run up: start `cognito-export worker`, or use --inline/);
+    expect(waiting.stderr().match(/no worker has picked/g)).toHaveLength(1);
+    worker();
+    expect(await waiting.exited()).toBe(0);
+  }, 60_000);
+});
+
+describe('the environment and the demo', () => {
+  it.each([
+    ['/99', /^cognito-export: REDIS_URL=redis:\/\/127\.0\.0\.1:6379\/99 names database 99, but this Redis has 16 databases \(0–15\): use one of those/],
+    ['/abc', /^cognito-export: REDIS_URL="redis:\/\/127\.0\.0\.1:6379\/abc" is invalid: expected a database number after the port/],
+  ])('rejects REDIS_URL ending in %s with one line and exit code 2', async (path, message) => {
+    const result = await runCli(['status'], { ...harness.childEnv, REDIS_URL: `redis://127.0.0.1:6379${path}` });
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toMatch(message);
+  });
+
+  it('demo rejects a bad destination before starting anything, and exports to S3', async () => {
+    const bad = await runCli(['demo', '--destination', 'ftp://x'], harness.childEnv);
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad.stderr)).toMatch(/destination "ftp:\/\/x" is not supported/);
+    const demo = await runCli(['demo', '--users', '300', '--destination', `s3://${s3.bucket}/demo`], harness.childEnv);
+    expect(demo.stderr).not.toMatch(/ERR_INVALID_URL_SCHEME/);
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toMatch(/three sample lines of s3:\/\/.*part-.*\.ndjson\.gz:\n\{"user_pool_id"/);
+    expect(demo.stdout.trimEnd().split('\n').at(-1)).toMatch(/^s3:\/\/exports\/demo\/manifests\/user_pool_id=.*\.json$/);
+  });
+
+  it('says the S3 credentials were rejected for a bad access key, not IAM', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 10, seed: 305 });
+    const result = await runCli(['export', '--user-pool-id', poolId, '--destination', `s3://${s3.bucket}/badkey`, '--inline'], { ...harness.childEnv, AWS_ACCESS_KEY_ID: 'not-a-key' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/the S3 credentials were rejected by bucket exports \(InvalidAccessKeyId\): check the access key and secret/);
+  });
+});
+
+describe('schedules', () => {
+  it('schedule remove takes one away, and pools: [] removes them all only with --prune', async () => {
+    const file = join(scratch, 'schedules.yaml');
+    await writeFile(file, `pools:\n  - user_pool_id: us-east-1_One\n    destination: ${dir('s1')}\n    schedule: "0 4 * * *"\n  - user_pool_id: us-east-1_Two\n    destination: ${dir('s2')}\n    schedule: "0 5 * * *"\n`);
+    expect((await runCli(['schedule', 'apply', '--config', file], harness.childEnv)).code).toBe(0);
+    const removed = await runCli(['schedule', 'remove', 'us-east-1_One'], harness.childEnv);
+    expect(removed.code).toBe(0);
+    expect(removed.stderr).toMatch(/removed: us-east-1_One/);
+    expect(removed.stdout).toMatch(/us-east-1_Two/);
+    expect(removed.stdout).not.toMatch(/us-east-1_One/);
+    const missing = await runCli(['schedule', 'remove', 'us-east-1_Nope'], harness.childEnv);
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/pool us-east-1_Nope has no schedule: the scheduled pools are us-east-1_Two/);
+
+    await writeFile(file, 'pools: []\n');
+    const refused = await runCli(['schedule', 'apply', '--config', file], harness.childEnv);
+    expect(refused.code).toBe(2);
+    expect(oneLine(refused.stderr)).toMatch(/schedules\.yaml lists no pools: applying it would remove every schedule \(us-east-1_Two\); pass --prune/);
+    const pruned = await runCli(['schedule', 'apply', '--config', file, '--prune'], harness.childEnv);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stderr).toMatch(/removed: us-east-1_Two/);
+    expect(pruned.stdout).toBe('no schedules\n');
+  });
+});
+
+describe('leftovers', () => {
+  it('a double Ctrl-C leaves staged files that the resumed run removes when it completes', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 306 });
+    emulator.setFaults({ latencyMs: 30 });
+    const args = ['export', '--user-pool-id', poolId, '--destination', dir('double'), '--inline', '--file-max-records', '2000'];
+    const first = spawnCli(args, { ...harness.childEnv, COGNITO_RATE_LIMIT_RPS: '20' });
+    children.push(first);
+    await eventually(() => Promise.resolve(/users=\d*[1-9]/.test(first.stderr()) ? true : undefined), 30_000, 'the first pages');
+    first.child.kill('SIGINT');
+    first.child.kill('SIGINT');
+    await first.exited();
+    const staged = async () => (await readdir(join(scratch, 'double', STAGING_FOLDER), { recursive: true })).filter((name) => name.endsWith('.ndjson.gz'));
+    expect((await staged()).length).toBeGreaterThan(0);
+    emulator.setFaults({ latencyMs: 0 });
+    const again = await runCli(args, harness.childEnv);
+    expect(again.code).toBe(0);
+    expect(await staged()).toEqual([]);
+  });
+
+  it('progress never goes backwards when a shard is retried from its checkpoint', async () => {
+    const { spec } = await harness.request({ userPoolId: emulator.createPoolWithUsers({ users: 10, seed: 307 }), destination: dir('progress') });
+    const runs = harness.runtime.runs;
+    await runs.recordPage(spec.snapshotId, '0', 60, 0, 240);
+    await runs.recordPage(spec.snapshotId, '1', 60, 0, 60);
+    expect((await runs.status(spec.snapshotId))?.users).toBe(300);
+    // Shard 0's worker died with 240 open records; its retry starts again from its checkpoint.
+    await runs.recordPage(spec.snapshotId, '0', 60, 0, 60);
+    expect((await runs.status(spec.snapshotId))?.users).toBe(300);
+    await runs.recordPage(spec.snapshotId, '0', 60, 0, 300);
+    expect((await runs.status(spec.snapshotId))?.users).toBe(360);
+  });
+});
