@@ -17,6 +17,10 @@ import type { RetryPolicy } from '../src/limits/retry-policy.js';
 import { RunStore } from '../src/runs/run-store.js';
 import { S3Sink } from '../src/storage/s3-sink.js';
 
+/** ListGroups calls/s a worker allows itself per pool (AWS: 5) and per account and region (AWS: 20). */
+export const RESOURCE_READ_POOL_RPS = 4;
+export const RESOURCE_READ_ACCOUNT_RPS = 18;
+
 /** Test and demo hooks: client overrides and retry tuning. */
 export interface RuntimeOptions {
   readonly cognito?: CognitoClientOverrides;
@@ -71,7 +75,19 @@ export class ExportRuntime {
 
   /** The shared limiter for ListUsers calls to `region` at `ratePerSecond` (default: COGNITO_RATE_LIMIT_RPS). */
   async limiter(region: string, ratePerSecond: number = this.config.rateLimitRps): Promise<CallLimiter> {
+    return this.bucket(await this.scope.forRegion(region), ratePerSecond);
+  }
+
+  /**
+   * The limiters of ListGroups calls (Cognito's UserPoolResourceRead quota: 5 calls/s per pool and
+   * 20 per account and region), each a little under AWS's number, shared like the UserList bucket.
+   */
+  async resourceReadLimiters(region: string, userPoolId: string): Promise<CallLimiter[]> {
     const scope = await this.scope.forRegion(region);
+    return [this.bucket(`${scope}:resource-read`, RESOURCE_READ_ACCOUNT_RPS), this.bucket(`${scope}:resource-read:${userPoolId}`, RESOURCE_READ_POOL_RPS)];
+  }
+
+  private bucket(scope: string, ratePerSecond: number): CallLimiter {
     const id = `${scope}@${ratePerSecond}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {

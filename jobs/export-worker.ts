@@ -63,7 +63,7 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
     queues.shards.name,
     // BullMQ's signal aborts when we cancel the job because its lock was lost: that is not a
     // shutdown, so the shard discards its open file instead of sealing it.
-    (job, token, signal) => processShardJob(runtime, job, token, stopping.signal, signal),
+    (job, token, signal) => processShardJob(runtime, queues, job, token, stopping.signal, signal),
     { ...common, concurrency: options.concurrency ?? runtime.config.workerConcurrency },
   );
 

@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
-import { latestKey } from '../src/storage/output-layout.js';
-import { buildManifest, movePointer, writeManifest } from '../src/storage/manifest.js';
+import { GROUP_MEMBERSHIPS_TABLE, latestKey } from '../src/storage/output-layout.js';
+import { buildManifest, movePointer, writeManifest, type TableFiles } from '../src/storage/manifest.js';
+import { tableOfUnit } from '../src/walk/checkpoint-store.js';
+import { runUnits } from './membership-plan.js';
 import { applyRetention } from '../src/storage/retention.js';
 import { runLocation, runPointer, runShards, runTables } from '../src/runs/run-spec.js';
 import { isEnded } from '../src/runs/run-store.js';
@@ -34,23 +36,30 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
     const status = await runtime.runs.status(snapshotId);
     if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
     const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, snapshotId);
-    const shards = runShards(spec);
+    const { units, planned } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
+    if (!planned) throw new Error(`the groups walk of run ${snapshotId} has not finished`);
     const files: SealedPart[] = [];
     const known: StagedLocation[] = [];
-    let expected = 0;
-    for (const shard of shards) {
-      const checkpoint = await checkpoints.peek(shard.id);
-      if (!checkpoint?.done) throw new Error(`shard ${shard.id} of run ${snapshotId} has not finished`);
-      expected += checkpoint.records;
-      files.push(...(await checkpoints.files(shard.id)));
-      known.push(...(await checkpoints.staged(shard.id)));
+    const tables = new Map<string, TableFiles>(runTables(spec).map((table) => [table, { files: [] }]));
+    for (const unit of units) {
+      const checkpoint = await checkpoints.peek(unit);
+      if (!checkpoint?.done) throw new Error(`shard ${unit} of run ${snapshotId} has not finished`);
+      const committed = await checkpoints.files(unit);
+      if (committed.reduce((sum, file) => sum + file.records, 0) !== checkpoint.records) {
+        throw new Error(`run ${snapshotId}: the files of shard ${unit} hold other records than its checkpoint says`);
+      }
+      files.push(...committed);
+      known.push(...(await checkpoints.staged(unit)));
+      const table = tableOfUnit(unit);
+      tables.set(table, { files: [...(tables.get(table)?.files ?? []), ...committed] });
+    }
+    if (spec.groups) {
+      const skipped = await runtime.runs.skippedGroups(snapshotId);
+      tables.set(GROUP_MEMBERSHIPS_TABLE, { ...tables.get(GROUP_MEMBERSHIPS_TABLE), files: tables.get(GROUP_MEMBERSHIPS_TABLE)?.files ?? [], groupsSkipped: skipped });
     }
     await runtime.runs.markFinalizing(snapshotId);
     const completedAt = await runtime.runs.completionTime(snapshotId);
-    const manifest = buildManifest(spec, files, completedAt);
-    if (manifest.record_count !== expected) {
-      throw new Error(`run ${snapshotId}: files hold ${manifest.record_count} records, checkpoints say ${expected}`);
-    }
+    const manifest = buildManifest(spec, tables, completedAt);
     const sink = runtime.sink(spec.destination);
     // Kept before the pointer first moves, so a publication withdrawn later can put it back.
     const pointer = runPointer(spec);
@@ -68,7 +77,7 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
       return `run ${snapshotId} ended while it was being published; its files were withdrawn`;
     }
     runtime.metrics.runFinished(spec.userPoolId, 'completed', (Date.parse(completedAt) - Date.parse(spec.startedAt)) / 1000);
-    await checkpoints.remove(shards.map((shard) => shard.id));
+    await checkpoints.remove(units);
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
     return { manifestUrl, records: manifest.record_count };
   });

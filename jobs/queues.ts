@@ -18,15 +18,25 @@ export type StartJobData = { readonly snapshotId: string } | { readonly request:
 export interface FinalizeJobData {
   readonly snapshotId: string;
 }
+/**
+ * One shard job: a slice of one table. The users table's shards carry only `shard` (`sub ^=` filter);
+ * the groups table's one shard says `table: 'groups'`; a memberships shard carries its batch of groups.
+ */
 export interface ShardJobData {
   readonly snapshotId: string;
   readonly shard: Shard;
+  /** @default 'users' */
+  readonly table?: string;
+  /** A membership shard's groups. */
+  readonly groups?: readonly string[];
 }
 
 // Job ids are derived from the snapshot id, so adding a run's jobs twice adds them once.
 export const startJobId = (snapshotId: string): string => `start-${snapshotId}`;
 export const finalizeJobId = (snapshotId: string): string => `run-${snapshotId}`;
 export const shardJobId = (snapshotId: string, shard: string): string => `shard-${snapshotId}-${shard}`;
+export const groupsJobId = (snapshotId: string): string => `groups-${snapshotId}`;
+export const membershipJobId = (snapshotId: string, batch: number): string => `members-${snapshotId}-${batch}`;
 
 const KEEP = { removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } };
 
@@ -46,6 +56,13 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
  * The finalizer's publish → manifest → pointer → state is one idempotent step, retried as a whole
  * (2 s, 4 s, … about 8 minutes in all) before the run is failed and its publication withdrawn.
  */
+/**
+ * Users shards beside a groups walk wait behind it and the membership shards it adds (jobs without
+ * a priority are taken first): the largest group's walk is one page per round trip and bounds the
+ * run, so it starts before the users' shards fill the workers.
+ */
+export const USERS_SHARD_PRIORITY = 10;
+
 export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
 
 /**

@@ -69,6 +69,6 @@ async function addStartJob(runtime: ExportRuntime, queues: ExportQueues, spec: R
 async function withPointer(runtime: ExportRuntime, spec: RunSpec): Promise<RunSpec> {
   const dataset = await runtime.runs.poolDataset(spec.userPoolId);
   const sorted = (list: readonly string[] | null | undefined) => (list ? [...list].sort().join(',') : null);
-  const own = spec.filter === null && sorted(spec.attributes) === sorted(dataset?.attributes);
+  const own = spec.filter === null && sorted(spec.attributes) === sorted(dataset?.attributes) && (spec.groups ?? false) === (dataset?.groups ?? true);
   return { ...spec, pointer: own ? LATEST_POINTER : spec.name ? `latest-${spec.name}.json` : null };
 }

@@ -5,6 +5,7 @@ import { runLocation, runPointer, runShards, runTables, type RunSpec } from '../
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { withdrawRunFiles } from '../src/walk/run-commit.js';
 import type { ExportRuntime } from './export-runtime.js';
+import { runUnits } from './membership-plan.js';
 
 /**
  * Takes a run that ended without completing off its destination: every staged file (recorded by its
@@ -20,7 +21,8 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
   if (status !== undefined && status.runningAt === undefined) return;
   const sink = runtime.sink(spec.destination);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
-  const known = (await Promise.all(runShards(spec).map((shard) => checkpoints.staged(shard.id)))).flat();
+  const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
+  const known = (await Promise.all(units.map((unit) => checkpoints.staged(unit)))).flat();
   const run = runLocation(spec);
   const withdrawn = await withdrawRunFiles(sink, { run, tables: runTables(spec) }, known);
   await sink.deleteObjects([manifestKey(run)]);

@@ -4,10 +4,15 @@ import { RunNotActiveError } from '../src/limits/export-errors.js';
 import { isEnded } from '../src/runs/run-store.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
-import { usersTable } from '../src/tables/users-table.js';
 import { runLocation } from '../src/runs/run-spec.js';
+import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
-import type { ShardJobData } from './queues.js';
+import { addMembershipShards } from './membership-plan.js';
+import type { ExportQueues, ShardJobData } from './queues.js';
+import { shardSource } from './table-sources.js';
+
+/** The Cognito operation each table's walk calls. */
+const OPERATIONS: Readonly<Record<string, string>> = { users: 'ListUsers', groups: 'ListGroups', group_memberships: 'ListUsersInGroup' };
 
 /** Progress a shard job reports to BullMQ (visible in dashboards) after every page. */
 export interface ShardJobProgress {
@@ -27,6 +32,7 @@ export type ShardJobResult = Extract<ShardOutcome, { status: 'done' }>;
  */
 export async function processShardJob(
   runtime: ExportRuntime,
+  queues: ExportQueues,
   job: Job<ShardJobData>,
   token: string | undefined,
   stop: AbortSignal,
@@ -35,24 +41,23 @@ export async function processShardJob(
   const { snapshotId, shard } = job.data;
   const spec = await runtime.runs.spec(snapshotId);
   if (!spec) throw new UnrecoverableError(`run ${snapshotId} is unknown or expired`);
-  const log = runtime.log.child({ snapshotId, shard: shard.id });
+  const table = job.data.table ?? USERS_TABLE;
+  const log = runtime.log.child({ snapshotId, table, shard: shard.id });
   const state = await runtime.runs.state(snapshotId);
   // A run that ended (cancelled, failed) while this job waited: nothing to do, no call to make.
   if (isEnded(state)) throw new UnrecoverableError(`run ${snapshotId} is ${state}; shard ${shard.id} stops`);
   const ended = watchRunEnd(runtime, snapshotId, shard.id);
   const abandon = lost ? AbortSignal.any([lost, ended.signal]) : ended.signal;
+  let unit = shard.id;
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
     const labels = { user_pool_id: spec.userPoolId };
     const { metrics } = runtime;
-    const source = usersTable({
-      client: runtime.cognito(spec.region),
-      userPoolId: spec.userPoolId,
-      filter: shard.filter,
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
-      retryPolicy: runtime.options.retryPolicy,
-      records: { userPoolId: spec.userPoolId, snapshotId, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
-      onCall: () => metrics.calls.inc(labels),
+    const walked = await shardSource(runtime, spec, job.data, {
+      onCall: () => {
+        if (table === USERS_TABLE) metrics.calls.inc(labels);
+        metrics.cognitoCalls.inc({ ...labels, operation: OPERATIONS[table] ?? table });
+      },
       onRetry: (event) => {
         if (event.errorClass === 'throttled') {
           counters.throttles += 1;
@@ -61,13 +66,15 @@ export async function processShardJob(
           counters.retries += 1;
           metrics.retries.inc(labels);
         }
-        log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying ListUsers');
+        log.debug({ code: event.code, attempt: event.attempt, delayMs: event.delayMs }, 'retrying a Cognito call');
         void runtime.runs.recordRetry(snapshotId, event.errorClass === 'throttled').catch(() => undefined);
       },
     });
-    return walkShard({
-      source,
+    unit = walked.unit;
+    const result = await walkShard({
+      source: walked.source,
       shard: shard.id,
+      unit,
       run: runLocation(spec),
       files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
       sink: runtime.sink(spec.destination),
@@ -87,16 +94,20 @@ export async function processShardJob(
         page: async (fetched, openRecords, durableRecords) => {
           counters.users += fetched;
           counters.pages += 1;
-          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, durableRecords, openRecords);
-          if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
+          const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords);
+          if (now !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },
         fileDone: (file) => {
-          metrics.usersExported.inc(labels, file.records);
+          if (table === USERS_TABLE) metrics.usersExported.inc(labels, file.records);
+          metrics.recordsExported.inc({ ...labels, table }, file.records);
           metrics.filesWritten.inc(labels);
         },
       },
     });
+    // The groups walk plans the memberships from the groups it committed, and adds their shards to the run.
+    if (result.status === 'done' && table === GROUPS_TABLE) await addMembershipShards(runtime, queues, spec);
+    return result;
   }).finally(() => ended.stop());
   if (outcome.status === 'paused') {
     log.info({ records: outcome.records }, 'shard checkpointed for shutdown; handing the job back');
@@ -104,7 +115,7 @@ export async function processShardJob(
     await job.moveToWait(token);
     throw new WaitingError();
   }
-  await runtime.runs.recordShardDone(snapshotId, shard.id);
+  await runtime.runs.recordShardDone(snapshotId, unit);
   log.info({ records: outcome.records, files: outcome.files }, 'shard done');
   return outcome;
 }

@@ -7,6 +7,7 @@ import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
 import { runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { isEnded } from '../src/runs/run-store.js';
+import { GROUPS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
 import {
   FINALIZE_JOB,
@@ -14,7 +15,9 @@ import {
   SHARD_JOB,
   SHARD_JOB_OPTIONS,
   finalizeJobId,
+  groupsJobId,
   shardJobId,
+  USERS_SHARD_PRIORITY,
   type ExportQueues,
   type StartJobData,
 } from './queues.js';
@@ -72,12 +75,19 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
       queueName: queues.runs.name,
       data: { snapshotId },
       opts: { ...FINALIZE_JOB_OPTIONS, jobId: finalizeJobId(snapshotId) },
-      children: runShards(spec).map((shard) => ({
-        name: SHARD_JOB,
-        queueName: queues.shards.name,
-        data: { snapshotId, shard },
-        opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(snapshotId, shard.id) },
-      })),
+      children: [
+        // The groups walk first: the memberships it plans include the one group that cannot be
+        // sharded, whose walk bounds the run's time, so it must not wait behind the users' shards.
+        ...(spec.groups
+          ? [{ name: SHARD_JOB, queueName: queues.shards.name, data: { snapshotId, shard: { id: 'all', filter: null }, table: GROUPS_TABLE }, opts: { ...SHARD_JOB_OPTIONS, jobId: groupsJobId(snapshotId) } }]
+          : []),
+        ...runShards(spec).map((shard) => ({
+          name: SHARD_JOB,
+          queueName: queues.shards.name,
+          data: { snapshotId, shard },
+          opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(snapshotId, shard.id), ...(spec.groups ? { priority: USERS_SHARD_PRIORITY } : {}) },
+        })),
+      ],
     });
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, shards: spec.shards, estimatedUsers }, 'export started');
     return `started run ${snapshotId}`;

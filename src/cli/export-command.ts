@@ -20,6 +20,7 @@ interface ExportFlags {
   filter?: string;
   attributes?: string;
   gzip: boolean;
+  groups: boolean;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -56,6 +57,7 @@ export function registerExportCommand(program: Command): void {
     .option('--filter <expr>', 'server-side ListUsers filter, e.g. \'email ^= "a"\' (makes the run one shard)')
     .option('--attributes <list>', 'keep only these attributes, e.g. email,custom:tenant')
     .option('--no-gzip', 'write plain .ndjson files')
+    .option('--no-groups', "skip the pool's groups and memberships (users only)")
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
     .option('--name <name>', 'a partial run (a filter, other attributes) moves latest-<name>.json, never latest.json')
@@ -77,6 +79,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     filter: flags.filter,
     attributes: flags.attributes,
     gzip: flags.gzip,
+    groups: flags.groups,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,
@@ -184,7 +187,10 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     if (status.state === 'failed') throw new CliError(`export ${snapshotId} failed: ${status.error ?? 'unknown reason'}`, EXIT_FAILURE);
     if (status.state === 'cancelled') throw new CliError(`export ${snapshotId} was cancelled: nothing was published`, EXIT_FAILURE);
     const seconds = ((Date.parse(status.completedAt ?? '') - Date.parse(status.spec.startedAt)) / 1000).toFixed(1);
-    process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files in ${seconds} s\n`);
+    const groups = status.tables.groups;
+    const memberships = status.tables.group_memberships;
+    const others = groups && memberships ? `, ${groups.durable} groups and ${memberships.durable} memberships` : '';
+    process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files${others} in ${seconds} s\n`);
     return status;
   } catch (error) {
     reporter.stop();

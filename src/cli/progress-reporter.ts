@@ -18,8 +18,12 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
 export function describeProgress(status: RunStatus): string {
   const total = status.estimatedUsers;
   const percent = total ? ` (${Math.min(100, Math.floor((status.users / total) * 100))}%)` : '';
+  const others = Object.entries(status.tables)
+    .filter(([table]) => table !== 'users')
+    .map(([table, progress]) => ` ${table}=${progress.records}`)
+    .join('');
   return (
-    `${status.spec.snapshotId} ${status.state}: users=${status.users}${total ? `/~${total}` : ''}${percent} ` +
+    `${status.spec.snapshotId} ${status.state}: users=${status.users}${total ? `/~${total}` : ''}${percent}${others} ` +
     `pages=${status.pages} files=${status.files} shards=${status.shardsDone}/${status.spec.shards} ` +
     `throttles=${status.throttles} retries=${status.retries}`
   );
@@ -33,7 +37,7 @@ class BarReporter implements ProgressReporter {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
-        format: '{bar} {percentage}% | {value}/{total} users | ETA {eta_formatted} | shards {shards} | throttles {throttles}',
+        format: '{bar} {percentage}% | {value}/{total} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles}',
         etaBuffer: 50,
         hideCursor: true,
       },
@@ -44,7 +48,11 @@ class BarReporter implements ProgressReporter {
   update(status: RunStatus): void {
     // The estimate is DescribeUserPool's, which can lag the real count: never let the bar overflow.
     const total = Math.max(status.estimatedUsers ?? 0, status.users, 1);
-    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles };
+    const others = Object.entries(status.tables)
+      .filter(([table]) => table !== 'users')
+      .map(([table, progress]) => `, ${progress.records} ${table.replace('group_', '')}`)
+      .join('');
+    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others };
     if (!this.started) {
       if (status.state === 'queued') return;
       this.bar.start(total, status.users, payload);

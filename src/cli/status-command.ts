@@ -21,6 +21,8 @@ export interface ActiveRunView {
   /** `latest.json` (the pool's own dataset), `latest-<name>.json`, or null (a partial run without a pointer). */
   readonly pointer: string | null;
   readonly queued_behind: string | null;
+  /** Records fetched so far per table (users, groups, group_memberships). */
+  readonly tables: Record<string, number>;
 }
 
 /** One pool's view: its run in flight, last good snapshot (of its own dataset and partial) and last failure. */
@@ -81,6 +83,7 @@ function activeView(run: RunStatus): ActiveRunView {
     shards: `${run.shardsDone}/${run.spec.shards}`,
     pointer: run.spec.pointer === undefined ? 'latest.json' : run.spec.pointer,
     queued_behind: run.behind ?? null,
+    tables: Object.fromEntries(Object.entries(run.tables).map(([table, progress]) => [table, progress.records])),
   };
 }
 
@@ -122,8 +125,9 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       const pct = a.percent === null ? '' : ` (${a.percent}%)`;
       const eta = a.eta_seconds === null ? '' : ` eta ${a.eta_seconds}s`;
       const behind = a.queued_behind ? `, waiting for ${a.queued_behind} to end` : '';
+      const others = Object.entries(a.tables).filter(([table]) => table !== 'users').map(([table, records]) => `, ${records} ${table.replace('group_', '')}`).join('');
       lines.push(
-        `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}, shards ${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
+        `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}${others}, shards ${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
       );
     }
     const s = pool.last_success;

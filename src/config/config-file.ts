@@ -46,6 +46,8 @@ export interface ScheduledPool {
   readonly attributes: readonly string[] | null;
   /** @default true */
   readonly gzip: boolean;
+  /** Export the pool's groups and memberships too. @default true */
+  readonly groups: boolean;
   /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
   readonly rateLimitRps: number | undefined;
   /** Retention: keep the newest N snapshots. @default null (keep all) */
@@ -123,6 +125,7 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     filter: pool.filter,
     attributes: pool.attributes,
     gzip: pool.gzip,
+    groups: pool.groups,
     rateLimitRps: pool.rateLimitRps,
     keepLast: pool.keepLast,
     trigger: 'schedule',
@@ -221,6 +224,7 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     filter,
     attributes: values.attributes == null ? null : Object.freeze([...values.attributes]),
     gzip: values.gzip ?? true,
+    groups: values.groups ?? true,
     rateLimitRps: values.rateLimitRps ?? undefined,
     keepLast: values.keepLast ?? null,
   });

@@ -37,6 +37,7 @@ export interface Values {
   filter: string | null;
   attributes: readonly string[];
   gzip: boolean;
+  groups: boolean;
   rateLimitRps: number;
   keepLast: number;
 }
@@ -82,6 +83,7 @@ export const FIELDS = {
   }, true),
   attributes: field('attributes', parseAttributes, true),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
+  groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   rate_limit_rps: field(
     'rateLimitRps',
     scalarField((value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of ListUsers calls per second above 0'),

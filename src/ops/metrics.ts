@@ -18,8 +18,10 @@ export interface MetricsSource {
 export class ExportMetrics {
   readonly registry = new Registry();
   readonly usersExported: Counter<'user_pool_id'>;
+  readonly recordsExported: Counter<'user_pool_id' | 'table'>;
   readonly filesWritten: Counter<'user_pool_id'>;
   readonly calls: Counter<'user_pool_id'>;
+  readonly cognitoCalls: Counter<'user_pool_id' | 'operation'>;
   readonly throttles: Counter<'user_pool_id'>;
   readonly retries: Counter<'user_pool_id'>;
   readonly runsFinished: Counter<'user_pool_id' | 'outcome'>;
@@ -35,12 +37,24 @@ export class ExportMetrics {
       labelNames: ['user_pool_id'],
       registers,
     });
+    this.recordsExported = new Counter({
+      name: `${PREFIX}records_exported_total`,
+      help: 'Records written to durable data files, by table (users, groups, group_memberships)',
+      labelNames: ['user_pool_id', 'table'],
+      registers,
+    });
     this.filesWritten = new Counter({ name: `${PREFIX}files_written_total`, help: 'Data files made durable', labelNames: ['user_pool_id'], registers });
     this.calls = new Counter({ name: `${PREFIX}list_users_calls_total`, help: 'ListUsers calls made, retries included', labelNames: ['user_pool_id'], registers });
-    this.throttles = new Counter({ name: `${PREFIX}throttles_total`, help: 'ListUsers calls Cognito throttled', labelNames: ['user_pool_id'], registers });
+    this.cognitoCalls = new Counter({
+      name: `${PREFIX}cognito_calls_total`,
+      help: 'Cognito calls made by operation (ListUsers, ListGroups, ListUsersInGroup), retries included',
+      labelNames: ['user_pool_id', 'operation'],
+      registers,
+    });
+    this.throttles = new Counter({ name: `${PREFIX}throttles_total`, help: 'Cognito calls throttled (every list operation)', labelNames: ['user_pool_id'], registers });
     this.retries = new Counter({
       name: `${PREFIX}retries_total`,
-      help: 'ListUsers calls retried after a transient error (5xx, reset, timeout)',
+      help: 'Cognito calls retried after a transient error (5xx, reset, timeout)',
       labelNames: ['user_pool_id'],
       registers,
     });

@@ -24,6 +24,8 @@ export interface ExportRequest {
   readonly inline?: boolean | undefined;
   /** Names a partial run's own pointer, `latest-<name>.json`. */
   readonly name?: string | null | undefined;
+  /** Export the pool's groups and memberships too. @default true */
+  readonly groups?: boolean | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -115,6 +117,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     filter,
     attributes,
     gzip: request.gzip ?? true,
+    groups: request.groups ?? true,
     gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,

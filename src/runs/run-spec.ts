@@ -1,4 +1,4 @@
-import { USERS_TABLE, type RunLocation } from '../storage/output-layout.js';
+import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, type RunLocation, USERS_TABLE } from '../storage/output-layout.js';
 import { parseFilter } from '../cognito/cognito-filter.js';
 import { planShards, type Shard, type ShardCount } from './shard-plan.js';
 
@@ -35,6 +35,8 @@ export interface RunSpec {
   readonly keepLast: number | null;
   /** Run by the process that asked for it (`export --inline`), in queues of its own. */
   readonly inline?: boolean | undefined;
+  /** Whether the run also exports the pool's groups and memberships (`--no-groups` turns it off). */
+  readonly groups?: boolean | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -64,8 +66,31 @@ export function runShards(spec: RunSpec): Shard[] {
 }
 
 /** The tables a run writes. */
-export function runTables(_spec: RunSpec): string[] {
-  return [USERS_TABLE];
+export function runTables(spec: RunSpec): string[] {
+  return spec.groups ? [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE] : [USERS_TABLE];
+}
+
+/** The checkpoint unit of the groups table's one shard. */
+export const GROUPS_UNIT = `${GROUPS_TABLE}.all`;
+
+/** The checkpoint unit of membership batch `batch`. */
+export function membershipUnit(batch: number): string {
+  return `${GROUP_MEMBERSHIPS_TABLE}.${batch}`;
+}
+
+/** Membership shards a run has at most: one group a shard up to this many groups, batches beyond. */
+export const MAX_MEMBERSHIP_SHARDS = 256;
+
+/**
+ * Splits the groups into membership shards: one group a shard while there are at most 256 (a
+ * group's walk is one page per round trip, so groups walk best in parallel), else 256 batches of
+ * about equal size. Pure, so a retried planner makes the same plan from the same groups.
+ */
+export function planMembershipBatches(groups: readonly string[]): string[][] {
+  const size = Math.max(1, Math.ceil(groups.length / MAX_MEMBERSHIP_SHARDS));
+  const batches: string[][] = [];
+  for (let i = 0; i < groups.length; i += size) batches.push(groups.slice(i, i + size));
+  return batches;
 }
 
 /**
@@ -85,6 +110,7 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.keepLast,
     spec.rateLimitRps ?? null,
     spec.name ?? null,
+    spec.groups ?? false,
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

@@ -9,6 +9,8 @@ export type { PoolHistory, RunState, RunStatus } from './run-views.js';
 export interface PoolDataset {
   /** Attributes kept, or null for all. */
   readonly attributes: readonly string[] | null;
+  /** Whether its groups and memberships are exported. @default true */
+  readonly groups?: boolean;
 }
 export { isEnded } from './run-views.js';
 
@@ -123,6 +125,31 @@ export class RunStore {
   async recordPage(snapshotId: string, shard: string, fetched: number, durableRecords: number, openRecords: number): Promise<RunState | undefined> {
     const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, durableRecords, openRecords);
     return (state ?? undefined) as RunState | undefined;
+  }
+
+  /**
+   * Records how many membership shards the groups walk planned (the first plan is kept: a retried
+   * planner makes the same one).
+   */
+  async setMembershipBatches(snapshotId: string, batches: number): Promise<void> {
+    await this.redis.hsetnx(this.keys.run(snapshotId), 'membership_batches', batches);
+  }
+
+  /** The number of membership shards, once the groups walk has planned them. */
+  async membershipBatches(snapshotId: string): Promise<number | undefined> {
+    const value = await this.redis.hget(this.keys.run(snapshotId), 'membership_batches');
+    return value === null ? undefined : Number(value);
+  }
+
+  /** A group deleted between ListGroups and its ListUsersInGroup: skipped (counted once, however often walked). */
+  async recordSkippedGroup(snapshotId: string, group: string): Promise<void> {
+    await this.redis.hset(this.keys.run(snapshotId), `skipped-group:${group}`, '1');
+  }
+
+  /** The groups the membership walk skipped because they were deleted mid-walk. */
+  async skippedGroups(snapshotId: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(this.keys.run(snapshotId));
+    return fields.filter((field) => field.startsWith('skipped-group:')).map((field) => field.slice('skipped-group:'.length)).sort();
   }
 
   /** The run's state alone (cheap, for shards checking whether to go on). */

@@ -28,12 +28,14 @@ export interface RunStatus {
   readonly users: number;
   /** Users in durable files only. */
   readonly durableUsers: number;
+  /** Every table's progress: records fetched (durable and open, never going back), durable records, durable files. */
+  readonly tables: Readonly<Record<string, { readonly records: number; readonly durable: number; readonly files: number }>>;
   readonly pages: number;
   readonly files: number;
   readonly bytes: number;
   readonly throttles: number;
   readonly retries: number;
-  /** Shards finished so far. */
+  /** The users table's shards finished so far (of `spec.shards`). */
   readonly shardsDone: number;
   /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
   readonly estimatedUsers: number | undefined;
@@ -71,17 +73,33 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
   if (!h.spec) return undefined;
   const n = (field: string): number => Number(h[field] ?? 0);
   const durable = n('records');
-  let seen = 0;
   let shardsDone = 0;
+  const tables: Record<string, { records: number; durable: number; files: number }> = {};
+  const table = (name: string) => (tables[name] ??= { records: 0, durable: 0, files: 0 });
+  table('users');
   for (const [field, value] of Object.entries(h)) {
-    if (field.startsWith('seen:')) seen += Number(value);
-    else if (field.startsWith('done:')) shardsDone += 1;
+    if (field.startsWith('seen:')) {
+      // seen:<unit>: a users shard is a bare id, another table's unit is <table>.<shard>.
+      const unit = field.slice('seen:'.length);
+      table(unit.includes('.') ? unit.slice(0, unit.indexOf('.')) : 'users').records += Number(value);
+    } else if (field.startsWith('done:')) {
+      // The users table's shards (bare ids): what `shards x/16` counts.
+      if (!field.includes('.')) shardsDone += 1;
+    }
+    else if (field.endsWith(':records')) table(field.slice(0, -':records'.length)).durable = Number(value);
+    else if (field.endsWith(':files')) table(field.slice(0, -':files'.length)).files = Number(value);
   }
+  const users = table('users');
+  users.durable = durable;
+  users.files = n('files');
+  for (const entry of Object.values(tables)) entry.records = Math.max(entry.records, entry.durable);
+  const seen = users.records;
   return {
     spec: JSON.parse(h.spec) as RunSpec,
     state: (h.state ?? 'queued') as RunState,
     users: Math.max(durable, seen),
     durableUsers: durable,
+    tables,
     pages: n('pages'),
     files: n('files'),
     bytes: n('bytes'),

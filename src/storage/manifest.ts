@@ -32,7 +32,18 @@ export interface Manifest {
   readonly dataset: 'pool' | 'partial';
   /** The pointer file this run moved (`latest.json`, `latest-<name>.json`), or null. */
   readonly pointer: string | null;
+  /** The users table's files (as `tables.users.files`: kept at the top for readers of the first version). */
   readonly files: readonly ManifestFile[];
+  /** Every table the run wrote, with its records and files. */
+  readonly tables: Readonly<Record<string, ManifestTable>>;
+}
+
+/** One table of a snapshot. */
+export interface ManifestTable {
+  readonly record_count: number;
+  readonly files: readonly ManifestFile[];
+  /** Memberships: groups deleted between ListGroups and their ListUsersInGroup, so not walked. */
+  readonly groups_skipped?: readonly string[];
 }
 
 /** `latest.json`: which manifest is the pool's newest complete snapshot. */
@@ -59,8 +70,20 @@ export interface ManifestRun {
   readonly pointer?: string | null | undefined;
 }
 
-/** Builds the manifest of a finished run from its files, in shard then sequence order. Pure. */
-export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[], completedAt: string): Manifest {
+/** A table's files, in shard then sequence order, and what else the manifest says of it. */
+export interface TableFiles {
+  readonly files: readonly ManifestFile[];
+  readonly groupsSkipped?: readonly string[];
+}
+
+/**
+ * Builds the manifest of a finished run from its tables' files (`users` first). The top-level
+ * `record_count` and `files` describe the users table, as in the first version. Pure.
+ */
+export function buildManifest(spec: ManifestRun, tables: ReadonlyMap<string, TableFiles>, completedAt: string): Manifest {
+  const files = tables.get('users')?.files ?? [];
+  const listed = (list: readonly ManifestFile[]) => list.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 }));
+  const count = (list: readonly ManifestFile[]) => list.reduce((sum, file) => sum + file.records, 0);
   return {
     schema_version: 1,
     user_pool_id: spec.userPoolId,
@@ -68,7 +91,7 @@ export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[],
     region: spec.region,
     started_at: spec.startedAt,
     completed_at: completedAt,
-    record_count: files.reduce((sum, file) => sum + file.records, 0),
+    record_count: count(files),
     shards: spec.shards,
     filter: spec.filter,
     attributes: spec.attributes,
@@ -76,7 +99,13 @@ export function buildManifest(spec: ManifestRun, files: readonly ManifestFile[],
     compression: spec.gzip ? 'gzip' : 'none',
     dataset: (spec.pointer ?? 'latest.json') === 'latest.json' ? 'pool' : 'partial',
     pointer: spec.pointer === undefined ? 'latest.json' : spec.pointer,
-    files: files.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 })),
+    files: listed(files),
+    tables: Object.fromEntries(
+      [...tables].map(([table, content]) => [
+        table,
+        { record_count: count(content.files), files: listed(content.files), ...(content.groupsSkipped ? { groups_skipped: [...content.groupsSkipped] } : {}) },
+      ]),
+    ),
   };
 }
 

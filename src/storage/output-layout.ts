@@ -19,9 +19,13 @@ export interface RunLocation {
 
 /** The table every run writes, and the only one the top-level manifest fields describe. */
 export const USERS_TABLE = 'users';
+/** The pool's groups (ListGroups). */
+export const GROUPS_TABLE = 'groups';
+/** Who is in which group (ListUsersInGroup of every group). */
+export const GROUP_MEMBERSHIPS_TABLE = 'group_memberships';
 
 /** Every table a run can write (each a folder under the destination). */
-export const TABLES: readonly string[] = [USERS_TABLE];
+export const TABLES: readonly string[] = [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE];
 
 const datePartition = (run: RunLocation): string => `dt=${run.startedAt.toISOString().slice(0, 10)}`;
 

@@ -1,4 +1,4 @@
-import { latestKey, manifestKey, poolDataPrefix, poolManifestPrefix, runDataPrefix, type RunLocation } from './output-layout.js';
+import { latestKey, manifestKey, poolDataPrefix, poolManifestPrefix, runDataPrefix, TABLES, type RunLocation } from './output-layout.js';
 import { readLatest } from './manifest.js';
 import type { ObjectSink } from './object-sink.js';
 import { newSnapshotId, snapshotIdTime } from './snapshot-id.js';
@@ -20,7 +20,7 @@ export interface RetentionListing {
   readonly userPoolId: string;
   /** Every key under `manifests/user_pool_id=<pool>/` (see {@link poolManifestPrefix}). */
   readonly manifestKeys: readonly string[];
-  /** Every key under `users/user_pool_id=<pool>/` (see {@link poolDataPrefix}). */
+  /** Every key under each table's `<table>/user_pool_id=<pool>/` (see {@link poolDataPrefix}). */
   readonly dataKeys: readonly string[];
   /** The snapshot `latest.json` names, or undefined if there is none. */
   readonly latestSnapshotId: string | undefined;
@@ -72,13 +72,13 @@ export function planRetention(listing: RetentionListing, keepLast: number): Rete
   }
 
   const data = new Map<string, string[]>();
-  const dataPrefix = poolDataPrefix(userPoolId);
   for (const key of listing.dataKeys) {
-    if (!key.startsWith(dataPrefix)) continue;
-    const match = DATA_REST.exec(key.slice(dataPrefix.length));
+    const table = TABLES.find((candidate) => key.startsWith(poolDataPrefix(userPoolId, candidate)));
+    if (table === undefined) continue;
+    const match = DATA_REST.exec(key.slice(poolDataPrefix(userPoolId, table).length));
     const run = match?.[1] === undefined ? undefined : runOf(userPoolId, match[1]);
     const name = match?.[2] ?? '';
-    if (!run || !PART_FILE.test(name) || `${runDataPrefix(run)}${name}` !== key) continue;
+    if (!run || !PART_FILE.test(name) || `${runDataPrefix(run, table)}${name}` !== key) continue;
     const keys = data.get(run.snapshotId);
     if (keys) keys.push(key);
     else data.set(run.snapshotId, [key]);
@@ -121,7 +121,8 @@ export async function applyRetention(
   }
   // Data before manifests: a run that completes between the two listings is then seen with its
   // manifest, so its folder is never mistaken for an orphan. (The reverse order could delete it.)
-  const dataKeys = (await sink.listObjects(poolDataPrefix(userPoolId))).map((object) => object.key);
+  const dataKeys: string[] = [];
+  for (const table of TABLES) dataKeys.push(...(await sink.listObjects(poolDataPrefix(userPoolId, table))).map((object) => object.key));
   const manifestKeys = (await sink.listObjects(poolManifestPrefix(userPoolId))).map((object) => object.key);
   const latest = await readLatest(sink, userPoolId);
   const latestSnapshotId = typeof latest?.snapshot_id === 'string' ? latest.snapshot_id : undefined;

@@ -38,11 +38,11 @@ async function* userPages(options: UsersTableOptions, cursor: string | undefined
     userPoolId: options.userPoolId,
     filter: options.filter,
     startToken: cursor,
-    limiter: options.limiter,
+    limiters: [options.limiter],
     signal,
     retryPolicy: options.retryPolicy,
-    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-    ...(options.onCall ? { onCall: options.onCall } : {}),
+    onRetry: options.onRetry,
+    onCall: options.onCall,
   });
-  for await (const page of pages) yield { items: page.users, next: page.nextToken };
+  for await (const page of pages) yield { items: page.items, next: page.nextToken };
 }

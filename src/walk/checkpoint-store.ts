@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { CheckpointDivergedError, FencedError } from '../limits/export-errors.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import type { StagedLocation } from '../storage/object-sink.js';
+import { USERS_TABLE } from '../storage/output-layout.js';
 import type { SealedPart } from './part-file.js';
 
 /**
@@ -61,7 +62,8 @@ return {epoch, redis.call('HGET', KEYS[1], 'state') or ''}`;
 
 // ARGV: epoch, the state this commit follows, the new state, file seq (or -1), file json, run
 // counters delta: records, bytes, files; shard id (its live progress field is reset: those records
-// are now durable), TTL ms. KEYS[2]: run hash. Compare-and-set on the state makes the commit
+// are now durable), TTL ms, then the run-hash fields of the table's counters (records, bytes,
+// files). KEYS[2]: run hash. Compare-and-set on the state makes the commit
 // linearizable whatever Redis lost; applying it twice (a command resent after a reconnect) is a no-op.
 const COMMIT = `${FENCE}
 local current = redis.call('HGET', KEYS[1], 'state') or ''
@@ -70,9 +72,9 @@ if current ~= ARGV[2] then return -1 end
 redis.call('HSET', KEYS[1], 'state', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 if tonumber(ARGV[4]) >= 0 then redis.call('HSET', KEYS[1], 'file:' .. ARGV[4], ARGV[5]) end
-redis.call('HINCRBY', KEYS[2], 'records', ARGV[6])
-redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[7])
-redis.call('HINCRBY', KEYS[2], 'files', ARGV[8])
+redis.call('HINCRBY', KEYS[2], ARGV[11], ARGV[6])
+redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[7])
+redis.call('HINCRBY', KEYS[2], ARGV[13], ARGV[8])
 redis.call('HDEL', KEYS[2], 'open:' .. ARGV[9])
 return 1`;
 
@@ -84,7 +86,8 @@ return 1`;
 
 // A restarted walk forgets its durable files (the finalizer will sweep them) and takes what it had
 // counted back out of the run's totals, reading both from the stored state so the two can never
-// disagree. ARGV: epoch, the state this follows, shard id. Returns the new state.
+// disagree. ARGV: epoch, the state this follows, shard id, the table's counter fields (records,
+// bytes, files). Returns the new state.
 const RESTART = `${FENCE}
 local current = redis.call('HGET', KEYS[1], 'state') or ''
 if current ~= ARGV[2] then return -1 end
@@ -99,9 +102,9 @@ end
 local walk = (tonumber(state.walk) or 0) + 1
 local fresh = '{"nextToken":null,"fileSeq":0,"records":0,"bytes":0,"walk":' .. walk .. ',"done":false}'
 redis.call('HSET', KEYS[1], 'state', fresh)
-redis.call('HINCRBY', KEYS[2], 'records', string.format('%d', 0 - (tonumber(state.records) or 0)))
-redis.call('HINCRBY', KEYS[2], 'bytes', string.format('%d', 0 - (tonumber(state.bytes) or 0)))
-redis.call('HINCRBY', KEYS[2], 'files', string.format('%d', 0 - files))
+redis.call('HINCRBY', KEYS[2], ARGV[4], string.format('%d', 0 - (tonumber(state.records) or 0)))
+redis.call('HINCRBY', KEYS[2], ARGV[5], string.format('%d', 0 - (tonumber(state.bytes) or 0)))
+redis.call('HINCRBY', KEYS[2], ARGV[6], string.format('%d', 0 - files))
 redis.call('HDEL', KEYS[2], 'open:' .. ARGV[3])
 return fresh`;
 
@@ -179,6 +182,7 @@ export class CheckpointStore implements ShardCheckpoints {
       file ? 1 : 0,
       shard,
       this.ttlMs,
+      ...counterFields(shard),
     );
     this.check(result);
     return next;
@@ -186,7 +190,7 @@ export class CheckpointStore implements ShardCheckpoints {
 
   /** Starts the shard's walk over: forgets its files and counts. Fenced, and only if Redis still holds `stored`. */
   async restart(shard: string, epoch: number, stored: string): Promise<{ checkpoint: ShardCheckpoint; stored: string }> {
-    const result = await this.redis.eval(RESTART, 2, this.key(shard), this.keys.run(this.snapshotId), epoch, stored, shard);
+    const result = await this.redis.eval(RESTART, 2, this.key(shard), this.keys.run(this.snapshotId), epoch, stored, shard, ...counterFields(shard));
     if (typeof result !== 'string') this.check(result);
     const fresh = String(result);
     return { checkpoint: JSON.parse(fresh) as ShardCheckpoint, stored: fresh };
@@ -230,4 +234,20 @@ export class CheckpointStore implements ShardCheckpoints {
     if (result === -1) throw new CheckpointDivergedError(`the checkpoint of a shard of run ${this.snapshotId} is not the one this worker last wrote`);
     throw new FencedError(`another worker now owns this shard of run ${this.snapshotId}`);
   }
+}
+
+/**
+ * The run-hash fields a unit's durable files count in: `records`, `bytes`, `files` for the users
+ * table's shards (`0`…`f`, `all`), `<table>:records`… for another table's (`groups.all`).
+ */
+export function counterFields(unit: string): [string, string, string] {
+  const table = tableOfUnit(unit);
+  if (table === USERS_TABLE) return ['records', 'bytes', 'files'];
+  return [`${table}:records`, `${table}:bytes`, `${table}:files`];
+}
+
+/** The table a checkpoint unit walks: the part before its dot, or users for a bare shard id. */
+export function tableOfUnit(unit: string): string {
+  const dot = unit.indexOf('.');
+  return dot === -1 ? USERS_TABLE : unit.slice(0, dot);
 }

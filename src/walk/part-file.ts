@@ -10,6 +10,8 @@ export interface SealedPart extends StagedFile {
   /** The URL it is published at. */
   readonly url: string;
   readonly records: number;
+  /** The keys of its records, for a table whose source asks (TableSource.keyOf). */
+  readonly keys?: readonly string[];
 }
 
 /** Where a part file goes: published under `key`, staged first under `stagingKey` (see ObjectSink.openStaged). */

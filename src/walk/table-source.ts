@@ -28,4 +28,9 @@ export interface TableSource<Item, Rec extends object = object> {
   pages(cursor: string | undefined, signal: AbortSignal): AsyncGenerator<TablePage<Item>, void, undefined>;
   /** Maps one item to its output record. Pure. */
   toRecord(item: Item): Rec;
+  /**
+   * For small tables whose keys later work needs (groups: the membership walk is planned from the
+   * group names): each sealed file records the keys of its records (`SealedPart.keys`).
+   */
+  keyOf?(record: Rec): string;
 }

@@ -32,8 +32,13 @@ export interface ShardFiles {
 export interface ShardWalkContext<Item, Rec extends object> {
   /** The table's page source and record mapping for this shard. */
   readonly source: TableSource<Item, Rec>;
-  /** Names the shard in checkpoint keys and file names (`0`…`f`, `all`, …). */
+  /** Names the shard in file names (`0`…`f`, `all`, a batch number). */
   readonly shard: string;
+  /**
+   * Names the shard's checkpoint, unique within the run across tables (`groups.all`,
+   * `group_memberships.3`). @default shard (the users table's shards)
+   */
+  readonly unit?: string | undefined;
   /** The run the files belong to. */
   readonly run: RunLocation;
   readonly files: ShardFiles;
@@ -76,7 +81,7 @@ const MAX_RECLAIMS = 5;
 export async function walkShard<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>): Promise<ShardOutcome> {
   for (let reclaims = 0; ; reclaims++) {
     try {
-      return await walkClaimed(context, await context.checkpoints.claim(context.shard));
+      return await walkClaimed(context, await context.checkpoints.claim(unitOf(context)));
     } catch (error) {
       if (!(error instanceof CheckpointDivergedError) || reclaims >= MAX_RECLAIMS) throw error;
       if (!(await context.mayReclaim?.())) throw new FencedError(`${error.message}, and this worker no longer holds the shard's job`);
@@ -87,6 +92,7 @@ export async function walkShard<Item, Rec extends object>(context: ShardWalkCont
 
 async function walkClaimed<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, claimed: ClaimedShard): Promise<ShardOutcome> {
   const { shard, checkpoints } = context;
+  const unit = unitOf(context);
   const { epoch } = claimed;
   // Moved by every commit, so a restart after a rejected cursor follows the last one.
   const position: Position = { checkpoint: claimed.checkpoint, stored: claimed.stored };
@@ -100,7 +106,7 @@ async function walkClaimed<Item, Rec extends object>(context: ShardWalkContext<I
         throw new FatalExportError(`${error.message}; the walk of shard ${shard} restarted ${restarts - 1} times, giving up`);
       }
       context.log.warn({ reason: error.message }, 'pagination token rejected; restarting the shard');
-      Object.assign(position, await checkpoints.restart(shard, epoch, position.stored));
+      Object.assign(position, await checkpoints.restart(unit, epoch, position.stored));
     }
   }
   return { status: 'done', records: position.checkpoint.records, files: position.checkpoint.fileSeq };
@@ -112,16 +118,21 @@ interface Position {
   stored: string;
 }
 
+const unitOf = (context: ShardWalkContext<unknown, object>): string => context.unit ?? context.shard;
+
 const fileKey = (context: ShardWalkContext<unknown, object>, seq: number): string =>
   dataFileKey(context.run, context.shard, seq, context.files.gzip, context.source.table);
 
 /** Walks from `position` (moving it with every commit) until the shard is done or stopped. */
 async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, epoch: number, position: Position): Promise<'done' | 'paused'> {
   const { source, shard, sink, checkpoints, progress, stop, files } = context;
+  const unit = unitOf(context);
   const lost = context.lost;
   const fenced = (): Error =>
     lost?.reason instanceof Error ? lost.reason : new FencedError(`lost shard ${shard} of run ${context.run.snapshotId} to another worker; discarding its open file`);
   let part: PartFile | null = null;
+  // The keys of the open file's records, for a source that wants them (see TableSource.keyOf).
+  let keys: string[] = [];
   // The cursor of the first page not yet appended to any file.
   let cursor = position.checkpoint.nextToken ?? undefined;
 
@@ -132,15 +143,17 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
   const seal = async (cursorAfter: string | undefined, finished: boolean): Promise<void> => {
     let sealed: SealedPart | null = null;
     if (part !== null) {
-      await checkpoints.assertOwner(shard, epoch);
+      await checkpoints.assertOwner(unit, epoch);
       try {
         sealed = await part.seal();
       } catch (error) {
         // A worker that stalled here may find its staged file swept by the finalizer: say why.
-        await checkpoints.assertOwner(shard, epoch);
+        await checkpoints.assertOwner(unit, epoch);
         throw error;
       }
+      if (source.keyOf) sealed = { ...sealed, keys };
       part = null;
+      keys = [];
     }
     const { checkpoint } = position;
     const next: ShardCheckpoint = {
@@ -152,7 +165,7 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
       done: finished,
     };
     try {
-      position.stored = await checkpoints.commit(shard, epoch, position.stored, next, sealed, checkpoint.fileSeq);
+      position.stored = await checkpoints.commit(unit, epoch, position.stored, next, sealed, checkpoint.fileSeq);
       position.checkpoint = next;
     } catch (error) {
       // Not ours to publish: whoever owns the shard now stages this file again.
@@ -183,6 +196,7 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
       if (page.items.length > 0) {
         if (part === null) part = await openPart(context, epoch, position.checkpoint.fileSeq);
         const records = page.items.map((item) => source.toRecord(item));
+        if (source.keyOf) for (const record of records) keys.push(source.keyOf(record));
         await part.append(encodeNdjson(records), records.length);
       }
       cursor = page.next;
@@ -210,11 +224,12 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
  */
 async function openPart(context: ShardWalkContext<unknown, object>, epoch: number, seq: number): Promise<PartFile> {
   const { run, shard, files, source, sink } = context;
+  const unit = unitOf(context);
   const tag = `e${epoch}-${randomBytes(3).toString('hex')}`;
   const stagingKey = stagedFileKey(run, source.table, shard, seq, files.gzip, tag);
   const part = await PartFile.open(sink, { key: fileKey(context, seq), stagingKey }, { gzip: files.gzip, gzipLevel: files.gzipLevel });
   try {
-    await context.checkpoints.recordStaged(shard, epoch, part.location);
+    await context.checkpoints.recordStaged(unit, epoch, part.location);
   } catch (error) {
     await part.discard();
     throw error;

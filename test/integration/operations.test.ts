@@ -51,6 +51,7 @@ function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): Sched
     filter: null,
     attributes: null,
     gzip: true,
+    groups: true,
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,
@@ -240,7 +241,7 @@ describe("the operator's view", () => {
     expect(value('cognito_export_users_exported_total')).toBe(1234);
     expect(value('cognito_export_files_written_total')).toBe(status.files);
     expect(value('cognito_export_list_users_calls_total')).toBe(stats.calls.ListUsers);
-    expect(value('cognito_export_throttles_total')).toBe(stats.throttled.ListUsers);
+    expect(value('cognito_export_throttles_total')).toBe(Object.values(stats.throttled).reduce((sum, n) => sum + n, 0));
     expect(value('cognito_export_runs_finished_total')).toBe(1);
     expect(value('cognito_export_last_success_timestamp_seconds')).toBe(Date.parse(status.completedAt ?? '') / 1000);
     expect(text).toMatch(/cognito_export_run_duration_seconds_count\{user_pool_id="[^"]+",outcome="completed"\} 1/);

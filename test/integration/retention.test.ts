@@ -75,6 +75,7 @@ async function writeRun(sink: ObjectSink, location: RunLocation, { complete = tr
     shards: 16,
     dataset: 'pool',
     pointer: 'latest.json',
+    tables: {},
     filter: null,
     attributes: null,
     format: 'ndjson',
@@ -309,7 +310,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     expect(await contents(sink)).toEqual(without(before, keysOf(a, b)));
   });
 
-  it('lists the data and manifest folders once each, however many runs there are', async () => {
+  it("lists each table's data folder and the manifest folder once each, however many runs there are", async () => {
     const runs = Array.from({ length: 40 }, (_, i) => run(Math.floor(i / 4), (i % 4) * 1000));
     await Promise.all(runs.map((r) => writeRun(sink, r, { files: 1 })));
     const newest = runs[runs.length - 1] as RunLocation;
@@ -321,7 +322,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     expect(result.kept).toEqual(ids(...runs.slice(-3).reverse()));
     expect(result.deleted).toEqual(ids(...runs.slice(0, -3).reverse()));
     expect(result.objects).toBe(2 * 37);
-    expect(calls.listKeys).toEqual([`users/user_pool_id=${POOL}/`, `manifests/user_pool_id=${POOL}/`]);
+    expect(calls.listKeys).toEqual([`users/user_pool_id=${POOL}/`, `groups/user_pool_id=${POOL}/`, `group_memberships/user_pool_id=${POOL}/`, `manifests/user_pool_id=${POOL}/`]);
     expect(calls.deleteObjects.map((keys) => keys.length)).toEqual([37, 37]);
     expect(await keysOfSink(sink, '')).toEqual([...keysOf(), ...runs.slice(-3).flatMap((r) => [dataFileKey(r, '0', 0, true), manifestKey(r)]), latestKey(POOL)].sort());
   });

@@ -56,7 +56,8 @@ describe('an S3 that slows down, fails and drops answers', () => {
       ...(await harness.queues.shards.getJobs(['completed'])).filter((job) => (job.data as { snapshotId: string }).snapshotId === status.spec.snapshotId),
       ...(await harness.queues.runs.getJobs(['completed'])).filter((job) => (job.data as { snapshotId?: string }).snapshotId === status.spec.snapshotId),
     ];
-    expect(jobs.length).toBe(16 + 2);
+    // 16 users shards, the groups walk (no groups, so no membership shards), start and finalize.
+    expect(jobs.length).toBe(16 + 1 + 2);
     expect(jobs.map((job) => [job.attemptsStarted, job.attemptsMade])).toEqual(jobs.map(() => [1, 1]));
   });
 

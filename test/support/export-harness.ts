@@ -123,12 +123,14 @@ export async function readObject(url: string, s3?: S3TestServer): Promise<Buffer
 }
 
 /**
- * Every record the manifest's files hold, after checking each file's bytes, sha256 and record
- * count against the manifest.
+ * Every record the manifest's files of a table hold (users by default), after checking each file's
+ * bytes, sha256 and record count against the manifest.
  */
-export async function readManifestRecords(manifest: Manifest, s3?: S3TestServer): Promise<UserRecord[]> {
-  const records: UserRecord[] = [];
-  for (const file of manifest.files) {
+export async function readManifestRecords<R = UserRecord>(manifest: Manifest, s3?: S3TestServer, table = 'users'): Promise<R[]> {
+  const records: R[] = [];
+  const files = table === 'users' ? manifest.files : (manifest.tables[table]?.files ?? []);
+  if (table !== 'users' && manifest.tables[table] === undefined) throw new Error(`the manifest has no table ${table}`);
+  for (const file of files) {
     const stored = await readObject(file.url, s3);
     if (stored.length !== file.bytes) throw new Error(`${file.url}: ${stored.length} bytes, manifest says ${file.bytes}`);
     const sha = createHash('sha256').update(stored).digest('hex');
@@ -137,7 +139,7 @@ export async function readManifestRecords(manifest: Manifest, s3?: S3TestServer)
     const lines = text.split('\n');
     if (lines.pop() !== '') throw new Error(`${file.url} does not end with a newline`);
     if (lines.length !== file.records) throw new Error(`${file.url}: ${lines.length} lines, manifest says ${file.records}`);
-    for (const line of lines) records.push(JSON.parse(line) as UserRecord);
+    for (const line of lines) records.push(JSON.parse(line) as R);
   }
   return records;
 }

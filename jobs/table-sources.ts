@@ -1,0 +1,55 @@
+import type { RetryEvent } from '../src/limits/retry-policy.js';
+import { GROUPS_UNIT, membershipUnit, type RunSpec } from '../src/runs/run-spec.js';
+import { groupMembershipsTable } from '../src/tables/group-memberships-table.js';
+import { groupsTable } from '../src/tables/groups-table.js';
+import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
+import { usersTable } from '../src/tables/users-table.js';
+import type { TableSource } from '../src/walk/table-source.js';
+import type { ExportRuntime } from './export-runtime.js';
+import type { ShardJobData } from './queues.js';
+
+/** What a shard job observes of its calls. */
+export interface CallHooks {
+  readonly onCall: () => void;
+  readonly onRetry: (event: RetryEvent) => void;
+}
+
+/** A shard job's table source and the checkpoint unit it walks under. */
+export interface ShardSource {
+  readonly table: string;
+  readonly unit: string;
+  readonly source: TableSource<unknown, object>;
+}
+
+/**
+ * Builds the page source of a shard job's table, bound to its shard: ListUsers with the shard's
+ * filter, ListGroups, or ListUsersInGroup over a batch of groups, each paced by its quota's limiters.
+ */
+export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: ShardJobData, hooks: CallHooks): Promise<ShardSource> {
+  const table = data.table ?? USERS_TABLE;
+  const client = runtime.cognito(spec.region);
+  const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
+  const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId };
+  if (table === GROUPS_TABLE) {
+    const source = groupsTable({ ...common, limiters: await runtime.resourceReadLimiters(spec.region, spec.userPoolId), records });
+    return { table, unit: GROUPS_UNIT, source };
+  }
+  if (table === GROUP_MEMBERSHIPS_TABLE) {
+    const batch = Number(data.shard.id);
+    const source = groupMembershipsTable({
+      ...common,
+      groups: data.groups ?? [],
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+      onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
+      records,
+    });
+    return { table, unit: membershipUnit(batch), source };
+  }
+  const source = usersTable({
+    ...common,
+    filter: data.shard.filter,
+    limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+    records: { ...records, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
+  });
+  return { table, unit: data.shard.id, source };
+}
