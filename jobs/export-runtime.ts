@@ -9,7 +9,7 @@ import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
-import { RedisRateLimiter, type CallLimiter } from '../src/limits/rate-limiter.js';
+import { readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
@@ -34,7 +34,7 @@ export class ExportRuntime {
   readonly metrics = new ExportMetrics();
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   private s3Client: S3Client | undefined;
-  private readonly limiters = new Map<string, CallLimiter>();
+  private readonly limiters = new Map<string, RedisRateLimiter>();
   private readonly scope: RateLimitScope;
 
   constructor(
@@ -66,8 +66,12 @@ export class ExportRuntime {
     return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix, this.options.retryPolicy);
   }
 
-  /** The shared limiter for ListUsers calls to `region` at `ratePerSecond` (default: COGNITO_RATE_LIMIT_RPS). */
-  async limiter(region: string, ratePerSecond: number = this.config.rateLimitRps): Promise<CallLimiter> {
+  /**
+   * The shared bucket for UserList calls (ListUsers, ListUsersInGroup) to `region` at `ratePerSecond`
+   * (default: COGNITO_RATE_LIMIT_RPS). Throws a FatalExportError when the worker cannot tell its account.
+   */
+  async rateLimiter(region: string, ratePerSecond: number | undefined = this.config.rateLimitRps): Promise<RedisRateLimiter> {
+    ratePerSecond ??= this.config.rateLimitRps;
     const scope = await this.scope.forRegion(region);
     const id = `${scope}@${ratePerSecond}`;
     let limiter = this.limiters.get(id);
@@ -76,6 +80,31 @@ export class ExportRuntime {
       this.limiters.set(id, limiter);
     }
     return limiter;
+  }
+
+  /**
+   * One flow's view of the shared bucket for `region` (a run's table walk, see `rateLimitFlow`): flows
+   * waiting at once share the rate equally. `ratePerSecond` undefined: COGNITO_RATE_LIMIT_RPS.
+   */
+  async limiter(region: string, ratePerSecond: number | undefined, flow: string): Promise<CallLimiter> {
+    return (await this.rateLimiter(region, ratePerSecond)).forFlow(flow);
+  }
+
+  /** The rate-limit scope (`<account>:<region>`) of `region` and its bucket's state, if it holds any. */
+  async limiterState(region: string): Promise<{ scope: string; state: LimiterState | undefined }> {
+    const scope = await this.scope.forRegion(region);
+    return { scope, state: await readLimiterState(this.redis, rateLimitKey(scope)) };
+  }
+
+  /** The scopes this process has drawn on (for the metrics). */
+  async limiterStates(): Promise<Map<string, LimiterState>> {
+    const states = new Map<string, LimiterState>();
+    const keys = new Set([...this.limiters.keys()].map((id) => id.slice(0, id.lastIndexOf('@'))));
+    for (const scope of keys) {
+      const state = await readLimiterState(this.redis, rateLimitKey(scope));
+      if (state) states.set(scope, state);
+    }
+    return states;
   }
 
   /** Releases the AWS clients (the Redis connection belongs to whoever opened it). */

@@ -4,6 +4,8 @@ import { RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { usersTable } from '../src/tables/users-table.js';
+import { rateLimitFlow } from '../src/limits/rate-limiter.js';
+import { USERS_TABLE } from '../src/storage/output-layout.js';
 import { runLocation } from '../src/runs/run-spec.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { ShardJobData } from './queues.js';
@@ -37,16 +39,22 @@ export async function processShardJob(
   const log = runtime.log.child({ snapshotId, shard: shard.id });
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
+    // Time this shard's calls waited for a slot since the last page was recorded.
+    let waitedMs = 0;
     const labels = { user_pool_id: spec.userPoolId };
     const { metrics } = runtime;
     const source = usersTable({
       client: runtime.cognito(spec.region),
       userPoolId: spec.userPoolId,
       filter: shard.filter,
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, rateLimitFlow(snapshotId, USERS_TABLE)),
       retryPolicy: runtime.options.retryPolicy,
       records: { userPoolId: spec.userPoolId, snapshotId, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
-      onCall: () => metrics.calls.inc(labels),
+      onCall: (slot) => {
+        metrics.calls.inc(labels);
+        metrics.slotWait.inc(labels, slot.waitedMs / 1000);
+        waitedMs += slot.waitedMs;
+      },
       onRetry: (event) => {
         if (event.errorClass === 'throttled') {
           counters.throttles += 1;
@@ -81,7 +89,8 @@ export async function processShardJob(
         page: async (fetched, openRecords) => {
           counters.users += fetched;
           counters.pages += 1;
-          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, openRecords);
+          const state = await runtime.runs.recordPage(snapshotId, shard.id, fetched, openRecords, waitedMs);
+          waitedMs = 0;
           if (state !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${state ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { classifyError, describeError, errorCode, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError, TokenRejectedError } from '../limits/export-errors.js';
-import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { CallLimiter, CallSlot } from '../limits/rate-limiter.js';
 import { withRetries, type RetryEvent, type RetryPolicy } from '../limits/retry-policy.js';
 
 /** ListUsers returns at most 60 users a call; more is an InvalidParameterException. */
@@ -34,8 +34,8 @@ export interface UserPagesOptions {
   readonly retryPolicy?: Partial<RetryPolicy>;
   /** Told about every retried failure (throttles are also reported to the limiter). */
   readonly onRetry?: (event: RetryEvent) => void;
-  /** Told just before every ListUsers call goes out, retries included (for metrics). */
-  readonly onCall?: () => void;
+  /** Told just before every ListUsers call goes out, retries included, with its slot (for metrics: how long it waited). */
+  readonly onCall?: (slot: CallSlot) => void;
 }
 
 /**
@@ -58,11 +58,14 @@ export async function* listUserPages(options: UserPagesOptions): AsyncGenerator<
       ...(token ? { PaginationToken: token } : {}),
     };
     let response: ListUsersCommandOutput;
+    // The slot of the attempt in flight: a throttle is reported with it, so the limiter can tell
+    // whether the call went out before or after its last cut.
+    let slot: CallSlot | undefined;
     try {
       response = await withRetries(
         async () => {
-          await limiter.acquire(signal);
-          options.onCall?.();
+          slot = await limiter.acquire(signal);
+          options.onCall?.(slot);
           return client.send(new ListUsersCommand(input));
         },
         {
@@ -70,7 +73,7 @@ export async function* listUserPages(options: UserPagesOptions): AsyncGenerator<
           policy: options.retryPolicy,
           onRetry: async (event) => {
             options.onRetry?.(event);
-            if (event.errorClass === 'throttled') await limiter.reportThrottle();
+            if (event.errorClass === 'throttled') await limiter.reportThrottle(slot);
           },
         },
       );

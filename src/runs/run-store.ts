@@ -18,6 +18,8 @@ export interface RunStatus {
   readonly bytes: number;
   readonly throttles: number;
   readonly retries: number;
+  /** Time the run's calls spent waiting for a rate-limit slot, summed over its shards (ms). */
+  readonly slotWaitMs: number;
   /** Shards finished so far. */
   readonly shardsDone: number;
   /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
@@ -68,10 +70,11 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[
 redis.call('PEXPIRE', KEYS[2], 30 * 24 * 3600 * 1000)
 return 1`;
 
-// KEYS[1] run hash. ARGV: shard, users fetched, open records. Returns the run's state.
+// KEYS[1] run hash. ARGV: shard, users fetched, open records, ms waited for rate-limit slots. Returns the run's state.
 const PAGE = `
 redis.call('HINCRBY', KEYS[1], 'pages', 1)
 redis.call('HINCRBY', KEYS[1], 'fetched', ARGV[2])
+if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'slot_wait_ms', ARGV[4]) end
 if tonumber(ARGV[3]) > 0 then redis.call('HSET', KEYS[1], 'open:' .. ARGV[1], ARGV[3])
 else redis.call('HDEL', KEYS[1], 'open:' .. ARGV[1]) end
 return redis.call('HGET', KEYS[1], 'state')`;
@@ -131,9 +134,12 @@ export class RunStore {
     await this.redis.hset(this.keys.run(snapshotId), ...fields);
   }
 
-  /** Records a page of a shard; returns the run's state so a shard can stop when the run has failed. */
-  async recordPage(snapshotId: string, shard: string, fetched: number, openRecords: number): Promise<RunState | undefined> {
-    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, openRecords);
+  /**
+   * Records a page of a shard, and the time its calls waited for rate-limit slots since the last one;
+   * returns the run's state so a shard can stop when the run has failed.
+   */
+  async recordPage(snapshotId: string, shard: string, fetched: number, openRecords: number, slotWaitMs = 0): Promise<RunState | undefined> {
+    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, openRecords, Math.round(slotWaitMs));
     return (state ?? undefined) as RunState | undefined;
   }
 
@@ -224,6 +230,7 @@ export class RunStore {
       bytes: n('bytes'),
       throttles: n('throttles'),
       retries: n('retries'),
+      slotWaitMs: n('slot_wait_ms'),
       shardsDone,
       estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
       error: h.error,
