@@ -9,18 +9,20 @@ import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
-import { readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState } from '../src/limits/rate-limiter.js';
+import { readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
 import { RunStore } from '../src/runs/run-store.js';
 import { S3Sink } from '../src/storage/s3-sink.js';
 
-/** Test and demo hooks: client overrides and retry tuning. */
+/** Test and demo hooks: client overrides, retry and rate-limit tuning. */
 export interface RuntimeOptions {
   readonly cognito?: CognitoClientOverrides;
   readonly s3?: S3ClientOverrides;
   readonly retryPolicy?: Partial<RetryPolicy>;
+  /** The shared limiter's controller, e.g. a floor for a test that throttles at random. */
+  readonly rateLimit?: Omit<RateLimiterOptions, 'ratePerSecond'>;
 }
 
 /**
@@ -76,7 +78,7 @@ export class ExportRuntime {
     const id = `${scope}@${ratePerSecond}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {
-      limiter = new RedisRateLimiter(this.redis, rateLimitKey(scope), { ratePerSecond });
+      limiter = new RedisRateLimiter(this.redis, rateLimitKey(scope), { ...this.options.rateLimit, ratePerSecond });
       this.limiters.set(id, limiter);
     }
     return limiter;
