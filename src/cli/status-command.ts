@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { RunStatus } from '../runs/run-store.js';
+import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
 
@@ -20,11 +21,24 @@ export interface PoolStatus {
     etaSeconds?: number | undefined;
     throttles: number;
     shards: string;
+    /** Time the run's calls waited for rate-limit slots, summed over its shards. */
+    slotWaitSeconds: number;
+    /** The shared rate limit the run draws on (its AWS account and region), if it could be read. */
+    limiter?: LimiterView | undefined;
   };
   readonly lastSuccess?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string };
   readonly lastFailure?: { snapshotId: string; failedAt: string; reason: string; trigger: string };
   /** True when the pool's last scheduled run failed: `status` then exits non-zero. */
   readonly lastScheduledFailed: boolean;
+}
+
+/** The shared bucket of a run's account and region, as `status` shows it. */
+export interface LimiterView {
+  readonly scope: string;
+  readonly rateRps: number;
+  readonly ceilingRps: number | null;
+  readonly maxRps: number;
+  readonly throttlesPerMinute: number;
 }
 
 /** Reads the status of one pool or of every pool the deployment knows. */
@@ -38,7 +52,7 @@ export async function readStatus(context: CliContext, userPoolId?: string): Prom
     const history = await context.runtime.runs.history(pool);
     result.push({
       userPoolId: pool,
-      ...(run && (run.state === 'queued' || run.state === 'running') ? { active: activeView(run) } : {}),
+      ...(run && (run.state === 'queued' || run.state === 'running') ? { active: { ...activeView(run), limiter: await limiterView(context, run) } } : {}),
       ...(history.lastSuccess ? { lastSuccess: history.lastSuccess } : {}),
       ...(history.lastFailure ? { lastFailure: history.lastFailure } : {}),
       lastScheduledFailed: history.lastScheduled?.state === 'failed',
@@ -61,6 +75,27 @@ function activeView(run: RunStatus): NonNullable<PoolStatus['active']> {
     etaSeconds: eta === undefined ? undefined : Math.round(eta),
     throttles: run.throttles,
     shards: `${run.shardsDone}/${run.spec.shards}`,
+    slotWaitSeconds: Math.round(run.slotWaitMs / 100) / 10,
+  };
+}
+
+/** The bucket of the run's account and region; undefined when it holds nothing or the account cannot be told. */
+async function limiterView(context: CliContext, run: RunStatus): Promise<LimiterView | undefined> {
+  let read: { scope: string; state: LimiterState | undefined };
+  try {
+    read = await context.runtime.limiterState(run.spec.region);
+  } catch {
+    return undefined;
+  }
+  const { scope, state } = read;
+  if (!state) return undefined;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    scope,
+    rateRps: round(state.rateRps),
+    ceilingRps: state.ceilingRps === null ? null : round(state.ceilingRps),
+    maxRps: state.maxRps,
+    throttlesPerMinute: round(state.throttlesPerMinute),
   };
 }
 
@@ -96,6 +131,11 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       const pct = a.percent === undefined ? '' : ` (${a.percent}%)`;
       const eta = a.etaSeconds === undefined ? '' : ` eta ${a.etaSeconds}s`;
       lines.push(`  running   ${a.snapshotId}: ${a.users}${a.estimatedUsers ? `/~${a.estimatedUsers}` : ''} users${pct}${eta}, shards ${a.shards}, throttles ${a.throttles}`);
+      const l = a.limiter;
+      const limiter = l
+        ? `${l.rateRps} calls/s now (max ${l.maxRps}${l.ceilingRps === null ? '' : `, ceiling ${l.ceilingRps}`}), ${l.throttlesPerMinute} throttles/min in ${l.scope}; `
+        : '';
+      lines.push(`  limiter   ${limiter}shards waited ${a.slotWaitSeconds} s for slots`);
     }
     const s = pool.lastSuccess;
     lines.push(s ? `  last good ${s.snapshotId} at ${s.completedAt}: ${s.records} users, ${s.manifestUrl}` : '  last good none');
