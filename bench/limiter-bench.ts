@@ -1,22 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
-import { loadConfig } from '../src/config/app-config.js';
-import { buildRunSpec } from '../src/runs/export-request.js';
-import { createLogger } from '../src/ops/logger.js';
-import { connectRedis } from '../src/redis/redis-connection.js';
-import { rateLimitKey } from '../src/redis/redis-keys.js';
 import type { RunStatus } from '../src/runs/run-store.js';
-import type { ShardCount } from '../src/runs/shard-plan.js';
-import { ExportRuntime } from '../jobs/export-runtime.js';
-import { ExportQueues } from '../jobs/queues.js';
-import { requestExport } from '../jobs/request-export.js';
 import { waitForRun } from '../jobs/wait-for-run.js';
-import { startCli, type MeasuredProcess } from './cli-process.js';
 import type { EmulatorProcess } from './emulator-process.js';
+import { perSecond, sampler, whenCalls, windowOf, type RateSeries, type Sample } from './emulator-sampler.js';
+import { deploy, RATE, request } from './limiter-deployment.js';
 
 /**
  * The limiter as a neighbour on the account's UserList quota (30/s in the emulator), four scenarios:
@@ -47,29 +33,11 @@ export interface LimiterRow {
   readonly met: boolean;
 }
 
-/** Calls per second, for the picture: one point per second. */
-export interface RateSeries {
-  readonly exporter: number[];
-  readonly exporterThrottled: number[];
-  readonly app: number[];
-  readonly appThrottled: number[];
-  /** When the app's bursts ran (s from the start). */
-  readonly bursts: [number, number][];
-}
-
 /** What the limiter group produced. */
 export interface LimiterBenchResult {
   readonly rows: LimiterRow[];
   /** Scenario 3, per second. */
   readonly burstSeries: RateSeries | null;
-}
-
-interface Sample {
-  readonly t: number;
-  readonly calls: number;
-  readonly throttled: number;
-  readonly appCalls: number;
-  readonly appThrottled: number;
 }
 
 /** Settings of the group. */
@@ -81,137 +49,6 @@ export interface LimiterBenchOptions {
   readonly log: (line: string) => void;
   /** Which of the four to run. @default all */
   readonly scenarios?: ReadonlySet<number>;
-}
-
-const RATE = 25;
-
-/** A deployment of workers with a bucket of its own. */
-interface Deployment {
-  readonly runtime: ExportRuntime;
-  readonly queues: ExportQueues;
-  readonly redis: Redis;
-  readonly scope: string;
-  readonly workers: MeasuredProcess[];
-  readonly directory: string;
-  close(): Promise<void>;
-}
-
-async function deploy(emulator: EmulatorProcess, redisUrl: string, workers: number, extraEnv: Record<string, string> = {}): Promise<Deployment> {
-  const account = `bench-${randomBytes(4).toString('hex')}`;
-  const env = {
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `{bench-${randomBytes(4).toString('hex')}}`,
-    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: emulator.url,
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCOUNT_ID: account,
-    COGNITO_RATE_LIMIT_RPS: String(RATE),
-    ADMIN_PORT: 'off',
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  };
-  const started = Array.from({ length: workers }, () => startCli(['worker'], { ...env, LOG_LEVEL: 'info' }));
-  await Promise.all(started.map((w) => w.waitFor(/worker started/, 'stderr')));
-  const config = loadConfig(env);
-  const redis = await connectRedis(config.redisUrl);
-  const runtime = new ExportRuntime(config, redis, createLogger('warn', { pretty: false }));
-  const queues = new ExportQueues(runtime);
-  const directory = join(tmpdir(), `ce-bench-${randomBytes(4).toString('hex')}`);
-  const scope = `${account}:us-east-1`;
-  return {
-    runtime,
-    queues,
-    redis,
-    scope,
-    workers: started,
-    directory,
-    async close() {
-      await Promise.all(started.map((w) => w.stop()));
-      await queues.close();
-      await redis.del(rateLimitKey(scope));
-      runtime.destroy();
-      redis.disconnect();
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
-}
-
-async function request(d: Deployment, poolId: string, shards: ShardCount): Promise<string> {
-  const spec = buildRunSpec({ userPoolId: poolId, destination: pathToFileURL(join(d.directory, poolId)).href, shards, trigger: 'cli' }, d.runtime.config);
-  return (await requestExport(d.runtime, d.queues, spec)).snapshotId;
-}
-
-/** Samples the emulator's counters every 250 ms until stopped. */
-function sampler(emulator: EmulatorProcess): { samples: Sample[]; startedAt: number; stop(): void } {
-  const samples: Sample[] = [];
-  const started = performance.now();
-  const timer = setInterval(() => {
-    void emulator.stats().then((s) =>
-      samples.push({
-        t: (performance.now() - started) / 1000,
-        calls: s.calls.ListUsers ?? 0,
-        throttled: s.throttled.ListUsers ?? 0,
-        appCalls: s.app?.calls ?? 0,
-        appThrottled: s.app?.throttled ?? 0,
-      }),
-    );
-  }, 250);
-  return { samples, startedAt: started, stop: () => clearInterval(timer) };
-}
-
-/** The counters at time `t` (s), interpolated between samples. */
-function at(samples: readonly Sample[], t: number): Sample {
-  const i = samples.findIndex((s) => s.t >= t);
-  if (i <= 0) return (i === 0 ? samples[0] : samples[samples.length - 1]) as Sample;
-  const a = samples[i - 1] as Sample;
-  const b = samples[i] as Sample;
-  const f = (t - a.t) / (b.t - a.t);
-  const mix = (x: number, y: number) => x + (y - x) * f;
-  return { t, calls: mix(a.calls, b.calls), throttled: mix(a.throttled, b.throttled), appCalls: mix(a.appCalls, b.appCalls), appThrottled: mix(a.appThrottled, b.appThrottled) };
-}
-
-/** Per-second series from `from` to `to` (s). */
-function perSecond(samples: readonly Sample[], from: number, to: number): Omit<RateSeries, 'bursts'> {
-  const series = { exporter: [] as number[], exporterThrottled: [] as number[], app: [] as number[], appThrottled: [] as number[] };
-  for (let t = from; t + 1 <= to; t += 1) {
-    const a = at(samples, t);
-    const b = at(samples, t + 1);
-    series.exporter.push(b.calls - b.throttled - (a.calls - a.throttled));
-    series.exporterThrottled.push(b.throttled - a.throttled);
-    series.app.push(b.appCalls - b.appThrottled - (a.appCalls - a.appThrottled));
-    series.appThrottled.push(b.appThrottled - a.appThrottled);
-  }
-  return series;
-}
-
-/** The time (s) at which the exporter's calls first reach `count`. */
-function whenCalls(samples: readonly Sample[], count: number): number {
-  return samples.find((s) => s.calls >= count)?.t ?? 0;
-}
-
-interface Window {
-  readonly exporterRps: number;
-  readonly exporterThrottledPercent: number;
-  readonly appRps: number;
-  readonly appThrottledPercent: number | null;
-  readonly seconds: number;
-}
-
-function windowOf(samples: readonly Sample[], from: number, to: number): Window {
-  const a = at(samples, from);
-  const b = at(samples, to);
-  const seconds = to - from;
-  const calls = b.calls - a.calls;
-  const throttled = b.throttled - a.throttled;
-  const appCalls = b.appCalls - a.appCalls;
-  return {
-    exporterRps: (calls - throttled) / seconds,
-    exporterThrottledPercent: calls === 0 ? 0 : (throttled / calls) * 100,
-    appRps: (appCalls - (b.appThrottled - a.appThrottled)) / seconds,
-    appThrottledPercent: appCalls === 0 ? null : ((b.appThrottled - a.appThrottled) / appCalls) * 100,
-    seconds,
-  };
 }
 
 /** One export of `poolId` with the emulator's app set to `app`; the app starts when the walk does. */

@@ -1,4 +1,4 @@
-import type { RateSeries } from './limiter-bench.js';
+import type { RateSeries } from './emulator-sampler.js';
 
 /** What the chart shows around the series. */
 export interface RateChartOptions {
