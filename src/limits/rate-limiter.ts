@@ -85,9 +85,10 @@ export class RedisRateLimiter {
     if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
       throw new RangeError(`Expected \`ratePerSecond\` to be a number above 0, got \`${ratePerSecond}\``);
     }
-    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
-    this.settings = { ...DEFAULT_CONTROLLER, ...DEFAULT_BUCKET, ...defined, maxRps: ratePerSecond };
-    this.settings = { ...this.settings, minRps: Math.min(this.settings.minRps, ratePerSecond) };
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as Partial<BucketSettings>;
+    // A configured rate under the default minimum (0.1/s is allowed) is its own minimum.
+    const minRps = defined.minRps ?? Math.min(DEFAULT_CONTROLLER.minRps, ratePerSecond);
+    this.settings = { ...DEFAULT_CONTROLLER, ...DEFAULT_BUCKET, ...defined, minRps, maxRps: ratePerSecond };
     checkControllerSettings(this.settings);
     for (const name of ['catchUpMs', 'flowIdleMs'] as const) {
       const value = this.settings[name];
