@@ -4,6 +4,8 @@ import { startCli, type MeasuredProcess } from './cli-process.js';
 export interface EmulatorCounters {
   readonly calls: Record<string, number>;
   readonly throttled: Record<string, number>;
+  /** The emulated app's ListUsers calls (not in `calls`). */
+  readonly app?: { readonly calls: number; readonly throttled: number };
 }
 
 /** The emulator in a process of its own, so its memory and CPU are not counted as the workers'. */

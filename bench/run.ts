@@ -9,6 +9,7 @@ import { buildRunSpec } from '../src/runs/export-request.js';
 import { ExportRuntime } from '../jobs/export-runtime.js';
 import { createLogger } from '../src/ops/logger.js';
 import { connectRedis } from '../src/redis/redis-connection.js';
+import { rateLimitKey } from '../src/redis/redis-keys.js';
 import type { ShardCount } from '../src/runs/shard-plan.js';
 import { ExportQueues } from '../jobs/queues.js';
 import { requestExport } from '../jobs/request-export.js';
@@ -17,6 +18,8 @@ import { startCli, type MeasuredProcess } from './cli-process.js';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.js';
 import { benchPipeline, sampleUsers, type PipelineResult } from './pipeline-bench.js';
 import { benchPublish, type PublishResult } from './publish-bench.js';
+import { LATENCY_BASE, LATENCY_JITTER, limiterTable, runLimiterBench, type LimiterBenchResult } from './limiter-bench.js';
+import { rateChart } from './rate-chart.js';
 
 /** One export measured end to end. */
 interface ScenarioResult {
@@ -57,8 +60,22 @@ const { values: args } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     save: { type: 'boolean', default: false },
+    // Comma-separated groups to run: throughput, memory, pipeline, limiter (default: all).
+    only: { type: 'string' },
+    // Comma-separated limiter scenarios (1 to 4) to run (default: all).
+    'limiter-scenarios': { type: 'string' },
   },
 });
+
+const GROUPS = ['throughput', 'memory', 'pipeline', 'limiter'] as const;
+const groups = new Set((args.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()));
+for (const group of groups) {
+  if (!(GROUPS as readonly string[]).includes(group)) {
+    process.stderr.write(`bench: --only: expected some of ${GROUPS.join(', ')}, got \`${group}\`\n`);
+    process.exit(2);
+  }
+}
+if (args['skip-memory']) groups.delete('memory');
 
 const quick = args.quick ?? false;
 const users = quick ? 20_000 : Number(args.users);
@@ -75,6 +92,8 @@ const HEAP_CAP = [`--max-old-space-size=${HEAP_CAP_MB}`];
 
 async function runScenario(emulator: EmulatorProcess, scenario: Scenario): Promise<ScenarioResult> {
   const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
+  // A rate-limit bucket of its own (it is named by the account): nothing one scenario learned carries over.
+  const account = `bench-${randomBytes(4).toString('hex')}`;
   const directory = join(tmpdir(), `ce-bench-${randomBytes(4).toString('hex')}`);
   const env = {
     REDIS_URL: redisUrl,
@@ -84,6 +103,7 @@ async function runScenario(emulator: EmulatorProcess, scenario: Scenario): Promi
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_REGION: 'us-east-1',
     COGNITO_RATE_LIMIT_RPS: String(scenario.rateLimit),
+    AWS_ACCOUNT_ID: account,
     ADMIN_PORT: 'off',
     LOG_LEVEL: 'info',
   };
@@ -114,6 +134,7 @@ async function runScenario(emulator: EmulatorProcess, scenario: Scenario): Promi
   const rss = Math.max(...workers.map((w) => w.peakRssMiB()));
   await Promise.all(workers.map((w) => w.stop()));
   await queues.close();
+  await redis.del(rateLimitKey(`${account}:us-east-1`));
   runtime.destroy();
   redis.disconnect();
   await rm(directory, { recursive: true, force: true });
@@ -171,25 +192,36 @@ async function main(): Promise<void> {
   const base = Math.max(0, latency - jitter / 2);
   log(`bench: ${users} users, latency ${latency} ms ± ${jitter / 2}, emulated quota ${quota}/s, on ${cpus().length} cores`);
 
-  const emulator = await startEmulatorProcess(users, ['--latency-ms', String(base), '--jitter-ms', String(jitter), '--quota-rps', String(quota)]);
-  try {
-    const small = await emulator.createPool(sequentialUsers, 2);
-    const scenarios: Scenario[] = [
-      { name: '1 shard, 1 worker, limiter 30/s', poolId: small, users: sequentialUsers, shards: 1, workers: 1, rateLimit: 30, quota },
-      { name: '16 shards, 1 worker, limiter 30/s', poolId: emulator.poolId, users, shards: 16, workers: 1, rateLimit: 30, quota },
-      { name: '16 shards, 3 workers, limiter 30/s', poolId: emulator.poolId, users, shards: 16, workers: 3, rateLimit: 30, quota },
-      { name: '16 shards, 3 workers, limiter 25/s', poolId: emulator.poolId, users, shards: 16, workers: 3, rateLimit: 25, quota },
-    ];
-    for (const scenario of scenarios) {
-      log(`running: ${scenario.name} (${scenario.users} users)`);
-      results.push(await runScenario(emulator, scenario));
+  let limiter: LimiterBenchResult | null = null;
+  if (groups.has('throughput') || groups.has('limiter')) {
+    const seeded = groups.has('throughput') ? users : 0;
+    const emulator = await startEmulatorProcess(seeded, ['--latency-ms', String(base), '--jitter-ms', String(jitter), '--quota-rps', String(quota)]);
+    try {
+      if (groups.has('throughput')) {
+        const small = await emulator.createPool(sequentialUsers, 2);
+        const scenarios: Scenario[] = [
+          { name: '1 shard, 1 worker, limiter 30/s', poolId: small, users: sequentialUsers, shards: 1, workers: 1, rateLimit: 30, quota },
+          { name: '16 shards, 1 worker, limiter 30/s', poolId: emulator.poolId, users, shards: 16, workers: 1, rateLimit: 30, quota },
+          { name: '16 shards, 3 workers, limiter 30/s', poolId: emulator.poolId, users, shards: 16, workers: 3, rateLimit: 30, quota },
+          { name: '16 shards, 3 workers, limiter 25/s', poolId: emulator.poolId, users, shards: 16, workers: 3, rateLimit: 25, quota },
+        ];
+        for (const scenario of scenarios) {
+          log(`running: ${scenario.name} (${scenario.users} users)`);
+          results.push(await runScenario(emulator, scenario));
+        }
+      }
+      if (groups.has('limiter')) {
+        if (base !== LATENCY_BASE || jitter !== LATENCY_JITTER) log('limiter: its scenarios assume the default latency (150 ms ± 25)');
+        const picked = args['limiter-scenarios']?.split(',').map(Number);
+        limiter = await runLimiterBench({ emulator, redisUrl, quota, quick, log, ...(picked ? { scenarios: new Set(picked) } : {}) });
+      }
+    } finally {
+      await emulator.stop();
     }
-  } finally {
-    await emulator.stop();
   }
 
   let publish: PublishResult | undefined;
-  if (!args['skip-memory']) {
+  if (groups.has('memory')) {
     // Memory: no latency, no quota, so the worker runs flat out and holds as much in flight as it ever will.
     const big = await startEmulatorProcess(bigUsers);
     try {
@@ -210,12 +242,14 @@ async function main(): Promise<void> {
     }
   }
 
-  log('running: pipeline alone');
-  const sample = await sampleUsers();
-  await benchPipeline(sample, 60_000, 6); // warm-up: JIT and zlib
-  const pipelines = [];
-  for (const level of [6, 1, null]) pipelines.push(await benchPipeline(sample, Number(args['pipeline-users']), level));
-  const pipeline = pipelines[0] as PipelineResult;
+  const pipelines: PipelineResult[] = [];
+  if (groups.has('pipeline')) {
+    log('running: pipeline alone');
+    const sample = await sampleUsers();
+    await benchPipeline(sample, 60_000, 6); // warm-up: JIT and zlib
+    for (const level of [6, 1, null]) pipelines.push(await benchPipeline(sample, Number(args['pipeline-users']), level));
+  }
+  const pipeline = pipelines[0];
 
   const find = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
   const sequential = find('1 shard');
@@ -228,39 +262,52 @@ async function main(): Promise<void> {
     shardedQuotaPercent: sharded?.quotaPercent ?? null,
     threeWorkersQuotaPercent: three30?.quotaPercent ?? null,
     threeWorkersAt25CallsPerSecond: three25?.callsPerSecond ?? null,
-    pipelineUsersPerCoreSecond: pipeline.usersPerCpuSecond,
-    coreShareAtCeiling: (1800 / pipeline.usersPerCpuSecond) * 100,
+    pipelineUsersPerCoreSecond: pipeline?.usersPerCpuSecond ?? null,
+    coreShareAtCeiling: pipeline ? (1800 / pipeline.usersPerCpuSecond) * 100 : null,
     rssGrowthBigVsSmallMiB: mem.length === 2 ? (mem[1]?.peakRssMiB ?? 0) - (mem[0]?.peakRssMiB ?? 0) : null,
   };
 
   const out = [
-    table(results),
-    '',
+    results.length > 0 ? `${table(results)}\n` : '',
     ...pipelines.map(
       (p) =>
         `pipeline alone (records → NDJSON → ${p.gzipLevel === null ? 'no gzip' : `gzip level ${p.gzipLevel}`} → file): ` +
         `${fixed(p.usersPerCpuSecond, 0)} users/s per core, ${fixed(p.bytes / p.users, 0)} bytes/user`,
     ),
-    `16 shards vs 1 shard: ${fixed(ratios.shardedVsSequential, 2)}× the users/s`,
-    `16 shards, limiter 30/s: ${fixed(ratios.shardedQuotaPercent)}% of the ${quota}/s quota (1 worker), ${fixed(ratios.threeWorkersQuotaPercent)}% (3 workers)`,
-    `limiter 25/s shared by 3 workers: ${fixed(ratios.threeWorkersAt25CallsPerSecond, 2)} calls/s combined`,
-    `at the 1,800 users/s ceiling the pipeline (gzip level 6) needs ${fixed(ratios.coreShareAtCeiling, 2)}% of a core`,
+    ...(groups.has('throughput')
+      ? [
+          `16 shards vs 1 shard: ${fixed(ratios.shardedVsSequential, 2)}× the users/s`,
+          `16 shards, limiter 30/s: ${fixed(ratios.shardedQuotaPercent)}% of the ${quota}/s quota (1 worker), ${fixed(ratios.threeWorkersQuotaPercent)}% (3 workers)`,
+          `limiter 25/s shared by 3 workers: ${fixed(ratios.threeWorkersAt25CallsPerSecond, 2)} calls/s combined`,
+        ]
+      : []),
+    ratios.coreShareAtCeiling === null ? '' : `at the 1,800 users/s ceiling the pipeline (gzip level 6) needs ${fixed(ratios.coreShareAtCeiling, 2)}% of a core`,
     ratios.rssGrowthBigVsSmallMiB === null ? '' : `peak RSS, ${bigUsers / 1000}k vs 100k users: ${ratios.rssGrowthBigVsSmallMiB >= 0 ? '+' : ''}${fixed(ratios.rssGrowthBigVsSmallMiB, 0)} MiB`,
     publish === undefined
       ? ''
       : `publishing a ${publish.users / 1000}k-user run to S3 (s3rver): ${publish.files} files, finalizer ${fixed(publish.finalizerSeconds, 2)} s; ` +
         `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
-  ].join('\n');
+    limiter ? `\n${limiterTable(limiter.rows)}` : '',
+  ]
+    .filter((line) => line !== '')
+    .join('\n');
   process.stdout.write(`${out}\n`);
 
   // Kept results (quoted in the README) only with --save; other runs go to a git-ignored folder.
   const resultsDir = join(process.cwd(), 'bench', 'results', ...(args.save ? [] : ['unsaved']));
   await mkdir(resultsDir, { recursive: true });
-  const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const file = `${stem}.json`;
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
-  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']) };
-  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish }, null, 2)}\n`);
+  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, groups: [...groups] };
+  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, limiter };
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
+  if (limiter?.burstSeries) {
+    const title = `Scenario 3: the exporter (limit 25/s) beside an app bursting to 20/s, quota ${quota}/s`;
+    await writeFile(`${stem}-limiter.svg`, rateChart(limiter.burstSeries, { title, quota, configured: 25 }));
+    process.stderr.write(`written ${stem}-limiter.svg\n`);
+  }
 }
 
 await main();

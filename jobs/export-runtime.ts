@@ -10,7 +10,7 @@ import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
-import { RedisRateLimiter, type CallLimiter } from '../src/limits/rate-limiter.js';
+import { readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
@@ -21,11 +21,13 @@ import { S3Sink } from '../src/storage/s3-sink.js';
 export const RESOURCE_READ_POOL_RPS = 4;
 export const RESOURCE_READ_ACCOUNT_RPS = 18;
 
-/** Test and demo hooks: client overrides and retry tuning. */
+/** Test and demo hooks: client overrides, retry and rate-limit tuning. */
 export interface RuntimeOptions {
   readonly cognito?: CognitoClientOverrides;
   readonly s3?: S3ClientOverrides;
   readonly retryPolicy?: Partial<RetryPolicy>;
+  /** The shared limiter's controller, e.g. a floor for a test that throttles at random. */
+  readonly rateLimit?: Omit<RateLimiterOptions, 'ratePerSecond'>;
 }
 
 /**
@@ -41,7 +43,7 @@ export class ExportRuntime {
   readonly name = `${hostname()}:${process.pid}`;
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   private s3Client: S3Client | undefined;
-  private readonly limiters = new Map<string, CallLimiter>();
+  private readonly limiters = new Map<string, RedisRateLimiter>();
   private readonly scope: RateLimitScope;
 
   constructor(
@@ -73,25 +75,59 @@ export class ExportRuntime {
     return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix, this.options.retryPolicy);
   }
 
-  /** The shared limiter for ListUsers calls to `region` at `ratePerSecond` (default: COGNITO_RATE_LIMIT_RPS). */
-  async limiter(region: string, ratePerSecond: number = this.config.rateLimitRps): Promise<CallLimiter> {
-    return this.bucket(await this.scope.forRegion(region), ratePerSecond);
+  /**
+   * The shared bucket for UserList calls (ListUsers, ListUsersInGroup) to `region` at `ratePerSecond`
+   * (default: COGNITO_RATE_LIMIT_RPS). Throws a FatalExportError when the worker cannot tell its account.
+   */
+  async rateLimiter(region: string, ratePerSecond: number | undefined = this.config.rateLimitRps): Promise<RedisRateLimiter> {
+    return this.bucket(await this.scope.forRegion(region), ratePerSecond ?? this.config.rateLimitRps);
+  }
+
+  /**
+   * One flow's view of the shared bucket for `region` (a run's table walk, see `rateLimitFlow`): flows
+   * waiting at once share the rate equally. `ratePerSecond` undefined: COGNITO_RATE_LIMIT_RPS.
+   */
+  async limiter(region: string, ratePerSecond: number | undefined, flow: string): Promise<CallLimiter> {
+    return (await this.rateLimiter(region, ratePerSecond)).forFlow(flow);
   }
 
   /**
    * The limiters of ListGroups calls (Cognito's UserPoolResourceRead quota: 5 calls/s per pool and
    * 20 per account and region), each a little under AWS's number, shared like the UserList bucket.
    */
-  async resourceReadLimiters(region: string, userPoolId: string): Promise<CallLimiter[]> {
+  async resourceReadLimiters(region: string, userPoolId: string, flow: string): Promise<CallLimiter[]> {
     const scope = await this.scope.forRegion(region);
-    return [this.bucket(`${scope}:resource-read`, RESOURCE_READ_ACCOUNT_RPS), this.bucket(`${scope}:resource-read:${userPoolId}`, RESOURCE_READ_POOL_RPS)];
+    return [
+      this.bucket(`${scope}:resource-read`, RESOURCE_READ_ACCOUNT_RPS).forFlow(flow),
+      this.bucket(`${scope}:resource-read:${userPoolId}`, RESOURCE_READ_POOL_RPS).forFlow(flow),
+    ];
   }
 
-  private bucket(scope: string, ratePerSecond: number): CallLimiter {
+  /** The rate-limit scope (`<account>:<region>`) of `region` and its bucket's state, if it holds any. */
+  async limiterState(region: string): Promise<{ scope: string; state: LimiterState | undefined }> {
+    const scope = await this.scope.forRegion(region);
+    return { scope, state: await readLimiterState(this.redis, rateLimitKey(scope)) };
+  }
+
+  /** The scopes this process has drawn on (for the metrics). */
+  async limiterStates(): Promise<Map<string, LimiterState>> {
+    const states = new Map<string, LimiterState>();
+    const keys = new Set([...this.limiters.keys()].map((id) => id.slice(0, id.lastIndexOf('@'))));
+    for (const scope of keys) {
+      const state = await readLimiterState(this.redis, rateLimitKey(scope));
+      if (state) states.set(scope, state);
+    }
+    return states;
+  }
+
+  private bucket(scope: string, ratePerSecond: number): RedisRateLimiter {
     const id = `${scope}@${ratePerSecond}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {
-      limiter = new RedisRateLimiter(this.redis, rateLimitKey(scope), { ratePerSecond });
+      // A test's floor for the UserList bucket is no floor above a smaller bucket's own rate.
+      const floor = this.options.rateLimit?.minRps;
+      const minRps = floor === undefined ? {} : { minRps: Math.min(floor, ratePerSecond) };
+      limiter = new RedisRateLimiter(this.redis, rateLimitKey(scope), { ...this.options.rateLimit, ...minRps, ratePerSecond });
       this.limiters.set(id, limiter);
     }
     return limiter;

@@ -2,7 +2,7 @@ import type { ExportRuntime } from './export-runtime.js';
 import type { MetricsSource } from '../src/ops/metrics.js';
 import type { ExportQueues } from './queues.js';
 
-/** The deployment state that scrape-time gauges report: last success per pool and queue depth. */
+/** The deployment state that scrape-time gauges report: last success per pool, queue depth, the shared rate limits. */
 export function metricsSource(runtime: ExportRuntime, queues: ExportQueues): MetricsSource {
   return {
     async lastSuccessTimes() {
@@ -19,5 +19,6 @@ export function metricsSource(runtime: ExportRuntime, queues: ExportQueues): Met
       for (const queue of [queues.runs, queues.shards]) depths.set(queue.name, await queue.getJobCounts(...states));
       return depths;
     },
+    limiterStates: () => runtime.limiterStates(),
   };
 }

@@ -51,12 +51,16 @@ export async function processShardJob(
   let unit = shard.id;
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
+    // Time this shard's calls waited for a slot since the last page was recorded.
+    let waitedMs = 0;
     const labels = { user_pool_id: spec.userPoolId };
     const { metrics } = runtime;
     const walked = await shardSource(runtime, spec, job.data, {
-      onCall: () => {
+      onCall: (slot) => {
         if (table === USERS_TABLE) metrics.calls.inc(labels);
         metrics.cognitoCalls.inc({ ...labels, operation: OPERATIONS[table] ?? table });
+        metrics.slotWait.inc(labels, slot.waitedMs / 1000);
+        waitedMs += slot.waitedMs;
       },
       onRetry: (event) => {
         if (event.errorClass === 'throttled') {
@@ -94,7 +98,8 @@ export async function processShardJob(
         page: async (fetched, openRecords, durableRecords) => {
           counters.users += fetched;
           counters.pages += 1;
-          const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords);
+          const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords, waitedMs);
+          waitedMs = 0;
           if (now !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
           await job.updateProgress({ ...counters } satisfies ShardJobProgress);
         },

@@ -66,7 +66,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
     await runtime.sink(spec.destination).preflight();
     // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
-    await runtime.limiter(spec.region, spec.rateLimitRps);
+    await runtime.rateLimiter(spec.region, spec.rateLimitRps);
     await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers);

@@ -1,3 +1,4 @@
+import { rateLimitFlow, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { GROUPS_UNIT, membershipUnit, type RunSpec } from '../src/runs/run-spec.js';
 import { groupMembershipsTable } from '../src/tables/group-memberships-table.js';
@@ -10,7 +11,7 @@ import type { ShardJobData } from './queues.js';
 
 /** What a shard job observes of its calls. */
 export interface CallHooks {
-  readonly onCall: () => void;
+  readonly onCall: (slot: CallSlot) => void;
   readonly onRetry: (event: RetryEvent) => void;
 }
 
@@ -30,8 +31,10 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   const client = runtime.cognito(spec.region);
   const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
   const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId };
+  // Each table's walk in a run is one flow: flows waiting at once share a bucket's rate equally.
+  const flow = rateLimitFlow(spec.snapshotId, table);
   if (table === GROUPS_TABLE) {
-    const source = groupsTable({ ...common, limiters: await runtime.resourceReadLimiters(spec.region, spec.userPoolId), records });
+    const source = groupsTable({ ...common, limiters: await runtime.resourceReadLimiters(spec.region, spec.userPoolId, flow), records });
     return { table, unit: GROUPS_UNIT, source };
   }
   if (table === GROUP_MEMBERSHIPS_TABLE) {
@@ -39,7 +42,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
     const source = groupMembershipsTable({
       ...common,
       groups: data.groups ?? [],
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow),
       onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
       records,
     });
@@ -48,7 +51,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   const source = usersTable({
     ...common,
     filter: data.shard.filter,
-    limiter: await runtime.limiter(spec.region, spec.rateLimitRps),
+    limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow),
     records: { ...records, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
   });
   return { table, unit: data.shard.id, source };

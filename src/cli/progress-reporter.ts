@@ -14,30 +14,51 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
   return stream.isTTY ? new BarReporter(stream) : new LineReporter(stream, lineIntervalMs);
 }
 
-/** One line describing a run's progress, for logs and non-TTY output. */
-export function describeProgress(status: RunStatus): string {
+/** One line describing a run's progress, for logs and non-TTY output; `callsPerSecond` from {@link CallRate}. */
+export function describeProgress(status: RunStatus, callsPerSecond?: number): string {
   const total = status.estimatedUsers;
   const percent = total ? ` (${Math.min(100, Math.floor((status.users / total) * 100))}%)` : '';
   const others = Object.entries(status.tables)
     .filter(([table]) => table !== 'users')
     .map(([table, progress]) => ` ${table}=${progress.records}`)
     .join('');
+  const rate = callsPerSecond === undefined ? '' : ` calls/s=${callsPerSecond.toFixed(1)}`;
   return (
     `${status.spec.snapshotId} ${status.state}: users=${status.users}${total ? `/~${total}` : ''}${percent}${others} ` +
     `pages=${status.pages} files=${status.files} shards=${status.shardsDone}/${status.spec.shards} ` +
-    `throttles=${status.throttles} retries=${status.retries}`
+    `throttles=${status.throttles} retries=${status.retries}${rate}`
   );
+}
+
+/**
+ * The run's current Cognito calls/s (answered, throttled and retried), from successive status
+ * reads over the last `windowMs`: what the shared rate limit lets this run make now.
+ */
+export class CallRate {
+  private readonly samples: { t: number; calls: number }[] = [];
+
+  constructor(private readonly windowMs = 5000) {}
+
+  /** Adds a status read made at `now` (ms); returns calls/s over the window, once two reads span a second. */
+  observe(status: RunStatus, now: number = Date.now()): number | undefined {
+    this.samples.push({ t: now, calls: status.pages + status.throttles + status.retries });
+    while (this.samples.length > 2 && (this.samples[1]?.t ?? now) <= now - this.windowMs) this.samples.shift();
+    const first = this.samples[0];
+    if (!first || now - first.t < 1000) return undefined;
+    return (((this.samples.at(-1)?.calls ?? 0) - first.calls) * 1000) / (now - first.t);
+  }
 }
 
 class BarReporter implements ProgressReporter {
   private readonly bar: cliProgress.SingleBar;
+  private readonly rate = new CallRate();
   private started = false;
 
   constructor(private readonly stream: NodeJS.WriteStream) {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
-        format: '{bar} {percentage}% | {value}/{total} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles}',
+        format: '{bar} {percentage}% | {value}/{total} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles} | {calls} calls/s',
         etaBuffer: 50,
         hideCursor: true,
       },
@@ -52,7 +73,8 @@ class BarReporter implements ProgressReporter {
       .filter(([table]) => table !== 'users')
       .map(([table, progress]) => `, ${progress.records} ${table.replace('group_', '')}`)
       .join('');
-    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others };
+    const calls = this.rate.observe(status);
+    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others, calls: calls === undefined ? '–' : calls.toFixed(1) };
     if (!this.started) {
       if (status.state === 'queued') return;
       this.bar.start(total, status.users, payload);
@@ -78,6 +100,7 @@ class BarReporter implements ProgressReporter {
 }
 
 class LineReporter implements ProgressReporter {
+  private readonly rate = new CallRate();
   private last = 0;
   private lastState = '';
 
@@ -88,10 +111,11 @@ class LineReporter implements ProgressReporter {
 
   update(status: RunStatus): void {
     const now = Date.now();
+    const calls = this.rate.observe(status, now);
     if (status.state === this.lastState && now - this.last < this.intervalMs) return;
     this.last = now;
     this.lastState = status.state;
-    this.stream.write(`${describeProgress(status)}\n`);
+    this.stream.write(`${describeProgress(status, status.state === 'running' ? calls : undefined)}\n`);
   }
 
   note(line: string): void {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isEnded, type PoolHistory, type RunStatus } from '../runs/run-store.js';
+import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
 
@@ -23,6 +24,19 @@ export interface ActiveRunView {
   readonly queued_behind: string | null;
   /** Records fetched so far per table (users, groups, group_memberships). */
   readonly tables: Record<string, number>;
+  /** Time the run's calls waited for rate-limit slots, summed over its shards. */
+  readonly slot_wait_seconds: number;
+  /** The shared rate limit the run draws on (its AWS account and region), if it could be read. */
+  readonly limiter: LimiterView | null;
+}
+
+/** The shared bucket of a run's account and region, as `status` shows it. */
+export interface LimiterView {
+  readonly scope: string;
+  readonly rate_rps: number;
+  readonly ceiling_rps: number | null;
+  readonly max_rps: number;
+  readonly throttles_per_minute: number;
 }
 
 /** One pool's view: its run in flight, last good snapshot (of its own dataset and partial) and last failure. */
@@ -47,18 +61,19 @@ export async function readStatus(context: CliContext, userPoolId?: string): Prom
   for (const pool of pools) {
     const activeId = active[pool];
     const run = activeId ? await reconcileRun(context.runtime, context.queues, activeId) : undefined;
-    result.push(poolView(pool, run && !isEnded(run.state) ? run : undefined, await context.runtime.runs.history(pool)));
+    const live = run && !isEnded(run.state) ? run : undefined;
+    result.push(poolView(pool, live, live ? await limiterView(context, live) : null, await context.runtime.runs.history(pool)));
   }
   return result;
 }
 
-function poolView(pool: string, run: RunStatus | undefined, history: PoolHistory): PoolStatus {
+function poolView(pool: string, run: RunStatus | undefined, limiter: LimiterView | null, history: PoolHistory): PoolStatus {
   const s = history.lastSuccess;
   const p = history.lastPartial;
   const f = history.lastFailure;
   return {
     user_pool_id: pool,
-    active: run ? activeView(run) : null,
+    active: run ? activeView(run, limiter) : null,
     last_success: s ? { snapshot_id: s.snapshotId, completed_at: s.completedAt, records: s.records, manifest_url: s.manifestUrl } : null,
     last_partial: p ? { snapshot_id: p.snapshotId, completed_at: p.completedAt, records: p.records, manifest_url: p.manifestUrl, pointer: p.pointer } : null,
     last_failure: f ? { snapshot_id: f.snapshotId, failed_at: f.failedAt, reason: f.reason, trigger: f.trigger } : null,
@@ -67,7 +82,7 @@ function poolView(pool: string, run: RunStatus | undefined, history: PoolHistory
   };
 }
 
-function activeView(run: RunStatus): ActiveRunView {
+function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView {
   const total = run.estimatedUsers;
   const elapsed = (Date.now() - Date.parse(run.spec.startedAt)) / 1000;
   const percent = total ? Math.min(100, (run.users / total) * 100) : undefined;
@@ -84,6 +99,28 @@ function activeView(run: RunStatus): ActiveRunView {
     pointer: run.spec.pointer === undefined ? 'latest.json' : run.spec.pointer,
     queued_behind: run.behind ?? null,
     tables: Object.fromEntries(Object.entries(run.tables).map(([table, progress]) => [table, progress.records])),
+    slot_wait_seconds: Math.round(run.slotWaitMs / 100) / 10,
+    limiter,
+  };
+}
+
+/** The bucket of the run's account and region; null when it holds nothing or the account cannot be told. */
+async function limiterView(context: CliContext, run: RunStatus): Promise<LimiterView | null> {
+  let read: { scope: string; state: LimiterState | undefined };
+  try {
+    read = await context.runtime.limiterState(run.spec.region);
+  } catch {
+    return null;
+  }
+  const { scope, state } = read;
+  if (!state) return null;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    scope,
+    rate_rps: round(state.rateRps),
+    ceiling_rps: state.ceilingRps === null ? null : round(state.ceilingRps),
+    max_rps: state.maxRps,
+    throttles_per_minute: round(state.throttlesPerMinute),
   };
 }
 
@@ -129,6 +166,11 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       lines.push(
         `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}${others}, shards ${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
       );
+      const l = a.limiter;
+      const limiter = l
+        ? `${l.rate_rps} calls/s now (max ${l.max_rps}${l.ceiling_rps === null ? '' : `, ceiling ${l.ceiling_rps}`}), ${l.throttles_per_minute} throttles/min in ${l.scope}; `
+        : '';
+      lines.push(`  limiter   ${limiter}shards waited ${a.slot_wait_seconds} s for slots`);
     }
     const s = pool.last_success;
     lines.push(s ? `  last good ${s.snapshot_id} at ${s.completed_at}: ${s.records} users, ${s.manifest_url}` : '  last good none');

@@ -1,7 +1,7 @@
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { classifyError, describeError, errorCode, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError, TokenRejectedError } from '../limits/export-errors.js';
-import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { CallLimiter, CallSlot } from '../limits/rate-limiter.js';
 import { withRetries, type RetryEvent, type RetryPolicy } from '../limits/retry-policy.js';
 
 /** Every Cognito list call returns at most 60 items; more is an InvalidParameterException. */
@@ -26,8 +26,8 @@ export interface PagingOptions {
   readonly retryPolicy?: Partial<RetryPolicy> | undefined;
   /** Told about every retried failure (throttles are also reported to the limiters). */
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
-  /** Told just before every call goes out, retries included (for metrics). */
-  readonly onCall?: (() => void) | undefined;
+  /** Told just before every call goes out, retries included, with its slot (for metrics: how long it waited). */
+  readonly onCall?: ((slot: CallSlot) => void) | undefined;
 }
 
 /** One paginated call: how to make it from a token, and how to read its answer. */
@@ -54,11 +54,15 @@ export async function* cognitoPages<Output, Item>(call: PagedCall<Output, Item>,
     signal?.throwIfAborted();
     const sent = token;
     let output: Output;
+    // The slots of the attempt in flight, one per limiter: a throttle is reported with them, so each
+    // limiter can tell whether the call went out before or after its last cut.
+    let slots: CallSlot[] = [];
     try {
       output = await withRetries(
         async () => {
-          for (const limiter of limiters) await limiter.acquire(signal);
-          options.onCall?.();
+          slots = [];
+          for (const limiter of limiters) slots.push(await limiter.acquire(signal));
+          options.onCall?.(combined(slots));
           return call.send(client, sent);
         },
         {
@@ -66,7 +70,7 @@ export async function* cognitoPages<Output, Item>(call: PagedCall<Output, Item>,
           policy: options.retryPolicy,
           onRetry: async (event) => {
             options.onRetry?.(event);
-            if (event.errorClass === 'throttled') for (const limiter of limiters) await limiter.reportThrottle();
+            if (event.errorClass === 'throttled') await Promise.all(limiters.map((limiter, index) => limiter.reportThrottle(slots[index])));
           },
         },
       );
@@ -78,6 +82,11 @@ export async function* cognitoPages<Output, Item>(call: PagedCall<Output, Item>,
     if (nextToken === undefined) return;
     token = nextToken;
   }
+}
+
+/** The slot of a call that waited in several limiters: granted with the last, after all the waiting. */
+function combined(slots: readonly CallSlot[]): CallSlot {
+  return { grantedAt: slots.at(-1)?.grantedAt ?? Date.now(), waitedMs: slots.reduce((sum, slot) => sum + slot.waitedMs, 0) };
 }
 
 function translate(error: unknown, what: string, sentToken: string | undefined, resumedFrom: string | undefined): unknown {

@@ -42,6 +42,8 @@ const createPoolSchema = z.strictObject({
   seed: z.number().optional(),
   subSkew: z.number().min(0).max(1).optional(),
   groups: z.number().int().min(0).max(10_000).optional(),
+  bigGroupShare: z.number().min(0).max(1).optional(),
+  tailShare: z.number().min(0).max(50).optional(),
   account: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').optional(),
 });
 

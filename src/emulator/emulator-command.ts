@@ -20,6 +20,8 @@ export interface EmulatorCommandOptions {
   region: string;
   users: number;
   groups: number;
+  bigGroupShare: number;
+  tailShare: number;
   seed: number;
   subSkew: number;
   poolName: string;
@@ -115,6 +117,8 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--region <region>', 'region in pool ids and ARNs', parseRegion, 'us-east-1')
     .option('--users <n>', 'users to seed into the pool', integerIn(0, MAX_SEED_USERS), 0)
     .option('--groups <n>', 'groups to seed, with skewed memberships over the users', integerIn(0, MAX_GROUPS_PER_POOL), 0)
+    .option('--big-group-share <fraction>', 'share of the users in the biggest group, `everyone`', rate, 0.6)
+    .option('--tail-share <n>', 'memberships of the other groups, as a share of the users (0 to 50)', numberIn(0, 50), 0.4)
     .option('--seed <n>', 'seed for the users and groups (same seed, same pool)', integerIn(0, 2 ** 32 - 1), 1)
     .option('--sub-skew <fraction>', 'share of subs starting with "0" (uneven shards)', rate, 0)
     .option('--pool-name <name>', 'name of the seeded pool', parsePoolName, 'emulated-pool')
@@ -189,6 +193,8 @@ export async function runEmulatorCommand(
       name: options.poolName,
       users: options.users,
       groups: options.groups,
+      bigGroupShare: options.bigGroupShare,
+      tailShare: options.tailShare,
       seed: options.seed,
       subSkew: options.subSkew,
       ...(options.poolId === undefined ? {} : { id: options.poolId }),

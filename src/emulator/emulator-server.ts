@@ -149,7 +149,15 @@ export class CognitoEmulator implements ControlTarget {
   createPoolWithUsers(options: PoolSeedOptions): string {
     const id = this.createPool(options.name ?? 'emulated-pool', options.id, options.account === undefined ? {} : { account: options.account });
     this.seedUsers(id, options);
-    if ((options.groups ?? 0) > 0) this.seedGroups(id, { groups: options.groups ?? 0, ...(options.seed === undefined ? {} : { seed: options.seed }) });
+    const { groups = 0, seed, bigGroupShare, tailShare } = options;
+    if (groups > 0) {
+      this.seedGroups(id, {
+        groups,
+        ...(seed === undefined ? {} : { seed }),
+        ...(bigGroupShare === undefined ? {} : { bigGroupShare }),
+        ...(tailShare === undefined ? {} : { tailShare }),
+      });
+    }
     return id;
   }
 

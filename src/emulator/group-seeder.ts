@@ -4,12 +4,20 @@ import { StoredGroup } from './stored-group.js';
 import type { StoredUser } from './stored-user.js';
 import type { UserPool } from './user-pool.js';
 
+// Shares that give about one membership per user: most users in one big group, the rest spread over a long tail.
+const BIG_GROUP_SHARE = 0.6;
+const TAIL_SHARE = 0.4;
+
 /** What to seed into a pool's groups. */
 export interface GroupSeedOptions {
   /** How many groups to add, 0 to 10,000 (Cognito's limit per pool, existing groups included). */
   groups: number;
   /** Same seed (and same pool contents before) → same groups and memberships. @default 1 */
   seed?: number;
+  /** Share of the users (power users aside) in the big group, `everyone`, 0 to 1. @default 0.6 */
+  bigGroupShare?: number;
+  /** Memberships of the long tail of groups, as a share of the users, 0 to 50. @default 0.4 */
+  tailShare?: number;
 }
 
 /** Throws a RangeError naming the option when a group seed request is out of range for this pool. */
@@ -20,6 +28,11 @@ export function assertGroupSeedOptions(options: GroupSeedOptions, existingGroups
     throw new RangeError(`Expected \`groups\` to be an integer from 0 to ${room}, got \`${groups}\``);
   }
   if (!Number.isFinite(seed)) throw new RangeError(`Expected \`seed\` to be a finite number, got \`${seed}\``);
+  const { bigGroupShare = BIG_GROUP_SHARE, tailShare = TAIL_SHARE } = options;
+  if (!(bigGroupShare >= 0 && bigGroupShare <= 1)) {
+    throw new RangeError(`Expected \`bigGroupShare\` to be a number from 0 to 1, got \`${bigGroupShare}\``);
+  }
+  if (!(tailShare >= 0 && tailShare <= 50)) throw new RangeError(`Expected \`tailShare\` to be a number from 0 to 50, got \`${tailShare}\``);
 }
 
 // Names that put every character an exporter must survive into a group name: / \ : * ? " = % and
@@ -50,9 +63,6 @@ const DESCRIPTIONS: readonly ((name: string) => string)[] = [
 const CREATED_FROM = Date.UTC(2019, 0, 1);
 const CREATED_TO = Date.UTC(2025, 0, 1);
 const MODIFIED_TO = Date.UTC(2025, 5, 1);
-// Shares that give about one membership per user: most users in one big group, the rest spread over a long tail.
-const BIG_GROUP_SHARE = 0.6;
-const TAIL_SHARE = 0.4;
 
 function withFraction(ms: number): number {
   return ms % 1000 === 0 ? ms + 1 : ms;
@@ -71,7 +81,7 @@ function groupNames(count: number, rng: RandomSource, taken: (name: string) => b
 }
 
 /** Index lists of members, one per group, drawn with the skew described on {@link seedGroups}. */
-function drawMemberships(users: number, groups: number, rng: RandomSource): number[][] {
+function drawMemberships(users: number, groups: number, rng: RandomSource, shares: { big: number; tail: number }): number[][] {
   const members: number[][] = Array.from({ length: groups }, () => []);
   if (users === 0 || groups === 0) return members;
   // Some groups stay empty, but never so many that the 100-group user has too few groups to be in.
@@ -98,7 +108,7 @@ function drawMemberships(users: number, groups: number, rng: RandomSource): numb
 
   const big = members[0] as number[];
   for (let user = 0; user < users; user++) {
-    if (counts[user] === 0 && rng.chance(BIG_GROUP_SHARE)) {
+    if (counts[user] === 0 && rng.chance(shares.big)) {
       big.push(user);
       counts[user] = 1;
     }
@@ -112,7 +122,7 @@ function drawMemberships(users: number, groups: number, rng: RandomSource): numb
   const stamp = new Uint16Array(users);
   for (let k = 0; k < tail && available > 0; k++) {
     const group = members[k + 1] as number[];
-    const size = Math.min(available, Math.max(1, Math.round((users * TAIL_SHARE) / harmonic / (k + 1))));
+    const size = Math.min(available, Math.max(1, Math.round((users * shares.tail) / harmonic / (k + 1))));
     const mark = (k % 65_535) + 1;
     const take = (user: number): void => {
       group.push(user);
@@ -145,14 +155,16 @@ function drawMemberships(users: number, groups: number, rng: RandomSource): numb
  * one group (`everyone`) holding most users, a long tail of ever smaller groups, a few empty groups,
  * and a few users in many groups — one in exactly 100 (Cognito's limit) when there are 100 groups
  * to be in. Names use every one of `/ \ : * ? " = %` and unicode; most groups have a description,
- * some a RoleArn and a Precedence. About one membership per user in all.
+ * some a RoleArn and a Precedence. About one membership per user in all by default
+ * (`bigGroupShare` 0.6 + `tailShare` 0.4); the shares set other shapes.
  */
 export function seedGroups(pool: UserPool, options: GroupSeedOptions): void {
   assertGroupSeedOptions(options, pool.groups.size);
   const rng = new RandomSource(options.seed ?? 1).fork();
   const names = groupNames(options.groups, rng, (name) => pool.groups.get(name) !== undefined);
   const users = pool.users;
-  const memberships = drawMemberships(users.length, names.length, rng);
+  const shares = { big: options.bigGroupShare ?? BIG_GROUP_SHARE, tail: options.tailShare ?? TAIL_SHARE };
+  const memberships = drawMemberships(users.length, names.length, rng, shares);
   names.forEach((name, g) => {
     const createdMs = withFraction(CREATED_FROM + Math.floor(rng.next() * (CREATED_TO - CREATED_FROM)));
     const modifiedMs = rng.chance(0.5) ? createdMs : withFraction(createdMs + Math.floor(rng.next() * (MODIFIED_TO - createdMs)));

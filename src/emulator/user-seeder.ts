@@ -24,6 +24,9 @@ export interface PoolSeedOptions extends SeedOptions {
   id?: string;
   /** Groups to seed (with memberships) after the users, from the same seed. @default 0 */
   groups?: number;
+  /** The groups' membership shape (see `GroupSeedOptions`). */
+  bigGroupShare?: number;
+  tailShare?: number;
   /** The 12-digit account that owns the pool. @default the emulator's default account */
   account?: string;
 }

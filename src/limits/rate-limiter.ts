@@ -1,83 +1,79 @@
-import { sleep } from './sleep.js';
 import type { Redis } from 'ioredis';
+import {
+  bucketFlows,
+  controllerState,
+  DEFAULT_BUCKET,
+  throttlesPerMinute,
+  waitingTickets,
+  type BucketFields,
+  type BucketSettings,
+} from './limiter-bucket.js';
+import { LIMITER_SCRIPT, scriptSettings } from './limiter-script.js';
+import { checkControllerSettings, controlledRate, DEFAULT_CONTROLLER } from './rate-controller.js';
+import { sleep } from './sleep.js';
 
-/** What a page source needs from a rate limiter. */
+/** A call slot the limiter granted. */
+export interface CallSlot {
+  /** When it was granted, on the bucket's clock (Redis TIME, ms): the call goes out right after. */
+  readonly grantedAt: number;
+  /** How long the caller waited for it (ms). */
+  readonly waitedMs: number;
+}
+
+/** What a page source needs from a rate limiter: one flow's view of the shared bucket. */
 export interface CallLimiter {
-  /** Waits until one more call may be made. Rejects when `signal` aborts. */
-  acquire(signal?: AbortSignal): Promise<void>;
-  /** Tells the limiter that Cognito throttled a call, so every worker slows down. */
-  reportThrottle(): Promise<void>;
+  /** Waits until one more call may be made. Rejects with the signal's reason when `signal` aborts. */
+  acquire(signal?: AbortSignal): Promise<CallSlot>;
+  /**
+   * Tells the limiter that Cognito throttled a call, so every worker slows down at once. Pass the
+   * call's slot: a throttle of a call sent well before the last cut does not cut again.
+   */
+  reportThrottle(slot?: CallSlot): Promise<void>;
 }
 
 /** Tuning of the shared limiter; the defaults are what the README documents. */
-export interface RateLimiterOptions {
-  /** Calls per second never exceeded, shared by every worker using the same key. */
+export interface RateLimiterOptions extends Partial<Omit<BucketSettings, 'maxRps'>> {
+  /** Calls per second never exceeded, shared by every worker using the same key (COGNITO_RATE_LIMIT_RPS). */
   readonly ratePerSecond: number;
-  /** On a throttle the rate is multiplied by this. @default 0.5 */
-  readonly decreaseFactor?: number;
-  /** After a decrease the rate stays down this long before recovering. @default 5000 */
-  readonly cooldownMs?: number;
-  /** Recovery per second after the cool-down, as a fraction of the set rate. @default 0.1 */
-  readonly recoveryPerSecond?: number;
-  /** Throttles closer together than this cause one decrease, not many. @default 1000 */
-  readonly decreaseIntervalMs?: number;
-  /** The rate never drops below this. @default 0.5 */
-  readonly minRatePerSecond?: number;
-  /** A caller never reserves a slot further ahead than this; it sleeps and asks again. @default 2000 */
-  readonly maxReserveMs?: number;
+  /** The longest a waiting caller sleeps before asking again, so it notices a faster rate. @default 1000 */
+  readonly maxSleepMs?: number;
 }
 
-// A shared pacing schedule (GCRA without burst): `tat` is the next free call slot. Each acquire
-// reserves the next slot and is told how long to wait for it, so N waiting workers get N distinct
-// slots from one round trip each, and no thundering herd. The effective rate is the set rate, or,
-// after a throttle, a reduced rate that recovers additively once the cool-down ends (AIMD).
-// Redis's clock (TIME) is the only clock, so workers on different machines agree.
-// KEYS[1]: bucket. ARGV: op, max rate, decrease factor, cooldown ms, recovery/s fraction,
-// decrease interval ms, min rate, max reserve ms.
-const SCRIPT = `
-local op = ARGV[1]
-local max_rate = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local h = redis.call('HMGET', KEYS[1], 'tat', 'reduced', 'cooldown_until', 'last_decrease')
-local tat = tonumber(h[1]) or 0
-local reduced = tonumber(h[2])
-local cooldown_until = tonumber(h[3]) or 0
-local last_decrease = tonumber(h[4]) or 0
-local rate = max_rate
-if reduced then
-  if now < cooldown_until then
-    rate = reduced
-  else
-    rate = reduced + tonumber(ARGV[5]) * max_rate * (now - cooldown_until) / 1000
-  end
-  -- Clamp only: a caller with a lower ceiling must not erase the reduction the others share.
-  if rate > max_rate then rate = max_rate end
-end
-redis.call('PEXPIRE', KEYS[1], 3600000)
-if op == 'throttle' then
-  if now - last_decrease >= tonumber(ARGV[6]) then
-    local lowered = math.max(tonumber(ARGV[7]), rate * tonumber(ARGV[3]))
-    redis.call('HSET', KEYS[1], 'reduced', tostring(lowered), 'cooldown_until', tostring(now + tonumber(ARGV[4])),
-      'last_decrease', tostring(now))
-    return {'0', tostring(lowered)}
-  end
-  return {'0', tostring(rate)}
-end
-local start = math.max(tat, now)
-if start - now > tonumber(ARGV[8]) then
-  return {tostring(-(start - now)), tostring(rate)}
-end
-redis.call('HSET', KEYS[1], 'tat', tostring(start + 1000 / rate))
-return {tostring(start - now), tostring(rate)}`;
+/** What `status` and `/metrics` show of a bucket. */
+export interface LimiterState {
+  /** The rate the bucket hands out slots at now (calls/s). */
+  readonly rateRps: number;
+  /** The configured rate of the last caller (calls/s): the hard bound. */
+  readonly maxRps: number;
+  /** The rate the last throttle hit, which the rate settles under (null: never throttled). */
+  readonly ceilingRps: number | null;
+  /** Throttles reported in the last minute, by every worker. */
+  readonly throttlesPerMinute: number;
+  /** When the rate was last cut (ms since the epoch), or null. */
+  readonly lastCutAt: number | null;
+  /** Flows the bucket knows, and how many of their callers wait for a slot. */
+  readonly flows: readonly { readonly flow: string; readonly waiting: number }[];
+}
+
+/** The flow id of one table's walk in one run: flows share the rate equally. */
+export function rateLimitFlow(snapshotId: string, table: string): string {
+  return `${snapshotId}-${table}`;
+}
+
+const FLOW = /^[^\s:]+$/;
 
 /**
  * A rate limit shared through Redis by every worker and shard that uses the same key (one per AWS
- * account and region: Cognito's UserList quota is per account and region). Adaptive: a reported
- * throttle halves the rate for a cool-down, then it recovers additively, never above the set rate.
+ * account and region: Cognito's UserList quota is per account and region). It learns: a reported
+ * throttle cuts the rate at once for every caller, including those already waiting, and the rate
+ * settles under where throttling began and probes above it slowly (see `rate-controller.ts`), never
+ * above `ratePerSecond`. Callers name their flow (a run's table walk, see {@link rateLimitFlow}):
+ * flows waiting at the same time get equal shares, whatever their number of callers.
  */
-export class RedisRateLimiter implements CallLimiter {
-  private readonly args: readonly (string | number)[];
+export class RedisRateLimiter {
+  private readonly settings: BucketSettings;
+  private readonly args: readonly string[];
+  private readonly maxSleepMs: number;
   private lastRate: number;
 
   constructor(
@@ -85,46 +81,97 @@ export class RedisRateLimiter implements CallLimiter {
     private readonly key: string,
     options: RateLimiterOptions,
   ) {
-    if (!(options.ratePerSecond > 0)) {
-      throw new RangeError(`Expected \`ratePerSecond\` to be a number above 0, got \`${options.ratePerSecond}\``);
+    const { ratePerSecond, maxSleepMs = 1000, ...rest } = options;
+    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
+      throw new RangeError(`Expected \`ratePerSecond\` to be a number above 0, got \`${ratePerSecond}\``);
     }
-    this.lastRate = options.ratePerSecond;
-    this.args = [
-      options.ratePerSecond,
-      options.decreaseFactor ?? 0.5,
-      options.cooldownMs ?? 5000,
-      options.recoveryPerSecond ?? 0.1,
-      options.decreaseIntervalMs ?? 1000,
-      options.minRatePerSecond ?? 0.5,
-      options.maxReserveMs ?? 2000,
-    ];
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as Partial<BucketSettings>;
+    // A configured rate under the default minimum (0.1/s is allowed) is its own minimum.
+    const minRps = defined.minRps ?? Math.min(DEFAULT_CONTROLLER.minRps, ratePerSecond);
+    this.settings = { ...DEFAULT_CONTROLLER, ...DEFAULT_BUCKET, ...defined, minRps, maxRps: ratePerSecond };
+    checkControllerSettings(this.settings);
+    for (const name of ['catchUpMs', 'flowIdleMs'] as const) {
+      const value = this.settings[name];
+      if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`Expected \`${name}\` to be a number from 0, got \`${value}\``);
+    }
+    if (!(maxSleepMs > 0) || !Number.isFinite(maxSleepMs)) throw new RangeError(`Expected \`maxSleepMs\` to be a number above 0, got \`${maxSleepMs}\``);
+    this.maxSleepMs = maxSleepMs;
+    this.args = scriptSettings(this.settings).map(String);
+    this.lastRate = ratePerSecond;
   }
 
-  /** The effective rate as of the last call to Redis (calls/s). */
+  /** The bucket's rate as of the last answer from Redis (calls/s). */
   get currentRate(): number {
     return this.lastRate;
   }
 
-  async acquire(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const waitMs = await this.run('acquire');
-      if (waitMs >= 0) {
-        if (waitMs > 0) await sleep(waitMs, signal);
-        return;
+  /** One flow's view of the bucket, for a page source. */
+  forFlow(flow: string): CallLimiter {
+    checkFlow(flow);
+    return {
+      acquire: (signal) => this.acquire(flow, signal),
+      reportThrottle: (slot) => this.reportThrottle(slot),
+    };
+  }
+
+  /** Waits for a slot for `flow`. Rejects with the signal's reason when it aborts, giving the ticket back. */
+  async acquire(flow: string, signal?: AbortSignal): Promise<CallSlot> {
+    checkFlow(flow);
+    signal?.throwIfAborted();
+    const started = performance.now();
+    let reply = await this.slot('acquire', flow, 0);
+    try {
+      while (!reply.granted) {
+        await sleep(Math.min(reply.waitMs + 1, this.maxSleepMs), signal);
+        reply = await this.slot('poll', flow, reply.ticket);
       }
-      // The schedule is full further ahead than we reserve: sleep part of the way and ask again.
-      await sleep(Math.min(-waitMs / 2, 1000), signal);
+    } catch (error) {
+      // A ticket left waiting would take a slot nobody uses.
+      if (!reply.granted) await this.slot('cancel', flow, reply.ticket).catch(() => undefined);
+      throw error;
     }
+    return { grantedAt: reply.now, waitedMs: performance.now() - started };
   }
 
-  async reportThrottle(): Promise<void> {
-    await this.run('throttle');
-  }
-
-  private async run(op: 'acquire' | 'throttle'): Promise<number> {
-    const [wait, rate] = (await this.redis.eval(SCRIPT, 1, this.key, op, ...this.args)) as [string, string];
+  /** Reports a throttle of the call made in `slot` (without one: of a call made just now). */
+  async reportThrottle(slot?: CallSlot): Promise<void> {
+    const sentAt = slot?.grantedAt ?? Number.MAX_SAFE_INTEGER;
+    const [, rate] = (await this.redis.eval(LIMITER_SCRIPT, 1, this.key, 'throttle', '', ...this.args, String(sentAt))) as string[];
     this.lastRate = Number(rate);
-    return Number(wait);
   }
+
+  /** The bucket as `status` shows it, or undefined if it holds nothing. */
+  async state(): Promise<LimiterState | undefined> {
+    return readLimiterState(this.redis, this.key);
+  }
+
+  private async slot(op: 'acquire' | 'poll' | 'cancel', flow: string, ticket: number): Promise<{ granted: boolean; ticket: number; waitMs: number; now: number }> {
+    const reply = (await this.redis.eval(LIMITER_SCRIPT, 1, this.key, op, '', ...this.args, flow, String(ticket))) as string[];
+    const [granted, issued, waitMs, rate, now] = reply.map(Number) as [number, number, number, number, number];
+    this.lastRate = rate;
+    return { granted: granted === 1, ticket: issued, waitMs, now };
+  }
+}
+
+/** Reads a bucket (by its key, see `rateLimitKey`) without changing it; undefined if it holds nothing. */
+export async function readLimiterState(redis: Redis, key: string): Promise<LimiterState | undefined> {
+  const [nowText, ...flat] = (await redis.eval(LIMITER_SCRIPT, 1, key, 'read', '')) as string[];
+  if (flat.length === 0) return undefined;
+  const now = Number(nowText);
+  const fields: BucketFields = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = Number(flat[i + 1]);
+  const maxRps = fields.max ?? 0;
+  const state = controllerState(fields);
+  return {
+    rateRps: maxRps > 0 ? controlledRate(state, { ...DEFAULT_CONTROLLER, maxRps, minRps: fields.min ?? DEFAULT_CONTROLLER.minRps, probe: fields.probe ?? DEFAULT_CONTROLLER.probe }, now) : 0,
+    maxRps,
+    ceilingRps: state.cutAt === 0 ? null : state.ceiling,
+    throttlesPerMinute: throttlesPerMinute(fields, now),
+    lastCutAt: state.cutAt === 0 ? null : state.cutAt,
+    flows: bucketFlows(fields).map((flow) => ({ flow, waiting: Math.max(0, waitingTickets(fields, flow)) })),
+  };
+}
+
+function checkFlow(flow: string): void {
+  if (typeof flow !== 'string' || !FLOW.test(flow)) throw new TypeError(`Expected \`flow\` to be a non-empty string without spaces or colons, got \`${flow}\``);
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LimiterState } from '../limits/rate-limiter.js';
 
 /** Metric name prefix: `cognito_export_…`. */
 const PREFIX = 'cognito_export_';
@@ -9,6 +10,8 @@ export interface MetricsSource {
   lastSuccessTimes(): Promise<Map<string, number>>;
   /** Queue name → job state → count. */
   queueDepths(): Promise<Map<string, Record<string, number>>>;
+  /** Rate-limit scope (`<account>:<region>`) → its shared bucket, for the scopes this process uses. */
+  limiterStates?(): Promise<Map<string, LimiterState>>;
 }
 
 /**
@@ -24,6 +27,7 @@ export class ExportMetrics {
   readonly cognitoCalls: Counter<'user_pool_id' | 'operation'>;
   readonly throttles: Counter<'user_pool_id'>;
   readonly retries: Counter<'user_pool_id'>;
+  readonly slotWait: Counter<'user_pool_id'>;
   readonly runsFinished: Counter<'user_pool_id' | 'outcome'>;
   readonly runDuration: Histogram<'user_pool_id' | 'outcome'>;
   private source: MetricsSource | undefined;
@@ -55,6 +59,12 @@ export class ExportMetrics {
     this.retries = new Counter({
       name: `${PREFIX}retries_total`,
       help: 'Cognito calls retried after a transient error (5xx, reset, timeout)',
+      labelNames: ['user_pool_id'],
+      registers,
+    });
+    this.slotWait = new Counter({
+      name: `${PREFIX}slot_wait_seconds_total`,
+      help: 'Time ListUsers calls waited for a slot of the shared rate limit, summed over shards',
       labelNames: ['user_pool_id'],
       registers,
     });
@@ -95,6 +105,25 @@ export class ExportMetrics {
         }
       },
     });
+    // The shared limiter, one bucket per scope (AWS account and region); each gauge reads it (a few Redis reads a scrape).
+    const limiterGauge = (name: string, help: string, value: (state: LimiterState) => number | null) =>
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        labelNames: ['scope'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [scope, state] of (await source()?.limiterStates?.()) ?? []) {
+            const v = value(state);
+            if (v !== null) this.set({ scope }, v);
+          }
+        },
+      });
+    limiterGauge('rate_limit_rps', 'Calls/s the shared rate limit hands out now, per AWS account and region', (s) => s.rateRps);
+    limiterGauge('rate_limit_ceiling_rps', 'The rate the last throttle hit, which the limit settles under', (s) => s.ceilingRps);
+    limiterGauge('rate_limit_max_rps', 'The configured rate: the limit never exceeds it', (s) => s.maxRps);
+    limiterGauge('throttles_per_minute', 'Throttles reported to the shared rate limit in the last minute, by every worker', (s) => s.throttlesPerMinute);
   }
 
   /**

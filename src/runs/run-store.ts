@@ -44,12 +44,14 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[
 redis.call('PEXPIRE', KEYS[2], 30 * 24 * 3600 * 1000)
 return 1`;
 
-// KEYS[1] run hash. ARGV: shard, users fetched, the shard's durable records, its open records.
-// The shard's count (durable + open) only ever grows: a shard resumed from its checkpoint fetches
-// some users again, and the progress a user watches must not go backwards. Returns the run's state.
+// KEYS[1] run hash. ARGV: shard, users fetched, the shard's durable records, its open records, ms
+// its calls waited for rate-limit slots. The shard's count (durable + open) only ever grows: a shard
+// resumed from its checkpoint fetches some users again, and the progress a user watches must not go
+// backwards. Returns the run's state.
 const PAGE = `
 redis.call('HINCRBY', KEYS[1], 'pages', 1)
 redis.call('HINCRBY', KEYS[1], 'fetched', ARGV[2])
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'slot_wait_ms', ARGV[5]) end
 local seen = tonumber(ARGV[3]) + tonumber(ARGV[4])
 if seen > tonumber(redis.call('HGET', KEYS[1], 'seen:' .. ARGV[1]) or '0') then
   redis.call('HSET', KEYS[1], 'seen:' .. ARGV[1], seen)
@@ -120,10 +122,11 @@ export class RunStore {
 
   /**
    * Records a page of a shard (`durableRecords` already in its checkpointed files, `openRecords` in
-   * the file it is writing); returns the run's state so a shard can stop when the run has ended.
+   * the file it is writing) and the time its calls waited for rate-limit slots since the last one;
+   * returns the run's state so a shard can stop when the run has ended.
    */
-  async recordPage(snapshotId: string, shard: string, fetched: number, durableRecords: number, openRecords: number): Promise<RunState | undefined> {
-    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, durableRecords, openRecords);
+  async recordPage(snapshotId: string, shard: string, fetched: number, durableRecords: number, openRecords: number, slotWaitMs = 0): Promise<RunState | undefined> {
+    const state = await this.redis.eval(PAGE, 1, this.keys.run(snapshotId), shard, fetched, durableRecords, openRecords, Math.round(slotWaitMs));
     return (state ?? undefined) as RunState | undefined;
   }
 

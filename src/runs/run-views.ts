@@ -35,6 +35,8 @@ export interface RunStatus {
   readonly bytes: number;
   readonly throttles: number;
   readonly retries: number;
+  /** Time the run's calls spent waiting for a rate-limit slot, summed over its shards (ms). */
+  readonly slotWaitMs: number;
   /** The users table's shards finished so far (of `spec.shards`). */
   readonly shardsDone: number;
   /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
@@ -105,6 +107,7 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
     bytes: n('bytes'),
     throttles: n('throttles'),
     retries: n('retries'),
+    slotWaitMs: n('slot_wait_ms'),
     shardsDone,
     estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
     error: h.error,

@@ -2,7 +2,7 @@ import type { CognitoIdentityProviderClient, UserType } from '@aws-sdk/client-co
 import { listMemberPages } from '../cognito/list-groups.js';
 import { errorCode } from '../limits/error-classification.js';
 import { FatalExportError } from '../limits/export-errors.js';
-import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { CallLimiter, CallSlot } from '../limits/rate-limiter.js';
 import type { RetryEvent, RetryPolicy } from '../limits/retry-policy.js';
 import { GROUP_MEMBERSHIPS_TABLE } from '../storage/output-layout.js';
 import type { TablePage, TableSource } from '../walk/table-source.js';
@@ -26,7 +26,7 @@ export interface MembershipsTableOptions {
   readonly limiter: CallLimiter;
   readonly retryPolicy?: Partial<RetryPolicy> | undefined;
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
-  readonly onCall?: (() => void) | undefined;
+  readonly onCall?: ((slot: CallSlot) => void) | undefined;
   /** A group deleted mid-walk (ResourceNotFoundException on its ListUsersInGroup): skipped, and told here. */
   readonly onGroupSkipped: (group: string) => Promise<void>;
   readonly records: RunContext;

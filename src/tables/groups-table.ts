@@ -1,6 +1,6 @@
 import type { CognitoIdentityProviderClient, GroupType } from '@aws-sdk/client-cognito-identity-provider';
 import { listGroupPages } from '../cognito/list-groups.js';
-import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { CallLimiter, CallSlot } from '../limits/rate-limiter.js';
 import type { RetryEvent, RetryPolicy } from '../limits/retry-policy.js';
 import { GROUPS_TABLE } from '../storage/output-layout.js';
 import type { TablePage, TableSource } from '../walk/table-source.js';
@@ -18,7 +18,7 @@ export interface GroupsTableOptions {
   readonly limiters: readonly CallLimiter[];
   readonly retryPolicy?: Partial<RetryPolicy> | undefined;
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
-  readonly onCall?: (() => void) | undefined;
+  readonly onCall?: ((slot: CallSlot) => void) | undefined;
   readonly records: RunContext;
 }
 

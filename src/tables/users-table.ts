@@ -1,6 +1,6 @@
 import type { CognitoIdentityProviderClient, UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { listUserPages } from '../cognito/list-users.js';
-import type { CallLimiter } from '../limits/rate-limiter.js';
+import type { CallLimiter, CallSlot } from '../limits/rate-limiter.js';
 import type { RetryEvent, RetryPolicy } from '../limits/retry-policy.js';
 import { USERS_TABLE } from '../storage/output-layout.js';
 import type { TablePage, TableSource } from '../walk/table-source.js';
@@ -12,13 +12,13 @@ export interface UsersTableOptions {
   readonly userPoolId: string;
   /** The shard's ListUsers filter (`sub ^= "a"`, or the user's own), or null for the whole pool. */
   readonly filter: string | null;
-  /** Every call, retries included, waits for a slot here first. */
+  /** Every call, retries included, waits for a slot here first (the run's `users` flow of the shared bucket). */
   readonly limiter: CallLimiter;
   readonly retryPolicy?: Partial<RetryPolicy> | undefined;
   /** Told about every retried failure. */
   readonly onRetry?: (event: RetryEvent) => void;
-  /** Told just before every ListUsers call goes out (for metrics). */
-  readonly onCall?: () => void;
+  /** Told just before every ListUsers call goes out, with its slot (for metrics). */
+  readonly onCall?: (slot: CallSlot) => void;
   /** What every record of the run shares (pool, snapshot, attribute selection). */
   readonly records: RecordContext;
 }

@@ -208,6 +208,11 @@ describe("the operator's view", () => {
     expect(view?.active.eta_seconds).toBeGreaterThan(0);
     const text = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
     expect(text.stdout).toMatch(new RegExp(`running\\s+${snapshotId}: \\d+/~6000 users \\(\\d+(\\.\\d)?%\\) eta \\d+s`));
+    // The shared limiter the run draws on: 16 shards at 10 calls/s spend most of their time waiting.
+    const active = view?.active as { limiter?: unknown; slot_wait_seconds?: number } | undefined;
+    expect(active?.limiter).toMatchObject({ scope: `${harness.config.awsAccountId}:us-east-1`, rate_rps: 10, max_rps: 10, ceiling_rps: null, throttles_per_minute: 0 });
+    expect(active?.slot_wait_seconds).toBeGreaterThan(1);
+    expect(text.stdout).toMatch(/\n {2}limiter {3}10 calls\/s now \(max 10\), 0 throttles\/min in \S+; shards waited [\d.]+ s for slots\n/);
 
     const done = await harness.wait(snapshotId);
     const after = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
@@ -247,6 +252,14 @@ describe("the operator's view", () => {
     expect(text).toMatch(/cognito_export_run_duration_seconds_count\{user_pool_id="[^"]+",outcome="completed"\} 1/);
     expect(text).toMatch(/cognito_export_queue_jobs\{queue="shards",state="active"\} 0/);
     expect(text).toMatch(/^cognito_export_process_cpu_user_seconds_total \d/m);
+    // The shared limiter, by scope: throttled, so it runs under its configured 1000/s.
+    const gauge = (metric: string): number => Number(new RegExp(`^${metric}\\{scope="${harness.config.awsAccountId}:us-east-1"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(gauge('cognito_export_rate_limit_max_rps')).toBe(1000);
+    expect(gauge('cognito_export_rate_limit_rps')).toBeLessThan(1000);
+    expect(gauge('cognito_export_rate_limit_ceiling_rps')).toBeGreaterThan(0);
+    expect(gauge('cognito_export_throttles_per_minute')).toBeGreaterThan(0);
+    expect(gauge('cognito_export_throttles_per_minute')).toBeLessThanOrEqual(stats.throttled.ListUsers ?? 0);
+    expect(value('cognito_export_slot_wait_seconds_total')).toBeGreaterThan(0);
 
     const health = await fetch(`${admin.url}/healthz`);
     expect(health.status).toBe(200);

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { FencedError } from '../../src/limits/export-errors.js';
+import { rateLimitFlow } from '../../src/limits/rate-limiter.js';
 import { runLocation } from '../../src/runs/run-spec.js';
 import type { RunSpec } from '../../src/runs/run-spec.js';
 import { usersTable } from '../../src/tables/users-table.js';
@@ -80,7 +81,7 @@ function zombie(h: ExportHarness, spec: RunSpec) {
         client: own.cognito(spec.region),
         userPoolId: spec.userPoolId,
         filter: null,
-        limiter: await own.limiter(spec.region),
+        limiter: await own.limiter(spec.region, undefined, rateLimitFlow(spec.snapshotId, 'users')),
         records: { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, attributes: null },
       }),
       shard: 'all',

@@ -78,6 +78,7 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
     cognito: { credentials: EMULATOR_CREDENTIALS, ...options.runtime?.cognito },
     ...(options.s3 ? { s3: options.s3.overrides } : {}),
     retryPolicy: { ...FAST_RETRIES, ...options.runtime?.retryPolicy },
+    ...(options.runtime?.rateLimit ? { rateLimit: options.runtime.rateLimit } : {}),
   });
   const queues = new ExportQueues(runtime);
   const workerOptions = typeof options.worker === 'object' ? options.worker : {};
