@@ -11,6 +11,7 @@ const LAYERS = [
   ['cognito', 'storage'], // the two outside services: Cognito page sources; sinks, layout, manifest
   ['walk'], // the table-agnostic shard walk: part files, checkpoints
   ['tables'], // one module per table: its page source and record mapping
+  ['changes'], // change tables: the diff of one partition of two snapshots, what changed in a record
   ['runs'], // what a run is: spec, shards, requests, run state in Redis
   ['ops'], // the operator's surface: metrics, logger, admin HTTP server
   ['config'], // the environment and the config file, validated with the validators below

@@ -13,7 +13,8 @@ export interface EmulatorProcess {
   readonly url: string;
   readonly poolId: string;
   readonly process: MeasuredProcess;
-  createPool(users: number, seed: number): Promise<string>;
+  /** Creates and seeds a pool (with `groups`, also groups and memberships: see the control endpoint). */
+  createPool(users: number, seed: number, groups?: { groups: number; bigGroupShare?: number; tailShare?: number }): Promise<string>;
   setFaults(faults: Record<string, unknown>): Promise<void>;
   stats(): Promise<EmulatorCounters>;
   resetStats(): Promise<void>;
@@ -38,8 +39,8 @@ export async function startEmulatorProcess(users: number, flags: readonly string
     url,
     poolId,
     process,
-    async createPool(count, seed) {
-      const created = (await control('POST', 'pools', { name: `bench-${count}`, users: count, seed })) as { id: string };
+    async createPool(count, seed, groups) {
+      const created = (await control('POST', 'pools', { name: `bench-${count}`, users: count, seed, ...groups })) as { id: string };
       return created.id;
     },
     async setFaults(faults) {

@@ -18,6 +18,7 @@ import { startCli, type MeasuredProcess } from './cli-process.js';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.js';
 import { benchPipeline, sampleUsers, type PipelineResult } from './pipeline-bench.js';
 import { benchPublish, type PublishResult } from './publish-bench.js';
+import { groupsTable, runGroupsBench, type GroupsBenchResult } from './groups-bench.js';
 import { LATENCY_BASE, LATENCY_JITTER, limiterTable, runLimiterBench, type LimiterBenchResult } from './limiter-bench.js';
 import { rateChart } from './rate-chart.js';
 
@@ -60,22 +61,22 @@ const { values: args } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     save: { type: 'boolean', default: false },
-    // Comma-separated groups to run: throughput, memory, pipeline, limiter (default: all).
+    // Comma-separated parts to run: throughput, groups, memory, pipeline, limiter (default: all).
     only: { type: 'string' },
     // Comma-separated limiter scenarios (1 to 4) to run (default: all).
     'limiter-scenarios': { type: 'string' },
   },
 });
 
-const GROUPS = ['throughput', 'memory', 'pipeline', 'limiter'] as const;
-const groups = new Set((args.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()));
-for (const group of groups) {
-  if (!(GROUPS as readonly string[]).includes(group)) {
-    process.stderr.write(`bench: --only: expected some of ${GROUPS.join(', ')}, got \`${group}\`\n`);
+const PARTS = ['throughput', 'groups', 'memory', 'pipeline', 'limiter'] as const;
+const parts = new Set((args.only ?? PARTS.join(',')).split(',').map((g) => g.trim()));
+for (const part of parts) {
+  if (!(PARTS as readonly string[]).includes(part)) {
+    process.stderr.write(`bench: --only: expected some of ${PARTS.join(', ')}, got \`${part}\`\n`);
     process.exit(2);
   }
 }
-if (args['skip-memory']) groups.delete('memory');
+if (args['skip-memory']) parts.delete('memory');
 
 const quick = args.quick ?? false;
 const users = quick ? 20_000 : Number(args.users);
@@ -193,11 +194,12 @@ async function main(): Promise<void> {
   log(`bench: ${users} users, latency ${latency} ms ± ${jitter / 2}, emulated quota ${quota}/s, on ${cpus().length} cores`);
 
   let limiter: LimiterBenchResult | null = null;
-  if (groups.has('throughput') || groups.has('limiter')) {
-    const seeded = groups.has('throughput') ? users : 0;
+  let groupsResult: GroupsBenchResult | null = null;
+  if (parts.has('throughput') || parts.has('limiter') || parts.has('groups')) {
+    const seeded = parts.has('throughput') ? users : 0;
     const emulator = await startEmulatorProcess(seeded, ['--latency-ms', String(base), '--jitter-ms', String(jitter), '--quota-rps', String(quota)]);
     try {
-      if (groups.has('throughput')) {
+      if (parts.has('throughput')) {
         const small = await emulator.createPool(sequentialUsers, 2);
         const scenarios: Scenario[] = [
           { name: '1 shard, 1 worker, limiter 30/s', poolId: small, users: sequentialUsers, shards: 1, workers: 1, rateLimit: 30, quota },
@@ -210,7 +212,11 @@ async function main(): Promise<void> {
           results.push(await runScenario(emulator, scenario));
         }
       }
-      if (groups.has('limiter')) {
+      if (parts.has('groups')) {
+        // 100,000 users, 50 groups: `everyone` of 80%, a Zipf tail of 70% more memberships (about 150,000 in all).
+        groupsResult = await runGroupsBench({ emulator, redisUrl, users, groups: 50, bigGroupShare: 0.8, tailShare: 0.7, rateLimit: 30, quota, log });
+      }
+      if (parts.has('limiter')) {
         if (base !== LATENCY_BASE || jitter !== LATENCY_JITTER) log('limiter: its scenarios assume the default latency (150 ms ± 25)');
         const picked = args['limiter-scenarios']?.split(',').map(Number);
         limiter = await runLimiterBench({ emulator, redisUrl, quota, quick, log, ...(picked ? { scenarios: new Set(picked) } : {}) });
@@ -221,7 +227,7 @@ async function main(): Promise<void> {
   }
 
   let publish: PublishResult | undefined;
-  if (groups.has('memory')) {
+  if (parts.has('memory')) {
     // Memory: no latency, no quota, so the worker runs flat out and holds as much in flight as it ever will.
     const big = await startEmulatorProcess(bigUsers);
     try {
@@ -243,7 +249,7 @@ async function main(): Promise<void> {
   }
 
   const pipelines: PipelineResult[] = [];
-  if (groups.has('pipeline')) {
+  if (parts.has('pipeline')) {
     log('running: pipeline alone');
     const sample = await sampleUsers();
     await benchPipeline(sample, 60_000, 6); // warm-up: JIT and zlib
@@ -274,7 +280,7 @@ async function main(): Promise<void> {
         `pipeline alone (records → NDJSON → ${p.gzipLevel === null ? 'no gzip' : `gzip level ${p.gzipLevel}`} → file): ` +
         `${fixed(p.usersPerCpuSecond, 0)} users/s per core, ${fixed(p.bytes / p.users, 0)} bytes/user`,
     ),
-    ...(groups.has('throughput')
+    ...(parts.has('throughput')
       ? [
           `16 shards vs 1 shard: ${fixed(ratios.shardedVsSequential, 2)}× the users/s`,
           `16 shards, limiter 30/s: ${fixed(ratios.shardedQuotaPercent)}% of the ${quota}/s quota (1 worker), ${fixed(ratios.threeWorkersQuotaPercent)}% (3 workers)`,
@@ -287,6 +293,7 @@ async function main(): Promise<void> {
       ? ''
       : `publishing a ${publish.users / 1000}k-user run to S3 (s3rver): ${publish.files} files, finalizer ${fixed(publish.finalizerSeconds, 2)} s; ` +
         `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
+    groupsResult ? `\n${groupsTable(groupsResult)}` : '',
     limiter ? `\n${limiterTable(limiter.rows)}` : '',
   ]
     .filter((line) => line !== '')
@@ -299,8 +306,8 @@ async function main(): Promise<void> {
   const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = `${stem}.json`;
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
-  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, groups: [...groups] };
-  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, limiter };
+  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, parts: [...parts] };
+  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, groups: groupsResult, limiter };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
   if (limiter?.burstSeries) {

@@ -43,12 +43,12 @@ export async function startAdminServer(
       ping: () => runtime.redis.ping(),
       workerRunning: () => {
         const running = current();
-        return running ? running.runs.isRunning() && running.shards.isRunning() : false;
+        return running ? running.runs.isRunning() && running.shards.isRunning() && running.groups.isRunning() : false;
       },
       trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
-      dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards], '/dashboard') : undefined,
+      dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
     },
     { host: options.host, port: options.port, token: options.token },
   );

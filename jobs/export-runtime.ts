@@ -10,7 +10,7 @@ import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
-import { readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
+import { FLOW_PRIORITY, readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
@@ -85,10 +85,11 @@ export class ExportRuntime {
 
   /**
    * One flow's view of the shared bucket for `region` (a run's table walk, see `rateLimitFlow`): flows
-   * waiting at once share the rate equally. `ratePerSecond` undefined: COGNITO_RATE_LIMIT_RPS.
+   * waiting at once share the rate equally, those of a higher `priority` first (see FLOW_PRIORITY).
+   * `ratePerSecond` undefined: COGNITO_RATE_LIMIT_RPS.
    */
-  async limiter(region: string, ratePerSecond: number | undefined, flow: string): Promise<CallLimiter> {
-    return (await this.rateLimiter(region, ratePerSecond)).forFlow(flow);
+  async limiter(region: string, ratePerSecond: number | undefined, flow: string, priority: number = FLOW_PRIORITY.SHARDED): Promise<CallLimiter> {
+    return (await this.rateLimiter(region, ratePerSecond)).forFlow(flow, priority);
   }
 
   /**

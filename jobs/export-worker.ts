@@ -14,7 +14,7 @@ import {
 
 /** How a worker process takes jobs. */
 export interface ExportWorkerOptions {
-  /** Shard jobs at once in this process. @default config.workerConcurrency */
+  /** Users shard jobs at once in this process, and as many groups and membership jobs. @default config.workerConcurrency */
   readonly concurrency?: number;
   /**
    * How long a job's lock lasts without renewal; a worker that dies (kill -9) has its jobs taken
@@ -23,10 +23,11 @@ export interface ExportWorkerOptions {
   readonly lockDurationMs?: number;
 }
 
-/** A running worker: both queues, and a graceful way to stop. */
+/** A running worker: every queue, and a graceful way to stop. */
 export interface ExportWorker {
   readonly runs: Worker;
   readonly shards: Worker;
+  readonly groups: Worker;
   /**
    * Stops taking jobs, has every shard in flight seal its file, checkpoint and hand its job back,
    * then closes. Nothing is fetched twice by whoever resumes.
@@ -34,7 +35,7 @@ export interface ExportWorker {
   close(): Promise<void>;
 }
 
-/** Starts the workers of both queues in this process. */
+/** Starts the workers of every queue in this process. */
 export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, options: ExportWorkerOptions = {}): ExportWorker {
   const stopping = new AbortController();
   const lockDuration = options.lockDurationMs ?? runtime.config.workerLockDurationMs;
@@ -59,28 +60,36 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
     { ...common, concurrency: 4 },
   );
 
-  const shards = new Worker<ShardJobData>(
-    queues.shards.name,
-    // BullMQ's signal aborts when we cancel the job because its lock was lost: that is not a
-    // shutdown, so the shard discards its open file instead of sealing it.
-    (job, token, signal) => processShardJob(runtime, queues, job, token, stopping.signal, signal),
-    { ...common, concurrency: options.concurrency ?? runtime.config.workerConcurrency },
-  );
+  // Users shards in one queue; the groups walk and the membership shards in another, served at the
+  // same concurrency, so a group's walk never waits for a users shard to end (see GROUPS_QUEUE).
+  const [shards, groups] = [queues.shards, queues.groups].map(
+    (queue) =>
+      new Worker<ShardJobData>(
+        queue.name,
+        // BullMQ's signal aborts when we cancel the job because its lock was lost: that is not a
+        // shutdown, so the shard discards its open file instead of sealing it.
+        (job, token, signal) => processShardJob(runtime, queues, job, token, stopping.signal, signal),
+        { ...common, concurrency: options.concurrency ?? runtime.config.workerConcurrency },
+      ),
+  ) as [Worker<ShardJobData>, Worker<ShardJobData>];
 
-  // A lost lock means another worker may take the shard: stop it at the next page (fencing makes
-  // sure nothing it writes after that counts).
-  shards.on('lockRenewalFailed', (jobIds) => {
-    for (const id of jobIds) shards.cancelJob(id, 'job lock lost');
-  });
   const report = connectionErrorReporter(runtime);
-  for (const worker of [runs, shards]) worker.on('error', (error) => report(worker.name, error));
+  for (const worker of [shards, groups]) {
+    // A lost lock means another worker may take the shard: stop it at the next page (fencing makes
+    // sure nothing it writes after that counts).
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const id of jobIds) worker.cancelJob(id, 'job lock lost');
+    });
+  }
+  for (const worker of [runs, shards, groups]) worker.on('error', (error) => report(worker.name, error));
 
   return {
     runs,
     shards,
+    groups,
     close: async () => {
       stopping.abort(new Error('worker shutting down'));
-      await Promise.all([shards.close(), runs.close()]);
+      await Promise.all([shards.close(), groups.close(), runs.close()]);
     },
   };
 }

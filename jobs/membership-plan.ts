@@ -16,7 +16,7 @@ export async function addMembershipShards(runtime: ExportRuntime, queues: Export
   const batches = planMembershipBatches(groups);
   await runtime.runs.setMembershipBatches(spec.snapshotId, batches.length);
   const parent = { id: finalizeJobId(spec.snapshotId), queue: queues.runs.qualifiedName };
-  await queues.shards.addBulk(
+  await queues.groups.addBulk(
     batches.map((batch, index) => ({
       name: SHARD_JOB,
       data: { snapshotId: spec.snapshotId, shard: { id: String(index), filter: null }, table: GROUP_MEMBERSHIPS_TABLE, groups: batch },

@@ -16,7 +16,7 @@ export function metricsSource(runtime: ExportRuntime, queues: ExportQueues): Met
     async queueDepths() {
       const states = ['waiting', 'active', 'delayed', 'waiting-children', 'failed', 'prioritized'] as const;
       const depths = new Map<string, Record<string, number>>();
-      for (const queue of [queues.runs, queues.shards]) depths.set(queue.name, await queue.getJobCounts(...states));
+      for (const queue of [queues.runs, queues.shards, queues.groups]) depths.set(queue.name, await queue.getJobCounts(...states));
       return depths;
     },
     limiterStates: () => runtime.limiterStates(),

@@ -6,8 +6,14 @@ import type { Shard } from '../src/runs/shard-plan.js';
 
 /** Runs: `start` (preflight, then the flow) and `finalize` (the flow's parent: the manifest). */
 export const RUNS_QUEUE = 'runs';
-/** Shards: one `shard` job per slice of a pool, children of their run's `finalize` job. */
+/** Shards: one `shard` job per slice of a pool's users, children of their run's `finalize` job. */
 export const SHARDS_QUEUE = 'shards';
+/**
+ * Groups: a run's groups walk and the membership shards it plans, also children of `finalize`. A
+ * queue of their own, served beside the users' shards: a group's walk cannot be split, so the
+ * largest one bounds the run and must start at once, not wait for a users shard to end.
+ */
+export const GROUPS_QUEUE = 'groups';
 
 export const START_JOB = 'start';
 export const FINALIZE_JOB = 'finalize';
@@ -56,24 +62,18 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
  * The finalizer's publish → manifest → pointer → state is one idempotent step, retried as a whole
  * (2 s, 4 s, … about 8 minutes in all) before the run is failed and its publication withdrawn.
  */
-/**
- * Users shards beside a groups walk wait behind it and the membership shards it adds (jobs without
- * a priority are taken first): the largest group's walk is one page per round trip and bounds the
- * run, so it starts before the users' shards fill the workers.
- */
-export const USERS_SHARD_PRIORITY = 10;
-
 export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
 
 /**
  * The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix.
  * A run started with `export --inline` gets queues of its own (`runs-inline-<id>`,
- * `shards-inline-<id>`), which only the process running it serves: it never takes another pool's
+ * `shards-inline-<id>`, `groups-inline-<id>`), which only the process running it serves: it never takes another pool's
  * shards or a schedule, and no worker takes its.
  */
 export class ExportQueues {
   readonly runs: Queue;
   readonly shards: Queue;
+  readonly groups: Queue;
   readonly flows: FlowProducer;
   private readonly inline = new Map<string, ExportQueues>();
 
@@ -86,6 +86,7 @@ export class ExportQueues {
     const suffix = inlineRun === undefined ? '' : `-inline-${inlineRun}`;
     this.runs = new Queue(`${RUNS_QUEUE}${suffix}`, options);
     this.shards = new Queue(`${SHARDS_QUEUE}${suffix}`, options);
+    this.groups = new Queue(`${GROUPS_QUEUE}${suffix}`, options);
     this.flows = new FlowProducer(options);
   }
 
@@ -101,6 +102,6 @@ export class ExportQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.flows.close()]);
+    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.groups.close(), this.flows.close()]);
   }
 }

@@ -49,10 +49,14 @@ export async function processShardJob(
   const ended = watchRunEnd(runtime, snapshotId, shard.id);
   const abandon = lost ? AbortSignal.any([lost, ended.signal]) : ended.signal;
   let unit = shard.id;
+  // What this attempt called and waited for, for the log line at its end.
+  const attempt = { pages: 0, waitedMs: 0 };
   const outcome = await atJobBoundary(runtime, job, spec, async () => {
     const counters = { users: 0, pages: 0, throttles: 0, retries: 0 };
     // Time this shard's calls waited for a slot since the last page was recorded.
     let waitedMs = 0;
+    // The last page's progress write, in flight while the next page is fetched.
+    let recorded: Promise<void> = Promise.resolve();
     const labels = { user_pool_id: spec.userPoolId };
     const { metrics } = runtime;
     const walked = await shardSource(runtime, spec, job.data, {
@@ -61,6 +65,7 @@ export async function processShardJob(
         metrics.cognitoCalls.inc({ ...labels, operation: OPERATIONS[table] ?? table });
         metrics.slotWait.inc(labels, slot.waitedMs / 1000);
         waitedMs += slot.waitedMs;
+        attempt.waitedMs += slot.waitedMs;
       },
       onRetry: (event) => {
         if (event.errorClass === 'throttled') {
@@ -95,13 +100,24 @@ export async function processShardJob(
           () => false,
         )),
       progress: {
+        // A page's progress is written while the next page is fetched (a group's walk is one page
+        // per round trip, so its time is what each page costs); a run that ended stops the shard a
+        // page later.
         page: async (fetched, openRecords, durableRecords) => {
           counters.users += fetched;
           counters.pages += 1;
-          const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords, waitedMs);
+          attempt.pages += 1;
+          const [waited, progress] = [waitedMs, { ...counters } satisfies ShardJobProgress];
           waitedMs = 0;
-          if (now !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
-          await job.updateProgress({ ...counters } satisfies ShardJobProgress);
+          const previous = recorded;
+          recorded = (async () => {
+            await previous;
+            const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords, waited);
+            if (now !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
+            await job.updateProgress(progress);
+          })();
+          recorded.catch(() => undefined);
+          await previous;
         },
         fileDone: (file) => {
           if (table === USERS_TABLE) metrics.usersExported.inc(labels, file.records);
@@ -110,6 +126,7 @@ export async function processShardJob(
         },
       },
     });
+    await recorded;
     // The groups walk plans the memberships from the groups it committed, and adds their shards to the run.
     if (result.status === 'done' && table === GROUPS_TABLE) await addMembershipShards(runtime, queues, spec);
     return result;
@@ -121,7 +138,7 @@ export async function processShardJob(
     throw new WaitingError();
   }
   await runtime.runs.recordShardDone(snapshotId, unit);
-  log.info({ records: outcome.records, files: outcome.files }, 'shard done');
+  log.info({ records: outcome.records, files: outcome.files, pages: attempt.pages, slotWaitSeconds: Math.round(attempt.waitedMs / 100) / 10 }, 'shard done');
   return outcome;
 }
 

@@ -17,7 +17,6 @@ import {
   finalizeJobId,
   groupsJobId,
   shardJobId,
-  USERS_SHARD_PRIORITY,
   type ExportQueues,
   type StartJobData,
 } from './queues.js';
@@ -76,16 +75,16 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
       data: { snapshotId },
       opts: { ...FINALIZE_JOB_OPTIONS, jobId: finalizeJobId(snapshotId) },
       children: [
-        // The groups walk first: the memberships it plans include the one group that cannot be
-        // sharded, whose walk bounds the run's time, so it must not wait behind the users' shards.
+        // The groups walk, in its own queue: the memberships it plans include the one group that
+        // cannot be sharded, whose walk bounds the run's time, so it must not wait behind the users' shards.
         ...(spec.groups
-          ? [{ name: SHARD_JOB, queueName: queues.shards.name, data: { snapshotId, shard: { id: 'all', filter: null }, table: GROUPS_TABLE }, opts: { ...SHARD_JOB_OPTIONS, jobId: groupsJobId(snapshotId) } }]
+          ? [{ name: SHARD_JOB, queueName: queues.groups.name, data: { snapshotId, shard: { id: 'all', filter: null }, table: GROUPS_TABLE }, opts: { ...SHARD_JOB_OPTIONS, jobId: groupsJobId(snapshotId) } }]
           : []),
         ...runShards(spec).map((shard) => ({
           name: SHARD_JOB,
           queueName: queues.shards.name,
           data: { snapshotId, shard },
-          opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(snapshotId, shard.id), ...(spec.groups ? { priority: USERS_SHARD_PRIORITY } : {}) },
+          opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(snapshotId, shard.id) },
         })),
       ],
     });

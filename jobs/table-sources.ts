@@ -1,4 +1,4 @@
-import { rateLimitFlow, type CallSlot } from '../src/limits/rate-limiter.js';
+import { rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { GROUPS_UNIT, membershipUnit, type RunSpec } from '../src/runs/run-spec.js';
 import { groupMembershipsTable } from '../src/tables/group-memberships-table.js';
@@ -39,10 +39,13 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   }
   if (table === GROUP_MEMBERSHIPS_TABLE) {
     const batch = Number(data.shard.id);
+    // A group's walk cannot be split: its calls go before the users' shards, which take what it
+    // leaves, and the batches go in order, a few at a time (a flow per priority).
+    const priority = unsplitPriority(batch);
     const source = groupMembershipsTable({
       ...common,
       groups: data.groups ?? [],
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow),
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, `${flow}-${priority}`, priority),
       onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
       records,
     });

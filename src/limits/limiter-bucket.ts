@@ -9,7 +9,10 @@ import { afterThrottle, controlledRate, type RateControllerSettings, type RateCo
  * are waiting for one: a caller takes a ticket of its flow (`acquire`), and a slot that comes due goes
  * to the waiting flow served longest ago (round robin), which grants that flow's oldest ticket. So
  * flows with callers waiting share the rate equally however many callers each has, a flow that asks
- * for less than its share gets all it asks for, and the rest flows to the others. A caller whose
+ * for less than its share gets all it asks for, and the rest flows to the others. A flow of a higher
+ * priority (its callers say so) with callers waiting goes before every flow of a lower one: a walk
+ * that cannot be split (a group's ListUsersInGroup chain, one page per round trip) never waits behind
+ * walks that can, which take what it leaves. A caller whose
  * ticket is not granted yet is told when it probably will be, sleeps, and asks again (`poll`).
  * Nothing is promised ahead of time beyond the next slot, so a cut applies at once to every caller
  * still waiting, however long it has been waiting.
@@ -18,7 +21,8 @@ import { afterThrottle, controlledRate, type RateControllerSettings, type RateCo
  * controller), `max`, `min`, `probe` (the last caller's rate settings, for readers), `tw`/`tc`/`tp` (throttles in
  * this and the last minute window), and per flow `i:<flow>` (tickets issued), `g:<flow>` (granted),
  * `c:<flow>` (cancelled, not reached yet), `x:<flow>:<ticket>` (that ticket is cancelled),
- * `s:<flow>` (when it was last served), `a:<flow>` (when it last asked).
+ * `s:<flow>` (when it was last served), `a:<flow>` (when it last asked), `p:<flow>` (its priority,
+ * as its last caller gave it).
  */
 
 /** The hash: field name → number. */
@@ -37,8 +41,8 @@ export const DEFAULT_BUCKET: Pick<BucketSettings, 'catchUpMs' | 'flowIdleMs'> = 
 
 /** What a caller can ask the bucket. */
 export type BucketEvent =
-  | { readonly op: 'acquire'; readonly flow: string }
-  | { readonly op: 'poll'; readonly flow: string; readonly ticket: number }
+  | { readonly op: 'acquire'; readonly flow: string; readonly priority?: number }
+  | { readonly op: 'poll'; readonly flow: string; readonly ticket: number; readonly priority?: number }
   | { readonly op: 'cancel'; readonly flow: string; readonly ticket: number }
   | { readonly op: 'throttle'; readonly sentAt: number };
 
@@ -115,15 +119,20 @@ export function applyBucketEvent(fields: BucketFields, settings: BucketSettings,
     fields[`g:${flow}`] ??= 0;
     fields[`c:${flow}`] ??= 0;
     fields[`s:${flow}`] ??= 0;
+    fields[`p:${flow}`] = event.priority ?? 0;
     dispatch(fields, settings, now);
   }
   fields[`a:${flow}`] = now;
+  fields[`p:${flow}`] = event.priority ?? 0;
   const granted = fields[`g:${flow}`] ?? 0;
   if (ticket <= granted) return { granted: true, ticket, waitMs: 0, rate: rate(), now };
   return { granted: false, ticket, waitMs: Math.max(0, estimateGrant(fields, flow, ticket - granted, rate()) - now), rate: rate(), now };
 }
 
-/** Hands the slots due by `now` to waiting flows, least recently served first; slots nobody waits for lapse. */
+/**
+ * Hands the slots due by `now` to waiting flows, the highest priority first and of those the least
+ * recently served; slots nobody waits for lapse.
+ */
 function dispatch(fields: BucketFields, settings: BucketSettings, now: number): void {
   const interval = 1000 / controlledRate(controllerState(fields), settings, now);
   let next = Math.max(fields.next ?? 0, now - settings.catchUpMs);
@@ -131,7 +140,7 @@ function dispatch(fields: BucketFields, settings: BucketSettings, now: number): 
   while (next <= now) {
     let best: string | undefined;
     for (const flow of flows) {
-      if (waitingTickets(fields, flow) > 0 && (best === undefined || (fields[`s:${flow}`] ?? 0) < (fields[`s:${best}`] ?? 0))) best = flow;
+      if (waitingTickets(fields, flow) > 0 && (best === undefined || before(fields, flow, best))) best = flow;
     }
     if (best === undefined) {
       next = now;
@@ -149,6 +158,13 @@ function dispatch(fields: BucketFields, settings: BucketSettings, now: number): 
     next += interval;
   }
   fields.next = next;
+}
+
+/** Whether `flow` goes before `other` for the next slot: a higher priority, or the same and served longer ago. */
+function before(fields: BucketFields, flow: string, other: string): boolean {
+  const [mine, theirs] = [fields[`p:${flow}`] ?? 0, fields[`p:${other}`] ?? 0];
+  if (mine !== theirs) return mine > theirs;
+  return (fields[`s:${flow}`] ?? 0) < (fields[`s:${other}`] ?? 0);
 }
 
 /** A caller gave up waiting: its ticket no longer takes a slot. */
@@ -172,14 +188,19 @@ function cancel(fields: BucketFields, flow: string, ticket: number): void {
 
 /**
  * When a flow's `ahead`-th waiting ticket will probably be granted, if the flows waiting now keep
- * their place in the rotation: it is served once a round, and so is every other flow still waiting.
+ * their place in the rotation: it is served once a round, and so is every other flow of its
+ * priority still waiting; every waiting ticket of a higher priority goes first.
  */
 function estimateGrant(fields: BucketFields, flow: string, ahead: number, rate: number): number {
   let slots = ahead;
   const served = fields[`s:${flow}`] ?? 0;
+  const priority = fields[`p:${flow}`] ?? 0;
   for (const other of bucketFlows(fields)) {
     if (other === flow) continue;
     const waiting = waitingTickets(fields, other);
+    const theirs = fields[`p:${other}`] ?? 0;
+    if (theirs > priority) slots += Math.max(0, waiting);
+    if (theirs !== priority) continue;
     slots += Math.min(waiting, ahead - 1);
     if (waiting >= ahead && (fields[`s:${other}`] ?? 0) < served) slots += 1;
   }
@@ -189,7 +210,7 @@ function estimateGrant(fields: BucketFields, flow: string, ahead: number, rate: 
 function forgetIdleFlows(fields: BucketFields, settings: BucketSettings, now: number): void {
   for (const flow of bucketFlows(fields)) {
     if (waitingTickets(fields, flow) <= 0 && (fields[`a:${flow}`] ?? 0) < now - settings.flowIdleMs) {
-      for (const part of ['i', 'g', 'c', 's', 'a']) delete fields[`${part}:${flow}`];
+      for (const part of ['i', 'g', 'c', 's', 'a', 'p']) delete fields[`${part}:${flow}`];
       for (const field of Object.keys(fields)) if (field.startsWith(`x:${flow}:`)) delete fields[field];
     }
   }

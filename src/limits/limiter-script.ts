@@ -8,7 +8,7 @@ import type { BucketSettings } from './limiter-bucket.js';
  * passes ''.
  *
  * KEYS[1]: the bucket. ARGV: op (acquire | poll | cancel | throttle | read), clock override, then
- * the settings in {@link scriptSettings} order, then the op's own: flow and ticket, or sentAt.
+ * the settings in {@link scriptSettings} order, then the op's own: flow, ticket and priority, or sentAt.
  * Replies (strings): acquire/poll/cancel {granted 0|1, ticket, waitMs, rate, now}; throttle {cut 0|1,
  * rate, now}; read {now, field, value, field, value, …}.
  */
@@ -73,6 +73,11 @@ local function bucketFlows()
   return flows
 end
 local function waitingTickets(flow) return get('i:' .. flow) - get('g:' .. flow) - get('c:' .. flow) end
+local function before(flow, other)
+  local mine, theirs = get('p:' .. flow), get('p:' .. other)
+  if mine ~= theirs then return mine > theirs end
+  return get('s:' .. flow) < get('s:' .. other)
+end
 local function dispatch()
   local interval = 1000 / controlledRate(controllerState())
   local nextSlot = math.max(get('next'), now - S.catchUpMs)
@@ -80,7 +85,7 @@ local function dispatch()
   while nextSlot <= now do
     local best = nil
     for _, flow in ipairs(flows) do
-      if waitingTickets(flow) > 0 and (best == nil or get('s:' .. flow) < get('s:' .. best)) then best = flow end
+      if waitingTickets(flow) > 0 and (best == nil or before(flow, best)) then best = flow end
     end
     if best == nil then
       nextSlot = now
@@ -117,11 +122,16 @@ end
 local function estimateGrant(flow, ahead, rate)
   local slots = ahead
   local served = get('s:' .. flow)
+  local priority = get('p:' .. flow)
   for _, other in ipairs(bucketFlows()) do
     if other ~= flow then
       local waiting = waitingTickets(other)
-      slots = slots + math.min(waiting, ahead - 1)
-      if waiting >= ahead and get('s:' .. other) < served then slots = slots + 1 end
+      local theirs = get('p:' .. other)
+      if theirs > priority then slots = slots + math.max(0, waiting) end
+      if theirs == priority then
+        slots = slots + math.min(waiting, ahead - 1)
+        if waiting >= ahead and get('s:' .. other) < served then slots = slots + 1 end
+      end
     end
   end
   return get('next') + ((slots - 1) * 1000) / rate
@@ -129,7 +139,7 @@ end
 local function forgetIdleFlows()
   for _, flow in ipairs(bucketFlows()) do
     if waitingTickets(flow) <= 0 and get('a:' .. flow) < now - S.flowIdleMs then
-      for _, part in ipairs({'i', 'g', 'c', 's', 'a'}) do del(part .. ':' .. flow) end
+      for _, part in ipairs({'i', 'g', 'c', 's', 'a', 'p'}) do del(part .. ':' .. flow) end
       local marker = 'x:' .. flow .. ':'
       for name, _ in pairs(F) do
         if string.sub(name, 1, #marker) == marker then del(name) end
@@ -159,7 +169,7 @@ local function throttle(sentAt)
   if nextSlot > now then F['next'] = now + ((nextSlot - now) * before) / after end
   return {1, after}
 end
-local function slot(flow, ticketIn)
+local function slot(flow, ticketIn, priority)
   forgetIdleFlows()
   dispatch()
   if op == 'cancel' then
@@ -171,9 +181,11 @@ local function slot(flow, ticketIn)
     ticket = get('i:' .. flow) + 1
     F['i:' .. flow] = ticket
     for _, part in ipairs({'g', 'c', 's'}) do F[part .. ':' .. flow] = get(part .. ':' .. flow) end
+    F['p:' .. flow] = priority
     dispatch()
   end
   F['a:' .. flow] = now
+  F['p:' .. flow] = priority
   local rate = controlledRate(controllerState())
   local granted = get('g:' .. flow)
   if ticket <= granted then return {1, ticket, 0, rate} end
@@ -187,9 +199,9 @@ local reply
 if op == 'throttle' then
   reply = throttle(tonumber(ARGV[13]))
 elseif op == 'acquire' then
-  reply = slot(ARGV[13], 0)
+  reply = slot(ARGV[13], 0, tonumber(ARGV[15]) or 0)
 else
-  reply = slot(ARGV[13], tonumber(ARGV[14]))
+  reply = slot(ARGV[13], tonumber(ARGV[14]), tonumber(ARGV[15]) or 0)
 end
 local pairsOut = {}
 for name, value in pairs(F) do

@@ -60,6 +60,26 @@ export function rateLimitFlow(snapshotId: string, table: string): string {
   return `${snapshotId}-${table}`;
 }
 
+/**
+ * Priorities of flows: waiting callers of a higher one are served first. Shardable walks (users)
+ * are `SHARDED`: they only share the rate and take what the others leave. Walks that cannot be
+ * split (a group's members, one page per round trip) go above them, see {@link unsplitPriority}.
+ */
+export const FLOW_PRIORITY = Object.freeze({ SHARDED: 0, UNSPLIT_LAST: 1, UNSPLIT_FIRST: 9 });
+
+/** Unsplittable walks of one run served at the same priority: about what the rate serves at full speed (25/s × 150 ms). */
+export const UNSPLIT_PER_PRIORITY = 4;
+
+/**
+ * The priority of a run's `order`-th unsplittable walk (0 first): whatever such a walk waits for
+ * adds to the run's time, and how long it is shows only at its end, so they are served in order,
+ * {@link UNSPLIT_PER_PRIORITY} at a time, and a later one takes what the earlier leave. Sharing the
+ * rate equally instead would slow the longest one down as much as every short one.
+ */
+export function unsplitPriority(order: number): number {
+  return Math.max(FLOW_PRIORITY.UNSPLIT_LAST, FLOW_PRIORITY.UNSPLIT_FIRST - Math.floor(order / UNSPLIT_PER_PRIORITY));
+}
+
 const FLOW = /^[^\s:]+$/;
 
 /**
@@ -68,7 +88,8 @@ const FLOW = /^[^\s:]+$/;
  * throttle cuts the rate at once for every caller, including those already waiting, and the rate
  * settles under where throttling began and probes above it slowly (see `rate-controller.ts`), never
  * above `ratePerSecond`. Callers name their flow (a run's table walk, see {@link rateLimitFlow}):
- * flows waiting at the same time get equal shares, whatever their number of callers.
+ * flows waiting at the same time get equal shares, whatever their number of callers, except that a
+ * flow of a higher priority ({@link FLOW_PRIORITY}) goes first.
  */
 export class RedisRateLimiter {
   private readonly settings: BucketSettings;
@@ -105,29 +126,31 @@ export class RedisRateLimiter {
     return this.lastRate;
   }
 
-  /** One flow's view of the bucket, for a page source. */
-  forFlow(flow: string): CallLimiter {
+  /** One flow's view of the bucket, for a page source; `priority` see {@link FLOW_PRIORITY}. */
+  forFlow(flow: string, priority: number = FLOW_PRIORITY.SHARDED): CallLimiter {
     checkFlow(flow);
+    checkPriority(priority);
     return {
-      acquire: (signal) => this.acquire(flow, signal),
+      acquire: (signal) => this.acquire(flow, signal, priority),
       reportThrottle: (slot) => this.reportThrottle(slot),
     };
   }
 
   /** Waits for a slot for `flow`. Rejects with the signal's reason when it aborts, giving the ticket back. */
-  async acquire(flow: string, signal?: AbortSignal): Promise<CallSlot> {
+  async acquire(flow: string, signal?: AbortSignal, priority: number = FLOW_PRIORITY.SHARDED): Promise<CallSlot> {
     checkFlow(flow);
+    checkPriority(priority);
     signal?.throwIfAborted();
     const started = performance.now();
-    let reply = await this.slot('acquire', flow, 0);
+    let reply = await this.slot('acquire', flow, 0, priority);
     try {
       while (!reply.granted) {
         await sleep(Math.min(reply.waitMs + 1, this.maxSleepMs), signal);
-        reply = await this.slot('poll', flow, reply.ticket);
+        reply = await this.slot('poll', flow, reply.ticket, priority);
       }
     } catch (error) {
       // A ticket left waiting would take a slot nobody uses.
-      if (!reply.granted) await this.slot('cancel', flow, reply.ticket).catch(() => undefined);
+      if (!reply.granted) await this.slot('cancel', flow, reply.ticket, priority).catch(() => undefined);
       throw error;
     }
     return { grantedAt: reply.now, waitedMs: performance.now() - started };
@@ -145,8 +168,13 @@ export class RedisRateLimiter {
     return readLimiterState(this.redis, this.key);
   }
 
-  private async slot(op: 'acquire' | 'poll' | 'cancel', flow: string, ticket: number): Promise<{ granted: boolean; ticket: number; waitMs: number; now: number }> {
-    const reply = (await this.redis.eval(LIMITER_SCRIPT, 1, this.key, op, '', ...this.args, flow, String(ticket))) as string[];
+  private async slot(
+    op: 'acquire' | 'poll' | 'cancel',
+    flow: string,
+    ticket: number,
+    priority: number,
+  ): Promise<{ granted: boolean; ticket: number; waitMs: number; now: number }> {
+    const reply = (await this.redis.eval(LIMITER_SCRIPT, 1, this.key, op, '', ...this.args, flow, String(ticket), String(priority))) as string[];
     const [granted, issued, waitMs, rate, now] = reply.map(Number) as [number, number, number, number, number];
     this.lastRate = rate;
     return { granted: granted === 1, ticket: issued, waitMs, now };
@@ -174,4 +202,8 @@ export async function readLimiterState(redis: Redis, key: string): Promise<Limit
 
 function checkFlow(flow: string): void {
   if (typeof flow !== 'string' || !FLOW.test(flow)) throw new TypeError(`Expected \`flow\` to be a non-empty string without spaces or colons, got \`${flow}\``);
+}
+
+function checkPriority(priority: number): void {
+  if (!Number.isInteger(priority) || priority < 0 || priority > 9) throw new RangeError(`Expected \`priority\` to be an integer from 0 to 9, got \`${priority}\``);
 }

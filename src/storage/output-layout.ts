@@ -24,8 +24,13 @@ export const GROUPS_TABLE = 'groups';
 /** Who is in which group (ListUsersInGroup of every group). */
 export const GROUP_MEMBERSHIPS_TABLE = 'group_memberships';
 
+/** What changed in each table since the previous snapshot of the pool (computed at the end of a run). */
+export const USER_CHANGES_TABLE = 'user_changes';
+export const GROUP_CHANGES_TABLE = 'group_changes';
+export const GROUP_MEMBERSHIP_CHANGES_TABLE = 'group_membership_changes';
+
 /** Every table a run can write (each a folder under the destination). */
-export const TABLES: readonly string[] = [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE];
+export const TABLES: readonly string[] = [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE, USER_CHANGES_TABLE, GROUP_CHANGES_TABLE, GROUP_MEMBERSHIP_CHANGES_TABLE];
 
 const datePartition = (run: RunLocation): string => `dt=${run.startedAt.toISOString().slice(0, 10)}`;
 

@@ -49,6 +49,8 @@ describe('the emulator command', () => {
       region: 'us-east-1',
       users: 0,
       groups: 0,
+      bigGroupShare: 0.6,
+      tailShare: 0.4,
       seed: 1,
       latencyMs: 0,
       dropRate: 0,
@@ -62,7 +64,7 @@ describe('the emulator command', () => {
 
   it('parses every flag', () => {
     const options = parse(
-      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst'.split(' '),
+      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst --big-group-share 0.75 --tail-share 0.3'.split(' '),
     );
     expect(options).toEqual({
       port: 0,
@@ -70,6 +72,8 @@ describe('the emulator command', () => {
       region: 'eu-west-2',
       users: 500,
       groups: 40,
+      bigGroupShare: 0.75,
+      tailShare: 0.3,
       seed: 9,
       subSkew: 0.5,
       poolName: 'demo',

@@ -171,6 +171,25 @@ describe('groups and memberships', () => {
     // 12 calls at 4 a second: the first at once, then about 2.75 s.
     expect(seconds).toBeGreaterThan(11 / 5);
   });
+
+  it('walks the memberships beside the users shards and before them: no group waits for a users shard to end', async () => {
+    // 16 users shards fill a worker's 16 slots, and at 20 calls/s they take about 5 s; the groups'
+    // walks (about 60 pages over 20 groups) have slots of their own and go first at the limiter.
+    const h = await harness(true, { COGNITO_RATE_LIMIT_RPS: '20' });
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 407, groups: 20, bigGroupShare: 0.1, tailShare: 0.4 });
+    emulator.setFaults({ latencyMs: 20 });
+    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/beside`, groups: true });
+    await expectExactGroups(poolId, status);
+    const ofRun = (jobs: { data: unknown; finishedOn?: number | undefined; name: string }[]) =>
+      jobs.filter((job) => (job.data as { snapshotId: string }).snapshotId === status.spec.snapshotId);
+    const members = ofRun(await h.queues.groups.getJobs(['completed'])).filter((job) => (job.data as { table?: string }).table === 'group_memberships');
+    const users = ofRun(await h.queues.shards.getJobs(['completed']));
+    expect(members.length).toBe(20);
+    expect(users.length).toBe(16);
+    const lastMembers = Math.max(...members.map((job) => job.finishedOn ?? Infinity));
+    const firstUsers = Math.min(...users.map((job) => job.finishedOn ?? 0));
+    expect(lastMembers).toBeLessThan(firstUsers);
+  });
 });
 
 describe('a worker that dies or stops during the membership walk', () => {

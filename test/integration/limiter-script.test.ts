@@ -22,7 +22,7 @@ afterAll(async () => {
 
 /** Runs one event through the Lua script on a fixed clock; returns the reply as numbers. */
 async function runScript(bucket: string, now: number, event: BucketEvent): Promise<number[]> {
-  const args = event.op === 'throttle' ? [String(event.sentAt)] : [event.flow, String(event.op === 'acquire' ? 0 : event.ticket)];
+  const args = event.op === 'throttle' ? [String(event.sentAt)] : [event.flow, String(event.op === 'acquire' ? 0 : event.ticket), String(event.op === 'cancel' ? 0 : (event.priority ?? 0))];
   const reply = (await redis.eval(LIMITER_SCRIPT, 1, bucket, event.op, String(now), ...scriptSettings(settings).map(String), ...args)) as string[];
   return reply.map(Number);
 }
@@ -60,6 +60,13 @@ function events(): [number, BucketEvent][] {
   }
   list.push([t0 + 40_100, { op: 'poll', flow: 'run-d-users', ticket: 4 }]);
   list.push([t0 + 40_100, { op: 'poll', flow: 'run-e-users', ticket: 4 }]);
+  // A flow of a higher priority arrives behind a waiting queue, goes first, and its estimate says so.
+  for (let i = 0; i < 3; i++) list.push([t0 + 50_000 + i, { op: 'acquire', flow: 'run-f-users' }]);
+  list.push([t0 + 50_010, { op: 'acquire', flow: 'run-f-group_memberships', priority: 1 }]);
+  list.push([t0 + 50_011, { op: 'acquire', flow: 'run-f-group_memberships', priority: 1 }]);
+  list.push([t0 + 50_020, { op: 'poll', flow: 'run-f-users', ticket: 3 }]);
+  list.push([t0 + 50_200, { op: 'poll', flow: 'run-f-group_memberships', ticket: 2, priority: 1 }]);
+  list.push([t0 + 50_210, { op: 'poll', flow: 'run-f-users', ticket: 2 }]);
   list.push([t0 + 100_000, { op: 'acquire', flow: 'run-c-groups' }]);
   list.push([t0 + 100_010, { op: 'throttle', sentAt: t0 + 100_000 }]);
   list.push([t0 + 100_500, { op: 'acquire', flow: 'run-c-groups' }]);
@@ -81,6 +88,7 @@ describe('the limiter script', () => {
     // The sequence went through every rule: a cut, a deepened cut, an ignored throttle, a forgotten flow.
     expect(model.ceiling).toBeGreaterThan(0);
     expect(model['i:run-b-users']).toBeUndefined();
+    expect(model['p:run-f-group_memberships']).toBe(1);
   });
 
   it('reads a bucket without changing it', async () => {

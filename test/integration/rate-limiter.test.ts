@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLimiterState, RedisRateLimiter, type CallLimiter } from '../../src/limits/rate-limiter.js';
+import { FLOW_PRIORITY, readLimiterState, RedisRateLimiter, type CallLimiter } from '../../src/limits/rate-limiter.js';
 import { deletePrefix, TEST_REDIS_URL, testPrefix } from '../support/redis-test-prefix.js';
 
 let redis: Redis;
@@ -143,6 +143,28 @@ describe('the shared rate limiter', () => {
     // About 5/s for the sparse flow; the other 35/s go to the busy one.
     expect(few.length).toBeGreaterThanOrEqual(8);
     expect(rest.length).toBeGreaterThan(60);
+  });
+
+  it('serves an unsplittable walk first: three chains in one flow get all they ask for beside twelve busy flows', async () => {
+    const bucket = new RedisRateLimiter(redis, key(), { ratePerSecond: 40 });
+    const started = performance.now();
+    // Three group walks in the run's membership flow, each one page per 150 ms round trip: 20/s
+    // together. Sharing equally with twelve busy flows they would get about 40 × 1/13 = 3/s in all.
+    const members = bucket.forFlow('run-a-group_memberships', FLOW_PRIORITY.UNSPLIT_FIRST);
+    const chain = async (): Promise<number> => {
+      let calls = 0;
+      while (performance.now() - started < 2000) {
+        await members.acquire();
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      return calls;
+    };
+    const busy = Array.from({ length: 12 }, (_, i) => grantsOver(bucket.forFlow(`run-${i}-users`), 2, 2000, started));
+    const [chains, rest] = await Promise.all([Promise.all([chain(), chain(), chain()]), Promise.all(busy)]);
+    // About 12 calls each in 2 s; the busy flows get the other 20/s.
+    for (const calls of chains) expect(calls).toBeGreaterThanOrEqual(10);
+    expect(rest.flat().length).toBeGreaterThan(25);
   });
 
   it('stops waiting when its signal aborts, and gives its place back', async () => {

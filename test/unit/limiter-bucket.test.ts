@@ -25,8 +25,8 @@ function bucket() {
     at(ms: number) {
       now = T0 + ms;
     },
-    acquire: (flow: string) => run({ op: 'acquire', flow }) as SlotReply,
-    poll: (flow: string, ticket: number) => run({ op: 'poll', flow, ticket }) as SlotReply,
+    acquire: (flow: string, priority?: number) => run({ op: 'acquire', flow, ...(priority === undefined ? {} : { priority }) }) as SlotReply,
+    poll: (flow: string, ticket: number, priority?: number) => run({ op: 'poll', flow, ticket, ...(priority === undefined ? {} : { priority }) }) as SlotReply,
     cancel: (flow: string, ticket: number) => run({ op: 'cancel', flow, ticket }) as SlotReply,
     throttle: (sentAt: number) => run({ op: 'throttle', sentAt: T0 + sentAt }) as ThrottleReply,
   };
@@ -69,6 +69,28 @@ describe('the bucket', () => {
     expect(b.poll('many', 2).granted).toBe(false);
     b.at(200);
     expect(b.poll('many', 2).granted).toBe(true);
+  });
+
+  it('serves a flow of a higher priority first, and tells each flow its wait accordingly', () => {
+    const b = bucket();
+    for (let i = 0; i < 4; i++) b.acquire('users'); // the first is granted at once
+    // An unsplittable walk arrives: it takes the next slot although the users flow was waiting first.
+    expect(b.acquire('members', 1)).toMatchObject({ granted: false, ticket: 1, waitMs: 100 });
+    expect(b.acquire('members', 1)).toMatchObject({ granted: false, ticket: 2, waitMs: 200 });
+    // The users' second ticket waits behind both of them.
+    expect(b.poll('users', 2).waitMs).toBe(300);
+    b.at(100);
+    expect(b.poll('members', 1, 1).granted).toBe(true);
+    expect(b.poll('users', 2).granted).toBe(false);
+    b.at(200);
+    expect(b.poll('members', 2, 1).granted).toBe(true);
+    // Nothing of the higher priority waits: the users flow gets every slot again.
+    b.at(300);
+    expect(b.poll('users', 2).granted).toBe(true);
+    b.at(400);
+    expect(b.poll('users', 3).granted).toBe(true);
+    expect(b.fields['p:members']).toBe(1);
+    expect(b.fields['p:users']).toBe(0);
   });
 
   it('gives all the slots to a flow alone', () => {
