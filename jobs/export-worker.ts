@@ -54,7 +54,7 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
     queues.runs.name,
     async (job: Job<StartJobData | FinalizeJobData>, token?: string) => {
       if (job.name === START_JOB) return processStartJob(runtime, queues, job as Job<StartJobData>, token);
-      if (job.name === FINALIZE_JOB) return processFinalizeJob(runtime, job as Job<FinalizeJobData>);
+      if (job.name === FINALIZE_JOB) return processFinalizeJob(runtime, queues, job as Job<FinalizeJobData>, token);
       throw new Error(`unknown job ${job.name} in queue ${queues.runs.name}`);
     },
     { ...common, concurrency: 4 },

@@ -1,4 +1,6 @@
-import type { Job } from 'bullmq';
+import { WaitingChildrenError, type Job } from 'bullmq';
+import { diffUnits } from '../src/changes/change-plan.js';
+import { addDiffShards, opCounts, pendingDiffs, runChangePlan } from './change-diff.js';
 import { GROUP_MEMBERSHIPS_TABLE, latestKey } from '../src/storage/output-layout.js';
 import { buildManifest, movePointer, writeManifest, type TableFiles } from '../src/storage/manifest.js';
 import { tableOfUnit } from '../src/walk/checkpoint-store.js';
@@ -12,7 +14,7 @@ import { publishRunFiles } from '../src/walk/run-commit.js';
 import type { StagedLocation } from '../src/storage/object-sink.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { atJobBoundary } from './job-boundary.js';
-import type { FinalizeJobData } from './queues.js';
+import type { ExportQueues, FinalizeJobData } from './queues.js';
 import { withdrawRun } from './run-withdrawal.js';
 
 /** What a finished run returns. */
@@ -27,8 +29,13 @@ export interface FinalizeResult {
  * removes every other staged file of the run, writes the manifest (the commit marker), moves
  * `latest.json`, applies retention and marks the run complete. Every step is idempotent, so a retry,
  * or a second finalizer that comes back from a stall, ends in the same state.
+ *
+ * With change tables it runs twice: first it publishes the tables' files (not the manifest: no
+ * reader looks yet), plans the diff against the previous snapshot and adds one diff job per
+ * partition as its children, then waits for them; when they are done it runs again and publishes
+ * the change tables' files with the rest.
  */
-export async function processFinalizeJob(runtime: ExportRuntime, job: Job<FinalizeJobData>): Promise<FinalizeResult | string> {
+export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQueues, job: Job<FinalizeJobData>, token?: string): Promise<FinalizeResult | string> {
   const { snapshotId } = job.data;
   const spec = await runtime.runs.spec(snapshotId);
   if (!spec) return `run ${snapshotId} is unknown or expired`;
@@ -58,20 +65,44 @@ export async function processFinalizeJob(runtime: ExportRuntime, job: Job<Finali
       tables.set(GROUP_MEMBERSHIPS_TABLE, { ...tables.get(GROUP_MEMBERSHIPS_TABLE), files: tables.get(GROUP_MEMBERSHIPS_TABLE)?.files ?? [], groupsSkipped: skipped });
     }
     await runtime.runs.markFinalizing(snapshotId);
-    const completedAt = await runtime.runs.completionTime(snapshotId);
-    const manifest = buildManifest(spec, tables, completedAt);
     const sink = runtime.sink(spec.destination);
     // Kept before the pointer first moves, so a publication withdrawn later can put it back.
     const pointer = runPointer(spec);
     if (pointer) await runtime.runs.previousPointer(snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
-    const report = await publishRunFiles(sink, { run: runLocation(spec), tables: runTables(spec) }, files, known);
+    const records = Object.fromEntries([...tables].map(([table, content]) => [table, content.files.reduce((sum, file) => sum + file.records, 0)]));
+    const plan = await runChangePlan(runtime, spec, sink, records);
+    const scope = { run: runLocation(spec), tables: runTables(spec) };
+    if (plan.since !== null) {
+      if ((await pendingDiffs(checkpoints, plan)).length > 0) {
+        // The diff jobs read this run's tables where readers will: publish them (no manifest yet).
+        await publishRunFiles(sink, { ...scope, tablesOnly: true }, files, known);
+        await addDiffShards(runtime, queues, spec, plan);
+        if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
+      }
+      const changeFiles = new Map<string, SealedPart[]>(plan.tables.map(({ changes }) => [changes, []]));
+      for (const unit of diffUnits(plan)) {
+        const checkpoint = await checkpoints.peek(unit);
+        if (!checkpoint?.done) throw new Error(`the diff ${unit} of run ${snapshotId} has not finished`);
+        const committed = await checkpoints.files(unit);
+        files.push(...committed);
+        known.push(...(await checkpoints.staged(unit)));
+        changeFiles.get(tableOfUnit(unit))?.push(...committed);
+        units.push(unit);
+      }
+      for (const [changes, list] of changeFiles) tables.set(changes, { files: list, counts: opCounts(list) });
+    }
+    const completedAt = await runtime.runs.completionTime(snapshotId);
+    const manifest = buildManifest(spec, tables, completedAt, plan);
+    const changes = { since: plan.since, reason: plan.reason, counts: Object.fromEntries(plan.tables.map(({ changes }) => [changes, manifest.tables[changes]?.counts ?? {}])) };
+    await runtime.runs.recordChanges(snapshotId, changes);
+    const report = await publishRunFiles(sink, { ...scope, tables: [...scope.tables, ...plan.tables.map((table) => table.changes)] }, files, known);
     if (report.strays.length > 0) runtime.log.warn({ snapshotId, files: report.strays }, 'removed data files no checkpoint lists');
     if (!report.swept.listed) runtime.log.debug({ snapshotId }, 'the S3 server cannot list unfinished uploads; removed the recorded ones only');
     const manifestUrl = await writeManifest(sink, manifest);
     if (pointer) await movePointer(sink, manifest, manifestUrl, pointer);
     // Retention is part of the run: a caller told the run is complete sees the old snapshots gone.
     if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast, snapshotId);
-    if (!(await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt))) {
+    if (!(await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt, changes))) {
       // Failed or cancelled while this was publishing: take the publication back.
       await withdrawRun(runtime, spec);
       return `run ${snapshotId} ended while it was being published; its files were withdrawn`;

@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import { classifyError, describeError } from '../src/limits/error-classification.js';
 import { FatalExportError, FencedError, RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
@@ -15,6 +15,8 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
   try {
     return await work();
   } catch (error) {
+    // The finalizer waits for the diff jobs it added: not a failure.
+    if (error instanceof WaitingChildrenError) throw error;
     if (error instanceof FencedError) {
       runtime.log.warn({ jobId: job.id, reason: error.message }, 'lost ownership of the job; stopping without writing');
       throw error;

@@ -1,3 +1,5 @@
+import { CHANGE_KINDS } from '../src/changes/change-kinds.js';
+import { diffUnits, type ChangePlan } from '../src/changes/change-plan.js';
 import { restorePointer } from '../src/storage/manifest.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
 import type { StagedLocation } from '../src/storage/object-sink.js';
@@ -22,9 +24,12 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
   const sink = runtime.sink(spec.destination);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
   const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
+  const plan = await runtime.runs.storedChangePlan<ChangePlan>(spec.snapshotId);
+  if (plan) units.push(...diffUnits(plan));
   const known = (await Promise.all(units.map((unit) => checkpoints.staged(unit)))).flat();
   const run = runLocation(spec);
-  const withdrawn = await withdrawRunFiles(sink, { run, tables: runTables(spec) }, known);
+  const tables = [...runTables(spec), ...(spec.changes ? CHANGE_KINDS.map((kind) => kind.changes) : [])];
+  const withdrawn = await withdrawRunFiles(sink, { run, tables }, known);
   await sink.deleteObjects([manifestKey(run)]);
   const kept = await runtime.runs.keptPointer(spec.snapshotId);
   const pointer = runPointer(spec);

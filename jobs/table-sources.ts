@@ -1,6 +1,9 @@
 import { rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
-import { GROUPS_UNIT, membershipUnit, type RunSpec } from '../src/runs/run-spec.js';
+import { changeKindOf } from '../src/changes/change-kinds.js';
+import { GROUPS_UNIT, membershipUnit, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { diffSource } from './change-diff.js';
+import { runUnits } from './membership-plan.js';
 import { groupMembershipsTable } from '../src/tables/group-memberships-table.js';
 import { groupsTable } from '../src/tables/groups-table.js';
 import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
@@ -28,6 +31,11 @@ export interface ShardSource {
  */
 export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: ShardJobData, hooks: CallHooks): Promise<ShardSource> {
   const table = data.table ?? USERS_TABLE;
+  // A change table's partition: no Cognito call, the diff of this run's published files and the previous run's.
+  if (changeKindOf(table)) {
+    const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
+    return diffSource(runtime, spec, table, data.shard.id, units);
+  }
   const client = runtime.cognito(spec.region);
   const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
   const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId };

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
 import type { RunStatus } from '../runs/run-store.js';
+import { changesSummary } from '../runs/run-views.js';
 import { parseShardCount, type ShardCount } from '../runs/shard-plan.js';
 import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
 import { holdInlineRun } from '../../jobs/inline-owner.js';
@@ -21,6 +22,7 @@ interface ExportFlags {
   attributes?: string;
   gzip: boolean;
   groups: boolean;
+  changes: boolean;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -58,6 +60,7 @@ export function registerExportCommand(program: Command): void {
     .option('--attributes <list>', 'keep only these attributes, e.g. email,custom:tenant')
     .option('--no-gzip', 'write plain .ndjson files')
     .option('--no-groups', "skip the pool's groups and memberships (users only)")
+    .option('--no-changes', 'write no change tables (user_changes, …) against the previous snapshot')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
     .option('--name <name>', 'a partial run (a filter, other attributes) moves latest-<name>.json, never latest.json')
@@ -80,6 +83,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     attributes: flags.attributes,
     gzip: flags.gzip,
     groups: flags.groups,
+    changes: flags.changes,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,
@@ -191,6 +195,7 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     const memberships = status.tables.group_memberships;
     const others = groups && memberships ? `, ${groups.durable} groups and ${memberships.durable} memberships` : '';
     process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files${others} in ${seconds} s\n`);
+    if (status.changes) process.stderr.write(`${changesSummary(status.changes)}\n`);
     return status;
   } catch (error) {
     reporter.stop();

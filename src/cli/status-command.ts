@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { isEnded, type PoolHistory, type RunStatus } from '../runs/run-store.js';
+import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
+import { changesSummary } from '../runs/run-views.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
@@ -44,7 +45,7 @@ export interface PoolStatus {
   readonly user_pool_id: string;
   readonly active: ActiveRunView | null;
   /** The newest complete snapshot of the pool's own dataset: what `latest.json` names. */
-  readonly last_success: { snapshot_id: string; completed_at: string; records: number; manifest_url: string } | null;
+  readonly last_success: { snapshot_id: string; completed_at: string; records: number; manifest_url: string; changes: RunChanges | null } | null;
   /** The newest complete partial snapshot (a filter, other attributes), which never moves `latest.json`. */
   readonly last_partial: { snapshot_id: string; completed_at: string; records: number; manifest_url: string; pointer: string | null } | null;
   readonly last_failure: { snapshot_id: string; failed_at: string; reason: string; trigger: string } | null;
@@ -74,7 +75,7 @@ function poolView(pool: string, run: RunStatus | undefined, limiter: LimiterView
   return {
     user_pool_id: pool,
     active: run ? activeView(run, limiter) : null,
-    last_success: s ? { snapshot_id: s.snapshotId, completed_at: s.completedAt, records: s.records, manifest_url: s.manifestUrl } : null,
+    last_success: s ? { snapshot_id: s.snapshotId, completed_at: s.completedAt, records: s.records, manifest_url: s.manifestUrl, changes: s.changes ?? null } : null,
     last_partial: p ? { snapshot_id: p.snapshotId, completed_at: p.completedAt, records: p.records, manifest_url: p.manifestUrl, pointer: p.pointer } : null,
     last_failure: f ? { snapshot_id: f.snapshotId, failed_at: f.failedAt, reason: f.reason, trigger: f.trigger } : null,
     last_cancelled: history.lastCancelled ? { snapshot_id: history.lastCancelled.snapshotId, cancelled_at: history.lastCancelled.cancelledAt } : null,
@@ -174,6 +175,7 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
     }
     const s = pool.last_success;
     lines.push(s ? `  last good ${s.snapshot_id} at ${s.completed_at}: ${s.records} users, ${s.manifest_url}` : '  last good none');
+    if (s?.changes) lines.push(`  changes   ${changesSummary(s.changes)}`);
     const p = pool.last_partial;
     if (p) lines.push(`  partial   ${p.snapshot_id} at ${p.completed_at}: ${p.records} users, ${p.manifest_url} (${kindOf(p.pointer)})`);
     const f = pool.last_failure;

@@ -48,6 +48,8 @@ export interface ScheduledPool {
   readonly gzip: boolean;
   /** Export the pool's groups and memberships too. @default true */
   readonly groups: boolean;
+  /** Write change tables against the previous snapshot. @default true */
+  readonly changes: boolean;
   /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
   readonly rateLimitRps: number | undefined;
   /** Retention: keep the newest N snapshots. @default null (keep all) */
@@ -126,6 +128,7 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     attributes: pool.attributes,
     gzip: pool.gzip,
     groups: pool.groups,
+    changes: pool.changes,
     rateLimitRps: pool.rateLimitRps,
     keepLast: pool.keepLast,
     trigger: 'schedule',
@@ -225,6 +228,7 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     attributes: values.attributes == null ? null : Object.freeze([...values.attributes]),
     gzip: values.gzip ?? true,
     groups: values.groups ?? true,
+    changes: values.changes ?? true,
     rateLimitRps: values.rateLimitRps ?? undefined,
     keepLast: values.keepLast ?? null,
   });

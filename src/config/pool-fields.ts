@@ -38,6 +38,7 @@ export interface Values {
   attributes: readonly string[];
   gzip: boolean;
   groups: boolean;
+  changes: boolean;
   rateLimitRps: number;
   keepLast: number;
 }
@@ -84,6 +85,7 @@ export const FIELDS = {
   attributes: field('attributes', parseAttributes, true),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
+  changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   rate_limit_rps: field(
     'rateLimitRps',
     scalarField((value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of ListUsers calls per second above 0'),

@@ -172,7 +172,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 
 /** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
 function exportRequest(body: Record<string, unknown>): ExportRequest {
-  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'keep_last', 'name', 'queue'];
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'changes', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   const text = (key: string): string | undefined => {
@@ -190,6 +190,7 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
   }
   if (body.gzip !== undefined && typeof body.gzip !== 'boolean') throw new HttpError(400, 'gzip must be true or false');
   if (body.groups !== undefined && typeof body.groups !== 'boolean') throw new HttpError(400, 'groups must be true or false');
+  if (body.changes !== undefined && typeof body.changes !== 'boolean') throw new HttpError(400, 'changes must be true or false');
   if (body.shards !== undefined && typeof body.shards !== 'number') throw new HttpError(400, 'shards must be 1, 16 or 256');
   if (body.keep_last !== undefined && body.keep_last !== null && typeof body.keep_last !== 'number') throw new HttpError(400, 'keep_last must be a number');
   return {
@@ -201,6 +202,7 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     attributes: attributes,
     gzip: body.gzip,
     groups: body.groups,
+    changes: body.changes,
     keepLast: body.keep_last,
     name: text('name'),
     trigger: 'http',

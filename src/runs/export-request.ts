@@ -26,6 +26,8 @@ export interface ExportRequest {
   readonly name?: string | null | undefined;
   /** Export the pool's groups and memberships too. @default true */
   readonly groups?: boolean | undefined;
+  /** Write change tables against the previous snapshot. @default true */
+  readonly changes?: boolean | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -118,6 +120,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     attributes,
     gzip: request.gzip ?? true,
     groups: request.groups ?? true,
+    changes: request.changes ?? true,
     gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,

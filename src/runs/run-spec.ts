@@ -37,6 +37,11 @@ export interface RunSpec {
   readonly inline?: boolean | undefined;
   /** Whether the run also exports the pool's groups and memberships (`--no-groups` turns it off). */
   readonly groups?: boolean | undefined;
+  /**
+   * Whether the run also writes change tables against the previous snapshot of its dataset
+   * (`--no-changes` turns it off). Runs registered before change tables existed have none. @default false
+   */
+  readonly changes?: boolean | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -111,6 +116,7 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.rateLimitRps ?? null,
     spec.name ?? null,
     spec.groups ?? false,
+    spec.changes ?? false,
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import { LATEST_POINTER, runPointer, type RunSpec } from './run-spec.js';
-import { parsePoolHistory, parseRunStatus, type PoolHistory, type RunState, type RunStatus } from './run-views.js';
+import { parsePoolHistory, parseRunStatus, type PoolHistory, type RunChanges, type RunState, type RunStatus } from './run-views.js';
 
-export type { PoolHistory, RunState, RunStatus } from './run-views.js';
+export type { PoolHistory, RunChanges, RunState, RunStatus } from './run-views.js';
 
 /** What a pool's config file entry says its own dataset is: a run of exactly this moves `latest.json`. */
 export interface PoolDataset {
@@ -144,6 +144,29 @@ export class RunStore {
     return value === null ? undefined : Number(value);
   }
 
+  /**
+   * The run's change plan: `plan` is called by the first finalizer attempt only; every later one,
+   * and every diff job, gets the plan it stored.
+   */
+  async changePlan<Plan>(snapshotId: string, plan: () => Promise<Plan>): Promise<Plan> {
+    const key = this.keys.run(snapshotId);
+    const stored = await this.redis.hget(key, 'change_plan');
+    if (stored !== null) return JSON.parse(stored) as Plan;
+    await this.redis.hsetnx(key, 'change_plan', JSON.stringify(await plan()));
+    return JSON.parse((await this.redis.hget(key, 'change_plan')) ?? 'null') as Plan;
+  }
+
+  /** The change plan the finalizer stored, or undefined before it made one. */
+  async storedChangePlan<Plan>(snapshotId: string): Promise<Plan | undefined> {
+    const stored = await this.redis.hget(this.keys.run(snapshotId), 'change_plan');
+    return stored === null ? undefined : (JSON.parse(stored) as Plan);
+  }
+
+  /** What the run's change tables hold (shown by status and `--wait`), recorded before it completes. */
+  async recordChanges(snapshotId: string, changes: RunChanges): Promise<void> {
+    await this.redis.hset(this.keys.run(snapshotId), 'changes', JSON.stringify(changes));
+  }
+
   /** A group deleted between ListGroups and its ListUsersInGroup: skipped (counted once, however often walked). */
   async recordSkippedGroup(snapshotId: string, group: string): Promise<void> {
     await this.redis.hset(this.keys.run(snapshotId), `skipped-group:${group}`, '1');
@@ -238,9 +261,10 @@ export class RunStore {
    * the pool's dataset, or partial). Returns false if the run had already ended (failed or cancelled
    * while it was being published).
    */
-  async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string): Promise<boolean> {
+  async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string, changes?: RunChanges): Promise<boolean> {
     const kind = runPointer(spec) === LATEST_POINTER ? 'success' : 'partial';
     const pool: (string | number)[] = [`last_${kind}_id`, spec.snapshotId, `last_${kind}_at`, completedAt, `last_${kind}_records`, records, `last_${kind}_manifest`, manifestUrl];
+    pool.push(`last_${kind}_changes`, changes ? JSON.stringify(changes) : '');
     if (kind === 'partial') pool.push('last_partial_pointer', spec.pointer ?? '');
     if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'completed');
     if (await this.finish(spec, 'completed', ['manifest_url', manifestUrl, 'completed_at', completedAt], pool)) return true;

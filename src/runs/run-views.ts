@@ -16,6 +16,37 @@ export function isEnded(state: RunState | undefined): boolean {
   return state !== undefined && ENDED_STATES.includes(state);
 }
 
+/**
+ * What a finished run's change tables say: the snapshot they are relative to and each one's counts
+ * by op (`since` null: none, and `reason` says why).
+ */
+export interface RunChanges {
+  readonly since: string | null;
+  readonly reason: string | null;
+  readonly counts: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+/** How a change table is named in a summary, and whether it has updates. */
+const SUMMARIZED: readonly [string, string, boolean][] = [
+  ['user_changes', 'users', true],
+  ['group_changes', 'groups', true],
+  ['group_membership_changes', 'memberships', false],
+];
+
+/**
+ * One line for people: `users +120 inserted, 31 updated, 4 deleted since <id>; groups …;
+ * memberships +3 inserted, 1 deleted`, or why there are no change tables. Pure.
+ */
+export function changesSummary(changes: RunChanges): string {
+  if (changes.since === null) return `no change tables: ${changes.reason ?? 'none were planned'}`;
+  const parts = SUMMARIZED.filter(([table]) => changes.counts[table] !== undefined).map(([table, name, updates]) => {
+    const count = (op: string) => changes.counts[table]?.[op] ?? 0;
+    const ops = [`+${count('insert')} inserted`, ...(updates ? [`${count('update')} updated`] : []), `${count('delete')} deleted`];
+    return `${name} ${ops.join(', ')}${table === 'user_changes' ? ` since ${changes.since}` : ''}`;
+  });
+  return parts.join('; ');
+}
+
 /** A run as status and `--wait` show it. */
 export interface RunStatus {
   readonly spec: RunSpec;
@@ -54,13 +85,15 @@ export interface RunStatus {
   readonly behind: string | undefined;
   /** When the run was registered (ms since epoch). */
   readonly createdAt: number;
+  /** A finished run's change tables, once its finalizer recorded them. */
+  readonly changes: RunChanges | undefined;
 }
 
 /** A pool's history: its last good snapshot of the pool's dataset, last partial one, and last failure. */
 export interface PoolHistory {
   readonly userPoolId: string;
   /** The newest complete snapshot of the pool's own dataset: the one `latest.json` names. */
-  readonly lastSuccess?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string };
+  readonly lastSuccess?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string; changes: RunChanges | undefined };
   /** The newest complete partial snapshot (a filter, other attributes): it moves only its own pointer, if any. */
   readonly lastPartial?: { snapshotId: string; completedAt: string; records: number; manifestUrl: string; pointer: string | null };
   readonly lastFailure?: { snapshotId: string; failedAt: string; reason: string; trigger: string };
@@ -118,6 +151,7 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
     withdrawn: h.withdrawn_at !== undefined,
     behind: h.behind,
     createdAt: n('created_at'),
+    changes: h.changes === undefined ? undefined : (JSON.parse(h.changes) as RunChanges),
   };
 }
 
@@ -131,6 +165,7 @@ export function parsePoolHistory(userPoolId: string, h: Record<string, string>):
         completedAt: h.last_success_at ?? '',
         records: Number(h.last_success_records ?? 0),
         manifestUrl: h.last_success_manifest ?? '',
+        changes: h.last_success_changes ? (JSON.parse(h.last_success_changes) as RunChanges) : undefined,
       },
     }),
     ...(h.last_partial_id && {

@@ -34,6 +34,12 @@ export interface Manifest {
   readonly pointer: string | null;
   /** The users table's files (as `tables.users.files`: kept at the top for readers of the first version). */
   readonly files: readonly ManifestFile[];
+  /**
+   * The previous snapshot the change tables (`user_changes`, …) are relative to, or null when the
+   * run has none; `changes_reason` then says why (no previous snapshot, not comparable, turned off).
+   */
+  readonly changes_since: string | null;
+  readonly changes_reason: string | null;
   /** Every table the run wrote, with its records and files. */
   readonly tables: Readonly<Record<string, ManifestTable>>;
 }
@@ -44,6 +50,8 @@ export interface ManifestTable {
   readonly files: readonly ManifestFile[];
   /** Memberships: groups deleted between ListGroups and their ListUsersInGroup, so not walked. */
   readonly groups_skipped?: readonly string[];
+  /** A change table's records by op. */
+  readonly counts?: Readonly<Record<string, number>>;
 }
 
 /** `latest.json`: which manifest is the pool's newest complete snapshot. */
@@ -74,13 +82,25 @@ export interface ManifestRun {
 export interface TableFiles {
   readonly files: readonly ManifestFile[];
   readonly groupsSkipped?: readonly string[];
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
+/** What a manifest says of its change tables. */
+export interface ManifestChanges {
+  readonly since: string | null;
+  readonly reason: string | null;
 }
 
 /**
  * Builds the manifest of a finished run from its tables' files (`users` first). The top-level
  * `record_count` and `files` describe the users table, as in the first version. Pure.
  */
-export function buildManifest(spec: ManifestRun, tables: ReadonlyMap<string, TableFiles>, completedAt: string): Manifest {
+export function buildManifest(
+  spec: ManifestRun,
+  tables: ReadonlyMap<string, TableFiles>,
+  completedAt: string,
+  changes: ManifestChanges = { since: null, reason: 'change tables are turned off for this run (--no-changes)' },
+): Manifest {
   const files = tables.get('users')?.files ?? [];
   const listed = (list: readonly ManifestFile[]) => list.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 }));
   const count = (list: readonly ManifestFile[]) => list.reduce((sum, file) => sum + file.records, 0);
@@ -100,10 +120,17 @@ export function buildManifest(spec: ManifestRun, tables: ReadonlyMap<string, Tab
     dataset: (spec.pointer ?? 'latest.json') === 'latest.json' ? 'pool' : 'partial',
     pointer: spec.pointer === undefined ? 'latest.json' : spec.pointer,
     files: listed(files),
+    changes_since: changes.since,
+    changes_reason: changes.reason,
     tables: Object.fromEntries(
       [...tables].map(([table, content]) => [
         table,
-        { record_count: count(content.files), files: listed(content.files), ...(content.groupsSkipped ? { groups_skipped: [...content.groupsSkipped] } : {}) },
+        {
+          record_count: count(content.files),
+          ...(content.counts ? { counts: { ...content.counts } } : {}),
+          files: listed(content.files),
+          ...(content.groupsSkipped ? { groups_skipped: [...content.groupsSkipped] } : {}),
+        },
       ]),
     ),
   };

@@ -12,6 +12,8 @@ export interface SealedPart extends StagedFile {
   readonly records: number;
   /** The keys of its records, for a table whose source asks (TableSource.keyOf). */
   readonly keys?: readonly string[];
+  /** Its records counted by kind, for a table whose source asks (TableSource.tallyOf): a change table's ops. */
+  readonly tally?: Readonly<Record<string, number>>;
 }
 
 /** Where a part file goes: published under `key`, staged first under `stagingKey` (see ObjectSink.openStaged). */

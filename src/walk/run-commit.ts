@@ -15,6 +15,11 @@ import type { SealedPart } from './part-file.js';
 export interface RunScope {
   readonly run: RunLocation;
   readonly tables: readonly string[];
+  /**
+   * Only these tables' staged files are swept: the run's other tables are still being written (its
+   * change tables, while the diff jobs read the published tables). @default false: the whole run's staging
+   */
+  readonly tablesOnly?: boolean;
 }
 
 /** What publishing did besides publishing. */
@@ -70,5 +75,13 @@ export async function withdrawRunFiles(sink: ObjectSink, scope: RunScope, known:
 }
 
 function stagingScope(scope: RunScope) {
-  return { stagingPrefix: runStagingPrefix(scope.run), dataPrefixes: scope.tables.map((table) => runDataPrefix(scope.run, table)) };
+  const stagingPrefix = runStagingPrefix(scope.run);
+  const dataPrefixes = scope.tables.map((table) => runDataPrefix(scope.run, table));
+  if (!scope.tablesOnly) return { stagingPrefix, dataPrefixes };
+  // A file stages under <run staging>/<table>/…; an S3 upload is on its final key in the table's folder.
+  const ours = (location: StagedLocation): boolean =>
+    location.kind === 'file'
+      ? scope.tables.some((table) => location.path.startsWith(`${stagingPrefix}${table}/`))
+      : dataPrefixes.some((prefix) => location.key.startsWith(prefix));
+  return { stagingPrefix, dataPrefixes, keep: (location: StagedLocation) => !ours(location) };
 }

@@ -33,4 +33,9 @@ export interface TableSource<Item, Rec extends object = object> {
    * group names): each sealed file records the keys of its records (`SealedPart.keys`).
    */
   keyOf?(record: Rec): string;
+  /**
+   * For tables whose manifest counts records by kind (a change table's inserts, updates and
+   * deletes): each sealed file records its counts (`SealedPart.tally`), exact however often the walk resumed.
+   */
+  tallyOf?(record: Rec): string;
 }

@@ -133,6 +133,8 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
   let part: PartFile | null = null;
   // The keys of the open file's records, for a source that wants them (see TableSource.keyOf).
   let keys: string[] = [];
+  // The open file's records counted by kind (see TableSource.tallyOf).
+  let tally: Record<string, number> = {};
   // The cursor of the first page not yet appended to any file.
   let cursor = position.checkpoint.nextToken ?? undefined;
 
@@ -152,8 +154,10 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
         throw error;
       }
       if (source.keyOf) sealed = { ...sealed, keys };
+      if (source.tallyOf) sealed = { ...sealed, tally };
       part = null;
       keys = [];
+      tally = {};
     }
     const { checkpoint } = position;
     const next: ShardCheckpoint = {
@@ -197,6 +201,7 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
         if (part === null) part = await openPart(context, epoch, position.checkpoint.fileSeq);
         const records = page.items.map((item) => source.toRecord(item));
         if (source.keyOf) for (const record of records) keys.push(source.keyOf(record));
+        if (source.tallyOf) for (const record of records) tally[source.tallyOf(record)] = (tally[source.tallyOf(record)] ?? 0) + 1;
         await part.append(encodeNdjson(records), records.length);
       }
       cursor = page.next;

@@ -52,6 +52,7 @@ function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): Sched
     attributes: null,
     gzip: true,
     groups: true,
+    changes: true,
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/app-config.js';
 import { FileSink } from '../../src/storage/file-sink.js';
 import type { LatestPointer, Manifest } from '../../src/storage/manifest.js';
 import type { ObjectSink } from '../../src/storage/object-sink.js';
-import { dataFileKey, latestKey, manifestKey, type RunLocation } from '../../src/storage/output-layout.js';
+import { dataFileKey, latestKey, manifestKey, TABLES, type RunLocation } from '../../src/storage/output-layout.js';
 import { applyRetention } from '../../src/storage/retention.js';
 import { S3Sink } from '../../src/storage/s3-sink.js';
 import { newSnapshotId } from '../../src/storage/snapshot-id.js';
@@ -75,6 +75,8 @@ async function writeRun(sink: ObjectSink, location: RunLocation, { complete = tr
     shards: 16,
     dataset: 'pool',
     pointer: 'latest.json',
+    changes_since: null,
+    changes_reason: 'no previous complete snapshot of this dataset',
     tables: {},
     filter: null,
     attributes: null,
@@ -322,7 +324,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     expect(result.kept).toEqual(ids(...runs.slice(-3).reverse()));
     expect(result.deleted).toEqual(ids(...runs.slice(0, -3).reverse()));
     expect(result.objects).toBe(2 * 37);
-    expect(calls.listKeys).toEqual([`users/user_pool_id=${POOL}/`, `groups/user_pool_id=${POOL}/`, `group_memberships/user_pool_id=${POOL}/`, `manifests/user_pool_id=${POOL}/`]);
+    expect(calls.listKeys).toEqual([...TABLES.map((table) => `${table}/user_pool_id=${POOL}/`), `manifests/user_pool_id=${POOL}/`]);
     expect(calls.deleteObjects.map((keys) => keys.length)).toEqual([37, 37]);
     expect(await keysOfSink(sink, '')).toEqual([...keysOf(), ...runs.slice(-3).flatMap((r) => [dataFileKey(r, '0', 0, true), manifestKey(r)]), latestKey(POOL)].sort());
   });

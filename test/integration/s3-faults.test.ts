@@ -54,6 +54,7 @@ describe('an S3 that slows down, fails and drops answers', () => {
     // attempt (BullMQ counts the successful attempt too).
     const jobs = [
       ...(await harness.queues.shards.getJobs(['completed'])).filter((job) => (job.data as { snapshotId: string }).snapshotId === status.spec.snapshotId),
+      ...(await harness.queues.groups.getJobs(['completed'])).filter((job) => (job.data as { snapshotId: string }).snapshotId === status.spec.snapshotId),
       ...(await harness.queues.runs.getJobs(['completed'])).filter((job) => (job.data as { snapshotId?: string }).snapshotId === status.spec.snapshotId),
     ];
     // 16 users shards, the groups walk (no groups, so no membership shards), start and finalize.

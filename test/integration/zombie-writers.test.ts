@@ -196,7 +196,7 @@ describe('a finalizer that runs twice', () => {
     await eventually(async () => ((await h.runtime.runs.status(spec.snapshotId))?.shardsDone === 16 ? true : undefined), 30_000, 'every shard');
     // Two finalizers at once (one that stalled and came back, say), then the queued one.
     const job = { data: { snapshotId: spec.snapshotId }, id: 'by-hand', attemptsMade: 0, opts: { attempts: 8 } } as unknown as Job<FinalizeJobData>;
-    const [first, second] = await Promise.all([processFinalizeJob(h.runtime, job), processFinalizeJob(h.runtime, job)]);
+    const [first, second] = await Promise.all([processFinalizeJob(h.runtime, h.queues, job), processFinalizeJob(h.runtime, h.queues, job)]);
     const results = [first, second].filter((result) => typeof result !== 'string');
     expect(results.length).toBeGreaterThanOrEqual(1);
     await h.queues.runs.resume();

@@ -44,6 +44,7 @@ const BUILT_IN: Omit<ScheduledPool, 'userPoolId' | 'destination' | 'schedule'> =
   attributes: null,
   gzip: true,
   groups: true,
+  changes: true,
   rateLimitRps: undefined,
   keepLast: null,
 };

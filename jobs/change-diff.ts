@@ -1,0 +1,107 @@
+import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
+import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
+import { changesTable } from '../src/changes/changes-table.js';
+import { runPointer, type RunSpec } from '../src/runs/run-spec.js';
+import type { LatestPointer, Manifest } from '../src/storage/manifest.js';
+import type { ObjectSink } from '../src/storage/object-sink.js';
+import { latestKey, USERS_TABLE } from '../src/storage/output-layout.js';
+import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
+import { CheckpointStore, tableOfUnit } from '../src/walk/checkpoint-store.js';
+import type { SealedPart } from '../src/walk/part-file.js';
+import type { ExportRuntime } from './export-runtime.js';
+import { finalizeJobId, SHARD_JOB, SHARD_JOB_OPTIONS, type ExportQueues, type ShardJobData } from './queues.js';
+
+/** The job id of one partition's diff. */
+export const diffJobId = (snapshotId: string, changes: string, partition: string): string => `diff-${snapshotId}-${changes}-${partitionShard(partition)}`;
+
+/**
+ * The run's change plan, made once from what its pointer named before this run (the text the
+ * finalizer keeps for a rollback) and stored with the run: every later attempt and every diff job
+ * gets the same plan. `records` is what this run wrote, by table.
+ */
+export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink: ObjectSink, records: Readonly<Record<string, number>>): Promise<ChangePlan> {
+  return runtime.runs.changePlan(spec.snapshotId, async () => {
+    if (spec.changes === false) return noChanges('change tables are turned off for this run (--no-changes)');
+    const pointer = runPointer(spec);
+    if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
+    const text = await runtime.runs.previousPointer(spec.snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
+    if (text === undefined) return noChanges('no previous complete snapshot of this dataset');
+    let url: string;
+    try {
+      url = (JSON.parse(text) as LatestPointer).manifest_url;
+    } catch {
+      return noChanges(`${pointer} could not be read as JSON`);
+    }
+    const key = typeof url === 'string' ? keyOfUrl(sink, url) : undefined;
+    if (key === undefined) return noChanges(`the previous snapshot's manifest ${String(url)} is not under this destination`);
+    const manifestText = await sink.getText(key);
+    if (manifestText === undefined) return noChanges(`the previous snapshot's manifest ${url} is gone`);
+    const manifest = JSON.parse(manifestText) as Manifest;
+    return planChanges({ snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records }, { manifest, key });
+  });
+}
+
+/** The diff units of the plan not yet done. */
+export async function pendingDiffs(checkpoints: CheckpointStore, plan: ChangePlan): Promise<string[]> {
+  const pending: string[] = [];
+  for (const unit of diffUnits(plan)) if (!(await checkpoints.peek(unit))?.done) pending.push(unit);
+  return pending;
+}
+
+/**
+ * Adds one diff job per partition of each change table to the run's flow, as children of its
+ * finalizer (deterministic ids: adding them again adds nothing). They run in the shards queue.
+ */
+export async function addDiffShards(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec, plan: ChangePlan): Promise<void> {
+  const parent = { id: finalizeJobId(spec.snapshotId), queue: queues.runs.qualifiedName };
+  const jobs = plan.tables.flatMap((table) =>
+    table.partitions.map((partition) => ({
+      name: SHARD_JOB,
+      data: { snapshotId: spec.snapshotId, shard: { id: partitionShard(partition), filter: null }, table: table.changes } satisfies ShardJobData,
+      opts: { ...SHARD_JOB_OPTIONS, jobId: diffJobId(spec.snapshotId, table.changes, partition), parent },
+    })),
+  );
+  await queues.shards.addBulk(jobs);
+  runtime.log.info({ snapshotId: spec.snapshotId, since: plan.since, jobs: jobs.length }, 'change tables planned');
+}
+
+/** Counts a change table's files by op (each file tallies its records when it is sealed). */
+export function opCounts(files: readonly SealedPart[]): Record<ChangeOp, number> {
+  const counts = Object.fromEntries(CHANGE_OPS.map((op) => [op, 0])) as Record<ChangeOp, number>;
+  for (const file of files) for (const op of CHANGE_OPS) counts[op] += file.tally?.[op] ?? 0;
+  return counts;
+}
+
+/**
+ * The table source of one diff job: this run's published files of the table and the previous
+ * snapshot's, those that may hold the partition's records, read in a fixed order.
+ */
+export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes: string, shard: string, baseUnits: readonly string[]) {
+  const plan = await runtime.runs.storedChangePlan<ChangePlan>(spec.snapshotId);
+  if (!plan?.since || !plan.previous) throw new Error(`run ${spec.snapshotId} has no change plan for ${changes}`);
+  const kind = kindOf(changes);
+  const partition = shard === 'all' ? '' : shard;
+  const sink = runtime.sink(spec.destination);
+  const text = await sink.getText(plan.previous);
+  if (text === undefined) throw new Error(`the previous snapshot's manifest ${sink.urlOf(plan.previous)} is gone`);
+  const manifest = JSON.parse(text) as Manifest;
+  const listed = manifest.tables?.[kind.table]?.files ?? (kind.table === USERS_TABLE ? manifest.files : []);
+  const previousKeys = listed
+    .filter((file) => mayHold(kind.table, file.url, partition))
+    .map((file) => {
+      const key = keyOfUrl(sink, file.url);
+      if (key === undefined) throw new Error(`the previous snapshot's file ${file.url} is not under this destination`);
+      return key;
+    });
+  const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
+  const currentKeys: string[] = [];
+  for (const unit of baseUnits.filter((u) => tableOfUnit(u) === kind.table)) {
+    for (const file of await checkpoints.files(unit)) if (mayHold(kind.table, file.key, partition)) currentKeys.push(file.key);
+  }
+  const lines = (keys: readonly string[]) =>
+    async function* (): AsyncGenerator<string, void, undefined> {
+      for (const key of keys) yield* readLines(sink, key);
+    };
+  const source = changesTable({ kind, partition, previous: lines(previousKeys), current: lines(currentKeys), fromSnapshotId: plan.since });
+  return { table: changes, unit: diffUnit(changes, partition), source };
+}

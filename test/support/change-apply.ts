@@ -1,0 +1,111 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Manifest } from '../../src/storage/manifest.js';
+
+/** A table's columns (without `snapshot_id`) and its key, as a warehouse would declare them. */
+interface TableShape {
+  readonly columns: Readonly<Record<string, string>>;
+  readonly key: readonly string[];
+  readonly changes: string;
+}
+
+const SHAPES: Readonly<Record<string, TableShape>> = {
+  users: {
+    columns: {
+      user_pool_id: 'VARCHAR',
+      username: 'VARCHAR',
+      sub: 'VARCHAR',
+      enabled: 'BOOLEAN',
+      status: 'VARCHAR',
+      created_at: 'VARCHAR',
+      last_modified_at: 'VARCHAR',
+      attributes: 'JSON',
+      mfa_options: 'JSON',
+    },
+    key: ['sub'],
+    changes: 'user_changes',
+  },
+  groups: {
+    columns: {
+      user_pool_id: 'VARCHAR',
+      group_name: 'VARCHAR',
+      description: 'VARCHAR',
+      role_arn: 'VARCHAR',
+      precedence: 'BIGINT',
+      created_at: 'VARCHAR',
+      last_modified_at: 'VARCHAR',
+    },
+    key: ['group_name'],
+    changes: 'group_changes',
+  },
+  group_memberships: {
+    columns: { user_pool_id: 'VARCHAR', group_name: 'VARCHAR', username: 'VARCHAR', sub: 'VARCHAR' },
+    key: ['group_name', 'sub'],
+    changes: 'group_membership_changes',
+  },
+};
+
+const pathsOf = (manifest: Manifest, table: string): string[] => (manifest.tables[table]?.files ?? []).map((file) => new URL(file.url).pathname);
+
+/** `CREATE TABLE name (...)` then the files' rows, read with fixed columns (other keys ignored). */
+function load(name: string, columns: Readonly<Record<string, string>>, paths: readonly string[]): string {
+  const list = Object.entries(columns).map(([column, type]) => `${column} ${type}`).join(', ');
+  const create = `CREATE OR REPLACE TABLE ${name} (${list});`;
+  if (paths.length === 0) return create;
+  const spec = Object.entries(columns).map(([column, type]) => `'${column}': '${type}'`).join(', ');
+  return `${create} INSERT INTO ${name} SELECT ${Object.keys(columns).join(', ')} FROM read_json([${paths.map((p) => `'${p}'`).join(', ')}], format = 'newline_delimited', columns = {${spec}});`;
+}
+
+/** What applying one table's changes to the previous snapshot gave, against the new snapshot. */
+export interface ApplyResult {
+  readonly table: string;
+  readonly applied: number;
+  readonly current: number;
+  /** Rows in one and not the other (both ways); 0 when applying the changes gives the new snapshot exactly. */
+  readonly differences: number;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/**
+ * Applies `current`'s change tables to `previous`'s tables in DuckDB, with the MERGE a warehouse
+ * would run (delete, update, insert by key), and compares the result with `current`'s tables,
+ * `snapshot_id` aside.
+ */
+export async function applyChanges(previous: Manifest, current: Manifest, tables: readonly string[] = ['users', 'groups', 'group_memberships']): Promise<ApplyResult[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    const results: ApplyResult[] = [];
+    for (const table of tables) {
+      const shape = SHAPES[table];
+      if (!shape) throw new Error(`no shape for ${table}`);
+      const changeColumns = { ...shape.columns, op: 'VARCHAR', from_snapshot_id: 'VARCHAR' };
+      await connection.run(load('target', shape.columns, pathsOf(previous, table)));
+      await connection.run(load('current', shape.columns, pathsOf(current, table)));
+      await connection.run(load('changes', changeColumns, pathsOf(current, shape.changes)));
+      const on = shape.key.map((column) => `target.${column} = c.${column}`).join(' AND ');
+      const names = Object.keys(shape.columns);
+      await connection.run(
+        `MERGE INTO target USING changes AS c ON (${on})
+         WHEN MATCHED AND c.op = 'delete' THEN DELETE
+         WHEN MATCHED AND c.op = 'update' THEN UPDATE SET ${names.map((column) => `${column} = c.${column}`).join(', ')}
+         WHEN NOT MATCHED AND c.op = 'insert' THEN INSERT (${names.join(', ')}) VALUES (${names.map((column) => `c.${column}`).join(', ')})`,
+      );
+      const row = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjects()[0] as Record<string, number>;
+      const sizes = await row(`SELECT (SELECT count(*) FROM target)::INTEGER AS applied, (SELECT count(*) FROM current)::INTEGER AS current`);
+      const diff = await row(
+        `SELECT count(*)::INTEGER AS n FROM ((SELECT * FROM target EXCEPT ALL SELECT * FROM current) UNION ALL (SELECT * FROM current EXCEPT ALL SELECT * FROM target))`,
+      );
+      const ops = (await connection.runAndReadAll(`SELECT op, count(*)::INTEGER AS n FROM changes GROUP BY op`)).getRowObjects() as { op: string; n: number }[];
+      results.push({
+        table,
+        applied: sizes.applied ?? 0,
+        current: sizes.current ?? 0,
+        differences: diff.n ?? 0,
+        counts: Object.fromEntries(ops.map(({ op, n }) => [op, n])),
+      });
+    }
+    return results;
+  } finally {
+    connection.closeSync();
+  }
+}
