@@ -19,6 +19,7 @@ import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.j
 import { benchPipeline, sampleUsers, type PipelineResult } from './pipeline-bench.js';
 import { benchPublish, type PublishResult } from './publish-bench.js';
 import { groupsTable, runGroupsBench, type GroupsBenchResult } from './groups-bench.js';
+import { diffTable, runDiffBench, type DiffResult } from './diff-bench.js';
 import { LATENCY_BASE, LATENCY_JITTER, limiterTable, runLimiterBench, type LimiterBenchResult } from './limiter-bench.js';
 import { rateChart } from './rate-chart.js';
 
@@ -61,14 +62,16 @@ const { values: args } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     save: { type: 'boolean', default: false },
-    // Comma-separated parts to run: throughput, groups, memory, pipeline, limiter (default: all).
+    // Users of the two snapshots the change-table diff compares, comma-separated.
+    'diff-users': { type: 'string', default: '1000000,2000000' },
+    // Comma-separated parts to run: throughput, groups, memory, changes, pipeline, limiter (default: all).
     only: { type: 'string' },
     // Comma-separated limiter scenarios (1 to 4) to run (default: all).
     'limiter-scenarios': { type: 'string' },
   },
 });
 
-const PARTS = ['throughput', 'groups', 'memory', 'pipeline', 'limiter'] as const;
+const PARTS = ['throughput', 'groups', 'memory', 'changes', 'pipeline', 'limiter'] as const;
 const parts = new Set((args.only ?? PARTS.join(',')).split(',').map((g) => g.trim()));
 for (const part of parts) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -248,6 +251,13 @@ async function main(): Promise<void> {
     }
   }
 
+  let diffs: DiffResult[] = [];
+  if (parts.has('changes')) {
+    const sizes = (quick ? '100000,200000' : (args['diff-users'] ?? '')).split(',').map(Number);
+    // The diff runs in a worker: measured with the heap cap the Dockerfile gives workers.
+    diffs = await runDiffBench(sizes, log, HEAP_CAP);
+  }
+
   const pipelines: PipelineResult[] = [];
   if (parts.has('pipeline')) {
     log('running: pipeline alone');
@@ -294,6 +304,7 @@ async function main(): Promise<void> {
       : `publishing a ${publish.users / 1000}k-user run to S3 (s3rver): ${publish.files} files, finalizer ${fixed(publish.finalizerSeconds, 2)} s; ` +
         `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
     groupsResult ? `\n${groupsTable(groupsResult)}` : '',
+    diffs.length > 0 ? `\n${diffTable(diffs, `heap cap ${HEAP_CAP_MB} MB`)}` : '',
     limiter ? `\n${limiterTable(limiter.rows)}` : '',
   ]
     .filter((line) => line !== '')
@@ -307,7 +318,7 @@ async function main(): Promise<void> {
   const file = `${stem}.json`;
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
   const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, parts: [...parts] };
-  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, groups: groupsResult, limiter };
+  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, groups: groupsResult, diffs, limiter };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
   if (limiter?.burstSeries) {

@@ -20,6 +20,11 @@ export interface AdminServerOptions {
   readonly token: string | undefined;
   /** Serve the bull-board dashboard at /dashboard (needs the token). */
   readonly dashboard: boolean;
+  /**
+   * Destinations `POST /exports` may use besides ALLOWED_DESTINATIONS: the worker's config file's.
+   * @default []
+   */
+  readonly configDestinations?: readonly string[];
 }
 
 /**
@@ -47,6 +52,7 @@ export async function startAdminServer(
       },
       trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
+      allowedDestinations: [...runtime.config.allowedDestinations, ...(options.configDestinations ?? [])],
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
       dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
     },

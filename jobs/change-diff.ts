@@ -2,7 +2,7 @@ import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
 import { changesTable } from '../src/changes/changes-table.js';
 import { runPointer, type RunSpec } from '../src/runs/run-spec.js';
-import type { LatestPointer, Manifest } from '../src/storage/manifest.js';
+import { manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { latestKey, USERS_TABLE } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
@@ -37,7 +37,8 @@ export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink:
     const manifestText = await sink.getText(key);
     if (manifestText === undefined) return noChanges(`the previous snapshot's manifest ${url} is gone`);
     const manifest = JSON.parse(manifestText) as Manifest;
-    return planChanges({ snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records }, { manifest, key });
+    const current = { snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records, privacy: manifestPrivacy(spec) };
+    return planChanges(current, { manifest, key });
   });
 }
 

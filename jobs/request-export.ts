@@ -69,6 +69,11 @@ async function addStartJob(runtime: ExportRuntime, queues: ExportQueues, spec: R
 async function withPointer(runtime: ExportRuntime, spec: RunSpec): Promise<RunSpec> {
   const dataset = await runtime.runs.poolDataset(spec.userPoolId);
   const sorted = (list: readonly string[] | null | undefined) => (list ? [...list].sort().join(',') : null);
-  const own = spec.filter === null && sorted(spec.attributes) === sorted(dataset?.attributes) && (spec.groups ?? false) === (dataset?.groups ?? true);
+  const own =
+    spec.filter === null &&
+    sorted(spec.attributes) === sorted(dataset?.attributes) &&
+    (spec.groups ?? false) === (dataset?.groups ?? true) &&
+    sorted(spec.excludeAttributes ?? []) === sorted(dataset?.excludeAttributes ?? []) &&
+    sorted(spec.pseudonymize ?? []) === sorted(dataset?.pseudonymize ?? []);
   return { ...spec, pointer: own ? LATEST_POINTER : spec.name ? `latest-${spec.name}.json` : null };
 }

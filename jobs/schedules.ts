@@ -106,7 +106,7 @@ export async function applyConfigFile(
     }
   }
   const applied = await applySchedules(queues, file.pools);
-  await runtime.runs.setPoolDatasets(new Map(file.pools.map((pool) => [pool.userPoolId, { attributes: pool.attributes, groups: pool.groups }])));
+  await runtime.runs.setPoolDatasets(new Map(file.pools.map((pool) => [pool.userPoolId, { attributes: pool.attributes, groups: pool.groups, excludeAttributes: pool.excludeAttributes, pseudonymize: pool.pseudonymize }])));
   return applied;
 }
 

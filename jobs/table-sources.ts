@@ -1,6 +1,8 @@
 import { rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { changeKindOf } from '../src/changes/change-kinds.js';
+import { FatalExportError } from '../src/limits/export-errors.js';
+import { keyIdOf, type RecordPrivacy } from '../src/tables/privacy.js';
 import { GROUPS_UNIT, membershipUnit, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { diffSource } from './change-diff.js';
 import { runUnits } from './membership-plan.js';
@@ -26,6 +28,22 @@ export interface ShardSource {
 }
 
 /**
+ * What a run keeps out of its records. A run that pseudonymizes needs this worker to hold the very
+ * key it was requested with (by key id): another key would hash the same value differently.
+ */
+export function runPrivacy(runtime: ExportRuntime, spec: RunSpec): RecordPrivacy {
+  const pseudonymize = spec.pseudonymize ?? [];
+  const exclude = new Set(spec.excludeAttributes ?? []);
+  if (pseudonymize.length === 0) return { exclude, pseudonymize: new Set(), key: undefined };
+  const key = runtime.config.pseudonymizationKey;
+  if (!key) throw new FatalExportError(`run ${spec.snapshotId} pseudonymizes ${pseudonymize.join(', ')}, but this worker has no PSEUDONYMIZATION_KEY: set the same key on every worker`);
+  if (keyIdOf(key) !== spec.pseudonymizationKeyId) {
+    throw new FatalExportError(`this worker's PSEUDONYMIZATION_KEY (key id ${keyIdOf(key)}) is not the one run ${spec.snapshotId} was requested with (key id ${spec.pseudonymizationKeyId ?? 'none'}): every worker must have the same key`);
+  }
+  return { exclude, pseudonymize: new Set(pseudonymize), key: Buffer.from(key, 'utf8') };
+}
+
+/**
  * Builds the page source of a shard job's table, bound to its shard: ListUsers with the shard's
  * filter, ListGroups, or ListUsersInGroup over a batch of groups, each paced by its quota's limiters.
  */
@@ -38,7 +56,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   }
   const client = runtime.cognito(spec.region);
   const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
-  const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId };
+  const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, privacy: runPrivacy(runtime, spec) };
   // Each table's walk in a run is one flow: flows waiting at once share a bucket's rate equally.
   const flow = rateLimitFlow(spec.snapshotId, table);
   if (table === GROUPS_TABLE) {

@@ -1,4 +1,4 @@
-import type { Manifest } from '../storage/manifest.js';
+import type { Manifest, ManifestPrivacy } from '../storage/manifest.js';
 import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../storage/output-layout.js';
 import { CHANGE_KINDS, changeKindOf, type ChangeKind } from './change-kinds.js';
 
@@ -33,6 +33,8 @@ export interface CurrentRun {
   readonly groups: boolean;
   /** Records this run wrote, by table. */
   readonly records: Readonly<Record<string, number>>;
+  /** What it kept out of its records (see Manifest.privacy). */
+  readonly privacy: ManifestPrivacy;
 }
 
 /**
@@ -87,6 +89,14 @@ export function planChanges(current: CurrentRun, previous: { manifest: Manifest;
   if (sorted(manifest.attributes ?? null) !== sorted(current.attributes)) {
     const list = (attributes: readonly string[] | null) => (attributes === null ? 'all attributes' : `attributes ${[...attributes].sort().join(',') || '(none)'}`);
     return noChanges(`the previous snapshot ${id} kept ${list(manifest.attributes ?? null)}, this one ${list(current.attributes)}`);
+  }
+  const before: ManifestPrivacy = manifest.privacy ?? { excluded_attributes: [], pseudonymized: [], key_id: null };
+  const fields = (privacy: ManifestPrivacy) => `excluded ${sorted(privacy.excluded_attributes) ?? '[]'}, pseudonymized ${sorted(privacy.pseudonymized) ?? '[]'}`;
+  if (fields(before) !== fields(current.privacy)) {
+    return noChanges(`the previous snapshot ${id} ${fields(before).replace(/"/g, '')}, this one ${fields(current.privacy).replace(/"/g, '')}`);
+  }
+  if (before.key_id !== current.privacy.key_id) {
+    return noChanges(`the previous snapshot ${id} was pseudonymized with key ${before.key_id ?? 'none'}, this one with key ${current.privacy.key_id ?? 'none'}: the same values hash differently`);
   }
   const previousRecords = (table: string): number => manifest.tables?.[table]?.record_count ?? (table === USERS_TABLE ? manifest.record_count : 0);
   const size = (table: string) => Math.max(current.records[table] ?? 0, previousRecords(table));

@@ -40,10 +40,10 @@ const CHANGED = -1;
 export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<ChangeRecord | null, void, undefined> {
   const { kind, partition, fromSnapshotId } = input;
   const batchSize = input.updateBatch ?? 20_000;
-  const read = (lines: () => AsyncIterable<string>) => partitionRecords(lines(), kind, partition);
+  const read = (lines: () => AsyncIterable<string>) => partitionLines(lines(), kind, partition);
   const known = new Map<string, number>();
   for await (const entry of read(input.previous)) {
-    if (entry !== null) known.set(kind.key(entry.record), entry.hash);
+    if (entry !== null) known.set(own(entry.key), contentHash(entry.line));
     else yield null;
   }
   let changed = 0;
@@ -52,12 +52,11 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
       yield null;
       continue;
     }
-    const key = kind.key(entry.record);
-    const before = known.get(key);
-    if (before === undefined) yield change(entry.record, 'insert', fromSnapshotId);
-    else if (before === entry.hash || !kind.updates) known.delete(key);
+    const before = known.get(entry.key);
+    if (before === undefined) yield change(entry.record(), 'insert', fromSnapshotId);
+    else if (!kind.updates || before === contentHash(entry.line)) known.delete(entry.key);
     else if (before !== CHANGED) {
-      known.set(key, CHANGED);
+      known.set(entry.key, CHANGED);
       changed += 1;
     }
   }
@@ -69,14 +68,13 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
         yield null;
         continue;
       }
-      const key = kind.key(entry.record);
-      const state = known.get(key);
+      const state = known.get(entry.key);
       if (state === undefined) continue;
       if (state !== CHANGED) {
-        known.delete(key);
-        yield change(entry.record, 'delete', fromSnapshotId);
+        known.delete(entry.key);
+        yield change(entry.record(), 'delete', fromSnapshotId);
       } else if (batch.size < batchSize) {
-        batch.set(key, entry.record);
+        batch.set(own(entry.key), entry.record());
       }
     }
     deletesDone = true;
@@ -86,70 +84,103 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
         yield null;
         continue;
       }
-      const key = kind.key(entry.record);
-      const before = batch.get(key);
+      const before = batch.get(entry.key);
       if (before === undefined) continue;
-      batch.delete(key);
-      known.delete(key);
+      batch.delete(entry.key);
+      known.delete(entry.key);
       changed -= 1;
-      const fields = changedFields(before, entry.record);
-      if (fields.length > 0) yield { ...entry.record, op: 'update', from_snapshot_id: fromSnapshotId, changed_fields: fields };
+      const after = entry.record();
+      const fields = changedFields(before, after);
+      if (fields.length > 0) yield { ...after, op: 'update', from_snapshot_id: fromSnapshotId, changed_fields: fields };
     }
   }
 }
+
+/**
+ * A copy of a key that holds nothing else: a key read from a line is a slice of the chunk the
+ * line came from, and V8 keeps the whole chunk alive for as long as the slice lives (a partition's
+ * keys would hold every chunk read). UTF-16 round-trips any string exactly.
+ */
+const own = (key: string): string => Buffer.from(key, 'utf16le').toString('utf16le');
 
 function change(record: DataRecord, op: 'insert' | 'delete', fromSnapshotId: string): ChangeRecord {
   return { ...record, op, from_snapshot_id: fromSnapshotId, changed_fields: null };
 }
 
-/** A record of the partition, with the hash of its line without its `snapshot_id`; `null` is a tick. */
+/** A line of the partition with its record's key; the record is parsed only when asked for. `null` is a tick. */
 interface Entry {
-  readonly record: DataRecord;
-  readonly hash: number;
+  readonly line: string;
+  readonly key: string;
+  record(): DataRecord;
 }
 
-async function* partitionRecords(lines: AsyncIterable<string>, kind: ChangeKind, partition: string): AsyncGenerator<Entry | null, void, undefined> {
+/**
+ * The lines of the partition, each with its key. Most lines are never parsed: the key, the sub
+ * and the snapshot id are read from the text when that is certain (see {@link quickField}), and a
+ * record is parsed only when it is written as a change.
+ */
+async function* partitionLines(lines: AsyncIterable<string>, kind: ChangeKind, partition: string): AsyncGenerator<Entry | null, void, undefined> {
   const filtered = kind.bySub && partition !== '';
   let count = 0;
   for await (const line of lines) {
     if (++count % TICK_LINES === 0) yield null;
-    // Most lines of a coarser file belong to other partitions: skip them before parsing.
+    let parsed: DataRecord | undefined;
+    const record = (): DataRecord => (parsed ??= JSON.parse(line) as DataRecord);
     if (filtered) {
-      const quick = quickSubPrefix(line, partition.length);
-      if (quick !== undefined && quick !== partition) continue;
+      const sub = quickField(line, 'sub');
+      const prefix = sub === undefined ? partitionOf(record(), partition.length) : subPrefix(sub, partition.length);
+      if (prefix !== partition) continue;
     }
-    const record = JSON.parse(line) as DataRecord;
-    if (filtered && partitionOf(record, partition.length) !== partition) continue;
-    yield { record, hash: contentHash(line, record) };
+    const key = quickKey(kind, line) ?? kind.key(record());
+    yield { line, key, record };
   }
 }
 
 /** The partition of a record at `length` hex characters: its sub's prefix, all zeros if it has no hex sub. */
 export function partitionOf(record: DataRecord, length: number): string {
-  const sub = record.sub;
-  const prefix = typeof sub === 'string' ? sub.slice(0, length).toLowerCase() : '';
+  return subPrefix(typeof record.sub === 'string' ? record.sub : '', length);
+}
+
+function subPrefix(sub: string, length: number): string {
+  const prefix = sub.slice(0, length).toLowerCase();
   return prefix.length === length && /^[0-9a-f]*$/.test(prefix) ? prefix : '0'.repeat(length);
 }
 
-const SUB = '"sub":"';
+/** The key of a line read from its text (see {@link ChangeKind.key}), or undefined when that is not certain. */
+function quickKey(kind: ChangeKind, line: string): string | undefined {
+  if (kind.table === 'groups') return quickField(line, 'group_name');
+  const sub = quickField(line, 'sub');
+  if (sub === undefined) return undefined;
+  if (kind.table === 'users') return sub;
+  const group = quickField(line, 'group_name');
+  return group === undefined ? undefined : `${group}\u0000${sub}`;
+}
 
 /**
- * The sub prefix of an NDJSON line without parsing it, when that is certain: the first `"sub":"`
- * of a line with no nested object before it is the record's own (a quote inside a string value is
- * always escaped, so it cannot start one). Undefined when in doubt, or when the sub is not a plain hex prefix.
+ * A top-level string field of an NDJSON line without parsing it, when that is certain: the first
+ * `"<name>":"` of a line with no nested object before it is the record's own (a quote inside a
+ * string value is always escaped, so that text cannot be inside one), and a value with no backslash
+ * ends at the next quote. Undefined when in doubt; the caller parses the line.
  */
-function quickSubPrefix(line: string, length: number): string | undefined {
-  const at = line.indexOf(SUB);
+function quickField(line: string, name: string): string | undefined {
+  const marker = `"${name}":"`;
+  const at = line.indexOf(marker);
   if (at === -1) return undefined;
   const nested = line.indexOf('{', 1);
   if (nested !== -1 && nested < at) return undefined;
-  const prefix = line.slice(at + SUB.length, at + SUB.length + length).toLowerCase();
-  return prefix.length === length && /^[0-9a-f]*$/.test(prefix) ? prefix : undefined;
+  const start = at + marker.length;
+  const end = line.indexOf('"', start);
+  if (end === -1) return undefined;
+  const value = line.slice(start, end);
+  return value.includes('\\') ? undefined : value;
 }
 
-/** 48 bits of the SHA-1 of a line with its `snapshot_id` taken out: the same record in two snapshots hashes the same. */
-function contentHash(line: string, record: DataRecord): number {
-  const snapshot = typeof record.snapshot_id === 'string' ? `"snapshot_id":${JSON.stringify(record.snapshot_id)}` : '';
-  const content = snapshot === '' ? line : line.replace(snapshot, '');
+/**
+ * 48 bits of the SHA-1 of a line with its `snapshot_id` taken out: the same record in two
+ * snapshots hashes the same (the writer puts the same fields in the same order).
+ */
+function contentHash(line: string): number {
+  const snapshot = quickField(line, 'snapshot_id') ?? (JSON.parse(line) as DataRecord).snapshot_id;
+  const content = typeof snapshot === 'string' ? line.replace(`"snapshot_id":${JSON.stringify(snapshot)}`, '') : line;
   return createHash('sha1').update(content).digest().readUIntBE(0, 6);
 }

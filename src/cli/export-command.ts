@@ -23,6 +23,8 @@ interface ExportFlags {
   gzip: boolean;
   groups: boolean;
   changes: boolean;
+  excludeAttributes?: string;
+  pseudonymize?: string;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -61,6 +63,8 @@ export function registerExportCommand(program: Command): void {
     .option('--no-gzip', 'write plain .ndjson files')
     .option('--no-groups', "skip the pool's groups and memberships (users only)")
     .option('--no-changes', 'write no change tables (user_changes, …) against the previous snapshot')
+    .option('--exclude-attributes <list>', 'drop these attributes from every record, e.g. name,address')
+    .option('--pseudonymize <list>', 'write these fields as HMAC-SHA256 under PSEUDONYMIZATION_KEY, e.g. email,phone_number,username')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
     .option('--name <name>', 'a partial run (a filter, other attributes) moves latest-<name>.json, never latest.json')
@@ -84,6 +88,8 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     gzip: flags.gzip,
     groups: flags.groups,
     changes: flags.changes,
+    excludeAttributes: flags.excludeAttributes,
+    pseudonymize: flags.pseudonymize,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,

@@ -4,9 +4,14 @@ import { applyConfigFile, EmptyScheduleError, listSchedules, removeSchedule, typ
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
 
 /** Reads and validates a schedules file, or fails with exit code 2 and the bad key. */
-export async function readScheduleFile(path: string): Promise<ExportConfigFile> {
+export async function readScheduleFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ExportConfigFile> {
   try {
-    return await loadExportConfig(path);
+    const file = await loadExportConfig(path);
+    const pseudonymizing = file.pools.find((pool) => pool.pseudonymize.length > 0);
+    if (pseudonymizing && !env.PSEUDONYMIZATION_KEY) {
+      throw new CliError(`${path}: pool ${pseudonymizing.userPoolId} pseudonymizes ${pseudonymizing.pseudonymize.join(', ')}, but PSEUDONYMIZATION_KEY is not set: set it (at least 32 bytes, the same on every worker)`, EXIT_USAGE);
+    }
+    return file;
   } catch (error) {
     if (error instanceof ConfigFileError) throw new CliError(error.message, EXIT_USAGE);
     throw error;

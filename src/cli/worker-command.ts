@@ -40,7 +40,7 @@ export function registerWorkerCommand(program: Command): void {
           log.info({ ...applied }, 'schedules applied');
         }
         // The admin port first: a port that cannot be had fails the start before any job is taken.
-        admin = await listenAdmin(context, config, () => worker);
+        admin = await listenAdmin(context, config, () => worker, schedules?.pools.map((pool) => pool.destination) ?? []);
         worker = startExportWorker(context.runtime, context.queues, { concurrency: flags.concurrency });
         log.info(
           { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin?.url, exportsEndpoint: Boolean(config.adminToken) },
@@ -61,9 +61,10 @@ export function registerWorkerCommand(program: Command): void {
  * Starts the admin port: ADMIN_PORT if it was set (taken → a one-line error), else the default,
  * moving to the next free port when another worker on this machine has it.
  */
-async function listenAdmin(context: CliContext, config: AppConfig, worker: () => ExportWorker | undefined): Promise<AdminServer | undefined> {
+async function listenAdmin(context: CliContext, config: AppConfig, worker: () => ExportWorker | undefined, configDestinations: readonly string[]): Promise<AdminServer | undefined> {
   if (config.adminPort === null) return undefined;
-  const start = (port: number) => startAdminServer(context.runtime, context.queues, worker, { host: config.adminHost, port, token: config.adminToken, dashboard: config.adminDashboard });
+  const options = { host: config.adminHost, token: config.adminToken, dashboard: config.adminDashboard, configDestinations };
+  const start = (port: number) => startAdminServer(context.runtime, context.queues, worker, { ...options, port });
   const tries = config.adminPortChosen || config.adminPort === 0 ? 1 : ADMIN_PORT_TRIES;
   for (let i = 0; ; i++) {
     const port = config.adminPort + i;

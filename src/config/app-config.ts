@@ -53,6 +53,16 @@ export interface AppConfig {
   readonly adminToken: string | undefined;
   /** Serve the bull-board dashboard at /dashboard (HTTP Basic, the token as password). @default false */
   readonly adminDashboard: boolean;
+  /**
+   * The key of `pseudonymize` (HMAC-SHA256), at least 32 bytes; unset, a run that asks to
+   * pseudonymize is refused. A secret: never logged, never stored. @default undefined
+   */
+  readonly pseudonymizationKey: string | undefined;
+  /**
+   * URL prefixes `POST /exports` may send data to (normalized before they are compared), besides
+   * the destinations of the worker's config file. Empty: only those. @default []
+   */
+  readonly allowedDestinations: readonly string[];
 }
 
 /** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
@@ -118,10 +128,19 @@ const schema = {
   ADMIN_HOST: z.string().trim().min(1).default('0.0.0.0'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters (it guards POST /exports)').optional(),
   ADMIN_DASHBOARD: boolean.default(false),
+  PSEUDONYMIZATION_KEY: z
+    .string()
+    .refine((value) => Buffer.byteLength(value, 'utf8') >= 32, 'expected at least 32 bytes (e.g. openssl rand -hex 32)')
+    .optional(),
+  ALLOWED_DESTINATIONS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((list) => list.every((entry) => /^(s3|file):\/\//.test(entry)), 'expected comma-separated s3:// or file:// URL prefixes')
+    .default([]),
 } as const;
 
 /** Variables whose values are secrets: errors name them but never print the value. */
-const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN']);
+const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'PSEUDONYMIZATION_KEY']);
 
 /**
  * Reads and validates the environment once. Empty strings count as unset. Throws {@link ConfigError}
@@ -158,5 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminHost: read('ADMIN_HOST'),
     adminToken: read('ADMIN_TOKEN'),
     adminDashboard: read('ADMIN_DASHBOARD'),
+    pseudonymizationKey: read('PSEUDONYMIZATION_KEY'),
+    allowedDestinations: read('ALLOWED_DESTINATIONS'),
   });
 }

@@ -39,6 +39,8 @@ export interface Values {
   gzip: boolean;
   groups: boolean;
   changes: boolean;
+  excludeAttributes: readonly string[];
+  pseudonymize: readonly string[];
   rateLimitRps: number;
   keepLast: number;
 }
@@ -83,6 +85,8 @@ export const FIELDS = {
     return filter !== INVALID && filter.trim() === '' ? null : filter;
   }, true),
   attributes: field('attributes', parseAttributes, true),
+  exclude_attributes: field('excludeAttributes', parseAttributes, true),
+  pseudonymize: field('pseudonymize', parseAttributes, true),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),

@@ -133,7 +133,17 @@ export function fatalHint(error: unknown): string | undefined {
 /** A one-line description of an error: `Code: message`, without a stack. */
 export function describeError(error: unknown): string {
   const code = errorCode(error);
-  const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+  const message = redactTokens(error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error));
   if (!message || message === code) return code;
   return message.startsWith(code) ? message : `${code}: ${message}`;
+}
+
+const TOKEN_TEXT = /\b(paging marker|pagination token|next ?token|marker|token)(\s*[:=]?\s*"?)([A-Za-z0-9+/=_-]{16,})/gi;
+
+/**
+ * Takes pagination tokens out of a message (`Paging marker <token> is invalid…`): a token is a
+ * position in the pool, and AWS's may encode what it points at. Pure.
+ */
+export function redactTokens(text: string): string {
+  return text.replace(TOKEN_TEXT, '$1$2[redacted]');
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ExportRequestError, type ExportRequest } from '../runs/export-request.js';
 import { RunConflictError } from '../runs/run-conflict.js';
 import type { RunStatus } from '../runs/run-store.js';
+import { isDestinationAllowed, normalizedDestination } from '../storage/destination.js';
 import type { ExportMetrics } from './metrics.js';
 
 /** Where and how the admin port listens. */
@@ -37,6 +38,11 @@ export interface AdminEndpoints {
   status(snapshotId: string): Promise<RunStatus | undefined>;
   /** Cancels a run: `cancelled`, `ended` (it had already ended, with its status) or `unknown`. */
   cancel(snapshotId: string): Promise<{ readonly kind: 'cancelled' | 'ended'; readonly status: RunStatus } | { readonly kind: 'unknown' }>;
+  /**
+   * Where `POST /exports` may send data: URL prefixes (ALLOWED_DESTINATIONS, the worker's config
+   * file's destinations), compared normalized. Empty: nowhere.
+   */
+  readonly allowedDestinations: readonly string[];
   /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
   readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }
@@ -94,7 +100,8 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
   const server: Server = createServer((request, response) => {
     routes(request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
-      const message = error instanceof Error ? error.message : String(error);
+      // An internal error's text stays in the log: it can name hosts, keys and paths.
+      const message = status === 500 ? 'internal error: see the worker log' : error instanceof Error ? error.message : String(error);
       if (status === 500) endpoints.log.error({ err: error, path: request.url }, 'admin request failed');
       if (!response.headersSent) {
         json(response, status, { error: message }, error instanceof HttpError ? error.headers : {});
@@ -124,7 +131,9 @@ async function health(endpoints: AdminEndpoints, response: ServerResponse): Prom
   try {
     await Promise.race([endpoints.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
   } catch (error) {
-    redis = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
+    // Unauthenticated: the reason (hosts, addresses) goes to the log, not to whoever asks.
+    redis = 'unreachable';
+    endpoints.log.warn({ err: error }, 'health check: Redis does not answer');
   }
   const running = endpoints.workerRunning();
   const ok = redis === 'ok' && running;
@@ -172,7 +181,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 
 /** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
 function exportRequest(body: Record<string, unknown>): ExportRequest {
-  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'changes', 'keep_last', 'name', 'queue'];
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   const text = (key: string): string | undefined => {
@@ -187,6 +196,12 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
   const attributes = body.attributes;
   if (attributes !== undefined && attributes !== null && typeof attributes !== 'string' && !(Array.isArray(attributes) && attributes.every((a) => typeof a === 'string'))) {
     throw new HttpError(400, 'attributes must be a list of names or a comma-separated string');
+  }
+  for (const key of ['exclude_attributes', 'pseudonymize']) {
+    const value = body[key];
+    if (value !== undefined && value !== null && typeof value !== 'string' && !(Array.isArray(value) && value.every((a) => typeof a === 'string'))) {
+      throw new HttpError(400, `${key} must be a list of names or a comma-separated string`);
+    }
   }
   if (body.gzip !== undefined && typeof body.gzip !== 'boolean') throw new HttpError(400, 'gzip must be true or false');
   if (body.groups !== undefined && typeof body.groups !== 'boolean') throw new HttpError(400, 'groups must be true or false');
@@ -203,6 +218,8 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     gzip: body.gzip,
     groups: body.groups,
     changes: body.changes,
+    excludeAttributes: body.exclude_attributes as string | string[] | undefined,
+    pseudonymize: body.pseudonymize as string | string[] | undefined,
     keepLast: body.keep_last,
     name: text('name'),
     trigger: 'http',
@@ -213,6 +230,13 @@ async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage
   const raw = await readJson(request);
   if (raw.queue !== undefined && typeof raw.queue !== 'boolean') throw new HttpError(400, 'queue must be true or false');
   const body = exportRequest(raw);
+  // A destination that does not parse is a bad request (400, from the run's own validation); one that does must be allowed.
+  if (parses(body.destination) && !isDestinationAllowed(body.destination, endpoints.allowedDestinations)) {
+    throw new HttpError(
+      403,
+      `destination ${body.destination} is not allowed: POST /exports sends data only under ALLOWED_DESTINATIONS (set on the worker, comma-separated URL prefixes) or to a destination of the worker's --config file`,
+    );
+  }
   let requested;
   try {
     requested = await endpoints.trigger(body, raw.queue === true);
@@ -230,6 +254,15 @@ async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage
     ...(requested.behind ? { queued_behind: requested.behind } : {}),
     status_url: `/exports/${requested.snapshotId}`,
   });
+}
+
+function parses(destination: string): boolean {
+  try {
+    normalizedDestination(destination);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {

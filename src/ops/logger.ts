@@ -1,5 +1,6 @@
 import { pino, type LevelWithSilent, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { redactTokens } from '../limits/error-classification.js';
 
 /**
  * The process logger: JSON lines on stderr (stdout is kept for command output such as the manifest
@@ -14,6 +15,13 @@ export function createLogger(level: LevelWithSilent, options: { pretty?: boolean
     redact: {
       paths: ['*.secretAccessKey', '*.sessionToken', '*.credentials', '*.authorization', '*.token', '*.adminToken'],
       censor: '[redacted]',
+    },
+    // An error's message and stack can quote a pagination token (Cognito's invalid-marker message does).
+    serializers: {
+      err: (error: Error) => {
+        const serialized = pino.stdSerializers.err(error);
+        return { ...serialized, message: redactTokens(serialized.message), ...(serialized.stack ? { stack: redactTokens(serialized.stack) } : {}) };
+      },
     },
   };
   if (usePretty) {

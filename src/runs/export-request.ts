@@ -5,6 +5,7 @@ import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
 import { newSnapshotId } from '../storage/snapshot-id.js';
 import { parseAttributeList } from '../tables/user-record.js';
+import { keyIdOf, privacyListProblem } from '../tables/privacy.js';
 
 /** What a caller (CLI, HTTP, schedule) asks for; everything but pool and destination is optional. */
 export interface ExportRequest {
@@ -28,6 +29,10 @@ export interface ExportRequest {
   readonly groups?: boolean | undefined;
   /** Write change tables against the previous snapshot. @default true */
   readonly changes?: boolean | undefined;
+  /** Attributes to drop (a comma-separated list or an array). */
+  readonly excludeAttributes?: string | readonly string[] | null | undefined;
+  /** Fields to pseudonymize: `username` and attribute names (a comma-separated list or an array). */
+  readonly pseudonymize?: string | readonly string[] | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -39,6 +44,8 @@ export interface RunDefaults {
   readonly fileMaxRecords: number;
   /** zlib level of data files. */
   readonly gzipLevel: number;
+  /** The pseudonymization key, if this process has one (a run that pseudonymizes needs it). */
+  readonly pseudonymizationKey?: string | undefined;
 }
 
 /** A request that cannot become a run; the message is one line naming the field and the fix. */
@@ -94,6 +101,15 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
       fail((error as Error).message);
     }
   }
+  const list = (value: string | readonly string[] | null | undefined): string[] =>
+    value === undefined || value === null ? [] : (typeof value === 'string' ? value.split(',') : [...value]).map((name) => name.trim()).filter((name) => name !== '');
+  const excludeAttributes = [...new Set(list(request.excludeAttributes))].sort();
+  const pseudonymize = [...new Set(list(request.pseudonymize))].sort();
+  const problem = privacyListProblem(excludeAttributes, pseudonymize);
+  if (problem !== undefined) fail(problem);
+  if (pseudonymize.length > 0 && !config.pseudonymizationKey) {
+    fail('pseudonymize needs PSEUDONYMIZATION_KEY (at least 32 bytes, the same on every worker): set it, or drop pseudonymize');
+  }
   const fileMaxRecords = request.fileMaxRecords ?? config.fileMaxRecords;
   if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
     fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
@@ -121,6 +137,8 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     gzip: request.gzip ?? true,
     groups: request.groups ?? true,
     changes: request.changes ?? true,
+    ...(excludeAttributes.length > 0 ? { excludeAttributes } : {}),
+    ...(pseudonymize.length > 0 ? { pseudonymize, pseudonymizationKeyId: keyIdOf(config.pseudonymizationKey ?? '') } : {}),
     gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,

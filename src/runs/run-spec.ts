@@ -42,6 +42,12 @@ export interface RunSpec {
    * (`--no-changes` turns it off). Runs registered before change tables existed have none. @default false
    */
   readonly changes?: boolean | undefined;
+  /** Attributes dropped from every record (`--exclude-attributes`), sorted; absent: none. */
+  readonly excludeAttributes?: readonly string[] | undefined;
+  /** Fields pseudonymized in every table (`--pseudonymize`: `username`, attributes), sorted; absent: none. */
+  readonly pseudonymize?: readonly string[] | undefined;
+  /** The id of the key the run pseudonymizes with (never the key): every worker must have that key. */
+  readonly pseudonymizationKeyId?: string | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -117,6 +123,8 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.name ?? null,
     spec.groups ?? false,
     spec.changes ?? false,
+    spec.excludeAttributes ?? [],
+    spec.pseudonymize ?? [],
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

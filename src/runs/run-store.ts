@@ -11,6 +11,9 @@ export interface PoolDataset {
   readonly attributes: readonly string[] | null;
   /** Whether its groups and memberships are exported. @default true */
   readonly groups?: boolean;
+  /** Attributes dropped and fields pseudonymized. @default none */
+  readonly excludeAttributes?: readonly string[];
+  readonly pseudonymize?: readonly string[];
 }
 export { isEnded } from './run-views.js';
 

@@ -48,3 +48,38 @@ export function formatDestination(destination: Destination): string {
   }
   return pathToFileURL(destination.directory).href;
 }
+
+/**
+ * A destination as the allow-list compares it: canonical (`s3://bucket/prefix`, `file:///dir`),
+ * with `.` and `..` segments (`%2e` too) resolved as a URL resolves them, no trailing slash. Throws a
+ * RangeError for a destination that cannot be parsed.
+ */
+export function normalizedDestination(text: string): string {
+  const value = text.trim();
+  const resolved = /^(s3|file):/.test(value) ? new URL(value).href : value;
+  const canonical = formatDestination(parseDestination(resolved));
+  return new URL(canonical).href.replace(/\/+$/, '');
+}
+
+/**
+ * Whether `destination` is one of `allowed` or under one of them (at a `/`: `s3://b/p` allows
+ * `s3://b/p/x`, not `s3://b/px`), compared normalized so `..` cannot step out. False for a
+ * destination that cannot be parsed.
+ */
+export function isDestinationAllowed(destination: string, allowed: readonly string[]): boolean {
+  let target: string;
+  try {
+    target = normalizedDestination(destination);
+  } catch {
+    return false;
+  }
+  return allowed.some((entry) => {
+    let prefix: string;
+    try {
+      prefix = normalizedDestination(entry);
+    } catch {
+      return false;
+    }
+    return target === prefix || target.startsWith(`${prefix}/`);
+  });
+}

@@ -40,8 +40,26 @@ export interface Manifest {
    */
   readonly changes_since: string | null;
   readonly changes_reason: string | null;
+  /**
+   * What the run kept out of its records: attributes dropped, fields pseudonymized (HMAC-SHA256)
+   * and the id of the key (a short hash of it, never the key). Absent in manifests written before.
+   */
+  readonly privacy?: ManifestPrivacy;
   /** Every table the run wrote, with its records and files. */
   readonly tables: Readonly<Record<string, ManifestTable>>;
+}
+
+/** See {@link Manifest.privacy}. */
+export interface ManifestPrivacy {
+  readonly excluded_attributes: readonly string[];
+  readonly pseudonymized: readonly string[];
+  readonly key_id: string | null;
+}
+
+/** The privacy block of a run (none: empty lists, no key). */
+export function manifestPrivacy(run: Pick<ManifestRun, 'excludeAttributes' | 'pseudonymize' | 'pseudonymizationKeyId'>): ManifestPrivacy {
+  const pseudonymized = [...(run.pseudonymize ?? [])];
+  return { excluded_attributes: [...(run.excludeAttributes ?? [])], pseudonymized, key_id: pseudonymized.length > 0 ? (run.pseudonymizationKeyId ?? null) : null };
 }
 
 /** One table of a snapshot. */
@@ -76,6 +94,9 @@ export interface ManifestRun {
   readonly gzip: boolean;
   /** The pointer the run moves: `latest.json` for the pool's own dataset; else a partial run. */
   readonly pointer?: string | null | undefined;
+  readonly excludeAttributes?: readonly string[] | undefined;
+  readonly pseudonymize?: readonly string[] | undefined;
+  readonly pseudonymizationKeyId?: string | undefined;
 }
 
 /** A table's files, in shard then sequence order, and what else the manifest says of it. */
@@ -122,6 +143,7 @@ export function buildManifest(
     files: listed(files),
     changes_since: changes.since,
     changes_reason: changes.reason,
+    privacy: manifestPrivacy(spec),
     tables: Object.fromEntries(
       [...tables].map(([table, content]) => [
         table,

@@ -1,4 +1,5 @@
 import type { GroupType, UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { NO_PRIVACY, privateValue, type RecordPrivacy } from './privacy.js';
 
 /** One group as an output line: snake_case keys, absent values null, ISO 8601 UTC timestamps. */
 export interface GroupRecord {
@@ -25,6 +26,8 @@ export interface MembershipRecord {
 export interface RunContext {
   readonly userPoolId: string;
   readonly snapshotId: string;
+  /** Exclusions and pseudonyms (a membership's `username` is pseudonymized as in `users`). @default none */
+  readonly privacy?: RecordPrivacy | undefined;
 }
 
 /** Maps a ListGroups group to its output record. Pure. */
@@ -48,5 +51,6 @@ export function subOf(user: UserType): string | null {
 
 /** Maps one member of a group to its membership record. Pure. */
 export function toMembershipRecord(groupName: string, user: UserType, context: RunContext): MembershipRecord {
-  return { user_pool_id: context.userPoolId, snapshot_id: context.snapshotId, group_name: groupName, username: user.Username ?? '', sub: subOf(user) };
+  const username = privateValue(context.privacy ?? NO_PRIVACY, 'username', user.Username ?? '');
+  return { user_pool_id: context.userPoolId, snapshot_id: context.snapshotId, group_name: groupName, username, sub: subOf(user) };
 }

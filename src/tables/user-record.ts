@@ -1,4 +1,5 @@
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { NO_PRIVACY, privateValue, type RecordPrivacy } from './privacy.js';
 
 /** One MFA option as Cognito reports it, in snake_case. */
 export interface MfaOptionRecord {
@@ -33,10 +34,13 @@ export interface RecordContext {
    * user lacks one). `null` keeps all.
    */
   readonly attributes: ReadonlySet<string> | null;
+  /** Attributes dropped and fields pseudonymized (`username`, attributes). @default none */
+  readonly privacy?: RecordPrivacy | undefined;
 }
 
 /** Maps a ListUsers user to its output record. Pure. */
 export function toUserRecord(user: UserType, context: RecordContext): UserRecord {
+  const privacy = context.privacy ?? NO_PRIVACY;
   const attributes: Record<string, string> = {};
   let sub: string | null = null;
   for (const attribute of user.Attributes ?? []) {
@@ -47,12 +51,13 @@ export function toUserRecord(user: UserType, context: RecordContext): UserRecord
       continue;
     }
     if (context.attributes !== null && !context.attributes.has(name)) continue;
-    attributes[name] = attribute.Value ?? '';
+    if (privacy.exclude.has(name)) continue;
+    attributes[name] = privateValue(privacy, name, attribute.Value ?? '');
   }
   return {
     user_pool_id: context.userPoolId,
     snapshot_id: context.snapshotId,
-    username: user.Username ?? '',
+    username: privateValue(privacy, 'username', user.Username ?? ''),
     sub,
     enabled: user.Enabled ?? true,
     status: user.UserStatus ?? null,

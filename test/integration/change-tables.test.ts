@@ -11,7 +11,7 @@ import type { Manifest } from '../../src/storage/manifest.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 import { applyChanges } from '../support/change-apply.js';
 import { EMULATOR_CREDENTIALS, readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
-import { type CliProcess } from '../support/worker-process.js';
+import { eventually, spawnCli, type CliProcess } from '../support/worker-process.js';
 
 let emulator: CognitoEmulator;
 let scratch: string;
@@ -219,3 +219,35 @@ describe('change tables, property', () => {
   }, 240_000);
 });
 
+
+describe('change tables, crash', () => {
+  it('a worker killed (-9) mid-file of the diff: the next one resumes it, and the changes are exact', async () => {
+    const h = await harness();
+    const poolId = emulator.createPoolWithUsers({ users: 30_000, seed: 606, groups: 3 });
+    const dest = destination('crash');
+    const first = await completed(await h.run({ userPoolId: poolId, destination: dest, fileMaxRecords: 1000 }));
+    await h.worker?.close();
+    h.worker = undefined;
+    for (const user of emulator.listAllUsers(poolId).slice(0, 15_000)) emulator.deleteUser(poolId, user.Username ?? '');
+    for (let i = 0; i < 15_000; i++) emulator.addUser(poolId, { username: `crash-${i}`, attributes: { email: `crash-${i}@example.com` } });
+    const worker = (): CliProcess => {
+      const child = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'info' });
+      children.push(child);
+      return child;
+    };
+    const victim = worker();
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination: dest, fileMaxRecords: 1000 });
+    await eventually(async () => {
+      const changes = (await h.runtime.runs.status(snapshotId))?.tables.user_changes;
+      return changes && changes.durable >= 2000 && changes.records > changes.durable ? true : undefined;
+    }, 90_000, 'the diff to be mid-file', 10);
+    victim.child.kill('SIGKILL');
+    await victim.exited();
+    worker();
+    const status = await h.wait(snapshotId, 120_000);
+    const second = await completed(status);
+    await expectExactChanges(first, second);
+    expect(second.tables.user_changes?.counts).toEqual({ insert: 15_000, update: 0, delete: 15_000 });
+    expect(status.changes?.counts.user_changes).toEqual({ insert: 15_000, update: 0, delete: 15_000 });
+  }, 240_000);
+});

@@ -34,11 +34,11 @@ afterAll(async () => {
 });
 
 async function open(env: Record<string, string> = {}): Promise<void> {
-  harness = await startHarness({ cognitoEndpoint: emulator.url, env });
+  harness = await startHarness({ cognitoEndpoint: emulator.url, env: { ALLOWED_DESTINATIONS: `s3://elsewhere/x,${pathToFileURL(join(scratch, 'allowed')).href}`, ...env } });
   admin = await startAdminServer(harness.runtime, harness.queues, harness.worker, { host: '127.0.0.1', port: 0, token: TOKEN, dashboard: true });
 }
 
-const destination = (name: string) => pathToFileURL(join(scratch, name)).href;
+const destination = (name: string) => pathToFileURL(join(scratch, 'allowed', name)).href;
 
 function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): ScheduledPool {
   return {
@@ -53,6 +53,8 @@ function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): Sched
     gzip: true,
     groups: true,
     changes: true,
+    excludeAttributes: [],
+    pseudonymize: [],
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,
@@ -178,6 +180,12 @@ describe('on-demand resyncs', () => {
     const bad = await postExport({ user_pool_id: poolId, destination: 'ftp://x' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/destination "ftp:\/\/x" is not supported/);
+    for (const outside of [pathToFileURL(join(scratch, 'other')).href, `${pathToFileURL(join(scratch, 'allowed')).href}/../other`, `${pathToFileURL(join(scratch, 'allowed')).href}/%2e%2e/other`, 's3://elsewhere/xy']) {
+      const refused = await postExport({ ...body, destination: outside });
+      expect(refused.status, outside).toBe(403);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/is not allowed: POST \/exports sends data only under ALLOWED_DESTINATIONS/);
+    }
+    expect(await runsOf(poolId)).toEqual([]);
     const ok = await postExport(body);
     expect(ok.status).toBe(202);
     const { snapshot_id, status_url } = (await ok.json()) as { snapshot_id: string; status_url: string };

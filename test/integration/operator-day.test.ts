@@ -248,7 +248,9 @@ describe('leftovers', () => {
     const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 306 });
     emulator.setFaults({ latencyMs: 30 });
     const args = ['export', '--user-pool-id', poolId, '--destination', dir('double'), '--inline', '--file-max-records', '2000'];
-    const first = spawnCli(args, { ...harness.childEnv, COGNITO_RATE_LIMIT_RPS: '20' });
+    // The killed process's jobs stay locked until their lock expires: a short one keeps the test short under load.
+    const env = { ...harness.childEnv, WORKER_LOCK_DURATION_MS: '3000' };
+    const first = spawnCli(args, { ...env, COGNITO_RATE_LIMIT_RPS: '20' });
     children.push(first);
     await eventually(() => Promise.resolve(/users=\d*[1-9]/.test(first.stderr()) ? true : undefined), 30_000, 'the first pages');
     first.child.kill('SIGINT');
@@ -257,7 +259,7 @@ describe('leftovers', () => {
     const staged = async () => (await readdir(join(scratch, 'double', STAGING_FOLDER), { recursive: true })).filter((name) => name.endsWith('.ndjson.gz'));
     expect((await staged()).length).toBeGreaterThan(0);
     emulator.setFaults({ latencyMs: 0 });
-    const again = await runCli(args, harness.childEnv);
+    const again = await runCli(args, env);
     expect(again.code).toBe(0);
     expect(await staged()).toEqual([]);
   });

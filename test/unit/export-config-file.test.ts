@@ -45,6 +45,8 @@ const BUILT_IN: Omit<ScheduledPool, 'userPoolId' | 'destination' | 'schedule'> =
   gzip: true,
   groups: true,
   changes: true,
+  excludeAttributes: [],
+  pseudonymize: [],
   rateLimitRps: undefined,
   keepLast: null,
 };

@@ -1,0 +1,129 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { changedFields, GROUP_MEMBERSHIP_CHANGES, USER_CHANGES, type ChangeRecord, type DataRecord } from '../../src/changes/change-kinds.js';
+import { partitionLength, partitionsOf, planChanges, shardOfFile, mayHold } from '../../src/changes/change-plan.js';
+import { diffPartition } from '../../src/changes/partition-diff.js';
+import type { Manifest } from '../../src/storage/manifest.js';
+import { changesSummary } from '../../src/runs/run-views.js';
+
+const user = (sub: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({
+  user_pool_id: 'p',
+  snapshot_id: snapshot,
+  username: `u-${sub}`,
+  sub,
+  enabled: true,
+  attributes: { email: `${sub}@example.com` },
+  ...extra,
+});
+
+const linesOf = (records: readonly DataRecord[]) => () =>
+  (async function* () {
+    for (const record of records) yield JSON.stringify(record);
+  })();
+
+async function changes(previous: DataRecord[], current: DataRecord[], partition = '', updateBatch?: number, kind = USER_CHANGES): Promise<ChangeRecord[]> {
+  const out: ChangeRecord[] = [];
+  for await (const change of diffPartition({ kind, partition, previous: linesOf(previous), current: linesOf(current), fromSnapshotId: 'A', ...(updateBatch ? { updateBatch } : {}) })) {
+    if (change !== null) out.push(change);
+  }
+  return out;
+}
+
+describe('the diff of one partition', () => {
+  it('finds inserts, updates with their fields, and deletes; snapshot_id alone is no change', async () => {
+    const previous = [user('a1', 'A'), user('b2', 'A'), user('c3', 'A')];
+    const current = [user('a1', 'B'), user('b2', 'B', { enabled: false }), user('d4', 'B')];
+    const result = await changes(previous, current);
+    expect(result.map((c) => [c.op, c.sub, c.changed_fields])).toEqual([
+      ['insert', 'd4', null],
+      ['delete', 'c3', null],
+      ['update', 'b2', ['enabled']],
+    ]);
+    expect(result.find((c) => c.op === 'delete')).toMatchObject({ snapshot_id: 'A', from_snapshot_id: 'A' });
+    expect(result.find((c) => c.op === 'update')).toMatchObject({ snapshot_id: 'B' });
+  });
+
+  it('reads lines it cannot read from their text by parsing them (a brace or an escape before the key)', async () => {
+    const odd = { username: 'has { and "quotes"', sub: 'e5' };
+    const previous = [user('e5', 'A', odd), { user_pool_id: 'p', snapshot_id: 'A', group_name: 'g\\"x', username: 'u', sub: 'e5' }];
+    const current = [user('e5', 'B', { ...odd, enabled: false })];
+    expect((await changes(previous.slice(0, 1), current)).map((c) => [c.op, c.changed_fields])).toEqual([['update', ['enabled']]]);
+    const memberships = await changes(previous.slice(1), [{ ...previous[1], snapshot_id: 'B' } as DataRecord], '', undefined, GROUP_MEMBERSHIP_CHANGES);
+    expect(memberships).toEqual([]);
+  });
+
+  it('keeps only the partition, and gives the same changes whatever the update batch (several passes)', async () => {
+    const previous = Array.from({ length: 300 }, (_, i) => user(`${(i % 16).toString(16)}${i}`, 'A'));
+    const current = previous.map((record, i) => (i % 3 === 0 ? { ...record, snapshot_id: 'B', enabled: false } : { ...record, snapshot_id: 'B' }));
+    const all = await changes(previous, current, '3');
+    expect(all.every((c) => String(c.sub).startsWith('3'))).toBe(true);
+    expect(all.length).toBe(previous.filter((r, i) => String(r.sub).startsWith('3') && i % 3 === 0).length);
+    expect(await changes(previous, current, '3', 2)).toEqual(all);
+  });
+
+  it('is exact for any two snapshots (applying the changes to the previous one gives the current one)', async () => {
+    const snapshot = fc.uniqueArray(fc.record({ sub: fc.stringMatching(/^[0-9a-f]{1,4}$/), enabled: fc.boolean(), email: fc.constantFrom('x', 'y', 'z') }), { selector: (u) => u.sub, maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(snapshot, snapshot, fc.constantFrom('', '0', 'a'), fc.integer({ min: 1, max: 5 }), async (before, after, partition, batch) => {
+        const [previous, current] = [before.map((u) => user(u.sub, 'A', { enabled: u.enabled, attributes: { email: u.email } })), after.map((u) => user(u.sub, 'B', { enabled: u.enabled, attributes: { email: u.email } }))];
+        const inPartition = (r: DataRecord) => String(r.sub).startsWith(partition);
+        const applied = new Map<unknown, DataRecord>(previous.filter(inPartition).map((r) => [r.sub, { ...r, snapshot_id: 'B' }]));
+        for (const change of await changes(previous, current, partition, batch)) {
+          const { op, from_snapshot_id: _from, changed_fields: _fields, ...record } = change;
+          if (op === 'delete') applied.delete(record.sub);
+          else applied.set(record.sub, record);
+        }
+        expect([...applied.values()].sort((a, b) => String(a.sub).localeCompare(String(b.sub)))).toEqual(current.filter(inPartition).sort((a, b) => String(a.sub).localeCompare(String(b.sub))));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('names changed attributes one by one, and never snapshot_id', () => {
+    expect(changedFields({ snapshot_id: 'A', attributes: { email: 'a', name: 'n' } }, { snapshot_id: 'B', attributes: { email: 'b', phone: 'p' } })).toEqual(['attributes.email', 'attributes.phone', 'attributes.name']);
+  });
+});
+
+describe('the change plan', () => {
+  const manifest = (extra: Partial<Manifest> = {}) =>
+    ({ snapshot_id: '20261201T000000Z-aaaaaa', filter: null, attributes: null, record_count: 10, tables: { users: { record_count: 10, files: [] } }, ...extra }) as unknown as Manifest;
+  const none = { excluded_attributes: [], pseudonymized: [], key_id: null };
+  const current = { snapshotId: '20261202T000000Z-bbbbbb', filter: null, attributes: null, groups: true, records: { users: 10 }, privacy: none };
+
+  it('partitions by the larger snapshot, one sub character per 16x', () => {
+    expect([partitionLength(0), partitionLength(131_072), partitionLength(131_073), partitionLength(2_000_000), partitionLength(30_000_000)]).toEqual([0, 0, 1, 1, 2]);
+    expect(partitionsOf(1)).toHaveLength(16);
+    expect(planChanges({ ...current, records: { users: 2_000_000 } }, { manifest: manifest(), key: 'm' }).tables).toEqual([{ changes: 'user_changes', partitions: partitionsOf(1) }]);
+  });
+
+  it('compares only like with like, and says why not', () => {
+    expect(planChanges(current, undefined).reason).toBe('no previous complete snapshot of this dataset');
+    expect(planChanges(current, { manifest: manifest({ filter: 'status = "Enabled"' }), key: 'm' }).reason).toMatch(/has filter "status = \\"Enabled\\"", this one null/);
+    expect(planChanges(current, { manifest: manifest({ attributes: ['email'] }), key: 'm' }).reason).toBe('the previous snapshot 20261201T000000Z-aaaaaa kept attributes email, this one all attributes');
+    expect(planChanges(current, { manifest: manifest({ snapshot_id: '20261203T000000Z-cccccc' }), key: 'm' }).reason).toMatch(/not older/);
+    expect(planChanges(current, { manifest: manifest(), key: 'm' })).toMatchObject({ since: '20261201T000000Z-aaaaaa', previous: 'm', reason: null });
+    const hashed = { excluded_attributes: ['name'], pseudonymized: ['email'], key_id: 'k1' };
+    expect(planChanges({ ...current, privacy: hashed }, { manifest: manifest(), key: 'm' }).reason).toBe(
+      'the previous snapshot 20261201T000000Z-aaaaaa excluded [], pseudonymized [], this one excluded [name], pseudonymized [email]',
+    );
+    expect(planChanges({ ...current, privacy: hashed }, { manifest: manifest({ privacy: { ...hashed, key_id: 'k0' } }), key: 'm' }).reason).toMatch(/pseudonymized with key k0, this one with key k1/);
+    expect(planChanges({ ...current, privacy: hashed }, { manifest: manifest({ privacy: hashed }), key: 'm' }).reason).toBeNull();
+  });
+
+  it('reads a users file only for the partitions its shard can hold', () => {
+    expect(shardOfFile('file:///d/users/x/part-3-00001.ndjson.gz')).toBe('3');
+    expect(shardOfFile('file:///d/users/x/part-all-00000.ndjson')).toBe('');
+    expect([mayHold('users', 'part-3-00000.ndjson.gz', '3'), mayHold('users', 'part-3-00000.ndjson.gz', '4'), mayHold('users', 'part-3f-00000.ndjson.gz', '3'), mayHold('users', 'part-all-00000.ndjson.gz', '7')]).toEqual([true, false, true, true]);
+    expect(mayHold('group_memberships', 'part-3-00000.ndjson.gz', '4')).toBe(true);
+  });
+});
+
+describe('the change summary', () => {
+  it('says what changed since which snapshot, or why there are no change tables', () => {
+    const counts = { user_changes: { insert: 120, update: 31, delete: 4 }, group_changes: { insert: 0, update: 1, delete: 0 }, group_membership_changes: { insert: 3, delete: 1 } };
+    expect(changesSummary({ since: '20261130T020000Z-1a2b3c', reason: null, counts })).toBe(
+      'users +120 inserted, 31 updated, 4 deleted since 20261130T020000Z-1a2b3c; groups +0 inserted, 1 updated, 0 deleted; memberships +3 inserted, 1 deleted',
+    );
+    expect(changesSummary({ since: null, reason: 'no previous complete snapshot of this dataset', counts: {} })).toBe('no change tables: no previous complete snapshot of this dataset');
+  });
+});
