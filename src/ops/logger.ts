@@ -7,7 +7,7 @@ import { redactTokens } from '../limits/error-classification.js';
  * URL), human-readable when stderr is a terminal. Credentials are redacted wherever they appear,
  * and nothing logs attribute values.
  */
-export function createLogger(level: LevelWithSilent, options: { pretty?: boolean; name?: string } = {}): Logger {
+export function createLogger(level: LevelWithSilent, options: { pretty?: boolean; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const usePretty = options.pretty ?? process.stderr.isTTY;
   const settings = {
     level,
@@ -24,6 +24,7 @@ export function createLogger(level: LevelWithSilent, options: { pretty?: boolean
       },
     },
   };
+  if (options.destination) return pino(settings, options.destination);
   if (usePretty) {
     return pino(settings, pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', sync: true }));
   }

@@ -33,6 +33,8 @@ export interface HarnessOptions {
   /** Environment on top of the test defaults (prefix, high rate limit). */
   readonly env?: Record<string, string>;
   readonly runtime?: RuntimeOptions;
+  /** Where the runtime's log lines go (JSON): to read them in the test. @default stderr */
+  readonly logTo?: NodeJS.WritableStream;
   /** Start an in-process worker. @default true */
   readonly worker?: boolean | ExportWorkerOptions;
 }
@@ -74,7 +76,7 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
   };
   const config = loadConfig(childEnv);
   const redis = await connectRedis(config.redisUrl);
-  const runtime = new ExportRuntime(config, redis, createLogger(config.logLevel, { pretty: false }), {
+  const runtime = new ExportRuntime(config, redis, createLogger(config.logLevel, { pretty: false, ...(options.logTo ? { destination: options.logTo } : {}) }), {
     cognito: { credentials: EMULATOR_CREDENTIALS, ...options.runtime?.cognito },
     ...(options.s3 ? { s3: options.s3.overrides } : {}),
     retryPolicy: { ...FAST_RETRIES, ...options.runtime?.retryPolicy },
