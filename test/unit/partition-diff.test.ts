@@ -18,7 +18,7 @@ const user = (sub: string, snapshot: string, extra: Record<string, unknown> = {}
 
 const linesOf = (records: readonly DataRecord[]) => () =>
   (async function* () {
-    for (const record of records) yield JSON.stringify(record);
+    for (const record of records) yield await Promise.resolve(JSON.stringify(record));
   })();
 
 async function changes(previous: DataRecord[], current: DataRecord[], partition = '', updateBatch?: number, kind = USER_CHANGES): Promise<ChangeRecord[]> {
@@ -48,7 +48,7 @@ describe('the diff of one partition', () => {
     const previous = [user('e5', 'A', odd), { user_pool_id: 'p', snapshot_id: 'A', group_name: 'g\\"x', username: 'u', sub: 'e5' }];
     const current = [user('e5', 'B', { ...odd, enabled: false })];
     expect((await changes(previous.slice(0, 1), current)).map((c) => [c.op, c.changed_fields])).toEqual([['update', ['enabled']]]);
-    const memberships = await changes(previous.slice(1), [{ ...previous[1], snapshot_id: 'B' } as DataRecord], '', undefined, GROUP_MEMBERSHIP_CHANGES);
+    const memberships = await changes(previous.slice(1), [{ ...previous[1], snapshot_id: 'B' }], '', undefined, GROUP_MEMBERSHIP_CHANGES);
     expect(memberships).toEqual([]);
   });
 
