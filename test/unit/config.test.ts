@@ -24,7 +24,15 @@ describe('loadConfig', () => {
       adminHost: '0.0.0.0',
       adminToken: undefined,
       adminDashboard: false,
+      pseudonymizationKey: undefined,
+      allowedDestinations: [],
     });
+  });
+
+  it('reads the privacy and access settings', () => {
+    const config = loadConfig({ PSEUDONYMIZATION_KEY: 'k'.repeat(32), ALLOWED_DESTINATIONS: ' s3://bucket/exports , file:///data/exports' });
+    expect(config.pseudonymizationKey).toBe('k'.repeat(32));
+    expect(config.allowedDestinations).toEqual(['s3://bucket/exports', 'file:///data/exports']);
   });
 
   it('returns a frozen object', () => {
@@ -43,6 +51,8 @@ describe('loadConfig', () => {
     ['REDIS_KEY_PREFIX', 'cognito-export', 'REDIS_KEY_PREFIX="cognito-export" is invalid: expected a prefix with one {hash tag} and no spaces or colons, e.g. {cognito-export}'],
     ['ADMIN_PORT', 'http', 'ADMIN_PORT="http" is invalid: expected a port from 0 to 65535, or off'],
     ['ADMIN_TOKEN', 'short', 'ADMIN_TOKEN=(hidden) is invalid: expected at least 16 characters (it guards POST /exports)'],
+    ['PSEUDONYMIZATION_KEY', 'too short a key', 'PSEUDONYMIZATION_KEY=(hidden) is invalid: expected at least 32 bytes (e.g. openssl rand -hex 32)'],
+    ['ALLOWED_DESTINATIONS', 'bucket/exports', 'ALLOWED_DESTINATIONS="bucket/exports" is invalid: expected comma-separated s3:// or file:// URL prefixes'],
   ])('names %s, its value and what it expects', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

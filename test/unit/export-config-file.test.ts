@@ -66,6 +66,9 @@ describe('the example config file', () => {
         attributes: null,
         gzip: true,
         groups: true,
+        changes: true,
+        excludeAttributes: [],
+        pseudonymize: [],
         rateLimitRps: undefined,
         keepLast: 7,
       },
@@ -80,6 +83,9 @@ describe('the example config file', () => {
         attributes: null,
         gzip: true,
         groups: true,
+        changes: true,
+        excludeAttributes: [],
+        pseudonymize: [],
         rateLimitRps: 20,
         keepLast: 14,
       },
@@ -94,8 +100,28 @@ describe('the example config file', () => {
         attributes: ['email', 'custom:tenant', 'given_name'],
         gzip: false,
         groups: true,
+        changes: true,
+        excludeAttributes: [],
+        pseudonymize: [],
         rateLimitRps: undefined,
         keepLast: null,
+      },
+      {
+        userPoolId: 'eu-west-1_Analytics9',
+        region: undefined,
+        destination: 's3://acme-exports/cognito',
+        schedule: '0 2 * * *',
+        timezone: 'Europe/Berlin',
+        shards: 16,
+        filter: null,
+        attributes: null,
+        gzip: true,
+        groups: true,
+        changes: true,
+        excludeAttributes: ['name', 'given_name', 'family_name', 'identities'],
+        pseudonymize: ['email', 'phone_number', 'username'],
+        rateLimitRps: undefined,
+        keepLast: 7,
       },
     ]);
   });
@@ -109,12 +135,14 @@ describe('the example config file', () => {
   it('makes requests buildRunSpec accepts for every pool', async () => {
     const config = await loadExportConfig(EXAMPLE, { EXPORT_BUCKET: 'acme-exports' });
     const now = new Date('2026-01-15T02:00:00Z');
-    const specs = config.pools.map((pool) => buildRunSpec(scheduledRequest(pool), loadConfig({}), now));
+    const specs = config.pools.map((pool) => buildRunSpec(scheduledRequest(pool), { ...loadConfig({}), pseudonymizationKey: 'k'.repeat(32) }, now));
     expect(specs.map((spec) => [spec.userPoolId, spec.region, spec.shards, spec.trigger, spec.keepLast])).toEqual([
       ['eu-west-1_AbCdEf123', 'eu-west-1', 16, 'schedule', 7],
       ['us-east-1_ZyXwVu987', 'us-east-1', 256, 'schedule', 14],
       ['eu-central-1_Tenant42', 'eu-central-1', 1, 'schedule', null],
+      ['eu-west-1_Analytics9', 'eu-west-1', 16, 'schedule', 7],
     ]);
+    expect(specs[3]).toMatchObject({ pseudonymize: ['email', 'phone_number', 'username'], excludeAttributes: ['family_name', 'given_name', 'identities', 'name'] });
     expect(specs[2]).toMatchObject({ filter: 'status = "Enabled"', attributes: ['email', 'custom:tenant', 'given_name'], gzip: false });
     expect(specs[1]).toMatchObject({ rateLimitRps: 20 });
   });
@@ -284,7 +312,7 @@ describe('errors name the file and the key', () => {
     ['a misspelt key', `pools:\n  - ${POOL}\n    shard: 16\n`, 'pools[0].shard: unknown key (did you mean shards?)'],
     ['a camelCase key', `pools:\n  - ${POOL}\n    keepLast: 3\n`, 'pools[0].keepLast: unknown key (did you mean keep_last?)'],
     ['a key with nothing close', `pools:\n  - ${POOL}\n    colour: blue\n`,
-      'pools[0].colour: unknown key (expected one of user_pool_id, region, destination, schedule, timezone, shards, filter, attributes, gzip, groups, rate_limit_rps, keep_last)'],
+      'pools[0].colour: unknown key (expected one of user_pool_id, region, destination, schedule, timezone, shards, filter, attributes, exclude_attributes, pseudonymize, gzip, groups, changes, rate_limit_rps, keep_last)'],
     ['an unknown key in defaults', `defaults:\n  timezon: UTC\npools:\n  - ${POOL}\n`, 'defaults.timezon: unknown key (did you mean timezone?)'],
     ['a per-pool key in defaults', `defaults:\n  filter: 'email ^= "a"'\npools:\n  - ${POOL}\n`,
       'defaults.filter: unknown key (filter can only be set per pool)'],
