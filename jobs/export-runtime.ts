@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { FatalExportError } from '../src/limits/export-errors.js';
+import { describeError } from '../src/limits/error-classification.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createCognitoClient, type CognitoClientOverrides } from '../src/cognito/cognito-client.js';
@@ -20,6 +23,19 @@ import { S3Sink } from '../src/storage/s3-sink.js';
 /** ListGroups calls/s a worker allows itself per pool (AWS: 5) and per account and region (AWS: 20). */
 export const RESOURCE_READ_POOL_RPS = 4;
 export const RESOURCE_READ_ACCOUNT_RPS = 18;
+
+/** A role in a pool's account, assumed for its Cognito calls (see RunSpec.roleArn). */
+export interface AssumedRole {
+  readonly roleArn: string;
+  readonly externalId?: string | undefined;
+}
+
+/** The account a role belongs to, from its ARN. */
+export function accountOfRole(roleArn: string): string {
+  const account = /^arn:[^:]+:iam::(\d{12}):role\//.exec(roleArn)?.[1];
+  if (!account) throw new FatalExportError(`role arn ${roleArn} names no account: expected arn:aws:iam::<account>:role/<name>`);
+  return account;
+}
 
 /** Test and demo hooks: client overrides, retry and rate-limit tuning. */
 export interface RuntimeOptions {
@@ -57,14 +73,49 @@ export class ExportRuntime {
     this.scope = new RateLimitScope(config, options.retryPolicy);
   }
 
-  /** The Cognito client for a region (SDK retries off; ours classify and share throttles). */
-  cognito(region: string): CognitoIdentityProviderClient {
-    let client = this.cognitoClients.get(region);
+  /**
+   * The Cognito client for a region (SDK retries off; ours classify and share throttles), with the
+   * worker's own credentials or, given a role, the role's: assumed with STS through the SDK's
+   * temporary-credentials provider, which refreshes them before they expire.
+   */
+  cognito(region: string, role?: AssumedRole): CognitoIdentityProviderClient {
+    const id = role ? `${region}|${role.roleArn}|${role.externalId ?? ''}` : region;
+    let client = this.cognitoClients.get(id);
     if (!client) {
-      client = createCognitoClient(this.config, region, this.options.cognito);
-      this.cognitoClients.set(region, client);
+      const overrides = role ? { ...this.options.cognito, credentials: this.roleCredentials(region, role) } : this.options.cognito;
+      client = createCognitoClient(this.config, region, overrides);
+      this.cognitoClients.set(id, client);
     }
     return client;
+  }
+
+  private roleCredentials(region: string, role: AssumedRole) {
+    const master = this.options.cognito?.credentials;
+    return fromTemporaryCredentials({
+      params: { RoleArn: role.roleArn, RoleSessionName: 'cognito-export', ...(role.externalId ? { ExternalId: role.externalId } : {}) },
+      ...(master ? { masterCredentials: master } : {}),
+      clientConfig: { region, maxAttempts: 3, ...(this.config.stsEndpoint ? { endpoint: this.config.stsEndpoint } : {}) },
+    });
+  }
+
+  /**
+   * Assumes a run's role once, so a role the worker cannot assume fails the run at its start with
+   * one line naming the role, not as a Cognito error mid-walk.
+   */
+  async assumeRole(region: string, role: AssumedRole): Promise<void> {
+    try {
+      await this.cognito(region, role).config.credentials();
+    } catch (error) {
+      const given = role.externalId ? ' (with the given external_id)' : '';
+      throw new FatalExportError(
+        `cannot assume role ${role.roleArn}${given}: ${describeError(error)}; check the role's trust policy (the worker's principal, sts:ExternalId) and the worker's sts:AssumeRole permission`,
+      );
+    }
+  }
+
+  /** The rate-limit scope (`<account>:<region>`) of calls to `region`: a role's account, else the worker's. */
+  private async scopeOf(region: string, role?: AssumedRole): Promise<string> {
+    return role ? `${accountOfRole(role.roleArn)}:${region}` : this.scope.forRegion(region);
   }
 
   /** The sink for a destination URL (`s3://…` or `file://…`). */
@@ -79,8 +130,8 @@ export class ExportRuntime {
    * The shared bucket for UserList calls (ListUsers, ListUsersInGroup) to `region` at `ratePerSecond`
    * (default: COGNITO_RATE_LIMIT_RPS). Throws a FatalExportError when the worker cannot tell its account.
    */
-  async rateLimiter(region: string, ratePerSecond: number | undefined = this.config.rateLimitRps): Promise<RedisRateLimiter> {
-    return this.bucket(await this.scope.forRegion(region), ratePerSecond ?? this.config.rateLimitRps);
+  async rateLimiter(region: string, ratePerSecond: number | undefined = this.config.rateLimitRps, role?: AssumedRole): Promise<RedisRateLimiter> {
+    return this.bucket(await this.scopeOf(region, role), ratePerSecond ?? this.config.rateLimitRps);
   }
 
   /**
@@ -88,16 +139,16 @@ export class ExportRuntime {
    * waiting at once share the rate equally, those of a higher `priority` first (see FLOW_PRIORITY).
    * `ratePerSecond` undefined: COGNITO_RATE_LIMIT_RPS.
    */
-  async limiter(region: string, ratePerSecond: number | undefined, flow: string, priority: number = FLOW_PRIORITY.SHARDED): Promise<CallLimiter> {
-    return (await this.rateLimiter(region, ratePerSecond)).forFlow(flow, priority);
+  async limiter(region: string, ratePerSecond: number | undefined, flow: string, priority: number = FLOW_PRIORITY.SHARDED, role?: AssumedRole): Promise<CallLimiter> {
+    return (await this.rateLimiter(region, ratePerSecond, role)).forFlow(flow, priority);
   }
 
   /**
    * The limiters of ListGroups calls (Cognito's UserPoolResourceRead quota: 5 calls/s per pool and
    * 20 per account and region), each a little under AWS's number, shared like the UserList bucket.
    */
-  async resourceReadLimiters(region: string, userPoolId: string, flow: string): Promise<CallLimiter[]> {
-    const scope = await this.scope.forRegion(region);
+  async resourceReadLimiters(region: string, userPoolId: string, flow: string, role?: AssumedRole): Promise<CallLimiter[]> {
+    const scope = await this.scopeOf(region, role);
     return [
       this.bucket(`${scope}:resource-read`, RESOURCE_READ_ACCOUNT_RPS).forFlow(flow),
       this.bucket(`${scope}:resource-read:${userPoolId}`, RESOURCE_READ_POOL_RPS).forFlow(flow),
@@ -105,8 +156,8 @@ export class ExportRuntime {
   }
 
   /** The rate-limit scope (`<account>:<region>`) of `region` and its bucket's state, if it holds any. */
-  async limiterState(region: string): Promise<{ scope: string; state: LimiterState | undefined }> {
-    const scope = await this.scope.forRegion(region);
+  async limiterState(region: string, role?: AssumedRole): Promise<{ scope: string; state: LimiterState | undefined }> {
+    const scope = await this.scopeOf(region, role);
     return { scope, state: await readLimiterState(this.redis, rateLimitKey(scope)) };
   }
 

@@ -5,7 +5,7 @@ import { FatalExportError } from '../src/limits/export-errors.js';
 import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
-import { runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { isEnded } from '../src/runs/run-store.js';
 import { GROUPS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
@@ -65,7 +65,9 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
     await runtime.sink(spec.destination).preflight();
     // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
-    await runtime.rateLimiter(spec.region, spec.rateLimitRps);
+    const role = runRole(spec);
+    if (role) await runtime.assumeRole(spec.region, role);
+    await runtime.rateLimiter(spec.region, spec.rateLimitRps, role);
     await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers);
@@ -112,7 +114,7 @@ async function takePool(runtime: ExportRuntime, queues: ExportQueues, spec: RunS
 async function estimateUsers(runtime: ExportRuntime, spec: RunSpec): Promise<number | undefined> {
   try {
     const response = await withRetries(
-      () => runtime.cognito(spec.region).send(new DescribeUserPoolCommand({ UserPoolId: spec.userPoolId })),
+      () => runtime.cognito(spec.region, runRole(spec)).send(new DescribeUserPoolCommand({ UserPoolId: spec.userPoolId })),
       // A short budget: at the start of a run, a Cognito that cannot be reached is most likely a wrong endpoint.
       { policy: { ...runtime.options.retryPolicy, transientRetries: 3 } },
     );

@@ -1,9 +1,9 @@
-import { rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
+import { FLOW_PRIORITY, rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { changeKindOf } from '../src/changes/change-kinds.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { keyIdOf, type RecordPrivacy } from '../src/tables/privacy.js';
-import { GROUPS_UNIT, membershipUnit, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { GROUPS_UNIT, membershipUnit, runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { diffSource } from './change-diff.js';
 import { runUnits } from './membership-plan.js';
 import { groupMembershipsTable } from '../src/tables/group-memberships-table.js';
@@ -54,13 +54,14 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
     const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
     return diffSource(runtime, spec, table, data.shard.id, units);
   }
-  const client = runtime.cognito(spec.region);
+  const role = runRole(spec);
+  const client = runtime.cognito(spec.region, role);
   const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
   const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, privacy: runPrivacy(runtime, spec) };
   // Each table's walk in a run is one flow: flows waiting at once share a bucket's rate equally.
   const flow = rateLimitFlow(spec.snapshotId, table);
   if (table === GROUPS_TABLE) {
-    const source = groupsTable({ ...common, limiters: await runtime.resourceReadLimiters(spec.region, spec.userPoolId, flow), records });
+    const source = groupsTable({ ...common, limiters: await runtime.resourceReadLimiters(spec.region, spec.userPoolId, flow, role), records });
     return { table, unit: GROUPS_UNIT, source };
   }
   if (table === GROUP_MEMBERSHIPS_TABLE) {
@@ -71,7 +72,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
     const source = groupMembershipsTable({
       ...common,
       groups: data.groups ?? [],
-      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, `${flow}-${priority}`, priority),
+      limiter: await runtime.limiter(spec.region, spec.rateLimitRps, `${flow}-${priority}`, priority, role),
       onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
       records,
     });
@@ -80,7 +81,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   const source = usersTable({
     ...common,
     filter: data.shard.filter,
-    limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow),
+    limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow, FLOW_PRIORITY.SHARDED, role),
     records: { ...records, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
   });
   return { table, unit: data.shard.id, source };

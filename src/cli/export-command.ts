@@ -25,6 +25,8 @@ interface ExportFlags {
   changes: boolean;
   excludeAttributes?: string;
   pseudonymize?: string;
+  roleArn?: string;
+  externalId?: string;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -64,6 +66,8 @@ export function registerExportCommand(program: Command): void {
     .option('--no-groups', "skip the pool's groups and memberships (users only)")
     .option('--no-changes', 'write no change tables (user_changes, …) against the previous snapshot')
     .option('--exclude-attributes <list>', 'drop these attributes from every record, e.g. name,address')
+    .option('--role-arn <arn>', "assume this role (in the pool's account) for the Cognito calls; its account's rate limit applies")
+    .option('--external-id <id>', "the ExternalId the role's trust policy asks for")
     .option('--pseudonymize <list>', 'write these fields as HMAC-SHA256 under PSEUDONYMIZATION_KEY, e.g. email,phone_number,username')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
@@ -90,6 +94,8 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     changes: flags.changes,
     excludeAttributes: flags.excludeAttributes,
     pseudonymize: flags.pseudonymize,
+    roleArn: flags.roleArn,
+    externalId: flags.externalId,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,

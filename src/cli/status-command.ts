@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
 import { changesSummary } from '../runs/run-views.js';
+import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
@@ -109,7 +110,7 @@ function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView 
 async function limiterView(context: CliContext, run: RunStatus): Promise<LimiterView | null> {
   let read: { scope: string; state: LimiterState | undefined };
   try {
-    read = await context.runtime.limiterState(run.spec.region);
+    read = await context.runtime.limiterState(run.spec.region, runRole(run.spec));
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoIdentityProviderClient, type CognitoIdentityProviderClientConfig } from '@aws-sdk/client-cognito-identity-provider';
 
 /** What the Cognito client needs from the process configuration (an AppConfig has it). */
 export interface CognitoClientSettings {
@@ -8,7 +8,8 @@ export interface CognitoClientSettings {
 
 /** Client settings a caller (a test, the demo) may override. */
 export interface CognitoClientOverrides {
-  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Static keys, or a provider (an assumed role's temporary credentials, refreshed before they expire). */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | Exclude<CognitoIdentityProviderClientConfig['credentials'], undefined>;
   readonly endpoint?: string;
 }
 

@@ -54,6 +54,9 @@ export interface ScheduledPool {
   readonly excludeAttributes: readonly string[];
   /** Fields pseudonymized (`username`, attributes) under PSEUDONYMIZATION_KEY. @default [] */
   readonly pseudonymize: readonly string[];
+  /** A role in the pool's account to assume for Cognito, and its ExternalId. @default undefined */
+  readonly roleArn: string | undefined;
+  readonly externalId: string | undefined;
   /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
   readonly rateLimitRps: number | undefined;
   /** Retention: keep the newest N snapshots. @default null (keep all) */
@@ -135,6 +138,8 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     changes: pool.changes,
     excludeAttributes: pool.excludeAttributes,
     pseudonymize: pool.pseudonymize,
+    roleArn: pool.roleArn,
+    externalId: pool.externalId,
     rateLimitRps: pool.rateLimitRps,
     keepLast: pool.keepLast,
     trigger: 'schedule',
@@ -237,6 +242,8 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     changes: values.changes ?? true,
     excludeAttributes: Object.freeze([...(values.excludeAttributes ?? [])]),
     pseudonymize: Object.freeze([...(values.pseudonymize ?? [])]),
+    roleArn: values.roleArn ?? undefined,
+    externalId: values.externalId ?? undefined,
     rateLimitRps: values.rateLimitRps ?? undefined,
     keepLast: values.keepLast ?? null,
   });

@@ -41,6 +41,8 @@ export interface Values {
   changes: boolean;
   excludeAttributes: readonly string[];
   pseudonymize: readonly string[];
+  roleArn: string;
+  externalId: string;
   rateLimitRps: number;
   keepLast: number;
 }
@@ -87,6 +89,8 @@ export const FIELDS = {
   attributes: field('attributes', parseAttributes, true),
   exclude_attributes: field('excludeAttributes', parseAttributes, true),
   pseudonymize: field('pseudonymize', parseAttributes, true),
+  role_arn: field('roleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export, got ${JSON.stringify(text)}`))),
+  external_id: field('externalId', textField('the ExternalId the role trusts')),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),

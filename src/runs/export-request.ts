@@ -33,6 +33,9 @@ export interface ExportRequest {
   readonly excludeAttributes?: string | readonly string[] | null | undefined;
   /** Fields to pseudonymize: `username` and attribute names (a comma-separated list or an array). */
   readonly pseudonymize?: string | readonly string[] | null | undefined;
+  /** A role in the pool's account to assume for Cognito, and the ExternalId its trust policy wants. */
+  readonly roleArn?: string | null | undefined;
+  readonly externalId?: string | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -52,6 +55,10 @@ export interface RunDefaults {
 export class ExportRequestError extends Error {
   override readonly name = 'ExportRequestError';
 }
+
+/** An IAM role ARN (any partition), and what AWS accepts as an ExternalId. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** A partial run's name, as it appears in `latest-<name>.json`. */
 const RUN_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -110,6 +117,11 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   if (pseudonymize.length > 0 && !config.pseudonymizationKey) {
     fail('pseudonymize needs PSEUDONYMIZATION_KEY (at least 32 bytes, the same on every worker): set it, or drop pseudonymize');
   }
+  const roleArn = request.roleArn?.trim() || undefined;
+  const externalId = request.externalId?.trim() || undefined;
+  if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) fail(`role arn ${JSON.stringify(roleArn)} is not valid: expected arn:aws:iam::<account>:role/<name>, e.g. arn:aws:iam::111111111111:role/cognito-export`);
+  if (externalId !== undefined && !EXTERNAL_ID.test(externalId)) fail('external id is not valid: expected 2 to 1224 characters of letters, digits and +=,.@:/-');
+  if (externalId !== undefined && roleArn === undefined) fail('an external id needs a role arn: pass --role-arn too');
   const fileMaxRecords = request.fileMaxRecords ?? config.fileMaxRecords;
   if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
     fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
@@ -138,6 +150,8 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     groups: request.groups ?? true,
     changes: request.changes ?? true,
     ...(excludeAttributes.length > 0 ? { excludeAttributes } : {}),
+    ...(roleArn !== undefined ? { roleArn } : {}),
+    ...(externalId !== undefined ? { externalId } : {}),
     ...(pseudonymize.length > 0 ? { pseudonymize, pseudonymizationKeyId: keyIdOf(config.pseudonymizationKey ?? '') } : {}),
     gzipLevel: config.gzipLevel,
     fileMaxRecords,

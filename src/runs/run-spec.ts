@@ -48,6 +48,10 @@ export interface RunSpec {
   readonly pseudonymize?: readonly string[] | undefined;
   /** The id of the key the run pseudonymizes with (never the key): every worker must have that key. */
   readonly pseudonymizationKeyId?: string | undefined;
+  /** A role in the pool's account the worker assumes for Cognito (`--role-arn`); absent: its own credentials. */
+  readonly roleArn?: string | undefined;
+  /** The ExternalId the role's trust policy asks for (`--external-id`). */
+  readonly externalId?: string | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -56,6 +60,11 @@ export interface RunSpec {
    * `latest-<name>.json` for a named partial run, null for any other. Decided when it is requested.
    */
   readonly pointer?: string | null | undefined;
+}
+
+/** The role a run's Cognito calls go through, or undefined for the worker's own credentials. */
+export function runRole(spec: RunSpec): { readonly roleArn: string; readonly externalId?: string | undefined } | undefined {
+  return spec.roleArn ? { roleArn: spec.roleArn, ...(spec.externalId ? { externalId: spec.externalId } : {}) } : undefined;
 }
 
 /** The pointer of the pool's own dataset. */
@@ -125,6 +134,8 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.changes ?? false,
     spec.excludeAttributes ?? [],
     spec.pseudonymize ?? [],
+    spec.roleArn ?? null,
+    spec.externalId ?? null,
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

@@ -55,6 +55,8 @@ function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): Sched
     changes: true,
     excludeAttributes: [],
     pseudonymize: [],
+    roleArn: undefined,
+    externalId: undefined,
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,
