@@ -5,9 +5,11 @@ import { FatalExportError } from '../src/limits/export-errors.js';
 import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
-import { runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { runPointer, runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import type { LatestPointer, Manifest } from '../src/storage/manifest.js';
+import { keyOfUrl } from '../src/storage/record-lines.js';
 import { isEnded } from '../src/runs/run-store.js';
-import { GROUPS_TABLE } from '../src/storage/output-layout.js';
+import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, latestKey } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
 import {
   FINALIZE_JOB,
@@ -70,7 +72,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     await runtime.rateLimiter(spec.region, spec.rateLimitRps, role);
     await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
-    await runtime.runs.markRunning(snapshotId, estimatedUsers);
+    await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
     await queues.flows.add({
       name: FINALIZE_JOB,
       queueName: queues.runs.name,
@@ -108,6 +110,31 @@ async function takePool(runtime: ExportRuntime, queues: ExportQueues, spec: RunS
   const existing = await runtime.runs.spec(active);
   if (existing && (await runtime.runs.fail(existing, `abandoned: ${reason}`))) await withdraw(runtime, existing);
   return (await runtime.runs.activate(spec, active)) === spec.snapshotId;
+}
+
+/**
+ * Groups and memberships the previous snapshot of the run's dataset held (Cognito says nothing of
+ * them before they are walked): the ETA counts them. Empty when there is none or it cannot be read.
+ */
+async function previousSizes(runtime: ExportRuntime, spec: RunSpec): Promise<Record<string, number>> {
+  const pointer = runPointer(spec);
+  if (!spec.groups || pointer === null) return {};
+  try {
+    const sink = runtime.sink(spec.destination);
+    const latest = JSON.parse((await sink.getText(latestKey(spec.userPoolId, pointer))) ?? 'null') as LatestPointer | null;
+    const key = latest ? keyOfUrl(sink, latest.manifest_url) : undefined;
+    if (key === undefined) return {};
+    const manifest = JSON.parse((await sink.getText(key)) ?? 'null') as Manifest | null;
+    const sizes: Record<string, number> = {};
+    for (const table of [GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE]) {
+      const records = manifest?.tables?.[table]?.record_count;
+      if (typeof records === 'number') sizes[table] = records;
+    }
+    return sizes;
+  } catch (error) {
+    runtime.log.debug({ snapshotId: spec.snapshotId, err: error }, 'could not read the previous snapshot for the ETA');
+    return {};
+  }
 }
 
 /** DescribeUserPool's estimate: proves the pool and credentials work, and sizes the progress bar. */

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { RunStatus } from '../runs/run-store.js';
+import { runProgress } from '../runs/run-views.js';
 
 /** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
 export interface ProgressReporter {
@@ -17,7 +18,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
 /** One line describing a run's progress, for logs and non-TTY output; `callsPerSecond` from {@link CallRate}. */
 export function describeProgress(status: RunStatus, callsPerSecond?: number): string {
   const total = status.estimatedUsers;
-  const percent = total ? ` (${Math.min(100, Math.floor((status.users / total) * 100))}%)` : '';
+  const progress = runProgress(status);
+  const percent = progress.total ? ` (${Math.min(100, Math.floor((progress.done / progress.total) * 100))}%)` : '';
   const others = Object.entries(status.tables)
     .filter(([table]) => table !== 'users')
     .map(([table, progress]) => ` ${table}=${progress.records}`)
@@ -58,7 +60,7 @@ class BarReporter implements ProgressReporter {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
-        format: '{bar} {percentage}% | {value}/{total} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles} | {calls} calls/s',
+        format: '{bar} {percentage}% | {users} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles} | {calls} calls/s',
         etaBuffer: 50,
         hideCursor: true,
       },
@@ -67,22 +69,25 @@ class BarReporter implements ProgressReporter {
   }
 
   update(status: RunStatus): void {
-    // The estimate is DescribeUserPool's, which can lag the real count: never let the bar overflow.
-    const total = Math.max(status.estimatedUsers ?? 0, status.users, 1);
+    // Records of every table whose size is known (users; groups and memberships as the last
+    // snapshot had them), so the ETA covers them all. Estimates lag: the bar never overflows.
+    const progress = runProgress(status);
+    const total = Math.max(progress.total ?? 0, progress.done, 1);
     const others = Object.entries(status.tables)
       .filter(([table]) => table !== 'users')
       .map(([table, progress]) => `, ${progress.records} ${table.replace('group_', '')}`)
       .join('');
     const calls = this.rate.observe(status);
-    const payload = { shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others, calls: calls === undefined ? '–' : calls.toFixed(1) };
+    const users = status.estimatedUsers ? `${status.users}/~${status.estimatedUsers}` : String(status.users);
+    const payload = { users, shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others, calls: calls === undefined ? '–' : calls.toFixed(1) };
     if (!this.started) {
       if (status.state === 'queued') return;
-      this.bar.start(total, status.users, payload);
+      this.bar.start(total, progress.done, payload);
       this.started = true;
       return;
     }
     this.bar.setTotal(total);
-    this.bar.update(status.users, payload);
+    this.bar.update(progress.done, payload);
   }
 
   note(line: string): void {

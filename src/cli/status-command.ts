@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
-import { changesSummary } from '../runs/run-views.js';
+import { changesSummary, runProgress } from '../runs/run-views.js';
 import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
@@ -87,8 +87,10 @@ function poolView(pool: string, run: RunStatus | undefined, limiter: LimiterView
 function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView {
   const total = run.estimatedUsers;
   const elapsed = (Date.now() - Date.parse(run.spec.startedAt)) / 1000;
-  const percent = total ? Math.min(100, (run.users / total) * 100) : undefined;
-  const eta = total && run.users > 0 && total > run.users ? ((total - run.users) * elapsed) / run.users : undefined;
+  // Over every table whose size is known: users, and the groups and memberships the last snapshot held.
+  const progress = runProgress(run);
+  const percent = progress.total ? Math.min(100, (progress.done / progress.total) * 100) : undefined;
+  const eta = progress.total && progress.done > 0 && progress.total > progress.done ? ((progress.total - progress.done) * elapsed) / progress.done : undefined;
   return {
     snapshot_id: run.spec.snapshotId,
     state: run.state,

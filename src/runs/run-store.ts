@@ -117,9 +117,10 @@ export class RunStore {
   }
 
   /** Marks a queued run as walking, with the pool's estimated size. */
-  async markRunning(snapshotId: string, estimatedUsers: number | undefined): Promise<void> {
+  async markRunning(snapshotId: string, estimatedUsers: number | undefined, estimatedRecords: Readonly<Record<string, number>> = {}): Promise<void> {
     const fields: (string | number)[] = ['state', 'running', 'running_at', new Date().toISOString()];
     if (estimatedUsers !== undefined) fields.push('estimated_users', estimatedUsers);
+    for (const [table, records] of Object.entries(estimatedRecords)) fields.push(`estimated:${table}`, records);
     await this.redis.hset(this.keys.run(snapshotId), ...fields);
   }
 

@@ -72,6 +72,8 @@ export interface RunStatus {
   readonly shardsDone: number;
   /** DescribeUserPool's EstimatedNumberOfUsers at the start, if known. */
   readonly estimatedUsers: number | undefined;
+  /** Records expected in the other tables (groups, memberships): what the previous snapshot held. */
+  readonly estimatedRecords: Readonly<Record<string, number>>;
   readonly error: string | undefined;
   readonly manifestUrl: string | undefined;
   readonly completedAt: string | undefined;
@@ -87,6 +89,22 @@ export interface RunStatus {
   readonly createdAt: number;
   /** A finished run's change tables, once its finalizer recorded them. */
   readonly changes: RunChanges | undefined;
+}
+
+/**
+ * How far a run is, over every table it walks whose size is known in advance: users (DescribeUserPool's
+ * estimate) and, when the previous snapshot said, groups and memberships. `total` is undefined
+ * without a users estimate; it never falls below what is done. Pure.
+ */
+export function runProgress(status: Pick<RunStatus, 'users' | 'estimatedUsers' | 'estimatedRecords' | 'tables'>): { done: number; total: number | undefined } {
+  let done = status.users;
+  let total = status.estimatedUsers === undefined ? undefined : Math.max(status.estimatedUsers, status.users);
+  for (const [table, estimate] of Object.entries(status.estimatedRecords)) {
+    const records = status.tables[table]?.records ?? 0;
+    done += records;
+    if (total !== undefined) total += Math.max(estimate, records);
+  }
+  return { done, total };
 }
 
 /** A pool's history: its last good snapshot of the pool's dataset, last partial one, and last failure. */
@@ -143,6 +161,11 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
     slotWaitMs: n('slot_wait_ms'),
     shardsDone,
     estimatedUsers: h.estimated_users === undefined ? undefined : Number(h.estimated_users),
+    estimatedRecords: Object.fromEntries(
+      Object.entries(h)
+        .filter(([field]) => field.startsWith('estimated:'))
+        .map(([field, value]) => [field.slice('estimated:'.length), Number(value)]),
+    ),
     error: h.error,
     manifestUrl: h.manifest_url,
     completedAt: h.completed_at,
