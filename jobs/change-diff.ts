@@ -21,7 +21,8 @@ export const diffJobId = (snapshotId: string, changes: string, partition: string
  */
 export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink: ObjectSink, records: Readonly<Record<string, number>>): Promise<ChangePlan> {
   return runtime.runs.changePlan(spec.snapshotId, async () => {
-    if (spec.changes === false) return noChanges('change tables are turned off for this run (--no-changes)');
+    // Runs registered before change tables existed have no `changes`: none for them either.
+    if (!spec.changes) return noChanges('change tables are turned off for this run (--no-changes)');
     const pointer = runPointer(spec);
     if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
     const text = await runtime.runs.previousPointer(spec.snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));

@@ -1,4 +1,5 @@
 import { WaitingChildrenError, type Job } from 'bullmq';
+import { FencedError } from '../src/limits/export-errors.js';
 import { diffUnits } from '../src/changes/change-plan.js';
 import { addDiffShards, opCounts, pendingDiffs, runChangePlan } from './change-diff.js';
 import { GROUP_MEMBERSHIPS_TABLE, latestKey } from '../src/storage/output-layout.js';
@@ -76,8 +77,13 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       if ((await pendingDiffs(checkpoints, plan)).length > 0) {
         // The diff jobs read this run's tables where readers will: publish them (no manifest yet).
         await publishRunFiles(sink, { ...scope, tablesOnly: true }, files, known);
+        // Cancelled or failed while publishing: nothing will finalize the run, so take it back now.
+        if (isEnded(await runtime.runs.state(snapshotId))) {
+          await withdrawRun(runtime, spec);
+          return `run ${snapshotId} ended while its tables were being published; its files were withdrawn`;
+        }
         await addDiffShards(runtime, queues, spec, plan);
-        if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
+        if (await waitForChildren(job, token)) throw new WaitingChildrenError();
       }
       const changeFiles = new Map<string, SealedPart[]>(plan.tables.map(({ changes }) => [changes, []]));
       for (const unit of diffUnits(plan)) {
@@ -112,6 +118,19 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, records: manifest.record_count, files: files.length, manifestUrl }, 'export complete');
     return { manifestUrl, records: manifest.record_count };
   });
+}
+
+/**
+ * Parks the finalizer until its diff jobs are done (true), or says they already are (false). A
+ * finalizer that lost its lock (it stalled and another took over) stops without failing the run.
+ */
+async function waitForChildren(job: Job<FinalizeJobData>, token: string | undefined): Promise<boolean> {
+  try {
+    return await job.moveToWaitingChildren(token ?? '');
+  } catch (error) {
+    if (error instanceof Error && /missing lock/i.test(error.message)) throw new FencedError(`lost the finalizer of run ${job.data.snapshotId} to another worker`);
+    throw error;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { runLocation } from '../src/runs/run-spec.js';
 import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
-import { atJobBoundary } from './job-boundary.js';
+import { atJobBoundary, withdraw } from './job-boundary.js';
 import { addMembershipShards } from './membership-plan.js';
 import type { ExportQueues, ShardJobData } from './queues.js';
 import { shardSource } from './table-sources.js';
@@ -44,8 +44,12 @@ export async function processShardJob(
   const table = job.data.table ?? USERS_TABLE;
   const log = runtime.log.child({ snapshotId, table, shard: shard.id });
   const state = await runtime.runs.state(snapshotId);
-  // A run that ended (cancelled, failed) while this job waited: nothing to do, no call to make.
-  if (isEnded(state)) throw new UnrecoverableError(`run ${snapshotId} is ${state}; shard ${shard.id} stops`);
+  // A run that ended (cancelled, failed) while this job waited: nothing to do, no call to make; what
+  // the run published meanwhile (a finalizer publishes the tables before the diff jobs) is taken back.
+  if (isEnded(state)) {
+    await withdraw(runtime, spec);
+    throw new UnrecoverableError(`run ${snapshotId} is ${state}; shard ${shard.id} stops`);
+  }
   const ended = watchRunEnd(runtime, snapshotId, shard.id);
   const abandon = lost ? AbortSignal.any([lost, ended.signal]) : ended.signal;
   let unit = shard.id;

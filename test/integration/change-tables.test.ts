@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeRecord } from '../../src/changes/change-kinds.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { Manifest } from '../../src/storage/manifest.js';
+import type { ObjectSink } from '../../src/storage/object-sink.js';
+import { cancelRun } from '../../jobs/cancel-run.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 import { applyChanges } from '../support/change-apply.js';
 import { EMULATOR_CREDENTIALS, readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
@@ -252,4 +254,41 @@ describe('change tables, crash', () => {
     expect(second.tables.user_changes?.counts).toEqual({ insert: 15_000, update: 0, delete: 15_000 });
     expect(status.changes?.counts.user_changes).toEqual({ insert: 15_000, update: 0, delete: 15_000 });
   }, 240_000);
+});
+
+describe('change tables, cancelled while the finalizer publishes the tables', () => {
+  it('leaves nothing of the run in any table folder', async () => {
+    const h = await harness();
+    const poolId = emulator.createPoolWithUsers({ users: 400, seed: 607, groups: 2 });
+    const directory = join(scratch, 'cancelled');
+    await completed(await h.run({ userPoolId: poolId, destination: pathToFileURL(directory).href }));
+    // The finalizer's first publish waits at a gate: the cancel (and its withdrawal) lands before it
+    // publishes anything. (The finalizer also checks the run's state after publishing the tables,
+    // for a withdrawal that interleaves with the publication; this test does not reach that window.)
+    let reach: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const real = h.runtime.sink.bind(h.runtime);
+    h.runtime.sink = (destination: string) => {
+      const inner = real(destination);
+      const sink = Object.create(inner) as ObjectSink;
+      sink.publish = async (file) => {
+        reach();
+        await gate;
+        return inner.publish(file);
+      };
+      return sink;
+    };
+    const { snapshotId, spec } = await h.request({ userPoolId: poolId, destination: pathToFileURL(directory).href });
+    await reached;
+    await cancelRun(h.runtime, snapshotId);
+    release();
+    await eventually(async () => ((await h.runtime.runs.status(snapshotId))?.withdrawn ? true : undefined), 30_000, 'the withdrawal');
+    await eventually(async () => ((await h.queues.runs.getJob(`run-${snapshotId}`))?.finishedOn ? true : undefined), 30_000, 'the finalizer to end');
+    const run = `run=${snapshotId}`;
+    const left = (await readdir(directory, { recursive: true })).filter((path) => path.includes(run) && /\.ndjson/.test(path));
+    expect(left).toEqual([]);
+    expect(spec.snapshotId).toBe(snapshotId);
+  });
 });
