@@ -8,6 +8,7 @@ const status = (pages: number, throttles = 0): RunStatus =>
     state: 'running',
     users: pages * 60,
     durableUsers: 0,
+    estimatedRecords: {},
     pages,
     files: 0,
     bytes: 0,
