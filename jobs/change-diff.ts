@@ -1,7 +1,7 @@
 import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
 import { changesTable } from '../src/changes/changes-table.js';
-import { runPointer, type RunSpec } from '../src/runs/run-spec.js';
+import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import { manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { latestKey, USERS_TABLE } from '../src/storage/output-layout.js';
@@ -83,7 +83,7 @@ export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes:
   if (!plan?.since || !plan.previous) throw new Error(`run ${spec.snapshotId} has no change plan for ${changes}`);
   const kind = kindOf(changes);
   const partition = shard === 'all' ? '' : shard;
-  const sink = runtime.sink(spec.destination);
+  const sink = runtime.sink(spec.destination, runS3Role(spec));
   const text = await sink.getText(plan.previous);
   if (text === undefined) throw new Error(`the previous snapshot's manifest ${sink.urlOf(plan.previous)} is gone`);
   const manifest = JSON.parse(text) as Manifest;

@@ -59,6 +59,7 @@ export class ExportRuntime {
   readonly name = `${hostname()}:${process.pid}`;
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   private s3Client: S3Client | undefined;
+  private readonly s3RoleClients = new Map<string, S3Client>();
   private readonly limiters = new Map<string, RedisRateLimiter>();
   private readonly scope: RateLimitScope;
 
@@ -89,8 +90,7 @@ export class ExportRuntime {
     return client;
   }
 
-  private roleCredentials(region: string, role: AssumedRole) {
-    const master = this.options.cognito?.credentials;
+  private roleCredentials(region: string, role: AssumedRole, master: CognitoClientOverrides['credentials'] = this.options.cognito?.credentials) {
     return fromTemporaryCredentials({
       params: { RoleArn: role.roleArn, RoleSessionName: 'cognito-export', ...(role.externalId ? { ExternalId: role.externalId } : {}) },
       ...(master ? { masterCredentials: master } : {}),
@@ -118,12 +118,23 @@ export class ExportRuntime {
     return role ? `${accountOfRole(role.roleArn)}:${region}` : this.scope.forRegion(region);
   }
 
-  /** The sink for a destination URL (`s3://…` or `file://…`). */
-  sink(destination: string): ObjectSink {
+  /** The sink for a destination URL (`s3://…` or `file://…`), through `role` for S3 if given (see RunSpec.s3RoleArn). */
+  sink(destination: string, role?: AssumedRole): ObjectSink {
     const parsed = parseDestination(destination);
     if (parsed.kind === 'file') return new FileSink(parsed.directory);
-    this.s3Client ??= createS3Client(this.config, this.options.s3);
-    return new S3Sink(this.s3Client, parsed.bucket, parsed.prefix, this.options.retryPolicy);
+    return new S3Sink(this.s3(role), parsed.bucket, parsed.prefix, this.options.retryPolicy);
+  }
+
+  private s3(role?: AssumedRole): S3Client {
+    if (!role) return (this.s3Client ??= createS3Client(this.config, this.options.s3));
+    const id = `${role.roleArn}|${role.externalId ?? ''}`;
+    let client = this.s3RoleClients.get(id);
+    if (!client) {
+      const credentials = this.roleCredentials(this.config.awsRegion ?? 'us-east-1', role, this.options.s3?.credentials);
+      client = createS3Client(this.config, { ...this.options.s3, credentials });
+      this.s3RoleClients.set(id, client);
+    }
+    return client;
   }
 
   /**
@@ -191,5 +202,7 @@ export class ExportRuntime {
     this.cognitoClients.clear();
     this.s3Client?.destroy();
     this.s3Client = undefined;
+    for (const client of this.s3RoleClients.values()) client.destroy();
+    this.s3RoleClients.clear();
   }
 }

@@ -7,12 +7,12 @@ import { buildManifest, movePointer, writeManifest, type TableFiles } from '../s
 import { tableOfUnit } from '../src/walk/checkpoint-store.js';
 import { runUnits } from './membership-plan.js';
 import { applyRetention } from '../src/storage/retention.js';
-import { runLocation, runPointer, runShards, runTables } from '../src/runs/run-spec.js';
+import { runLocation, runPointer, runShards, runTables, runS3Role } from '../src/runs/run-spec.js';
 import { isEnded } from '../src/runs/run-store.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
 import { publishRunFiles } from '../src/walk/run-commit.js';
-import type { StagedLocation } from '../src/storage/object-sink.js';
+import type { ObjectSink, StagedLocation } from '../src/storage/object-sink.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { atJobBoundary } from './job-boundary.js';
 import type { ExportQueues, FinalizeJobData } from './queues.js';
@@ -66,7 +66,7 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       tables.set(GROUP_MEMBERSHIPS_TABLE, { ...tables.get(GROUP_MEMBERSHIPS_TABLE), files: tables.get(GROUP_MEMBERSHIPS_TABLE)?.files ?? [], groupsSkipped: skipped });
     }
     await runtime.runs.markFinalizing(snapshotId);
-    const sink = runtime.sink(spec.destination);
+    const sink = runtime.sink(spec.destination, runS3Role(spec));
     // Kept before the pointer first moves, so a publication withdrawn later can put it back.
     const pointer = runPointer(spec);
     if (pointer) await runtime.runs.previousPointer(snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
@@ -107,7 +107,7 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
     const manifestUrl = await writeManifest(sink, manifest);
     if (pointer) await movePointer(sink, manifest, manifestUrl, pointer);
     // Retention is part of the run: a caller told the run is complete sees the old snapshots gone.
-    if (spec.keepLast !== null) await retain(runtime, spec.destination, spec.userPoolId, spec.keepLast, snapshotId);
+    if (spec.keepLast !== null) await retain(runtime, sink, spec.userPoolId, spec.keepLast, snapshotId);
     if (!(await runtime.runs.complete(spec, manifestUrl, manifest.record_count, completedAt, changes))) {
       // Failed or cancelled while this was publishing: take the publication back.
       await withdrawRun(runtime, spec);
@@ -137,12 +137,12 @@ async function waitForChildren(job: Job<FinalizeJobData>, token: string | undefi
  * Keeps the pool's newest `keepLast` snapshots. The run is already published, so a failure here is
  * logged, not fatal: the next run's pass catches up.
  */
-async function retain(runtime: ExportRuntime, destination: string, userPoolId: string, keepLast: number, snapshotId: string): Promise<void> {
+async function retain(runtime: ExportRuntime, sink: ObjectSink, userPoolId: string, keepLast: number, snapshotId: string): Promise<void> {
   try {
     // This run is still the pool's active one here; it is published, so it counts as complete.
     const active = await runtime.runs.activeRun(userPoolId);
     const inProgress = new Set(active && active !== snapshotId ? [active] : []);
-    const result = await applyRetention(runtime.sink(destination), userPoolId, keepLast, inProgress);
+    const result = await applyRetention(sink, userPoolId, keepLast, inProgress);
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
   } catch (error) {
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');

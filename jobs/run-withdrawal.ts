@@ -3,7 +3,7 @@ import { diffUnits, type ChangePlan } from '../src/changes/change-plan.js';
 import { restorePointer } from '../src/storage/manifest.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
 import type { StagedLocation } from '../src/storage/object-sink.js';
-import { runLocation, runPointer, runShards, runTables, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runPointer, runShards, runTables, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { withdrawRunFiles } from '../src/walk/run-commit.js';
 import type { ExportRuntime } from './export-runtime.js';
@@ -21,7 +21,7 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
   if (status !== undefined && status.state !== 'failed' && status.state !== 'cancelled') return;
   // A run that failed before its shards were enqueued (a bucket that does not exist, a bad key) staged nothing.
   if (status !== undefined && status.runningAt === undefined) return;
-  const sink = runtime.sink(spec.destination);
+  const sink = runtime.sink(spec.destination, runS3Role(spec));
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
   const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
   const plan = await runtime.runs.storedChangePlan<ChangePlan>(spec.snapshotId);
@@ -46,7 +46,7 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
 export async function sweepStalePoolStaging(runtime: ExportRuntime, spec: RunSpec): Promise<number> {
   const ours = (location: StagedLocation): boolean =>
     location.kind === 'file' ? stagingRunOf(location.path) === spec.snapshotId : location.key.includes(`/run=${spec.snapshotId}/`);
-  const result = await runtime.sink(spec.destination).sweepStaged(
+  const result = await runtime.sink(spec.destination, runS3Role(spec)).sweepStaged(
     { stagingPrefix: poolStagingPrefix(spec.userPoolId), dataPrefixes: TABLES.map((table) => poolDataPrefix(spec.userPoolId, table)), keep: ours },
     [],
   );

@@ -4,7 +4,7 @@ import { RunNotActiveError } from '../src/limits/export-errors.js';
 import { isEnded } from '../src/runs/run-store.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
-import { runLocation } from '../src/runs/run-spec.js';
+import { runLocation, runS3Role } from '../src/runs/run-spec.js';
 import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary, withdraw } from './job-boundary.js';
 import { addMembershipShards } from './membership-plan.js';
@@ -90,7 +90,7 @@ export async function processShardJob(
       unit,
       run: runLocation(spec),
       files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
-      sink: runtime.sink(spec.destination),
+      sink: runtime.sink(spec.destination, runS3Role(spec)),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
       stop,
       lost: abandon,

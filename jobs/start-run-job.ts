@@ -5,7 +5,7 @@ import { FatalExportError } from '../src/limits/export-errors.js';
 import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
-import { runPointer, runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
+import { runPointer, runRole, runS3Role, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import type { LatestPointer, Manifest } from '../src/storage/manifest.js';
 import { keyOfUrl } from '../src/storage/record-lines.js';
 import { isEnded } from '../src/runs/run-store.js';
@@ -65,10 +65,12 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
   return atJobBoundary(runtime, job, spec, async () => {
     const status = await runtime.runs.status(snapshotId);
     if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
-    await runtime.sink(spec.destination).preflight();
+    await runtime.sink(spec.destination, runS3Role(spec)).preflight();
     // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
     const role = runRole(spec);
     if (role) await runtime.assumeRole(spec.region, role);
+    const s3Role = runS3Role(spec);
+    if (s3Role) await runtime.assumeRole(spec.region, s3Role);
     await runtime.rateLimiter(spec.region, spec.rateLimitRps, role);
     await sweepStalePoolStaging(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
@@ -120,7 +122,7 @@ async function previousSizes(runtime: ExportRuntime, spec: RunSpec): Promise<Rec
   const pointer = runPointer(spec);
   if (!spec.groups || pointer === null) return {};
   try {
-    const sink = runtime.sink(spec.destination);
+    const sink = runtime.sink(spec.destination, runS3Role(spec));
     const latest = JSON.parse((await sink.getText(latestKey(spec.userPoolId, pointer))) ?? 'null') as LatestPointer | null;
     const key = latest ? keyOfUrl(sink, latest.manifest_url) : undefined;
     if (key === undefined) return {};

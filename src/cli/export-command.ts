@@ -27,6 +27,7 @@ interface ExportFlags {
   pseudonymize?: string;
   roleArn?: string;
   externalId?: string;
+  s3RoleArn?: string;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -68,6 +69,7 @@ export function registerExportCommand(program: Command): void {
     .option('--exclude-attributes <list>', 'drop these attributes from every record, e.g. name,address')
     .option('--role-arn <arn>', "assume this role (in the pool's account) for the Cognito calls; its account's rate limit applies")
     .option('--external-id <id>', "the ExternalId the role's trust policy asks for")
+    .option('--s3-role-arn <arn>', "assume this role for the destination's S3 calls (the same external id is sent)")
     .option('--pseudonymize <list>', 'write these fields as HMAC-SHA256 under PSEUDONYMIZATION_KEY, e.g. email,phone_number,username')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
@@ -96,6 +98,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     pseudonymize: flags.pseudonymize,
     roleArn: flags.roleArn,
     externalId: flags.externalId,
+    s3RoleArn: flags.s3RoleArn,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,

@@ -57,6 +57,8 @@ export interface ScheduledPool {
   /** A role in the pool's account to assume for Cognito, and its ExternalId. @default undefined */
   readonly roleArn: string | undefined;
   readonly externalId: string | undefined;
+  /** A role to assume for the destination's S3 calls. @default undefined */
+  readonly s3RoleArn: string | undefined;
   /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
   readonly rateLimitRps: number | undefined;
   /** Retention: keep the newest N snapshots. @default null (keep all) */
@@ -140,6 +142,7 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     pseudonymize: pool.pseudonymize,
     roleArn: pool.roleArn,
     externalId: pool.externalId,
+    s3RoleArn: pool.s3RoleArn,
     rateLimitRps: pool.rateLimitRps,
     keepLast: pool.keepLast,
     trigger: 'schedule',
@@ -244,6 +247,7 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     pseudonymize: Object.freeze([...(values.pseudonymize ?? [])]),
     roleArn: values.roleArn ?? undefined,
     externalId: values.externalId ?? undefined,
+    s3RoleArn: values.s3RoleArn ?? undefined,
     rateLimitRps: values.rateLimitRps ?? undefined,
     keepLast: values.keepLast ?? null,
   });

@@ -43,6 +43,7 @@ export interface Values {
   pseudonymize: readonly string[];
   roleArn: string;
   externalId: string;
+  s3RoleArn: string;
   rateLimitRps: number;
   keepLast: number;
 }
@@ -91,6 +92,7 @@ export const FIELDS = {
   pseudonymize: field('pseudonymize', parseAttributes, true),
   role_arn: field('roleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export, got ${JSON.stringify(text)}`))),
   external_id: field('externalId', textField('the ExternalId the role trusts')),
+  s3_role_arn: field('s3RoleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer, got ${JSON.stringify(text)}`))),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),

@@ -36,6 +36,8 @@ export interface ExportRequest {
   /** A role in the pool's account to assume for Cognito, and the ExternalId its trust policy wants. */
   readonly roleArn?: string | null | undefined;
   readonly externalId?: string | null | undefined;
+  /** A role to assume for the destination's S3 calls (the same external id is sent). */
+  readonly s3RoleArn?: string | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -121,7 +123,10 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   const externalId = request.externalId?.trim() || undefined;
   if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) fail(`role arn ${JSON.stringify(roleArn)} is not valid: expected arn:aws:iam::<account>:role/<name>, e.g. arn:aws:iam::111111111111:role/cognito-export`);
   if (externalId !== undefined && !EXTERNAL_ID.test(externalId)) fail('external id is not valid: expected 2 to 1224 characters of letters, digits and +=,.@:/-');
-  if (externalId !== undefined && roleArn === undefined) fail('an external id needs a role arn: pass --role-arn too');
+  const s3RoleArn = request.s3RoleArn?.trim() || undefined;
+  if (s3RoleArn !== undefined && !ROLE_ARN.test(s3RoleArn)) fail(`s3 role arn ${JSON.stringify(s3RoleArn)} is not valid: expected arn:aws:iam::<account>:role/<name>`);
+  if (s3RoleArn !== undefined && !destination.startsWith('s3://')) fail('an s3 role arn needs an s3:// destination');
+  if (externalId !== undefined && roleArn === undefined && s3RoleArn === undefined) fail('an external id needs a role arn: pass --role-arn too');
   const fileMaxRecords = request.fileMaxRecords ?? config.fileMaxRecords;
   if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
     fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
@@ -152,6 +157,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     ...(excludeAttributes.length > 0 ? { excludeAttributes } : {}),
     ...(roleArn !== undefined ? { roleArn } : {}),
     ...(externalId !== undefined ? { externalId } : {}),
+    ...(s3RoleArn !== undefined ? { s3RoleArn } : {}),
     ...(pseudonymize.length > 0 ? { pseudonymize, pseudonymizationKeyId: keyIdOf(config.pseudonymizationKey ?? '') } : {}),
     gzipLevel: config.gzipLevel,
     fileMaxRecords,

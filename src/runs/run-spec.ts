@@ -50,8 +50,10 @@ export interface RunSpec {
   readonly pseudonymizationKeyId?: string | undefined;
   /** A role in the pool's account the worker assumes for Cognito (`--role-arn`); absent: its own credentials. */
   readonly roleArn?: string | undefined;
-  /** The ExternalId the role's trust policy asks for (`--external-id`). */
+  /** The ExternalId the role's trust policy asks for (`--external-id`; also sent for `s3RoleArn`). */
   readonly externalId?: string | undefined;
+  /** A role the worker assumes for the destination's S3 calls (`--s3-role-arn`); absent: its own credentials. */
+  readonly s3RoleArn?: string | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -65,6 +67,11 @@ export interface RunSpec {
 /** The role a run's Cognito calls go through, or undefined for the worker's own credentials. */
 export function runRole(spec: RunSpec): { readonly roleArn: string; readonly externalId?: string | undefined } | undefined {
   return spec.roleArn ? { roleArn: spec.roleArn, ...(spec.externalId ? { externalId: spec.externalId } : {}) } : undefined;
+}
+
+/** The role a run's S3 calls go through, or undefined for the worker's own credentials. */
+export function runS3Role(spec: RunSpec): { readonly roleArn: string; readonly externalId?: string | undefined } | undefined {
+  return spec.s3RoleArn ? { roleArn: spec.s3RoleArn, ...(spec.externalId ? { externalId: spec.externalId } : {}) } : undefined;
 }
 
 /** The pointer of the pool's own dataset. */
@@ -136,6 +143,7 @@ export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
     spec.pseudonymize ?? [],
     spec.roleArn ?? null,
     spec.externalId ?? null,
+    spec.s3RoleArn ?? null,
   ];
   return JSON.stringify(options(a)) === JSON.stringify(options(b));
 }

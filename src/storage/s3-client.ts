@@ -12,7 +12,8 @@ export interface S3ClientSettings {
 
 /** Client settings a caller (a test, the demo) may override. */
 export interface S3ClientOverrides {
-  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Static keys, or a provider (an assumed role's temporary credentials). */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | Exclude<S3ClientConfig['credentials'], undefined>;
   readonly endpoint?: string;
   /** s3rver needs `WHEN_REQUIRED`. */
   readonly requestChecksumCalculation?: S3ClientConfig['requestChecksumCalculation'];

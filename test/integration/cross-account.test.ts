@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,6 +68,39 @@ describe('pools in other accounts, through a role', () => {
     expect(status.state).toBe('failed');
     expect(status.error).toMatch(/^cannot assume role arn:aws:iam::111111111111:role\/exporter \(with the given external_id\): AccessDenied: .*; check the role's trust policy/);
     expect(status.error).not.toContain('\n');
+  });
+
+  it("signs the destination's S3 calls with the S3 role's credentials, only when s3_role_arn is set", async () => {
+    // An S3 endpoint that records who signed each request and refuses them all.
+    const signers: string[] = [];
+    const server = createServer((request, response) => {
+      signers.push(/Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? '');
+      request.resume();
+      response.writeHead(403, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const h = await startHarness({
+        cognitoEndpoint: emulator.url,
+        env: { AWS_ENDPOINT_URL_STS: emulator.url, AWS_ENDPOINT_URL_S3: endpoint, S3_FORCE_PATH_STYLE: 'true' },
+        runtime: { s3: { credentials: { accessKeyId: 'AKIAOWNWORKERKEY', secretAccessKey: 'secret' } } },
+      });
+      harnesses.push(h);
+      const pool = emulator.createPoolWithUsers({ users: 5, seed: 804, account: '111111111111' });
+      const viaRole = await h.run({ userPoolId: pool, destination: 's3://partner-bucket/exports', roleArn: ROLE_A, externalId: 'ext-a-1234', s3RoleArn: ROLE_B });
+      expect(viaRole.state).toBe('failed');
+      expect(viaRole.error).toMatch(/InvalidAccessKeyId/);
+      expect(signers.length).toBeGreaterThan(0);
+      expect(signers.every((key) => key.startsWith('ASIA'))).toBe(true);
+      signers.length = 0;
+      const own = await h.run({ userPoolId: pool, destination: 's3://partner-bucket/exports', roleArn: ROLE_A, externalId: 'ext-a-1234' });
+      expect(own.state).toBe('failed');
+      expect(new Set(signers)).toEqual(new Set(['AKIAOWNWORKERKEY']));
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses a malformed role ARN or external id at once', async () => {

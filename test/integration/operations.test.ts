@@ -57,6 +57,7 @@ function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): Sched
     pseudonymize: [],
     roleArn: undefined,
     externalId: undefined,
+    s3RoleArn: undefined,
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,
