@@ -1,20 +1,11 @@
 import type { TablePage, TableSource } from '../walk/table-source.js';
-import type { ChangeKind, ChangeRecord } from './change-kinds.js';
-import { diffPartition } from './partition-diff.js';
+import type { ChangeRecord } from './change-kinds.js';
+import { diffPartition, type PartitionDiffInput } from './partition-diff.js';
 
-/** One partition of a change table, as a table the walker writes like any other. */
-export interface ChangesTableOptions {
-  readonly kind: ChangeKind;
-  readonly partition: string;
-  /** The previous snapshot's lines that may hold the partition (read several times, in the same order). */
-  readonly previous: () => AsyncIterable<string>;
-  /** This snapshot's, likewise. */
-  readonly current: () => AsyncIterable<string>;
-  readonly fromSnapshotId: string;
+/** One partition of a change table (its diff's input), as a table the walker writes like any other. */
+export interface ChangesTableOptions extends PartitionDiffInput {
   /** Changes a page holds at most. @default 500 */
   readonly pageSize?: number;
-  /** Updated records held at once by the diff. @default 20000 */
-  readonly updateBatch?: number;
 }
 
 /** A change table's source: tallies its files by op, so the manifest counts inserts, updates and deletes exactly. */
