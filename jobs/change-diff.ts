@@ -2,7 +2,7 @@ import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
 import { changesTable } from '../src/changes/changes-table.js';
 import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
-import { manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
+import { manifestOfPointer, manifestPrivacy, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { latestKey, USERS_TABLE } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
@@ -26,20 +26,10 @@ export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink:
     const pointer = runPointer(spec);
     if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
     const text = await runtime.runs.previousPointer(spec.snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
-    if (text === undefined) return noChanges('no previous complete snapshot of this dataset');
-    let url: string;
-    try {
-      url = (JSON.parse(text) as LatestPointer).manifest_url;
-    } catch {
-      return noChanges(`${pointer} could not be read as JSON`);
-    }
-    const key = typeof url === 'string' ? keyOfUrl(sink, url) : undefined;
-    if (key === undefined) return noChanges(`the previous snapshot's manifest ${String(url)} is not under this destination`);
-    const manifestText = await sink.getText(key);
-    if (manifestText === undefined) return noChanges(`the previous snapshot's manifest ${url} is gone`);
-    const manifest = JSON.parse(manifestText) as Manifest;
+    const previous = await manifestOfPointer(sink, text, pointer);
+    if ('reason' in previous) return noChanges(previous.reason);
     const current = { snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records, privacy: manifestPrivacy(spec) };
-    return planChanges(current, { manifest, key });
+    return planChanges(current, previous);
   });
 }
 

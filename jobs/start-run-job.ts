@@ -6,8 +6,7 @@ import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js'
 import type { ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
 import { runPointer, runRole, runS3Role, runShards, type RunSpec } from '../src/runs/run-spec.js';
-import type { LatestPointer, Manifest } from '../src/storage/manifest.js';
-import { keyOfUrl } from '../src/storage/record-lines.js';
+import { manifestOfPointer } from '../src/storage/manifest.js';
 import { isEnded } from '../src/runs/run-store.js';
 import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, latestKey } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
@@ -123,13 +122,11 @@ async function previousSizes(runtime: ExportRuntime, spec: RunSpec): Promise<Rec
   if (!spec.groups || pointer === null) return {};
   try {
     const sink = runtime.sink(spec.destination, runS3Role(spec));
-    const latest = JSON.parse((await sink.getText(latestKey(spec.userPoolId, pointer))) ?? 'null') as LatestPointer | null;
-    const key = latest ? keyOfUrl(sink, latest.manifest_url) : undefined;
-    if (key === undefined) return {};
-    const manifest = JSON.parse((await sink.getText(key)) ?? 'null') as Manifest | null;
+    const previous = await manifestOfPointer(sink, await sink.getText(latestKey(spec.userPoolId, pointer)), pointer);
+    if ('reason' in previous) return {};
     const sizes: Record<string, number> = {};
     for (const table of [GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE]) {
-      const records = manifest?.tables?.[table]?.record_count;
+      const records = previous.manifest.tables?.[table]?.record_count;
       if (typeof records === 'number') sizes[table] = records;
     }
     return sizes;

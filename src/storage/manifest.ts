@@ -1,5 +1,6 @@
 import type { ObjectSink } from './object-sink.js';
 import { latestKey, manifestKey } from './output-layout.js';
+import { keyOfUrl } from './record-lines.js';
 
 /** One data file of a snapshot. */
 export interface ManifestFile {
@@ -218,5 +219,29 @@ export async function readLatest(sink: ObjectSink, userPoolId: string, pointer =
     return JSON.parse(text) as LatestPointer;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The manifest a pointer's text (`latest.json`'s, as read before the run moved it) names, with its
+ * key under `sink`, or why there is none to compare with: no pointer, an unreadable one, a manifest
+ * elsewhere, gone or unreadable. Never throws for what the destination holds.
+ */
+export async function manifestOfPointer(sink: ObjectSink, pointerText: string | undefined, pointer: string): Promise<{ manifest: Manifest; key: string } | { reason: string }> {
+  if (pointerText === undefined) return { reason: 'no previous complete snapshot of this dataset' };
+  let url: unknown;
+  try {
+    url = (JSON.parse(pointerText) as LatestPointer).manifest_url;
+  } catch {
+    return { reason: `${pointer} could not be read as JSON` };
+  }
+  const key = typeof url === 'string' ? keyOfUrl(sink, url) : undefined;
+  if (key === undefined) return { reason: `the previous snapshot's manifest ${String(url)} is not under this destination` };
+  const text = await sink.getText(key);
+  if (text === undefined) return { reason: `the previous snapshot's manifest ${String(url)} is gone` };
+  try {
+    return { manifest: JSON.parse(text) as Manifest, key };
+  } catch {
+    return { reason: `the previous snapshot's manifest ${String(url)} could not be read as JSON` };
   }
 }
