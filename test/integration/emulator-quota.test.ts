@@ -44,7 +44,12 @@ describe('the account-wide ListUsers quota', () => {
 
   it('does not meter other operations', async () => {
     emulator.setFaults({ quotaRps: 1 });
-    await Promise.all(Array.from({ length: 50 }, () => client.send(new DescribeUserPoolCommand({ UserPoolId: pools[0] }))));
+    const before = emulator.stats();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => client.send(new DescribeUserPoolCommand({ UserPoolId: pools[0] }))));
+    expect(answers.map((answer) => answer.UserPool?.Id)).toEqual(Array.from({ length: 50 }, () => pools[0]));
+    const after = emulator.stats();
+    expect((after.calls.DescribeUserPool ?? 0) - (before.calls.DescribeUserPool ?? 0)).toBe(50);
+    expect(after.throttled.DescribeUserPool ?? 0).toBe(0);
   });
 
   it('is off by default: a fresh emulator answers ListUsers far above any quota, throttling none', async () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { toUserRecord, type UserRecord } from '../../src/tables/user-record.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
+import { startS3RequestLog } from '../support/s3-request-log.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 import type { RuntimeOptions } from '../../jobs/export-runtime.js';
 
@@ -116,19 +117,46 @@ describe('exporting a whole pool', () => {
     expect(manifest.files.every((f) => f.url.endsWith('.ndjson'))).toBe(true);
     const records = await readManifestRecords(manifest, s3);
     expect(records).toHaveLength(150);
-    for (const record of records) {
-      expect(Object.keys(record.attributes).every((name) => name === 'email' || name === 'custom:tenant')).toBe(true);
-    }
+    // Every user as the emulator holds them, with exactly the selected attributes each one has.
+    const selected = new Set(['email', 'custom:tenant']);
+    const expected = new Map(
+      [...expectedRecords(poolId, manifest.snapshot_id)].map(([sub, record]) => [
+        sub,
+        { ...record, attributes: Object.fromEntries(Object.entries(record.attributes).filter(([name]) => selected.has(name))) },
+      ]),
+    );
+    for (const record of records) expect(record).toEqual(expected.get(record.sub ?? ''));
+    expect(new Set(records.map((r) => r.sub))).toEqual(new Set(expected.keys()));
+    // The seed gives most users both, so the comparison above did check values.
+    expect(records.filter((r) => r.attributes.email !== undefined && r.attributes['custom:tenant'] !== undefined).length).toBeGreaterThan(50);
   });
 
-  it('streams a file bigger than one 5 MiB part to S3 as a multipart upload', async () => {
-    const h = await open();
-    const poolId = emulator.createPoolWithUsers({ users: 12_000, seed: 13 });
-    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/multipart`, shards: 1, gzip: false });
-    const manifest = await readManifest(status.manifestUrl ?? '', s3);
-    expect(manifest.files).toHaveLength(1);
-    expect(manifest.files[0]?.bytes).toBeGreaterThan(6 * 1024 * 1024);
-    await expectExactExport(poolId, status.manifestUrl ?? '');
+  it('streams a file bigger than one 5 MiB part to S3 as a multipart upload of 5 MiB parts', async () => {
+    const log = await startS3RequestLog(s3.endpoint);
+    try {
+      harness = await startHarness({ cognitoEndpoint: emulator.url, s3: { ...s3, overrides: { ...s3.overrides, endpoint: log.endpoint } } });
+      const poolId = emulator.createPoolWithUsers({ users: 12_000, seed: 13 });
+      const status = await harness.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/multipart`, shards: 1, gzip: false });
+      const manifest = await readManifest(status.manifestUrl ?? '', s3);
+      expect(manifest.files).toHaveLength(1);
+      const file = manifest.files[0];
+      expect(file?.bytes).toBeGreaterThan(6 * 1024 * 1024);
+      await expectExactExport(poolId, status.manifestUrl ?? '');
+      // The parts of the file's upload: each but the last is one part size plus at most the rest of
+      // the page that filled it (a page of users is far below 256 KiB); together they are the file.
+      const dataKey = new URL(file?.url ?? '').pathname;
+      const parts = log.requests().filter((r) => r.operation === 'PUT part' && decodeURIComponent(new URL(r.url, 'http://s3').pathname).endsWith(dataKey)).map((r) => r.bytes);
+      const partSize = 5 * 1024 * 1024;
+      expect(parts.length, `part sizes ${JSON.stringify(parts)}`).toBeGreaterThanOrEqual(2);
+      for (const bytes of parts.slice(0, -1)) {
+        expect(bytes).toBeGreaterThanOrEqual(partSize);
+        expect(bytes).toBeLessThan(partSize + 256 * 1024);
+      }
+      expect(parts.at(-1)).toBeGreaterThan(0);
+      expect(parts.reduce((sum, bytes) => sum + bytes, 0)).toBe(file?.bytes);
+    } finally {
+      await log.stop();
+    }
   });
 
   it('exports only the users a server-side filter selects, as one shard', async () => {

@@ -165,8 +165,27 @@ describe('on-demand resyncs', () => {
     const [id] = [...ids];
     const status = await harness.wait(id ?? '');
     expect(status.state).toBe('completed');
-    // The scheduled jobs ran too, and found the run in flight.
-    await eventually(async () => ((await harness.queues.runs.getCompletedCount()) >= 3 ? true : undefined), 20_000, 'the start jobs to finish');
+    // The scheduled jobs ran too: the runs queue holds exactly the run's start and finalize jobs and
+    // the two ticks, every one completed, each tick having found the run in flight (or created it).
+    const queue = harness.queues.runs;
+    await eventually(async () => {
+      const { completed = 0, failed = 0 } = await queue.getJobCounts('completed', 'failed');
+      return completed + failed >= 4 ? true : undefined;
+    }, 20_000, 'the runs queue to settle');
+    expect(await queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'waiting-children')).toEqual({
+      completed: 4,
+      failed: 0,
+      active: 0,
+      waiting: 0,
+      delayed: 0,
+      prioritized: 0,
+      'waiting-children': 0,
+    });
+    const done = await queue.getJobs(['completed']);
+    expect(done.map((job) => job.name).sort()).toEqual(['finalize', 'start', 'start', 'start']);
+    const ticks = done.filter((job) => 'request' in (job.data as object)).map((job) => job.returnvalue as unknown);
+    expect(ticks).toHaveLength(2);
+    for (const tick of ticks) expect([`requested run ${id}`, `pool already has run ${id} in flight`]).toContain(tick);
     expect(await runsOf(poolId)).toEqual([id]);
   });
 

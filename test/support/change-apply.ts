@@ -65,10 +65,38 @@ export interface ApplyResult {
   readonly counts: Readonly<Record<string, number>>;
 }
 
+type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
+
+/**
+ * The change rows of table `changes` that cannot apply to table `target` as a change table promises:
+ * an op other than insert, update or delete; a key changed twice; an insert of a key `target` has;
+ * an update or delete of a key it has not. A MERGE would skip each of these without a word.
+ */
+async function refusedChanges(connection: Connection, key: readonly string[]): Promise<string[]> {
+  const same = key.map((column) => `t.${column} IS NOT DISTINCT FROM c.${column}`).join(' AND ');
+  const rows = (await connection.runAndReadAll(
+    `SELECT c.op, ${key.map((column) => `c.${column}`).join(', ')},
+       count(*) OVER (PARTITION BY ${key.map((column) => `c.${column}`).join(', ')})::INTEGER AS changes,
+       EXISTS (SELECT 1 FROM target t WHERE ${same}) AS present
+     FROM changes c`,
+  )).getRowObjects() as Record<string, unknown>[];
+  const refused: string[] = [];
+  for (const row of rows) {
+    const which = `${String(row.op)} of ${JSON.stringify(key.map((column) => row[column]))}`;
+    if (row.op !== 'insert' && row.op !== 'update' && row.op !== 'delete') refused.push(`${which}: not an op`);
+    else if (row.changes !== 1) refused.push(`${which}: one of ${String(row.changes)} changes of that key`);
+    else if (row.op === 'insert' && row.present === true) refused.push(`${which}: the key is already there`);
+    else if (row.op !== 'insert' && row.present !== true) refused.push(`${which}: the key is not there`);
+  }
+  return refused;
+}
+
 /**
  * Applies `current`'s change tables to `previous`'s tables in DuckDB, with the MERGE a warehouse
  * would run (delete, update, insert by key), and compares the result with `current`'s tables,
- * `snapshot_id` aside.
+ * `snapshot_id` aside. Strictly: a change row that does not fit the previous snapshot (an insert of
+ * a key it has, an update or delete of a key it has not, a key changed twice, an unknown op) is an
+ * error, as it is a spurious row that a MERGE would skip and the comparison could not see.
  */
 export async function applyChanges(previous: Manifest, current: Manifest, tables: readonly string[] = ['users', 'groups', 'group_memberships']): Promise<ApplyResult[]> {
   const db = await DuckDBInstance.create(':memory:');
@@ -82,6 +110,11 @@ export async function applyChanges(previous: Manifest, current: Manifest, tables
       await connection.run(load('target', shape.columns, pathsOf(previous, table)));
       await connection.run(load('current', shape.columns, pathsOf(current, table)));
       await connection.run(load('changes', changeColumns, pathsOf(current, shape.changes)));
+      const refused = await refusedChanges(connection, shape.key);
+      if (refused.length > 0) {
+        const rows = refused.length === 1 ? '1 change row does' : `${refused.length} change rows do`;
+        throw new Error(`${shape.changes}: ${rows} not apply to the previous snapshot: ${refused.slice(0, 5).join('; ')}`);
+      }
       const on = shape.key.map((column) => `target.${column} = c.${column}`).join(' AND ');
       const names = Object.keys(shape.columns);
       await connection.run(
