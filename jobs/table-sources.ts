@@ -10,6 +10,8 @@ import { groupMembershipsTable } from '../src/tables/group-memberships-table.js'
 import { groupsTable } from '../src/tables/groups-table.js';
 import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
 import { usersTable } from '../src/tables/users-table.js';
+import { CheckpointStore } from '../src/walk/checkpoint-store.js';
+import { tailKeys } from '../src/walk/scope-tail.js';
 import type { TableSource } from '../src/walk/table-source.js';
 import type { ExportRuntime } from './export-runtime.js';
 import type { ShardJobData } from './queues.js';
@@ -69,14 +71,18 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
     // A group's walk cannot be split: its calls go before the users' shards, which take what it
     // leaves, and the batches go in order, a few at a time (a flow per priority).
     const priority = unsplitPriority(batch);
+    const unit = membershipUnit(batch);
+    const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
     const source = groupMembershipsTable({
       ...common,
       groups: data.groups ?? [],
       limiter: await runtime.limiter(spec.region, spec.rateLimitRps, `${flow}-${priority}`, priority, role),
       onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
       records,
+      // Asked for once the walk has claimed the shard, so these are the files its checkpoint lists.
+      writtenKeys: (group) => tailKeys(checkpoints.filesFromLast(unit), group),
     });
-    return { table, unit: membershipUnit(batch), source };
+    return { table, unit, source };
   }
   const source = usersTable({
     ...common,

@@ -22,8 +22,13 @@ export interface PartitionDiffInput {
 /** A tick every this many lines read: the caller can report progress and notice a stop. */
 export const TICK_LINES = 5000;
 
-/** The value of a key in the first pass's table once its record is known to have changed. */
+// What the table says of a key once the current snapshot has been read (a hash is never negative):
+/** Its record changed (an update, once pass 4 has both versions). */
 const CHANGED = -1;
+/** The same in both snapshots: no change. */
+const MATCHED = -2;
+/** Only in the current snapshot: inserted already. */
+const INSERTED = -3;
 
 /**
  * The changes of one partition between two snapshots, in a fixed order (the same inputs give the
@@ -36,6 +41,11 @@ const CHANGED = -1;
  * 3. previous again: a key not seen in 2 is a delete; a batch of changed ones is kept whole;
  * 4. current again: each kept one is an update, with its `changed_fields` (none: the same record
  *    written differently, no change); 3 and 4 again until every changed key is done.
+ *
+ * A key is meant to be in a snapshot once, but one written before memberships were deduped across
+ * a resumed walk may hold a member twice: every pass takes a key's first record in a snapshot and
+ * skips the others (identical duplicates collapse; of two differing ones, the first written counts),
+ * so a duplicate makes no change of its own.
  */
 export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<ChangeRecord | null, void, undefined> {
   const { kind, partition, fromSnapshotId } = input;
@@ -43,8 +53,8 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
   const read = (lines: () => AsyncIterable<string>) => partitionLines(lines(), kind, partition);
   const known = new Map<string, number>();
   for await (const entry of read(input.previous)) {
-    if (entry !== null) known.set(own(entry.key), contentHash(entry.line));
-    else yield null;
+    if (entry === null) yield null;
+    else if (!known.has(entry.key)) known.set(own(entry.key), contentHash(entry.line));
   }
   let changed = 0;
   for await (const entry of read(input.current)) {
@@ -53,9 +63,16 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
       continue;
     }
     const before = known.get(entry.key);
-    if (before === undefined) yield change(entry.record(), 'insert', fromSnapshotId);
-    else if (!kind.updates || before === contentHash(entry.line)) known.delete(entry.key);
-    else if (before !== CHANGED) {
+    if (before === undefined) {
+      yield change(entry.record(), 'insert', fromSnapshotId);
+      // Kept, so that a second record of the key is not a second insert.
+      known.set(own(entry.key), INSERTED);
+    } else if (before < 0) {
+      continue;
+    } else if (!kind.updates || before === contentHash(entry.line)) {
+      // Kept until pass 3 (not deleted): a second record of the key must not look like an insert.
+      known.set(entry.key, MATCHED);
+    } else {
       known.set(entry.key, CHANGED);
       changed += 1;
     }
@@ -70,10 +87,12 @@ export async function* diffPartition(input: PartitionDiffInput): AsyncGenerator<
       }
       const state = known.get(entry.key);
       if (state === undefined) continue;
-      if (state !== CHANGED) {
+      if (state === MATCHED) {
+        known.delete(entry.key);
+      } else if (state !== CHANGED) {
         known.delete(entry.key);
         yield change(entry.record(), 'delete', fromSnapshotId);
-      } else if (batch.size < batchSize) {
+      } else if (batch.size < batchSize && !batch.has(entry.key)) {
         batch.set(own(entry.key), entry.record());
       }
     }

@@ -34,6 +34,7 @@ export interface EmulatorCommandOptions {
   dropRate: number;
   shortPageRate: number;
   emptyPageRate: number;
+  memberPageOverlap: number;
   tokenTtlSeconds?: number;
   randomSeed?: number;
   accountId: string;
@@ -131,6 +132,7 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--drop-rate <p>', 'share of calls whose connection is dropped', rate, 0)
     .option('--short-page-rate <p>', 'share of ListUsers pages cut short (token kept)', rate, 0)
     .option('--empty-page-rate <p>', 'share of ListUsers pages returned empty (token kept)', rate, 0)
+    .option('--member-page-overlap <n>', 'ListUsersInGroup pages repeat this many members of the page before', integerIn(0, 59), 0)
     .option('--token-ttl-seconds <s>', 'pagination tokens expire after this (default: never)', numberIn(0, 31_536_000, true))
     .option('--random-seed <n>', 'seed for faults, pool ids, tokens and credentials (default: random)', integerIn(0, 2 ** 32 - 1))
     .option('--account-id <id>', 'account of static access keys and of the seeded pool', parseAccountId, '000000000000')
@@ -153,6 +155,7 @@ export function faultsFromOptions(options: EmulatorCommandOptions): Partial<Emul
     dropConnectionRate: options.dropRate,
     shortPageRate: options.shortPageRate,
     emptyPageRate: options.emptyPageRate,
+    memberPageOverlap: options.memberPageOverlap,
     tokenTtlSeconds: options.tokenTtlSeconds ?? null,
     appRps: options.appRps ?? null,
     appPattern: options.appPattern,

@@ -44,6 +44,12 @@ export interface EmulatorFaults {
   shortPageRate: number;
   /** Share of list pages returned empty with a token. @default 0 */
   emptyPageRate: number;
+  /**
+   * ListUsersInGroup pages after the first begin with this many members of the page before (fewer
+   * when the page is smaller, so a walk still moves on): Cognito promises no uniqueness there, and
+   * this is how a member comes back on the next page. @default 0
+   */
+  memberPageOverlap: number;
   /** Pagination tokens older than this are rejected; null = never expire. @default null */
   tokenTtlSeconds: number | null;
   /** Operation name → error answered for every call of it. @default {} */
@@ -79,6 +85,7 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   dropConnectionRate: 0,
   shortPageRate: 0,
   emptyPageRate: 0,
+  memberPageOverlap: 0,
   tokenTtlSeconds: null,
   forcedErrors: {},
   allowedAccessKeyIds: null,
@@ -103,6 +110,7 @@ const faultsPatchSchema = z
     dropConnectionRate: rate,
     shortPageRate: rate,
     emptyPageRate: rate,
+    memberPageOverlap: z.number().int().min(0).max(59),
     tokenTtlSeconds: z.number().positive().nullable(),
     forcedErrors: z.record(
       z.string().min(1),
@@ -219,6 +227,11 @@ export class FaultInjector {
       return new CognitoServiceError(forced.code, forced.message ?? forced.code, status);
     }
     return random && this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
+  }
+
+  /** How many members of the page before a ListUsersInGroup page repeats (at most its size less one). */
+  memberPageOverlap(pageSize: number): number {
+    return Math.max(0, Math.min(this.#faults.memberPageOverlap, pageSize - 1));
   }
 
   /** How to bend this list page (empty wins over short when both fire). */

@@ -69,7 +69,8 @@ const listGroups: OperationHandler = (body, context) => {
   return groupsPage(pool, pool.groups.groups, context, request, bindingOf(['ListGroups', pool.id]));
 };
 
-// Members in sub order, like ListUsers; the token holds the last sub, so a walk never repeats a member.
+// Members in sub order, like ListUsers; the token holds the last sub, so a walk never repeats a
+// member, unless the overlap fault has a page start that many members early.
 const listUsersInGroup: OperationHandler = (body, context) => {
   const v = new RequestValidator(body);
   const request = readListParameters(v);
@@ -77,9 +78,12 @@ const listUsersInGroup: OperationHandler = (body, context) => {
   const pool = readPool(v, context);
   const group = pool.groups.require(name);
   const members = group.members;
-  const { items, ...token } = respond(context, request, bindingOf(['ListUsersInGroup', pool.id, name]), (after, limit, shape) =>
-    pageOf(members, after, limit, shape, subOf, upperBound(members, after, subOf)),
-  );
+  const { items, ...token } = respond(context, request, bindingOf(['ListUsersInGroup', pool.id, name]), (after, limit, shape) => {
+    const start = upperBound(members, after, subOf);
+    const size = shape.kind === 'short' ? Math.min(shape.limit, limit) : limit;
+    const overlap = request.nextToken === null ? 0 : Math.min(start, context.faults.memberPageOverlap(size));
+    return pageOf(members, after, limit, shape, subOf, start - overlap);
+  });
   return { Users: items.map((user) => user.toWire()), ...token };
 };
 

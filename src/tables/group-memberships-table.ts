@@ -7,7 +7,7 @@ import type { RetryEvent, RetryPolicy } from '../limits/retry-policy.js';
 import { GROUP_MEMBERSHIPS_TABLE } from '../storage/output-layout.js';
 import type { TablePage, TableSource } from '../walk/table-source.js';
 import { subOf, toMembershipRecord, type MembershipRecord, type RunContext } from './group-record.js';
-import { SeenKeys } from './seen-keys.js';
+import { keyTag, SeenKeys } from './seen-keys.js';
 
 
 /** One member of one group, as the walk meets it. */
@@ -30,6 +30,13 @@ export interface MembershipsTableOptions {
   /** A group deleted mid-walk (ResourceNotFoundException on its ListUsersInGroup): skipped, and told here. */
   readonly onGroupSkipped: (group: string) => Promise<void>;
   readonly records: RunContext;
+  /**
+   * The keys (see {@link memberKey}) of the members of `group` that the shard's durable files
+   * already hold, asked for when the walk resumes in the middle of that group: ListUsersInGroup may
+   * return a member met before the checkpoint again after it. Without it, a resumed walk knows
+   * only the members it meets itself. In production: the tails of the checkpoint's files (`tailKeys`).
+   */
+  readonly writtenKeys?: ((group: string) => AsyncIterable<string>) | undefined;
 }
 
 /** Where a membership walk stands: which group of the batch, and its token (null at its start). */
@@ -47,16 +54,26 @@ function decode(cursor: string | undefined): Position {
 }
 
 /**
+ * What a group's walk dedupes a member on, as it stands in the member's record: its sub, or (for a
+ * member without one) its username as written. A short tag of it (see `keyTag`), as checkpoints keep it.
+ */
+export function memberKey(record: Pick<MembershipRecord, 'sub' | 'username'>): string {
+  return keyTag(record.sub ?? `\u0000${record.username}`);
+}
+
+/**
  * The `group_memberships` table for one batch of groups: each group's ListUsersInGroup chain in
  * turn (the cursor is the group's index in the batch and its token, so a checkpoint lands between
  * any two pages), each member a {@link MembershipRecord}. ListUsersInGroup promises no uniqueness,
- * so a member a group's walk meets twice is written once.
+ * so a member a group's walk meets twice is written once, across checkpoints too: each file records
+ * the keys of its last group (`tailKeyOf`), and a walk resumed mid-group starts from them.
  */
 export function groupMembershipsTable(options: MembershipsTableOptions): TableSource<Member, MembershipRecord> {
   return {
     table: GROUP_MEMBERSHIPS_TABLE,
     pages: (cursor, signal) => memberPages(options, decode(cursor), signal),
     toRecord: (member) => toMembershipRecord(member.group, member.user, options.records),
+    tailKeyOf: (record) => ({ scope: record.group_name, key: memberKey(record) }),
   };
 }
 
@@ -65,8 +82,14 @@ async function* memberPages(options: MembershipsTableOptions, from: Position, si
   const after = (g: number): string | undefined => (g + 1 < groups.length ? encode({ g: g + 1, t: null }) : undefined);
   for (let g = from.g, token = from.t; g < groups.length; g++, token = null) {
     const group = groups[g] as string;
-    // Within one walk of a group (a resumed walk starts a new set: its earlier pages are in files already).
     const seen = new SeenKeys();
+    // Resumed mid-group: the members before the checkpoint are in durable files, and may come again.
+    if (token !== null && options.writtenKeys) for await (const key of options.writtenKeys(group)) seen.add(key);
+    // The record's username only for a member without a sub (pseudonymizing it costs an HMAC).
+    const keyOf = (user: UserType): string => {
+      const sub = subOf(user);
+      return memberKey({ sub, username: sub === null ? toMembershipRecord(group, user, options.records).username : '' });
+    };
     const pages = listMemberPages({
       client: options.client,
       userPoolId: options.userPoolId,
@@ -80,7 +103,7 @@ async function* memberPages(options: MembershipsTableOptions, from: Position, si
     });
     try {
       for await (const page of pages) {
-        const items = page.items.filter((user) => seen.add(subOf(user) ?? user.Username ?? '')).map((user) => ({ group, user }));
+        const items = page.items.filter((user) => seen.add(keyOf(user))).map((user) => ({ group, user }));
         yield { items, next: page.nextToken === undefined ? after(g) : encode({ g, t: page.nextToken }) };
       }
     } catch (error) {

@@ -206,6 +206,20 @@ export class CheckpointStore implements ShardCheckpoints {
       .map(({ part }) => part);
   }
 
+  /**
+   * The durable files of a shard's current walk, last first, read one at a time: a resumed walk
+   * reads back only as far as it needs (see `tailKeys`), without holding every file's record at once.
+   */
+  async *filesFromLast(shard: string): AsyncGenerator<SealedPart, void, undefined> {
+    const checkpoint = await this.peek(shard);
+    for (let seq = (checkpoint?.fileSeq ?? 0) - 1; seq >= 0; seq--) {
+      const value = await this.redis.hget(this.key(shard), `file:${seq}`);
+      // Gone: the run was published or abandoned meanwhile (the walk's next write is fenced).
+      if (value === null) return;
+      yield JSON.parse(value) as SealedPart;
+    }
+  }
+
   /** Every staged file the shard's writers ever recorded, committed or not (for the sweep). */
   async staged(shard: string): Promise<StagedLocation[]> {
     const all = await this.redis.hgetall(this.key(shard));

@@ -14,6 +14,14 @@ export interface SealedPart extends StagedFile {
   readonly keys?: readonly string[];
   /** Its records counted by kind, for a table whose source asks (TableSource.tallyOf): a change table's ops. */
   readonly tally?: Readonly<Record<string, number>>;
+  /** The keys of the last scope its records hold, for a table whose source asks (TableSource.tailKeyOf). */
+  readonly tail?: FileTail;
+}
+
+/** The last scope of a file's records (a group, for memberships) and the keys of its records in the file. */
+export interface FileTail {
+  readonly scope: string;
+  readonly keys: readonly string[];
 }
 
 /** Where a part file goes: published under `key`, staged first under `stagingKey` (see ObjectSink.openStaged). */

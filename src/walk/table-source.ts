@@ -38,4 +38,17 @@ export interface TableSource<Item, Rec extends object = object> {
    * deletes): each sealed file records its counts (`SealedPart.tally`), exact however often the walk resumed.
    */
   tallyOf?(record: Rec): string;
+  /**
+   * For tables whose service may return a record again after a checkpoint it already returned
+   * before it (ListUsersInGroup promises no uniqueness): the record's scope (its group) and its key
+   * within it. Each sealed file records the keys of the last scope it holds (`SealedPart.tail`),
+   * which is what a walk resumed mid-scope needs to write none of them twice (see `tailKeys`).
+   */
+  tailKeyOf?(record: Rec): ScopedKey;
+}
+
+/** A record's key within its scope (see {@link TableSource.tailKeyOf}). */
+export interface ScopedKey {
+  readonly scope: string;
+  readonly key: string;
 }

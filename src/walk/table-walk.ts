@@ -135,6 +135,9 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
   let keys: string[] = [];
   // The open file's records counted by kind (see TableSource.tallyOf).
   let tally: Record<string, number> = {};
+  // The keys of the open file's last scope (see TableSource.tailKeyOf): a scope's records are
+  // contiguous in a walk, so a new scope starts the tail afresh.
+  let tail: { scope: string; keys: string[] } | undefined;
   // The cursor of the first page not yet appended to any file.
   let cursor = position.checkpoint.nextToken ?? undefined;
 
@@ -155,9 +158,11 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
       }
       if (source.keyOf) sealed = { ...sealed, keys };
       if (source.tallyOf) sealed = { ...sealed, tally };
+      if (tail) sealed = { ...sealed, tail };
       part = null;
       keys = [];
       tally = {};
+      tail = undefined;
     }
     const { checkpoint } = position;
     const next: ShardCheckpoint = {
@@ -202,6 +207,13 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
         const records = page.items.map((item) => source.toRecord(item));
         if (source.keyOf) for (const record of records) keys.push(source.keyOf(record));
         if (source.tallyOf) for (const record of records) tally[source.tallyOf(record)] = (tally[source.tallyOf(record)] ?? 0) + 1;
+        if (source.tailKeyOf) {
+          for (const record of records) {
+            const { scope, key } = source.tailKeyOf(record);
+            if (tail?.scope !== scope) tail = { scope, keys: [] };
+            tail.keys.push(key);
+          }
+        }
         await part.append(encodeNdjson(records), records.length);
       }
       cursor = page.next;

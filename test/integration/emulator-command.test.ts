@@ -54,6 +54,7 @@ describe('the emulator command', () => {
       seed: 1,
       latencyMs: 0,
       dropRate: 0,
+      memberPageOverlap: 0,
       accountId: '000000000000',
       role: [],
       appPattern: 'steady',
@@ -64,7 +65,7 @@ describe('the emulator command', () => {
 
   it('parses every flag', () => {
     const options = parse(
-      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst --big-group-share 0.75 --tail-share 0.3'.split(' '),
+      '--port 0 --host 0.0.0.0 --region eu-west-2 --users 500 --groups 40 --seed 9 --sub-skew 0.5 --pool-name demo --latency-ms 120 --jitter-ms 30 --quota-rps 30 --throttle-rate 0.25 --internal-error-rate 0.01 --drop-rate 0.02 --short-page-rate 0.1 --empty-page-rate 0.05 --member-page-overlap 2 --token-ttl-seconds 3600 --random-seed 7 --account-id 222222222222 --role arn:aws:iam::111111111111:role/exporter,ext-1 --role arn:aws:iam::333333333333:role/path/reader --app-rps 12.5 --app-pattern burst --big-group-share 0.75 --tail-share 0.3'.split(' '),
     );
     expect(options).toEqual({
       port: 0,
@@ -85,6 +86,7 @@ describe('the emulator command', () => {
       dropRate: 0.02,
       shortPageRate: 0.1,
       emptyPageRate: 0.05,
+      memberPageOverlap: 2,
       tokenTtlSeconds: 3600,
       randomSeed: 7,
       accountId: '222222222222',
@@ -103,6 +105,7 @@ describe('the emulator command', () => {
     ['--drop-rate', '1.5'],
     ['--throttle-rate', '-0.1'],
     ['--quota-rps', '0'],
+    ['--member-page-overlap', '60'],
     ['--region', 'moon'],
     ['--token-ttl-seconds', 'soon'],
     ['--account-id', '12345'],
