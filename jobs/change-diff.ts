@@ -2,9 +2,9 @@ import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
 import { changesTable } from '../src/changes/changes-table.js';
 import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
-import { manifestOfPointer, manifestPrivacy, type Manifest } from '../src/storage/manifest.js';
+import { manifestOfPointer, manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
-import { latestKey, USERS_TABLE } from '../src/storage/output-layout.js';
+import { USERS_TABLE } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
 import { CheckpointStore, tableOfUnit } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
@@ -15,21 +15,21 @@ import { finalizeJobId, SHARD_JOB, SHARD_JOB_OPTIONS, type ExportQueues, type Sh
 export const diffJobId = (snapshotId: string, changes: string, partition: string): string => `diff-${snapshotId}-${changes}-${partitionShard(partition)}`;
 
 /**
- * The run's change plan, made once from what its pointer named before this run (the text the
- * finalizer keeps for a rollback) and stored with the run: every later attempt and every diff job
- * gets the same plan. `records` is what this run wrote, by table.
+ * The run's change plan, made once from the snapshot its dataset's committed head named when the run
+ * started (`previous`, captured in Redis: never the run itself, whatever Redis or the pointer file
+ * say later) and stored with the run: every later attempt and every diff job gets the same plan.
+ * `records` is what this run wrote, by table.
  */
-export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink: ObjectSink, records: Readonly<Record<string, number>>): Promise<ChangePlan> {
+export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink: ObjectSink, records: Readonly<Record<string, number>>, previous: LatestPointer | undefined): Promise<ChangePlan> {
   return runtime.runs.changePlan(spec.snapshotId, async () => {
     // Runs registered before change tables existed have no `changes`: none for them either.
     if (!spec.changes) return noChanges('change tables are turned off for this run (--no-changes)');
     const pointer = runPointer(spec);
     if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
-    const text = await runtime.runs.previousPointer(spec.snapshotId, () => sink.getText(latestKey(spec.userPoolId, pointer)));
-    const previous = await manifestOfPointer(sink, text, pointer);
-    if ('reason' in previous) return noChanges(previous.reason);
+    const found = await manifestOfPointer(sink, previous === undefined ? undefined : JSON.stringify(previous), pointer);
+    if ('reason' in found) return noChanges(found.reason);
     const current = { snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records, privacy: manifestPrivacy(spec) };
-    return planChanges(current, previous);
+    return planChanges(current, found);
   });
 }
 

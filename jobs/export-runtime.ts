@@ -17,6 +17,7 @@ import { FLOW_PRIORITY, readLimiterState, RedisRateLimiter, type CallLimiter, ty
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
+import { CommitStore } from '../src/runs/commit-store.js';
 import { RunStore } from '../src/runs/run-store.js';
 import { S3Sink } from '../src/storage/s3-sink.js';
 
@@ -53,6 +54,8 @@ export interface RuntimeOptions {
 export class ExportRuntime {
   readonly keys: RedisKeys;
   readonly runs: RunStore;
+  /** Finalizer epochs, commit points and every dataset's committed head. */
+  readonly commits: CommitStore;
   /** This process's Prometheus metrics. */
   readonly metrics = new ExportMetrics();
   /** This process as BullMQ names a job's worker (`processedBy`): `<host>:<pid>`. */
@@ -71,6 +74,7 @@ export class ExportRuntime {
   ) {
     this.keys = redisKeys(config.redisKeyPrefix);
     this.runs = new RunStore(redis, this.keys);
+    this.commits = new CommitStore(redis, this.keys);
     this.scope = new RateLimitScope(config, options.retryPolicy);
   }
 

@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { ExportRuntime } from './export-runtime.js';
 import { processFinalizeJob } from './finalize-run-job.js';
+import { startReconciler } from './reconciler.js';
 import { processShardJob } from './shard-job.js';
 import { processStartJob } from './start-run-job.js';
 import {
@@ -73,6 +74,7 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
       ),
   ) as [Worker<ShardJobData>, Worker<ShardJobData>];
 
+  const stopReconciler = startReconciler(runtime, queues, runtime.config.reconcileIntervalMs);
   const report = connectionErrorReporter(runtime);
   for (const worker of [shards, groups]) {
     // A lost lock means another worker may take the shard: stop it at the next page (fencing makes
@@ -89,6 +91,7 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
     groups,
     close: async () => {
       stopping.abort(new Error('worker shutting down'));
+      stopReconciler();
       await Promise.all([shards.close(), groups.close(), runs.close()]);
     },
   };

@@ -3,7 +3,7 @@ import { classifyError, describeError } from '../src/limits/error-classification
 import { FatalExportError, FencedError, RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
 import type { RunSpec } from '../src/runs/run-spec.js';
-import { withdrawRun } from './run-withdrawal.js';
+import { withdraw } from './run-withdrawal.js';
 
 /**
  * The one place where our errors become BullMQ's: a fatal error fails the run now (no retries, no
@@ -29,7 +29,7 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
     const reason = error instanceof FatalExportError ? error.message : describeError(error);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (fatal || lastAttempt) {
-      if (await runtime.runs.fail(spec, reason)) {
+      if ((await runtime.runs.fail(spec, reason)).ended) {
         runtime.metrics.runFinished(spec.userPoolId, 'failed', (Date.now() - Date.parse(spec.startedAt)) / 1000);
         runtime.log.error({ userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, jobId: job.id, reason }, 'export run failed');
       }
@@ -41,18 +41,3 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
   }
 }
 
-/**
- * A failed run leaves nothing behind; a failure to clean up is logged (the next run's sweep
- * retries). Either way the run is marked withdrawn, so a caller waiting on it sees the end.
- */
-export async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
-  try {
-    await withdrawRun(runtime, spec);
-  } catch (error) {
-    // A destination that cannot be used at all (the usual reason a run fails at its start) holds nothing of it.
-    const level = error instanceof FatalExportError ? 'debug' : 'warn';
-    runtime.log[level]({ snapshotId: spec.snapshotId, reason: describeError(error) }, "could not remove a failed run's files; the next run of the pool will");
-  }
-  const state = await runtime.runs.state(spec.snapshotId);
-  if (state === 'failed' || state === 'cancelled') await runtime.runs.markWithdrawn(spec.snapshotId);
-}

@@ -1,7 +1,8 @@
 import { LATEST_POINTER, sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
+import { isEnded, type RunStatus } from '../src/runs/run-store.js';
 import { RunConflictError } from '../src/runs/run-conflict.js';
 import type { ExportRuntime } from './export-runtime.js';
-import { withdraw } from './job-boundary.js';
+import { withdraw } from './run-withdrawal.js';
 import { START_JOB, START_JOB_OPTIONS, startJobId, type ExportQueues } from './queues.js';
 import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 
@@ -32,20 +33,23 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
   let active = await runtime.runs.register(spec);
   if (active !== spec.snapshotId) {
     const reason = await deadRunReason(runtime, queues, active);
-    const existing = await runtime.runs.status(active);
-    if (reason === undefined && existing) {
-      if (sameRunOptions(existing.spec, spec)) return { snapshotId: active, created: false, spec: existing.spec };
-      if (!options.queue) throw new RunConflictError(existing);
-      await runtime.runs.enqueue(spec, active);
-      await addStartJob(runtime, queues, spec);
-      return { snapshotId: spec.snapshotId, created: true, spec, behind: active };
-    }
+    let existing = await runtime.runs.status(active);
+    if (reason === undefined && existing) return joinOrQueue(runtime, queues, spec, existing, options);
     // An inline run whose process stopped resumes in the process that asks for it again.
     if (reason === INLINE_ABANDONED && existing && spec.inline && sameRunOptions(existing.spec, spec)) {
       return { snapshotId: active, created: false, spec: existing.spec };
     }
-    runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
-    if (existing && (await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`))) await withdraw(runtime, existing.spec);
+    if (existing) {
+      const end = await runtime.runs.fail(existing.spec, `abandoned: ${reason ?? 'unknown'}`);
+      if (end.ended) {
+        runtime.log.warn({ userPoolId: spec.userPoolId, snapshotId: active, reason }, 'replacing a run that cannot finish');
+        await withdraw(runtime, existing.spec);
+      } else if (!isEnded(end.state)) {
+        // It reached its commit point meanwhile: it can no longer be replaced, it finishes.
+        existing = await runtime.runs.status(active);
+        if (existing) return joinOrQueue(runtime, queues, spec, existing, options);
+      }
+    }
     active = await runtime.runs.register(spec, active);
     if (active !== spec.snapshotId) {
       const winner = await runtime.runs.spec(active);
@@ -54,6 +58,15 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
   }
   await addStartJob(runtime, queues, spec);
   return { snapshotId: spec.snapshotId, created: true, spec };
+}
+
+/** A trigger while the pool's run is in flight: joins it (same options), is refused, or queues behind it (`queue`). */
+async function joinOrQueue(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec, existing: RunStatus, options: RequestOptions): Promise<RequestedRun> {
+  if (sameRunOptions(existing.spec, spec)) return { snapshotId: existing.spec.snapshotId, created: false, spec: existing.spec };
+  if (!options.queue) throw new RunConflictError(existing);
+  await runtime.runs.enqueue(spec, existing.spec.snapshotId);
+  await addStartJob(runtime, queues, spec);
+  return { snapshotId: spec.snapshotId, created: true, spec, behind: existing.spec.snapshotId };
 }
 
 async function addStartJob(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec): Promise<void> {

@@ -1,8 +1,9 @@
 import type { ExportRuntime } from './export-runtime.js';
 import { isEnded, type RunStatus } from '../src/runs/run-store.js';
 import { inlineRunHeld } from './inline-owner.js';
-import { withdraw } from './job-boundary.js';
-import { finalizeJobId, startJobId, type ExportQueues } from './queues.js';
+import { withdraw } from './run-withdrawal.js';
+import type { Job } from 'bullmq';
+import { FINALIZE_JOB, FINALIZE_JOB_OPTIONS, finalizeJobId, startJobId, type ExportQueues } from './queues.js';
 
 /** A queued run whose start job never appeared is abandoned after this long. */
 const QUEUED_GRACE_MS = 60_000;
@@ -44,10 +45,23 @@ async function judge(runtime: ExportRuntime, queues: ExportQueues, status: RunSt
     return now - status.createdAt > QUEUED_GRACE_MS ? 'the run was never started' : undefined;
   }
   const parent = await own.runs.getJob(finalizeJobId(id));
+  // Past its commit point a run only rolls forward: its finalizer is started again, never replaced.
+  if (status.state === 'committing') {
+    await resumeCommit(runtime, own, id, parent);
+    return undefined;
+  }
   if (!parent) return starting ? undefined : 'the run has no jobs in the queue any more';
   const state = await parent.getState();
   if (state === 'failed') return parent.failedReason || 'a shard failed';
   return undefined;
+}
+
+/** Retries the finalizer of a committing run whose job failed for good (or is gone): the publication must be finished. */
+async function resumeCommit(runtime: ExportRuntime, queues: ExportQueues, snapshotId: string, parent: Job | undefined): Promise<void> {
+  if (parent && (await parent.getState()) !== 'failed') return;
+  runtime.log.warn({ snapshotId }, 'the finalizer of a committed run stopped; starting it again to finish the publication');
+  if (parent) await parent.retry('failed');
+  else await queues.runs.add(FINALIZE_JOB, { snapshotId }, { ...FINALIZE_JOB_OPTIONS, jobId: finalizeJobId(snapshotId) });
 }
 
 /**
@@ -59,6 +73,6 @@ export async function reconcileRun(runtime: ExportRuntime, queues: ExportQueues,
   if (status === undefined || isEnded(status.state)) return status;
   const reason = await deadRunReason(runtime, queues, snapshotId);
   if (reason === undefined || reason === INLINE_ABANDONED) return runtime.runs.status(snapshotId);
-  if (await runtime.runs.fail(status.spec, reason)) await withdraw(runtime, status.spec);
+  if ((await runtime.runs.fail(status.spec, reason)).ended) await withdraw(runtime, status.spec);
   return runtime.runs.status(snapshotId);
 }

@@ -1,20 +1,20 @@
-import { CHANGE_KINDS } from '../src/changes/change-kinds.js';
 import { diffUnits, type ChangePlan } from '../src/changes/change-plan.js';
-import { restorePointer } from '../src/storage/manifest.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
 import type { StagedLocation } from '../src/storage/object-sink.js';
-import { runLocation, runPointer, runShards, runTables, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runShards, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { describeError } from '../src/limits/error-classification.js';
+import { FatalExportError } from '../src/limits/export-errors.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { withdrawRunFiles } from '../src/walk/run-commit.js';
 import type { ExportRuntime } from './export-runtime.js';
 import { runUnits } from './membership-plan.js';
 
 /**
- * Takes a run that ended without completing off its destination: every staged file (recorded by its
- * writers, or found by a listing), anything a finalizer had already published in its table folders,
- * its manifest, and `latest.json` back to what it said before. So a failed or cancelled run leaves
- * nothing a reader can see. Idempotent, and a no-op unless the run has failed or was cancelled: whoever notices last
- * (the job that failed it, each shard that stops because of it) leaves the destination clean.
+ * Takes a run that failed or was cancelled off its destination: every staged file (recorded by its
+ * writers, or found by a listing), anything a finalizer had already published in any of its table
+ * folders, and its manifest. Such a run ended before its point of no return, so no pointer ever
+ * named it: nothing else is touched. Idempotent, and a no-op unless the run has failed or was
+ * cancelled; it throws when the destination cannot be cleaned, and the withdrawal stays pending.
  */
 export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
   const status = await runtime.runs.status(spec.snapshotId);
@@ -28,14 +28,24 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promis
   if (plan) units.push(...diffUnits(plan));
   const known = (await Promise.all(units.map((unit) => checkpoints.staged(unit)))).flat();
   const run = runLocation(spec);
-  const tables = [...runTables(spec), ...(spec.changes ? CHANGE_KINDS.map((kind) => kind.changes) : [])];
-  const withdrawn = await withdrawRunFiles(sink, { run, tables }, known);
+  const withdrawn = await withdrawRunFiles(sink, { run, tables: TABLES }, known);
   await sink.deleteObjects([manifestKey(run)]);
-  const kept = await runtime.runs.keptPointer(spec.snapshotId);
-  const pointer = runPointer(spec);
-  if (kept && pointer) await restorePointer(sink, spec.userPoolId, spec.snapshotId, kept.text, pointer);
   if (withdrawn.swept.removed > 0 || withdrawn.deleted > 0) {
     runtime.log.info({ snapshotId: spec.snapshotId, staged: withdrawn.swept.removed, published: withdrawn.deleted }, 'removed the files of a run that did not complete');
+  }
+}
+
+/**
+ * Finishes the withdrawal of every failed or cancelled run of the pool whose withdrawal did not
+ * complete (a worker killed inside it, a destination that could not be reached): at every run start
+ * and on the worker's reconcile tick.
+ */
+export async function finishPendingWithdrawals(runtime: ExportRuntime, userPoolId: string): Promise<void> {
+  for (const snapshotId of await runtime.runs.pendingWithdrawals(userPoolId)) {
+    const spec = await runtime.runs.spec(snapshotId);
+    // Expired from Redis: nothing says where its files are; the pool's next run sweeps its staging.
+    if (!spec) await runtime.runs.markWithdrawn({ snapshotId, userPoolId });
+    else await withdraw(runtime, spec);
   }
 }
 
@@ -52,4 +62,22 @@ export async function sweepStalePoolStaging(runtime: ExportRuntime, spec: RunSpe
   );
   if (result.removed > 0) runtime.log.info({ userPoolId: spec.userPoolId, removed: result.removed }, "removed staged files of the pool's earlier runs");
   return result.removed;
+}
+
+/**
+ * A failed or cancelled run leaves nothing behind: its withdrawal is marked done only once it
+ * succeeded. A failure to clean up is logged, and the withdrawal stays pending for whoever comes
+ * next (a finalizer attempt, the worker's reconcile tick, the pool's next run).
+ */
+export async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+  try {
+    await withdrawRun(runtime, spec);
+  } catch (error) {
+    // A destination that cannot be used at all (the usual reason a run fails at its start) holds nothing of it.
+    const level = error instanceof FatalExportError ? 'debug' : 'warn';
+    runtime.log[level]({ snapshotId: spec.snapshotId, reason: describeError(error) }, "could not remove a failed run's files yet; a worker will finish it");
+    return;
+  }
+  const state = await runtime.runs.state(spec.snapshotId);
+  if (state === 'failed' || state === 'cancelled') await runtime.runs.markWithdrawn(spec);
 }

@@ -6,7 +6,8 @@ import type { ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { runLocation, runS3Role } from '../src/runs/run-spec.js';
 import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
-import { atJobBoundary, withdraw } from './job-boundary.js';
+import { atJobBoundary } from './job-boundary.js';
+import { withdraw } from './run-withdrawal.js';
 import { addMembershipShards } from './membership-plan.js';
 import type { ExportQueues, ShardJobData } from './queues.js';
 import { shardSource } from './table-sources.js';
@@ -97,7 +98,7 @@ export async function processShardJob(
       log,
       // Redis lost this worker's writes: resume from what it holds, if the job is still ours.
       mayReclaim: async () =>
-        (await runtime.runs.status(snapshotId))?.state === 'running' &&
+        ['running', 'committing'].includes((await runtime.runs.status(snapshotId))?.state ?? '') &&
         token !== undefined &&
         (await job.extendLock(token, runtime.config.workerLockDurationMs).then(
           (extended) => extended === 1,
@@ -117,7 +118,8 @@ export async function processShardJob(
           recorded = (async () => {
             await previous;
             const now = await runtime.runs.recordPage(snapshotId, unit, fetched, durableRecords, openRecords, waited);
-            if (now !== 'running') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
+            // Diff jobs walk while their run is committing; any other state means it ended.
+            if (now !== 'running' && now !== 'committing') throw new RunNotActiveError(`run ${snapshotId} is ${now ?? 'gone'}; shard ${shard.id} stops`);
             await job.updateProgress(progress);
           })();
           recorded.catch(() => undefined);

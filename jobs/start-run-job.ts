@@ -21,11 +21,12 @@ import {
   type ExportQueues,
   type StartJobData,
 } from './queues.js';
-import { withdraw } from './job-boundary.js';
+import { withdraw } from './run-withdrawal.js';
 import { RunConflictError } from '../src/runs/run-conflict.js';
 import { requestExport } from './request-export.js';
 import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
-import { sweepStalePoolStaging } from './run-withdrawal.js';
+import { finishPendingWithdrawals, sweepStalePoolStaging } from './run-withdrawal.js';
+import { captureRunPrevious, checkConditionalWrites, repairPoolPointers } from './run-pointers.js';
 
 /**
  * Starts a registered run: checks the destination and the pool before any walking (a missing bucket
@@ -71,7 +72,14 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     const s3Role = runS3Role(spec);
     if (s3Role) await runtime.assumeRole(spec.region, s3Role);
     await runtime.rateLimiter(spec.region, spec.rateLimitRps, role);
+    // What earlier runs left undone: withdrawals that did not finish, a pointer behind its head.
+    await finishPendingWithdrawals(runtime, spec.userPoolId);
+    await repairPoolPointers(runtime, spec.userPoolId);
+    // Only a warning: never holds a run up (an S3 answering SlowDown to every write, say).
+    void checkConditionalWrites(runtime, spec).catch(() => undefined);
     await sweepStalePoolStaging(runtime, spec);
+    // The previous snapshot of the run's dataset, from Redis's committed head: its change tables' base.
+    await captureRunPrevious(runtime, spec, runtime.sink(spec.destination, runS3Role(spec)));
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
     await queues.flows.add({
@@ -109,7 +117,12 @@ async function takePool(runtime: ExportRuntime, queues: ExportQueues, spec: RunS
   const reason = await deadRunReason(runtime, queues, active);
   if (reason === undefined || reason === INLINE_ABANDONED) return false;
   const existing = await runtime.runs.spec(active);
-  if (existing && (await runtime.runs.fail(existing, `abandoned: ${reason}`))) await withdraw(runtime, existing);
+  if (existing) {
+    const end = await runtime.runs.fail(existing, `abandoned: ${reason}`);
+    // It reached its commit point meanwhile: it finishes, and this run waits.
+    if (!end.ended && !isEnded(end.state)) return false;
+    if (end.ended) await withdraw(runtime, existing);
+  }
   return (await runtime.runs.activate(spec, active)) === spec.snapshotId;
 }
 

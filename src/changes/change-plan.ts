@@ -75,14 +75,16 @@ export const noChanges = (reason: string): ChangePlan => ({ since: null, reason,
 
 /**
  * Plans a run's change tables against `previous` (the manifest its pointer named before it, with its
- * key), or says why there are none: no previous snapshot, a newer one, or one that selected other
+ * key), or says why there are none: no previous snapshot, this run itself, or one that selected other
  * records or fields (a filter, the attributes kept). Groups are compared only when both runs have them. Pure.
  */
 export function planChanges(current: CurrentRun, previous: { manifest: Manifest; key: string } | undefined): ChangePlan {
   if (!previous) return noChanges('no previous complete snapshot of this dataset');
   const { manifest } = previous;
   const id = manifest.snapshot_id;
-  if (id >= current.snapshotId) return noChanges(`the previous snapshot ${id} is not older than this one`);
+  // The previous snapshot is the dataset's committed head when this run started, so it committed
+  // before this one: ids (a requester's clock) decide nothing here.
+  if (id === current.snapshotId) return noChanges(`the previous snapshot ${id} is this run itself`);
   if ((manifest.filter ?? null) !== current.filter) {
     return noChanges(`the previous snapshot ${id} has filter ${JSON.stringify(manifest.filter ?? null)}, this one ${JSON.stringify(current.filter)}`);
   }

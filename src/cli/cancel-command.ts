@@ -15,7 +15,11 @@ export function registerCancelCommand(program: Command): void {
         if (outcome.kind === 'unknown') throw new CliError(`no export ${snapshotId}: check the id with \`cognito-export status\``, EXIT_FAILURE);
         const { spec, state } = outcome.status;
         if (outcome.kind === 'ended') throw new CliError(`export ${snapshotId} of pool ${spec.userPoolId} already ${state}: nothing to cancel`, EXIT_FAILURE);
-        process.stderr.write(`cancelled export ${snapshotId} of pool ${spec.userPoolId}: nothing was published, its staged files were removed, the pool is free\n`);
+        if (outcome.kind === 'committing') {
+          throw new CliError(`export ${snapshotId} of pool ${spec.userPoolId} is already committing: it is past its commit point and will complete; nothing to cancel`, EXIT_FAILURE);
+        }
+        const staging = outcome.status.withdrawn ? 'its staged files were removed' : 'its staged files will be removed by a worker (the destination could not be cleaned now)';
+        process.stderr.write(`cancelled export ${snapshotId} of pool ${spec.userPoolId}: nothing was published, ${staging}, the pool is free\n`);
       } finally {
         await context.close();
       }

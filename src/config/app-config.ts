@@ -38,6 +38,12 @@ export interface AppConfig {
    * after roughly one to two of these. @default 30000
    */
   readonly workerLockDurationMs: number;
+  /**
+   * How often a worker finishes what runs left undone: withdrawals of failed or cancelled runs, a
+   * pointer that lags its committed head (a late write on a store without conditional writes), a
+   * committed run whose finalizer stopped. @default 30000
+   */
+  readonly reconcileIntervalMs: number;
   /** zlib level of data files: 1 is fastest, 9 smallest. @default 6 */
   readonly gzipLevel: number;
   /** The worker's admin port (/healthz, /metrics, POST /exports); null when `off`; 0 picks a free port. @default 9464 */
@@ -118,6 +124,7 @@ const schema = {
   WORKER_CONCURRENCY: number(1, 1024, true).default(16),
   FILE_MAX_RECORDS: number(1, 100_000_000, true).default(100_000),
   WORKER_LOCK_DURATION_MS: number(1000, 3_600_000, true).default(30_000),
+  RECONCILE_INTERVAL_MS: number(500, 3_600_000, true).default(30_000),
   GZIP_LEVEL: number(1, 9, true).default(6),
   ADMIN_PORT: z
     .string()
@@ -171,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: read('WORKER_CONCURRENCY'),
     fileMaxRecords: read('FILE_MAX_RECORDS'),
     workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
+    reconcileIntervalMs: read('RECONCILE_INTERVAL_MS'),
     gzipLevel: read('GZIP_LEVEL'),
     adminPort: read('ADMIN_PORT'),
     adminPortChosen: (env.ADMIN_PORT ?? '').trim() !== '',

@@ -37,7 +37,7 @@ export interface AdminEndpoints {
   /** A run's status, or undefined if unknown. */
   status(snapshotId: string): Promise<RunStatus | undefined>;
   /** Cancels a run: `cancelled`, `ended` (it had already ended, with its status) or `unknown`. */
-  cancel(snapshotId: string): Promise<{ readonly kind: 'cancelled' | 'ended'; readonly status: RunStatus } | { readonly kind: 'unknown' }>;
+  cancel(snapshotId: string): Promise<{ readonly kind: 'cancelled' | 'ended' | 'committing'; readonly status: RunStatus } | { readonly kind: 'unknown' }>;
   /**
    * Where `POST /exports` may send data: URL prefixes (ALLOWED_DESTINATIONS, the worker's config
    * file's destinations), compared normalized. Empty: nowhere.
@@ -271,11 +271,17 @@ function parses(destination: string): boolean {
 async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {
   const outcome = await endpoints.cancel(decodeId(snapshotId));
   if (outcome.kind === 'unknown') throw new HttpError(404, `no export ${snapshotId}`);
-  if (outcome.kind === 'ended') {
-    json(response, 409, { ...runView(outcome.status), error: `export ${snapshotId} already ${outcome.status.state}: nothing to cancel` });
+  if (outcome.kind === 'ended' || outcome.kind === 'committing') {
+    json(response, 409, { ...runView(outcome.status), error: cancelRefusal(snapshotId, outcome.kind, outcome.status.state) });
     return;
   }
   json(response, 200, runView(outcome.status));
+}
+
+/** Why a cancel was refused, in one line (the CLI says the same). */
+export function cancelRefusal(snapshotId: string, kind: 'ended' | 'committing', state: string): string {
+  if (kind === 'committing') return `export ${snapshotId} is already committing: it is past its commit point and will complete; nothing to cancel`;
+  return `export ${snapshotId} already ${state}: nothing to cancel`;
 }
 
 function decodeId(snapshotId: string): string {

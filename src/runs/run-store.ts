@@ -17,6 +17,12 @@ export interface PoolDataset {
 }
 export { isEnded } from './run-views.js';
 
+/** How an attempt to end a run went: whether this call ended it, and the state the run is in now. */
+export interface EndResult {
+  readonly ended: boolean;
+  readonly state: RunState;
+}
+
 // KEYS[1] active-runs hash, KEYS[2] run hash, KEYS[3] pools set. ARGV: pool, snapshot id, spec json,
 // now ms, id allowed to be replaced ('' for none). Returns the id of the pool's active run.
 const REGISTER = `
@@ -28,12 +34,27 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return ARGV[2]`;
 
 // KEYS[1] active-runs, KEYS[2] run hash, KEYS[3] pool hash. ARGV: pool, snapshot id, final state,
-// then field/value pairs for the run hash, then '|', then pairs for the pool hash.
-// Only the first end counts: a run that already ended is not ended again.
+// mode, finalizer epoch, then field/value pairs for the run hash, then '|', then pairs for the pool hash.
+// Modes: 'end' (failed or cancelled) only from queued or running: after the commit point nobody but
+// the run's finalizer ends it; 'complete' only from committing, by the finalizer holding the run's
+// epoch; 'abort' (failed) only from committing, by that finalizer, before it moved any pointer.
+// A run that fails or is cancelled is marked "withdrawal pending" in the same step (in the run hash
+// and the pool's), so whoever comes next finishes taking its files off the destination.
+// Returns {1, state} when this call ended the run (or it had completed already, for 'complete'),
+// else {0, the state it is in}.
 const FINISH = `
-local state = redis.call('HGET', KEYS[2], 'state')
-if state == 'completed' or state == 'failed' or state == 'cancelled' then return 0 end
-local i = 4
+local state = redis.call('HGET', KEYS[2], 'state') or 'queued'
+local mode = ARGV[4]
+if mode == 'complete' then
+  if state == 'completed' then return {1, state} end
+  if state ~= 'committing' or redis.call('HGET', KEYS[2], 'fin_epoch') ~= ARGV[5] then return {0, state} end
+elseif mode == 'abort' then
+  if state ~= 'committing' or redis.call('HGET', KEYS[2], 'fin_epoch') ~= ARGV[5] then return {0, state} end
+  if redis.call('HEXISTS', KEYS[2], 'published_at') == 1 then return {0, state} end
+elseif state ~= 'queued' and state ~= 'running' then
+  return {0, state}
+end
+local i = 6
 local run = {'state', ARGV[3]}
 while ARGV[i] ~= '|' do table.insert(run, ARGV[i]); table.insert(run, ARGV[i + 1]); i = i + 2 end
 redis.call('HSET', KEYS[2], unpack(run))
@@ -43,8 +64,21 @@ if i <= #ARGV then
   while i <= #ARGV do table.insert(pool, ARGV[i]); table.insert(pool, ARGV[i + 1]); i = i + 2 end
   redis.call('HSET', KEYS[3], unpack(pool))
 end
+if ARGV[3] ~= 'completed' then
+  redis.call('HSET', KEYS[2], 'withdrawal', 'pending')
+  redis.call('HSET', KEYS[3], 'withdrawal:' .. ARGV[2], '1')
+end
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 redis.call('PEXPIRE', KEYS[2], 30 * 24 * 3600 * 1000)
+return {1, ARGV[3]}`;
+
+// KEYS[1] run hash, KEYS[2] pool hash. ARGV: snapshot id, now. A withdrawal is done only once it
+// succeeded: the pending marks go, the time is kept.
+const WITHDRAWN = `
+redis.call('HDEL', KEYS[2], 'withdrawal:' .. ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], 'withdrawal')
+redis.call('HSET', KEYS[1], 'withdrawn_at', ARGV[2])
 return 1`;
 
 // KEYS[1] run hash. ARGV: shard, users fetched, the shard's durable records, its open records, ms
@@ -231,26 +265,6 @@ export class RunStore {
   }
 
   /**
-   * What the pool's `latest.json` said before this run's finalizer first touched it, so a
-   * publication that has to be withdrawn can put it back: `read` is called by the first attempt
-   * only, later attempts (and a rollback) get the same text. Undefined when there was none.
-   */
-  async previousPointer(snapshotId: string, read: () => Promise<string | undefined>): Promise<string | undefined> {
-    const key = this.keys.run(snapshotId);
-    const stored = await this.redis.hget(key, 'previous_latest');
-    if (stored !== null) return stored === '' ? undefined : stored;
-    await this.redis.hsetnx(key, 'previous_latest', (await read()) ?? '');
-    const kept = (await this.redis.hget(key, 'previous_latest')) ?? '';
-    return kept === '' ? undefined : kept;
-  }
-
-  /** The text `previousPointer` kept, without reading the destination (for a rollback); undefined if none was kept. */
-  async keptPointer(snapshotId: string): Promise<{ text: string | undefined } | undefined> {
-    const stored = await this.redis.hget(this.keys.run(snapshotId), 'previous_latest');
-    return stored === null ? undefined : { text: stored === '' ? undefined : stored };
-  }
-
-  /**
    * The completion time of a run being finalized: set by the first attempt and reused by retries,
    * so a manifest written twice is written identically.
    */
@@ -261,40 +275,57 @@ export class RunStore {
   }
 
   /**
-   * Ends a run successfully: frees the pool for the next run and records its last good snapshot (of
-   * the pool's dataset, or partial). Returns false if the run had already ended (failed or cancelled
-   * while it was being published).
+   * Ends a committing run successfully, if `epoch` is still its finalizer's: frees the pool for the
+   * next run and records its last good snapshot (of the pool's dataset, or partial). True when the
+   * run is completed (by this call or an earlier one); false when another finalizer holds the run.
    */
-  async complete(spec: RunSpec, manifestUrl: string, records: number, completedAt: string, changes?: RunChanges): Promise<boolean> {
+  async complete(spec: RunSpec, epoch: number, manifestUrl: string, records: number, completedAt: string, changes?: RunChanges): Promise<boolean> {
     const kind = runPointer(spec) === LATEST_POINTER ? 'success' : 'partial';
     const pool: (string | number)[] = [`last_${kind}_id`, spec.snapshotId, `last_${kind}_at`, completedAt, `last_${kind}_records`, records, `last_${kind}_manifest`, manifestUrl];
     pool.push(`last_${kind}_changes`, changes ? JSON.stringify(changes) : '');
     if (kind === 'partial') pool.push('last_partial_pointer', spec.pointer ?? '');
     if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'completed');
-    if (await this.finish(spec, 'completed', ['manifest_url', manifestUrl, 'completed_at', completedAt], pool)) return true;
-    // Already ended: by an earlier (or concurrent) finalizer of this run, which is success too.
-    return (await this.redis.hget(this.keys.run(spec.snapshotId), 'state')) === 'completed';
+    return (await this.finish(spec, 'completed', 'complete', epoch, ['manifest_url', manifestUrl, 'completed_at', completedAt], pool)).ended;
   }
 
-  /** Ends a run as failed (only the first failure counts); returns false if it had already ended. */
-  async fail(spec: RunSpec, reason: string, now: Date = new Date()): Promise<boolean> {
-    const at = now.toISOString();
-    const pool = ['last_failure_id', spec.snapshotId, 'last_failure_at', at, 'last_failure_reason', reason, 'last_failure_trigger', spec.trigger];
-    if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'failed');
-    return this.finish(spec, 'failed', ['error', reason, 'failed_at', at], pool);
+  /**
+   * Ends a run as failed (only the first end counts, and only before its commit point); `ended` is
+   * false, with the state it is in, when it had already ended or is committing.
+   */
+  async fail(spec: RunSpec, reason: string, now: Date = new Date()): Promise<EndResult> {
+    return this.finish(spec, 'failed', 'end', 0, ...this.failure(spec, reason, now));
   }
 
-  /** Ends a run as cancelled by an operator; returns false if it had already ended. */
-  async cancel(spec: RunSpec, now: Date = new Date()): Promise<boolean> {
+  /**
+   * Fails a committing run whose finalizer (holding `epoch`) met an error no retry can mend, before
+   * it moved any pointer: nothing of the run is named by a pointer yet, so it can still be withdrawn.
+   */
+  async abortCommit(spec: RunSpec, epoch: number, reason: string, now: Date = new Date()): Promise<EndResult> {
+    return this.finish(spec, 'failed', 'abort', epoch, ...this.failure(spec, reason, now));
+  }
+
+  /** Ends a run as cancelled by an operator, only before its commit point (see {@link fail}). */
+  async cancel(spec: RunSpec, now: Date = new Date()): Promise<EndResult> {
     const at = now.toISOString();
     const pool = ['last_cancelled_id', spec.snapshotId, 'last_cancelled_at', at];
     if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'cancelled');
-    return this.finish(spec, 'cancelled', ['error', 'cancelled', 'cancelled_at', at], pool);
+    return this.finish(spec, 'cancelled', 'end', 0, ['error', 'cancelled', 'cancelled_at', at], pool);
   }
 
-  /** Records that a failed run's files were withdrawn from its destination (or that it was tried). */
-  async markWithdrawn(snapshotId: string, now: Date = new Date()): Promise<void> {
-    await this.redis.hset(this.keys.run(snapshotId), 'withdrawn_at', now.toISOString());
+  /** Whether a failed or cancelled run's files still have to be taken off its destination. */
+  async withdrawalPending(snapshotId: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.run(snapshotId), 'withdrawal')) === 'pending';
+  }
+
+  /** The runs of a pool whose withdrawal has not been finished. */
+  async pendingWithdrawals(userPoolId: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(this.keys.pool(userPoolId));
+    return fields.filter((field) => field.startsWith('withdrawal:')).map((field) => field.slice('withdrawal:'.length));
+  }
+
+  /** Records that a failed or cancelled run's files were taken off its destination: call only once that succeeded. */
+  async markWithdrawn(spec: Pick<RunSpec, 'snapshotId' | 'userPoolId'>, now: Date = new Date()): Promise<void> {
+    await this.redis.eval(WITHDRAWN, 2, this.keys.run(spec.snapshotId), this.keys.pool(spec.userPoolId), spec.snapshotId, now.toISOString());
   }
 
   /** The run's state and progress, or undefined if unknown. */
@@ -307,8 +338,15 @@ export class RunStore {
     return parsePoolHistory(userPoolId, await this.redis.hgetall(this.keys.pool(userPoolId)));
   }
 
-  private async finish(spec: RunSpec, state: RunState, run: (string | number)[], pool: (string | number)[]): Promise<boolean> {
-    const result = await this.redis.eval(
+  private failure(spec: RunSpec, reason: string, now: Date): [(string | number)[], (string | number)[]] {
+    const at = now.toISOString();
+    const pool = ['last_failure_id', spec.snapshotId, 'last_failure_at', at, 'last_failure_reason', reason, 'last_failure_trigger', spec.trigger];
+    if (spec.trigger === 'schedule') pool.push('last_scheduled_id', spec.snapshotId, 'last_scheduled_state', 'failed');
+    return [['error', reason, 'failed_at', at], pool];
+  }
+
+  private async finish(spec: RunSpec, state: RunState, mode: 'end' | 'abort' | 'complete', epoch: number, run: (string | number)[], pool: (string | number)[]): Promise<EndResult> {
+    const [ended, now] = (await this.redis.eval(
       FINISH,
       3,
       this.keys.activeRuns,
@@ -317,10 +355,12 @@ export class RunStore {
       spec.userPoolId,
       spec.snapshotId,
       state,
+      mode,
+      epoch,
       ...run,
       '|',
       ...pool,
-    );
-    return result === 1;
+    )) as [number, string];
+    return { ended: ended === 1, state: now as RunState };
   }
 }

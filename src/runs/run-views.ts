@@ -5,8 +5,12 @@ import type { RunSpec } from './run-spec.js';
  * (written by RunStore). Pure.
  */
 
-/** Lifecycle of a run: queued → running → completed | failed | cancelled. */
-export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * Lifecycle of a run: queued → running → committing → completed, or failed | cancelled before its
+ * commit point. A committing run only rolls forward (its finalizer may still fail it, if an error
+ * no retry mends comes before it moved any pointer).
+ */
+export type RunState = 'queued' | 'running' | 'committing' | 'completed' | 'failed' | 'cancelled';
 
 /** The states a run never leaves. */
 export const ENDED_STATES: readonly RunState[] = ['completed', 'failed', 'cancelled'];
@@ -81,8 +85,12 @@ export interface RunStatus {
   readonly runningAt: string | undefined;
   /** When its finalizer began publishing, if it has. */
   readonly finalizingAt: string | undefined;
-  /** For a failed or cancelled run: its files have been taken off the destination (or that was tried). */
+  /** For a failed or cancelled run: its files have been taken off the destination. */
   readonly withdrawn: boolean;
+  /** For a failed or cancelled run: taking its files off the destination is not finished yet. */
+  readonly withdrawalPending: boolean;
+  /** The run's place in its dataset's commit order, issued by Redis at its commit point. */
+  readonly commitSeq: number | undefined;
   /** A run queued behind another (`--queue`): that run's id, until this one starts. */
   readonly behind: string | undefined;
   /** When the run was registered (ms since epoch). */
@@ -172,6 +180,8 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
     runningAt: h.running_at,
     finalizingAt: h.finalizing_at,
     withdrawn: h.withdrawn_at !== undefined,
+    withdrawalPending: h.withdrawal === 'pending',
+    commitSeq: h.commit_seq === undefined ? undefined : Number(h.commit_seq),
     behind: h.behind,
     createdAt: n('created_at'),
     changes: h.changes === undefined ? undefined : (JSON.parse(h.changes) as RunChanges),

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { describeError, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError } from '../limits/export-errors.js';
+import { compareAndSwapFile, readVersioned, textVersion } from './file-cas.js';
 import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope, StoredObject, SweepResult } from './object-sink.js';
 
 /**
@@ -160,6 +161,31 @@ export class FileSink implements ObjectSink {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async getVersioned(key: string): Promise<{ text: string; version: string } | undefined> {
+    return readVersioned(this.pathOf(key));
+  }
+
+  async putIfVersion(key: string, text: string, _contentType: string, version: string | null): Promise<boolean> {
+    const path = this.pathOf(key);
+    try {
+      await makeDirectory(dirname(path));
+      await makeDirectory(this.staging);
+    } catch (error) {
+      throw this.fatal(error);
+    }
+    const lock = join(this.staging, `lock-${textVersion(key).slice(0, 16)}`);
+    return compareAndSwapFile(path, lock, version, () =>
+      this.writeAtomically(path, async (handle) => {
+        await handle.writeFile(text);
+        await handle.sync();
+      }),
+    );
+  }
+
+  honoursConditions(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   async readStream(key: string): Promise<Readable | undefined> {

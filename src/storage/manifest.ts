@@ -48,6 +48,12 @@ export interface Manifest {
   readonly privacy?: ManifestPrivacy;
   /** Every table the run wrote, with its records and files. */
   readonly tables: Readonly<Record<string, ManifestTable>>;
+  /**
+   * The run's place in its dataset's commit order, issued by Redis at its commit point: what orders
+   * runs for pointers, change tables and retention (never the snapshot id's clock). Absent in
+   * manifests written before it existed (ordered as 0, then by id).
+   */
+  readonly commit_seq?: number;
 }
 
 /** See {@link Manifest.privacy}. */
@@ -73,7 +79,11 @@ export interface ManifestTable {
   readonly counts?: Readonly<Record<string, number>>;
 }
 
-/** `latest.json`: which manifest is the pool's newest complete snapshot. */
+/**
+ * `latest.json` (and `latest-<name>.json`): which manifest is the newest complete snapshot of a
+ * dataset; the same JSON as the committed head Redis holds for it. Readers need only `snapshot_id`
+ * and `manifest_url`.
+ */
 export interface LatestPointer {
   readonly schema_version: 1;
   readonly user_pool_id: string;
@@ -81,6 +91,8 @@ export interface LatestPointer {
   readonly manifest_url: string;
   readonly completed_at: string;
   readonly record_count: number;
+  /** The run's place in its dataset's commit order (absent in pointers written before it existed: 0). */
+  readonly commit_seq?: number;
 }
 
 /** What a manifest says about its run (a RunSpec has it). */
@@ -122,6 +134,7 @@ export function buildManifest(
   tables: ReadonlyMap<string, TableFiles>,
   completedAt: string,
   changes: ManifestChanges = { since: null, reason: 'change tables are turned off for this run (--no-changes)' },
+  commitSeq?: number,
 ): Manifest {
   const files = tables.get('users')?.files ?? [];
   const listed = (list: readonly ManifestFile[]) => list.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 }));
@@ -145,6 +158,7 @@ export function buildManifest(
     changes_since: changes.since,
     changes_reason: changes.reason,
     privacy: manifestPrivacy(spec),
+    ...(commitSeq === undefined ? {} : { commit_seq: commitSeq }),
     tables: Object.fromEntries(
       [...tables].map(([table, content]) => [
         table,
@@ -179,47 +193,50 @@ export function pointerTo(manifest: Manifest, manifestUrl: string): LatestPointe
     manifest_url: manifestUrl,
     completed_at: manifest.completed_at,
     record_count: manifest.record_count,
+    ...(manifest.commit_seq === undefined ? {} : { commit_seq: manifest.commit_seq }),
   };
 }
 
-/**
- * Moves a pointer (`latest.json`, or a partial run's `latest-<name>.json`) to the manifest, unless
- * it already names a newer run (snapshot ids sort by start time: it never moves back). Returns
- * whether it now names this run.
- */
-export async function movePointer(sink: ObjectSink, manifest: Manifest, manifestUrl: string, pointer = 'latest.json'): Promise<boolean> {
-  const current = await readLatest(sink, manifest.user_pool_id, pointer);
-  if (current !== undefined && current.snapshot_id > manifest.snapshot_id) return false;
-  await sink.putText(latestKey(manifest.user_pool_id, pointer), `${JSON.stringify(pointerTo(manifest, manifestUrl), null, 2)}\n`, 'application/json');
-  return true;
-}
+/** A pointer's place in its dataset's commit order (0 for a pointer written before there was one). */
+export const commitSeqOf = (pointer: Pick<LatestPointer, 'commit_seq'>): number => (typeof pointer.commit_seq === 'number' ? pointer.commit_seq : 0);
 
-/**
- * Undoes {@link movePointer} for a run whose publication is withdrawn: if the pointer names
- * `snapshotId`, it goes back to `previous` (its text before the run, or undefined if there was none).
- */
-export async function restorePointer(
-  sink: ObjectSink,
-  userPoolId: string,
-  snapshotId: string,
-  previous: string | undefined,
-  pointer = 'latest.json',
-): Promise<void> {
-  const current = await readLatest(sink, userPoolId, pointer);
-  if (current?.snapshot_id !== snapshotId) return;
-  if (previous === undefined) await sink.deleteObjects([latestKey(userPoolId, pointer)]);
-  else await sink.putText(latestKey(userPoolId, pointer), previous, 'application/json');
-}
-
-/** The pool's `latest.json` (or another pointer), or undefined if none has been published (or it is unreadable). */
-export async function readLatest(sink: ObjectSink, userPoolId: string, pointer = 'latest.json'): Promise<LatestPointer | undefined> {
-  const text = await sink.getText(latestKey(userPoolId, pointer));
+/** A pointer's text as JSON naming a snapshot, or undefined when it is not one. */
+export function parsePointer(text: string | undefined): LatestPointer | undefined {
   if (text === undefined) return undefined;
   try {
-    return JSON.parse(text) as LatestPointer;
+    const parsed = JSON.parse(text) as LatestPointer;
+    return typeof parsed?.snapshot_id === 'string' && typeof parsed.manifest_url === 'string' ? parsed : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** How a pointer move went: it now names the head, already did, or names a later commit (never moved back). */
+export type PointerMove = 'moved' | 'current' | 'newer';
+
+/**
+ * Moves a pointer (`latest.json`, `latest-<name>.json`) to `head`, only forward: by
+ * compare-and-swap on the version read (S3 `If-Match`, or `If-None-Match: *` when absent; a lock
+ * and a rename on disk), retried while another writer moves it meanwhile; never over a pointer of
+ * a later commit. `beforeWrite` runs right before each write (the finalizer's fence).
+ */
+export async function movePointer(sink: ObjectSink, head: LatestPointer, pointer: string, beforeWrite: () => Promise<void> = () => Promise.resolve()): Promise<PointerMove> {
+  const key = latestKey(head.user_pool_id, pointer);
+  const text = `${JSON.stringify(head, null, 2)}\n`;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const stored = await sink.getVersioned(key);
+    const current = parsePointer(stored?.text);
+    if (current?.snapshot_id === head.snapshot_id && current.manifest_url === head.manifest_url && commitSeqOf(current) === commitSeqOf(head)) return 'current';
+    if (current && current.snapshot_id !== head.snapshot_id && commitSeqOf(current) >= commitSeqOf(head)) return 'newer';
+    await beforeWrite();
+    if (await sink.putIfVersion(key, text, 'application/json', stored?.version ?? null)) return 'moved';
+  }
+  throw new Error(`${sink.urlOf(key)} kept changing while it was being moved to ${head.snapshot_id}: try the export again`);
+}
+
+/** A pool's pointer (`latest.json` or another), or undefined if none has been published (or it is unreadable). */
+export async function readLatest(sink: ObjectSink, userPoolId: string, pointer = 'latest.json'): Promise<LatestPointer | undefined> {
+  return parsePointer(await sink.getText(latestKey(userPoolId, pointer)));
 }
 
 /**

@@ -108,6 +108,19 @@ export interface ObjectSink {
   putText(key: string, text: string, contentType: string): Promise<void>;
   /** Reads a small object, or undefined if there is none. */
   getText(key: string): Promise<string | undefined>;
+  /**
+   * Reads a small object with its version (S3: its ETag; a directory: a hash of its bytes), for a
+   * compare-and-swap with {@link putIfVersion}; undefined if there is none.
+   */
+  getVersioned(key: string): Promise<{ readonly text: string; readonly version: string } | undefined>;
+  /**
+   * Writes a small object atomically only if it is still at `version` (null: only if there is none):
+   * S3's `If-Match` / `If-None-Match: *`, a lock and a rename on disk. False, writing nothing, when
+   * it moved on. A store that ignores conditions writes anyway (see {@link honoursConditions}).
+   */
+  putIfVersion(key: string, text: string, contentType: string, version: string | null): Promise<boolean>;
+  /** Whether the store honours {@link putIfVersion}'s condition (probed once per bucket; a directory always does). */
+  honoursConditions(): Promise<boolean>;
   /** Streams an object's bytes (a data file of any size), or undefined if there is none. */
   readStream(key: string): Promise<Readable | undefined>;
   /** Deletes objects; missing ones are fine. */

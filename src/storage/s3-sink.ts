@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -154,6 +154,55 @@ export class S3Sink implements ObjectSink {
     }
   }
 
+  async getVersioned(key: string): Promise<{ text: string; version: string } | undefined> {
+    try {
+      return await this.send(async () => {
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        return { text: (await response.Body?.transformToString('utf8')) ?? '', version: response.ETag ?? '' };
+      });
+    } catch (error) {
+      if (missing(error)) return undefined;
+      throw this.translate(error);
+    }
+  }
+
+  async putIfVersion(key: string, text: string, contentType: string, version: string | null): Promise<boolean> {
+    const condition = version === null ? { IfNoneMatch: '*' } : { IfMatch: version };
+    return this.sendOrTranslate(async () => {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType, ...condition }));
+        return true;
+      } catch (error) {
+        // 412: it moved on; 409: a concurrent conditional write; 404: If-Match on an object deleted since.
+        if (conditionFailed(error)) return false;
+        throw error;
+      }
+    });
+  }
+
+  honoursConditions(): Promise<boolean> {
+    let buckets = PROBED.get(this.client);
+    if (!buckets) PROBED.set(this.client, (buckets = new Map<string, Promise<boolean>>()));
+    let probe = buckets.get(this.bucket);
+    if (!probe) {
+      probe = this.probeConditions();
+      buckets.set(this.bucket, probe);
+      probe.catch(() => buckets.delete(this.bucket));
+    }
+    return probe;
+  }
+
+  /** Writes a probe object twice with `If-None-Match: *`: a store that honours it refuses the second. */
+  private async probeConditions(): Promise<boolean> {
+    const key = `.cognito-export-probe-${randomBytes(6).toString('hex')}`;
+    try {
+      if (!(await this.putIfVersion(key, 'probe', 'text/plain', null))) return true;
+      return !(await this.putIfVersion(key, 'probe', 'text/plain', null));
+    } finally {
+      await this.deleteObjects([key]).catch(() => undefined);
+    }
+  }
+
   async readStream(key: string): Promise<Readable | undefined> {
     try {
       const response = await this.send(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })));
@@ -306,6 +355,16 @@ export class S3Sink implements ObjectSink {
 }
 
 type S3Upload = Extract<StagedLocation, { kind: 's3-upload' }>;
+
+/** What each S3 client has shown of a bucket's conditional writes (probed once a process). */
+const PROBED = new WeakMap<S3Client, Map<string, Promise<boolean>>>();
+
+/** A conditional write refused: 412 PreconditionFailed, 409 ConditionalRequestConflict, or If-Match on a missing object. */
+function conditionFailed(error: unknown): boolean {
+  const code = errorCode(error);
+  const status = httpStatus(error);
+  return status === 412 || status === 409 || code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || missing(error);
+}
 
 /** A 404 or NoSuchKey: the object is not there. */
 function missing(error: unknown): boolean {

@@ -37,14 +37,17 @@ const identity = (location: StagedLocation): string => (location.kind === 's3-up
  * Publishes exactly `committed` (in order), removes every other staged file of the run (`known`:
  * those recorded in Redis, plus whatever a listing finds), then makes each table's run folder hold
  * exactly the published files. Idempotent: a finalizer that runs again, or two at once, end in the
- * same state.
+ * same state. `beforeWrite` runs before the files are published and before strays are deleted
+ * (the finalizer's fence).
  */
 export async function publishRunFiles(
   sink: ObjectSink,
   scope: RunScope,
   committed: readonly SealedPart[],
   known: readonly StagedLocation[],
+  beforeWrite: () => Promise<void> = () => Promise.resolve(),
 ): Promise<PublishReport> {
+  await beforeWrite();
   for (const file of committed) await sink.publish(file);
   const published = new Set(committed.map((file) => identity(file.location)));
   const swept = await sink.sweepStaged(stagingScope(scope), known.filter((location) => !published.has(identity(location))));
@@ -57,7 +60,10 @@ export async function publishRunFiles(
       else if (bytes !== object.bytes) throw new FatalExportError(`${sink.urlOf(object.key)} has ${object.bytes} bytes after publishing, not ${bytes}: run the export again`);
     }
   }
-  if (strays.length > 0) await sink.deleteObjects(strays);
+  if (strays.length > 0) {
+    await beforeWrite();
+    await sink.deleteObjects(strays);
+  }
   return { swept, strays };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +12,7 @@ import type { ObjectSink } from '../../src/storage/object-sink.js';
 import { cancelRun } from '../../jobs/cancel-run.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 import { applyChanges } from '../support/change-apply.js';
+import { expectPointersWhole } from '../support/pointer-invariant.js';
 import { EMULATOR_CREDENTIALS, readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, spawnCli, type CliProcess } from '../support/worker-process.js';
 
@@ -256,22 +257,21 @@ describe('change tables, crash', () => {
   }, 240_000);
 });
 
-describe('change tables, cancelled while the finalizer publishes the tables', () => {
-  it('leaves nothing of the run in any table folder', async () => {
+describe('change tables, a cancel while the finalizer publishes the tables', () => {
+  it('is refused past the commit point: the run completes whole, with its change tables', async () => {
     const h = await harness();
     const poolId = emulator.createPoolWithUsers({ users: 400, seed: 607, groups: 2 });
     const directory = join(scratch, 'cancelled');
-    await completed(await h.run({ userPoolId: poolId, destination: pathToFileURL(directory).href }));
-    // The finalizer's first publish waits at a gate: the cancel (and its withdrawal) lands before it
-    // publishes anything. (The finalizer also checks the run's state after publishing the tables,
-    // for a withdrawal that interleaves with the publication; this test does not reach that window.)
+    const destination = pathToFileURL(directory).href;
+    const first = await completed(await h.run({ userPoolId: poolId, destination }));
+    // The finalizer's first publish waits at a gate: the cancel arrives after the commit point.
     let reach: () => void = () => undefined;
     let release: () => void = () => undefined;
     const reached = new Promise<void>((resolve) => (reach = resolve));
     const gate = new Promise<void>((resolve) => (release = resolve));
     const real = h.runtime.sink.bind(h.runtime);
-    h.runtime.sink = (destination: string) => {
-      const inner = real(destination);
+    h.runtime.sink = (target: string) => {
+      const inner = real(target);
       const sink = Object.create(inner) as ObjectSink;
       sink.publish = async (file) => {
         reach();
@@ -280,15 +280,12 @@ describe('change tables, cancelled while the finalizer publishes the tables', ()
       };
       return sink;
     };
-    const { snapshotId, spec } = await h.request({ userPoolId: poolId, destination: pathToFileURL(directory).href });
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination });
     await reached;
-    await cancelRun(h.runtime, snapshotId);
+    expect((await cancelRun(h.runtime, snapshotId)).kind).toBe('committing');
     release();
-    await eventually(async () => ((await h.runtime.runs.status(snapshotId))?.withdrawn ? true : undefined), 30_000, 'the withdrawal');
-    await eventually(async () => ((await h.queues.runs.getJob(`run-${snapshotId}`))?.finishedOn ? true : undefined), 30_000, 'the finalizer to end');
-    const run = `run=${snapshotId}`;
-    const left = (await readdir(directory, { recursive: true })).filter((path) => path.includes(run) && /\.ndjson/.test(path));
-    expect(left).toEqual([]);
-    expect(spec.snapshotId).toBe(snapshotId);
+    const current = await completed(await h.wait(snapshotId));
+    await expectExactChanges(first, current);
+    await expectPointersWhole(destination, poolId);
   });
 });

@@ -130,6 +130,9 @@ function spy(sink: ObjectSink, failDeleteFrom = Number.POSITIVE_INFINITY) {
     sweepStaged: (scope, known) => sink.sweepStaged(scope, known),
     putText: (key, text, contentType) => sink.putText(key, text, contentType),
     getText: (key) => sink.getText(key),
+    getVersioned: (key) => sink.getVersioned(key),
+    putIfVersion: (key, text, contentType, version) => sink.putIfVersion(key, text, contentType, version),
+    honoursConditions: () => sink.honoursConditions(),
     readStream: (key) => sink.readStream(key),
     listObjects: (prefix) => {
       calls.listKeys.push(prefix);
@@ -166,7 +169,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeLatest(sink, e);
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(e, d), deleted: ids(c, b, a), orphansDeleted: [], objects: 9 });
     expect(await contents(sink)).toEqual(without(before, keysOf(a, b, c)));
@@ -178,7 +181,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeLatest(sink, b);
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(e, d, b), deleted: ids(c, a), orphansDeleted: [], objects: 6 });
     expect(await contents(sink)).toEqual(without(before, keysOf(a, c)));
@@ -193,7 +196,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeRun(sink, activeNew, { complete: false });
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 1, new Set(ids(activeOld, activeNew)));
+    const result = await applyRetention(sink, POOL, 1, { activeSnapshotIds: new Set(ids(activeOld, activeNew)) });
 
     expect(result).toEqual({ kept: ids(e), deleted: ids(d, c), orphansDeleted: [], objects: 6 });
     expect(await contents(sink)).toEqual(without(before, keysOf(c, d)));
@@ -208,7 +211,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeRun(sink, orphanNew, { complete: false });
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(e, d), deleted: ids(c, b), orphansDeleted: ids(orphanOld), objects: 9 });
     expect(await contents(sink)).toEqual(without(before, [...keysOf(b, c), ...orphanKeys]));
@@ -223,7 +226,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     }
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 1, NONE);
+    const result = await applyRetention(sink, POOL, 1, { activeSnapshotIds: NONE });
 
     expect(result.deleted).toEqual(ids(b, a));
     expect(await contents(sink)).toEqual(without(before, keysOf(a, b)));
@@ -246,7 +249,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     for (const key of strays) await sink.putText(key, 'not ours\n', 'text/plain');
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 1, NONE);
+    const result = await applyRetention(sink, POOL, 1, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(c), deleted: ids(b, a), orphansDeleted: [], objects: 6 });
     expect(await contents(sink)).toEqual(without(before, keysOf(a, b)));
@@ -256,10 +259,10 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeRuns(a, b, c, d, e);
     await writeLatest(sink, e);
     await writeRun(sink, run(0, 1), { complete: false });
-    await applyRetention(sink, POOL, 2, NONE);
+    await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(e, d), deleted: [], orphansDeleted: [], objects: 0 });
     expect(await contents(sink)).toEqual(before);
@@ -271,7 +274,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeRun(sink, a, { complete: false });
     const before = await contents(sink);
 
-    const result = await applyRetention(sink, POOL, 10, NONE);
+    const result = await applyRetention(sink, POOL, 10, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(d, c, b), deleted: [], orphansDeleted: [], objects: 0 });
     expect(await contents(sink)).toEqual(before);
@@ -282,7 +285,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeLatest(sink, b);
     const { sink: watched, calls } = spy(sink);
 
-    await expect(applyRetention(watched, POOL, keepLast, NONE)).rejects.toThrow(
+    await expect(applyRetention(watched, POOL, keepLast, { activeSnapshotIds: NONE })).rejects.toThrow(
       new RangeError(`Expected \`keepLast\` to be an integer from 1, got \`${keepLast}\``),
     );
     expect(calls).toEqual({ listKeys: [], deleteObjects: [] });
@@ -293,7 +296,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await sink.putText(latestKey(POOL), '{"schema_version":1,', 'application/json');
     const before = await contents(sink);
 
-    await expect(applyRetention(sink, POOL, 1, NONE)).rejects.toThrow(/latest\.json cannot be read/);
+    await expect(applyRetention(sink, POOL, 1, { activeSnapshotIds: NONE })).rejects.toThrow(/latest\.json cannot be read/);
     expect(await contents(sink)).toEqual(before);
   });
 
@@ -303,11 +306,11 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     const before = await contents(sink);
     const { sink: crashing, calls } = spy(sink, 2);
 
-    await expect(applyRetention(crashing, POOL, 2, NONE)).rejects.toThrow('simulated crash');
+    await expect(applyRetention(crashing, POOL, 2, { activeSnapshotIds: NONE })).rejects.toThrow('simulated crash');
     expect(calls.deleteObjects[0]).toEqual([manifestKey(b), manifestKey(a)]);
     expect(await contents(sink)).toEqual(without(before, [manifestKey(a), manifestKey(b)]));
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
     expect(result).toEqual({ kept: ids(d, c), deleted: [], orphansDeleted: ids(b, a), objects: 4 });
     expect(await contents(sink)).toEqual(without(before, keysOf(a, b)));
   });
@@ -319,7 +322,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeLatest(sink, newest);
     const { sink: watched, calls } = spy(sink);
 
-    const result = await applyRetention(watched, POOL, 3, NONE);
+    const result = await applyRetention(watched, POOL, 3, { activeSnapshotIds: NONE });
 
     expect(result.kept).toEqual(ids(...runs.slice(-3).reverse()));
     expect(result.deleted).toEqual(ids(...runs.slice(0, -3).reverse()));
@@ -339,7 +342,7 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     await writeRuns(b, c);
     await writeLatest(sink, c);
 
-    const result = await applyRetention(sink, POOL, 2, NONE);
+    const result = await applyRetention(sink, POOL, 2, { activeSnapshotIds: NONE });
 
     expect(result).toEqual({ kept: ids(c, b), deleted: [], orphansDeleted: ids(big), objects: 1_100 });
     expect(await keysOfSink(sink, `users/user_pool_id=${POOL}/dt=2026-03-01/`)).toEqual([]);

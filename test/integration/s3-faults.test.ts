@@ -4,6 +4,9 @@ import { toUserRecord } from '../../src/tables/user-record.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { expectPointersWhole } from '../support/pointer-invariant.js';
+import { eventually } from '../support/worker-process.js';
+import { cancelRun } from '../../jobs/cancel-run.js';
 
 let emulator: CognitoEmulator;
 let s3: S3TestServer;
@@ -62,23 +65,23 @@ describe('an S3 that slows down, fails and drops answers', () => {
     expect(jobs.map((job) => [job.attemptsStarted, job.attemptsMade])).toEqual(jobs.map(() => [1, 1]));
   });
 
-  it('withdraws a run whose latest.json cannot be written after its manifest was: no manifest, no data, latest.json as it was', async () => {
+  it('rolls a run forward whose latest.json cannot be written after its manifest was: committing, a cancel refused, complete once the pointer can be written', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 600, seed: 91 });
     const destination = `s3://${s3.bucket}/pointer`;
     const good = await harness.run({ userPoolId: poolId, destination });
     expect(good.state).toBe('completed');
     const latestKey = `pointer/manifests/user_pool_id=${poolId}/latest.json`;
-    const before = (await s3.getObject(latestKey)).toString('utf8');
-    proxy.setFaults({ deny: (request) => request.method === 'PUT' && request.url.includes('/latest.json') });
-    const failed = await harness.run({ userPoolId: poolId, destination });
+    proxy.setFaults({ deny: (request) => request.method === 'PUT' && decodeURIComponent(request.url).includes('/latest.json') });
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination });
+    // Past its point of no return (the manifest is written): the finalizer fails, and is retried.
+    await eventually(async () => ((await harness.queues.runs.getJob(`run-${snapshotId}`))?.attemptsMade ? true : undefined), 60_000, 'a failed attempt');
+    expect((await harness.runtime.runs.status(snapshotId))?.state).toBe('committing');
+    expect((await cancelRun(harness.runtime, snapshotId)).kind).toBe('committing');
     proxy.setFaults({ deny: null });
-    expect(failed.state).toBe('failed');
-    expect(failed.error).toMatch(/AccessDenied/);
-    const manifests = await s3.listKeys(`pointer/manifests/user_pool_id=${poolId}/`);
-    expect(manifests.some((key) => key.includes(failed.spec.snapshotId))).toBe(false);
-    expect((await s3.listKeys(`pointer/users/user_pool_id=${poolId}/`)).filter((key) => key.includes(failed.spec.snapshotId))).toEqual([]);
-    expect((await s3.getObject(latestKey)).toString('utf8')).toBe(before);
-    // Retention would count a run complete by its manifest: there is none, and the history says failed.
-    expect((await harness.runtime.runs.history(poolId)).lastSuccess?.snapshotId).toBe(good.spec.snapshotId);
+    const done = await harness.wait(snapshotId, 60_000);
+    expect(done.state).toBe('completed');
+    expect((JSON.parse((await s3.getObject(latestKey)).toString('utf8')) as { snapshot_id: string }).snapshot_id).toBe(snapshotId);
+    expect((await harness.runtime.runs.history(poolId)).lastSuccess?.snapshotId).toBe(snapshotId);
+    await expectPointersWhole(destination, poolId, s3);
   });
 });

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       workerConcurrency: 16,
       fileMaxRecords: 100_000,
       workerLockDurationMs: 30_000,
+      reconcileIntervalMs: 30_000,
       gzipLevel: 6,
       adminPort: 9464,
       adminPortChosen: false,

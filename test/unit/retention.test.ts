@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dataFileKey, latestKey, manifestKey, type RunLocation } from '../../src/storage/output-layout.js';
-import { planRetention, type RetentionListing } from '../../src/storage/retention.js';
+import { planRetention, type ManifestPlace, type RetentionListing } from '../../src/storage/retention.js';
 import { newSnapshotId } from '../../src/storage/snapshot-id.js';
 
 const POOL = 'eu-west-1_AbC';
@@ -20,7 +20,8 @@ function listing(
     userPoolId: POOL,
     manifestKeys: [latestKey(POOL), ...runs.filter((r) => r.complete).map((r) => manifestKey(r.run))].sort(),
     dataKeys: runs.flatMap((r) => [dataFileKey(r.run, '0', 0, true), dataFileKey(r.run, '1', 0, true)]).sort(),
-    latestSnapshotId: undefined,
+    places: new Map(runs.filter((r) => r.complete).map((r) => [r.run.snapshotId, { dataset: 'latest.json', seq: 0 }])),
+    protectedSnapshotIds: new Set(),
     activeSnapshotIds: new Set(),
     ...extra,
   };
@@ -32,7 +33,7 @@ const allComplete = [a, b, c, d, e].map((r) => ({ run: r, complete: true }));
 
 describe('retention plan', () => {
   it('keeps the newest N complete runs and deletes the older ones, manifests and data', () => {
-    const plan = planRetention(listing(allComplete, { latestSnapshotId: e.snapshotId }), 2);
+    const plan = planRetention(listing(allComplete, { protectedSnapshotIds: new Set([e.snapshotId]) }), 2);
     expect(plan.kept).toEqual(ids(e, d));
     expect(plan.deleted).toEqual(ids(c, b, a));
     expect(plan.orphansDeleted).toEqual([]);
@@ -42,14 +43,14 @@ describe('retention plan', () => {
   });
 
   it('keeps the run latest.json names in addition to the newest N, and still deletes runs between', () => {
-    const plan = planRetention(listing(allComplete, { latestSnapshotId: b.snapshotId }), 2);
+    const plan = planRetention(listing(allComplete, { protectedSnapshotIds: new Set([b.snapshotId]) }), 2);
     expect(plan.kept).toEqual(ids(e, d, b));
     expect(plan.deleted).toEqual(ids(c, a));
   });
 
   it('never deletes the run latest.json names even when it has no manifest', () => {
     const runs = [{ run: a, complete: false }, ...allComplete.slice(1)];
-    const plan = planRetention(listing(runs, { latestSnapshotId: a.snapshotId }), 1);
+    const plan = planRetention(listing(runs, { protectedSnapshotIds: new Set([a.snapshotId]) }), 1);
     expect(plan.orphansDeleted).toEqual([]);
     expect(plan.deleted).toEqual(ids(d, c, b));
   });
@@ -82,6 +83,60 @@ describe('retention plan', () => {
     const plan = planRetention(listing(runs), 3);
     expect(plan).toMatchObject({ kept: ids(c, b), deleted: [], orphansDeleted: [], objects: 0, manifestKeys: [], dataKeys: [] });
     expect(planRetention(listing([{ run: a, complete: false }]), 1).objects).toBe(0);
+  });
+
+  it('orders runs by their commit sequence, not by the clock in their ids', () => {
+    // b was requested on a clock 2 minutes behind a's, but committed after it.
+    const behind = run(0, -120_000, '0b0b0b');
+    const places = new Map<string, ManifestPlace>([
+      [a.snapshotId, { dataset: 'latest.json', seq: 1 }],
+      [behind.snapshotId, { dataset: 'latest.json', seq: 2 }],
+    ]);
+    const plan = planRetention({ ...listing([{ run: a, complete: true }, { run: behind, complete: true }]), places }, 1);
+    expect(plan.kept).toEqual(ids(behind));
+    expect(plan.deleted).toEqual(ids(a));
+  });
+
+  it("counts keepLast per dataset: partial runs neither count among the pool dataset's newest nor lose their own", () => {
+    const places = new Map<string, ManifestPlace>([
+      [a.snapshotId, { dataset: 'latest.json', seq: 1 }],
+      [b.snapshotId, { dataset: 'latest-active.json', seq: 1 }],
+      [c.snapshotId, { dataset: 'latest.json', seq: 2 }],
+      [d.snapshotId, { dataset: null, seq: 1 }],
+      [e.snapshotId, { dataset: 'latest-active.json', seq: 2 }],
+    ]);
+    const plan = planRetention({ ...listing(allComplete), places }, 1);
+    expect(plan.kept).toEqual(ids(e, d, c));
+    expect(plan.deleted).toEqual(ids(b, a));
+  });
+
+  it('never deletes a snapshot a named pointer or a committed head protects, whatever its dataset', () => {
+    const places = new Map<string, ManifestPlace>([
+      [a.snapshotId, { dataset: 'latest-active.json', seq: 1 }],
+      [b.snapshotId, { dataset: 'latest-active.json', seq: 2 }],
+      [c.snapshotId, { dataset: 'latest.json', seq: 1 }],
+    ]);
+    const runs = [a, b, c].map((r) => ({ run: r, complete: true }));
+    const plan = planRetention({ ...listing(runs), places, protectedSnapshotIds: new Set(ids(a)) }, 1);
+    expect(plan.deleted).toEqual([]);
+    expect(plan.kept).toEqual(ids(c, b, a));
+  });
+
+  it('keeps a complete run whose manifest could not be read, and does not count it', () => {
+    const places = new Map<string, ManifestPlace>([
+      [b.snapshotId, { dataset: 'latest.json', seq: 1 }],
+      [c.snapshotId, { dataset: 'latest.json', seq: 2 }],
+    ]);
+    const plan = planRetention({ ...listing([a, b, c].map((r) => ({ run: r, complete: true }))), places }, 1);
+    expect(plan.deleted).toEqual(ids(b));
+    expect(plan.kept).toEqual(ids(c, a));
+  });
+
+  it('deletes an orphan folder only when its run is known dead', () => {
+    const orphan = run(0, 1);
+    const runs = [{ run: orphan, complete: false }, ...[c, d, e].map((r) => ({ run: r, complete: true }))];
+    expect(planRetention({ ...listing(runs), deadSnapshotIds: new Set() }, 2).orphansDeleted).toEqual([]);
+    expect(planRetention({ ...listing(runs), deadSnapshotIds: new Set(ids(orphan)) }, 2).orphansDeleted).toEqual(ids(orphan));
   });
 
   it('orders runs of the same millisecond by their id', () => {
