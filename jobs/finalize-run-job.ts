@@ -1,5 +1,5 @@
 import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
-import { FencedError, FatalExportError } from '../src/limits/export-errors.js';
+import { FencedError, FatalExportError, StagedFileGoneError } from '../src/limits/export-errors.js';
 import { classifyError, describeError } from '../src/limits/error-classification.js';
 import { diffUnits } from '../src/changes/change-plan.js';
 import { addDiffShards, opCounts, pendingDiffs, runChangePlan } from './change-diff.js';
@@ -19,6 +19,7 @@ import { atJobBoundary } from './job-boundary.js';
 import { withdraw } from './run-withdrawal.js';
 import type { ExportQueues, FinalizeJobData } from './queues.js';
 import { captureRunPrevious, datasetOf, storedHead } from './run-pointers.js';
+import { rewalkUnitOf } from './shard-rewalk.js';
 
 /** What a finished run returns. */
 export interface FinalizeResult {
@@ -70,7 +71,17 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
     try {
       return await rollForward({ runtime, queues, job, token, spec, epoch, seq: commit.seq, sink, gathered, previous: captured.previous });
     } catch (error) {
-      throw await afterCommitFailure(runtime, job, spec, epoch, error);
+      if (!(error instanceof StagedFileGoneError)) throw await afterCommitFailure(runtime, job, spec, epoch, error);
+      let waiting: boolean;
+      try {
+        await rewalkUnitOf(runtime, queues, spec, gathered.unitOfKey, error);
+        waiting = await waitForChildren(job, token);
+      } catch (rewalk) {
+        throw await afterCommitFailure(runtime, job, spec, epoch, rewalk);
+      }
+      if (waiting) throw new WaitingChildrenError();
+      // The shard walked again already finished: the next attempt publishes it.
+      throw new Error(`run ${snapshotId}: a shard walked again has finished; finalizing again`);
     }
   });
 }
@@ -78,6 +89,8 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
 /** What the run's checkpoints list: every unit, its files (by table) and every staged file recorded. */
 interface GatheredRun {
   readonly units: string[];
+  /** Which unit each listed file's key belongs to (to walk a shard again whose staged upload expired). */
+  readonly unitOfKey: Map<string, string>;
   readonly files: SealedPart[];
   readonly known: StagedLocation[];
   readonly tables: Map<string, TableFiles>;
@@ -91,6 +104,7 @@ async function gatherRun(runtime: ExportRuntime, spec: RunSpec): Promise<Gathere
   const files: SealedPart[] = [];
   const known: StagedLocation[] = [];
   const tables = new Map<string, TableFiles>(runTables(spec).map((table) => [table, { files: [] }]));
+  const unitOfKey = new Map<string, string>();
   for (const unit of units) {
     const checkpoint = await checkpoints.peek(unit);
     if (!checkpoint?.done) throw new Error(`shard ${unit} of run ${snapshotId} has not finished`);
@@ -99,6 +113,7 @@ async function gatherRun(runtime: ExportRuntime, spec: RunSpec): Promise<Gathere
       throw new Error(`run ${snapshotId}: the files of shard ${unit} hold other records than its checkpoint says`);
     }
     files.push(...committed);
+    for (const file of committed) unitOfKey.set(file.key, unit);
     known.push(...(await checkpoints.staged(unit)));
     const table = tableOfUnit(unit);
     tables.set(table, { files: [...(tables.get(table)?.files ?? []), ...committed] });
@@ -107,7 +122,7 @@ async function gatherRun(runtime: ExportRuntime, spec: RunSpec): Promise<Gathere
     const skipped = await runtime.runs.skippedGroups(snapshotId);
     tables.set(GROUP_MEMBERSHIPS_TABLE, { ...tables.get(GROUP_MEMBERSHIPS_TABLE), files: tables.get(GROUP_MEMBERSHIPS_TABLE)?.files ?? [], groupsSkipped: skipped });
   }
-  return { units, files, known, tables };
+  return { units, unitOfKey, files, known, tables };
 }
 
 interface Committed {
@@ -148,6 +163,7 @@ async function rollForward(run: Committed): Promise<FinalizeResult | string> {
       if (!checkpoint?.done) throw new Error(`the diff ${unit} of run ${snapshotId} has not finished`);
       const committed = await checkpoints.files(unit);
       files.push(...committed);
+      for (const file of committed) run.gathered.unitOfKey.set(file.key, unit);
       known.push(...(await checkpoints.staged(unit)));
       changeFiles.get(tableOfUnit(unit))?.push(...committed);
       units.push(unit);

@@ -37,3 +37,18 @@ export class CheckpointDivergedError extends Error {
 export class RunNotActiveError extends Error {
   override readonly name = 'RunNotActiveError';
 }
+
+/**
+ * A staged file the checkpoint lists is gone before it was published (an S3 lifecycle rule that
+ * aborts unfinished uploads sooner than the run took, or a run resumed days later). Fatal as it
+ * stands, but the finalizer walks that shard again instead, where it can.
+ */
+export class StagedFileGoneError extends FatalExportError {
+  constructor(
+    message: string,
+    /** The contract key the file was to be published under. */
+    readonly key: string,
+  ) {
+    super(message);
+  }
+}

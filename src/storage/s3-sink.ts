@@ -13,7 +13,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { describeError, errorCode, fatalHint, httpStatus } from '../limits/error-classification.js';
-import { FatalExportError } from '../limits/export-errors.js';
+import { FatalExportError, StagedFileGoneError } from '../limits/export-errors.js';
 import { withRetries, type RetryPolicy } from '../limits/retry-policy.js';
 import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope, StoredObject, SweepResult } from './object-sink.js';
 import { openStagedUpload } from './s3-staged-upload.js';
@@ -96,7 +96,10 @@ export class S3Sink implements ObjectSink {
       });
     } catch (error) {
       if (errorCode(error) === 'NoSuchUpload') {
-        throw new FatalExportError(`the staged upload of ${this.urlOf(file.key)} no longer exists and the object is not there: run the export again`);
+        throw new StagedFileGoneError(
+          `the staged upload of ${this.urlOf(file.key)} no longer exists and the object is not there (a lifecycle rule that aborts unfinished uploads sooner than a run takes?): run the export again`,
+          file.key,
+        );
       }
       throw this.translate(error);
     }

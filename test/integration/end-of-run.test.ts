@@ -8,7 +8,7 @@ import { CognitoEmulator } from '../../src/emulator/index.js';
 import { buildRunSpec } from '../../src/runs/export-request.js';
 import type { LatestPointer, Manifest } from '../../src/storage/manifest.js';
 import { requestExport } from '../../jobs/request-export.js';
-import { readManifest, startHarness, type ExportHarness, type HarnessOptions } from '../support/export-harness.js';
+import { readManifest, readManifestRecords, startHarness, type ExportHarness, type HarnessOptions } from '../support/export-harness.js';
 import { expectPointersWhole } from '../support/pointer-invariant.js';
 import { startTestRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { operationOf, startS3FaultProxy, type ProxiedRequest, type S3FaultProxy } from '../support/s3-fault-proxy.js';
@@ -46,7 +46,7 @@ afterEach(async () => {
   }
   for (const harness of harnesses.splice(0)) await harness.close();
   for (const server of servers.splice(0)) await server.stop();
-  for (const { proxy } of Object.values(stores)) proxy.setFaults({ deny: null });
+  for (const { proxy } of Object.values(stores)) proxy.setFaults({ deny: null, respond: null });
 });
 
 afterAll(async () => {
@@ -186,6 +186,24 @@ describe('the end of a run', () => {
     );
     const next = await manifestOf(h, (await h.request({ userPoolId: pool, destination })).snapshotId, s3);
     expect(next.changes_since).toBe(good.snapshot_id);
+    await expectPointersWhole(destination, pool, stores.conditional.s3);
+  });
+
+  it('walks a shard again whose staged upload expired before the finalizer published it: the run completes exact', async () => {
+    const s3 = throughProxy('conditional');
+    const h = await harness({ s3 });
+    const pool = emulator.createPoolWithUsers({ users: 200, seed: 1708, groups: 2 });
+    const destination = s3Destination('expired-upload');
+    // A lifecycle rule aborted the first file's upload: S3 answers NoSuchUpload to its completion.
+    let expired = 0;
+    stores.conditional.proxy.setFaults({
+      respond: (request) => (operationOf(request) === 'POST complete' && expired++ === 0 ? { status: 404, code: 'NoSuchUpload', message: 'The specified upload does not exist.' } : undefined),
+    });
+    const { snapshotId } = await h.request({ userPoolId: pool, destination });
+    const manifest = await manifestOf(h, snapshotId, s3);
+    expect(expired).toBeGreaterThan(1);
+    const users = await readManifestRecords(manifest, stores.conditional.s3);
+    expect(users.map((user) => user.sub).sort()).toEqual(emulator.listAllUsers(pool).map((user) => user.Attributes?.find((a) => a.Name === 'sub')?.Value).sort());
     await expectPointersWhole(destination, pool, stores.conditional.s3);
   });
 

@@ -22,6 +22,11 @@ export interface S3Faults {
   dropCompleteResponses?: number;
   /** Requests answered 403 AccessDenied without reaching the server, e.g. every PUT of latest.json. @default none */
   deny?: ((request: ProxiedRequest) => boolean) | null;
+  /**
+   * Requests answered with an S3 error of the test's choosing without reaching the server (e.g. 404
+   * NoSuchUpload for an upload a lifecycle rule aborted); undefined lets a request through. @default none
+   */
+  respond?: ((request: ProxiedRequest) => { status: number; code: string; message: string } | undefined) | null;
 }
 
 /** A held set of requests: they wait until `open()`. */
@@ -69,7 +74,7 @@ export function operationOf(request: ProxiedRequest): string {
 /** Starts a proxy on a free port forwarding to `target` (e.g. `http://127.0.0.1:4568`). */
 export async function startS3FaultProxy(target: string, random: () => number = Math.random): Promise<S3FaultProxy> {
   const upstream = new URL(target);
-  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0, deny: null };
+  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0, deny: null, respond: null };
   const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
   const counts: Record<string, number> = {};
   const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };
@@ -86,6 +91,12 @@ export async function startS3FaultProxy(target: string, random: () => number = M
     if (faults.deny?.(request)) {
       incoming.resume();
       outgoing.writeHead(403, { 'content-type': 'application/xml' }).end(XML('AccessDenied', 'Access Denied'));
+      return;
+    }
+    const answer = faults.respond?.(request);
+    if (answer) {
+      incoming.resume();
+      outgoing.writeHead(answer.status, { 'content-type': 'application/xml' }).end(XML(answer.code, answer.message));
       return;
     }
     const write = request.method !== 'GET' && request.method !== 'HEAD';
