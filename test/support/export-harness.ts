@@ -14,6 +14,7 @@ import { startExportWorker, type ExportWorker, type ExportWorkerOptions } from '
 import { ExportQueues } from '../../jobs/queues.js';
 import { requestExport, type RequestedRun } from '../../jobs/request-export.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';
+import { expectPointersWhole } from './pointer-invariant.js';
 import { deletePrefix, TEST_REDIS_URL, testPrefix } from './redis-test-prefix.js';
 import { TEST_CREDENTIALS, type S3TestServer } from './s3-test-server.js';
 
@@ -95,7 +96,14 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
       return requestExport(runtime, queues, buildRunSpec({ trigger: 'cli', ...request }, config));
     },
     async wait(snapshotId, timeoutMs = 120_000) {
-      return waitForRun(runtime, queues, snapshotId, { intervalMs: 100, signal: AbortSignal.timeout(timeoutMs) });
+      const status = await waitForRun(runtime, queues, snapshotId, { intervalMs: 100, signal: AbortSignal.timeout(timeoutMs) });
+      // The invariant, checked after every run a test waits for: every pointer of the pool names a
+      // snapshot whose manifest and every listed file exist.
+      const { destination, userPoolId } = status.spec;
+      if (destination.startsWith('file:') || (options.s3 && destination.startsWith(`s3://${options.s3.bucket}/`))) {
+        await expectPointersWhole(destination, userPoolId, options.s3);
+      }
+      return status;
     },
     async run(request) {
       const requested = await harness.request(request);
