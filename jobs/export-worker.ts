@@ -105,6 +105,11 @@ function connectionErrorReporter(runtime: ExportRuntime): (queue: string, error:
   let quietUntil = 0;
   let suppressed = 0;
   return (queue, error) => {
+    // A job whose lock lapsed (a paused or slow worker) and was taken over: expected, and fenced.
+    if (/missing lock for job|lock mismatch/i.test(error.message)) {
+      runtime.log.info({ queue, reason: error.message }, 'lost a job to another worker (its lock lapsed); it goes on there');
+      return;
+    }
     const code = (error as NodeJS.ErrnoException).code ?? '';
     const connection = /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH)$/.test(code) || /Connection is closed|could not renew lock/i.test(error.message);
     if (!connection) {

@@ -18,7 +18,8 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
     // The finalizer waits for the diff jobs it added: not a failure.
     if (error instanceof WaitingChildrenError) throw error;
     if (error instanceof FencedError) {
-      runtime.log.warn({ jobId: job.id, reason: error.message }, 'lost ownership of the job; stopping without writing');
+      // Expected (a lock that lapsed, a finalizer taken over): not an error, and no stack trace.
+      runtime.log.info({ jobId: job.id, reason: error.message }, 'lost ownership of the job; stopping without writing');
       throw error;
     }
     if (error instanceof RunNotActiveError) {
