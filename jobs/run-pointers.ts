@@ -2,6 +2,7 @@ import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import type { CommittedHead, DatasetRef, StoredHead } from '../src/runs/commit-store.js';
 import { commitSeqOf, movePointer, readLatest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
+import { keyOfUrl } from '../src/storage/record-lines.js';
 import type { ExportRuntime } from './export-runtime.js';
 
 /**
@@ -44,6 +45,14 @@ export async function captureRunPrevious(runtime: ExportRuntime, spec: RunSpec, 
 export async function repairPointer(runtime: ExportRuntime, stored: StoredHead): Promise<boolean> {
   const role = stored.s3RoleArn ? { roleArn: stored.s3RoleArn, ...(stored.externalId ? { externalId: stored.externalId } : {}) } : undefined;
   const sink = runtime.sink(stored.destination, role);
+  const current = await readLatest(sink, stored.userPoolId, stored.pointer);
+  if (current && (current.snapshot_id === stored.head.snapshot_id || commitSeqOf(current) >= commitSeqOf(stored.head))) return false;
+  // Never point at a snapshot that is gone (a destination emptied by hand): the pointer stays as it is.
+  const key = keyOfUrl(sink, stored.head.manifest_url);
+  if (key === undefined || (await sink.getText(key)) === undefined) {
+    runtime.log.warn({ userPoolId: stored.userPoolId, pointer: stored.pointer, manifest: stored.head.manifest_url }, "the committed head's manifest is gone; its pointer is not repaired");
+    return false;
+  }
   const moved = (await movePointer(sink, stored.head, stored.pointer)) === 'moved';
   if (moved) runtime.log.warn({ userPoolId: stored.userPoolId, pointer: stored.pointer, snapshotId: stored.head.snapshot_id }, 'put a pointer that lagged its committed head forward again');
   return moved;
