@@ -4,7 +4,8 @@ import { classifyError, describeError } from '../src/limits/error-classification
 import { diffUnits } from '../src/changes/change-plan.js';
 import { addDiffShards, opCounts, pendingDiffs, runChangePlan } from './change-diff.js';
 import { GROUP_MEMBERSHIPS_TABLE, TABLES } from '../src/storage/output-layout.js';
-import { buildManifest, movePointer, pointerTo, writeManifest, type TableFiles } from '../src/storage/manifest.js';
+import { buildManifest, movePointer, pointerTo, writeManifest, type Manifest, type TableFiles } from '../src/storage/manifest.js';
+import { keyOfUrl } from '../src/storage/record-lines.js';
 import { tableOfUnit } from '../src/walk/checkpoint-store.js';
 import { runUnits } from './membership-plan.js';
 import { applyRetention } from '../src/storage/retention.js';
@@ -59,7 +60,15 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       return `run ${snapshotId} already ${status?.state}`;
     }
     const epoch = await runtime.commits.claimFinalizer(snapshotId);
-    const gathered = await gatherRun(runtime, spec);
+    let gathered: GatheredRun;
+    try {
+      gathered = await gatherRun(runtime, spec);
+    } catch (error) {
+      // Another finalizer completed the run meanwhile (and removed its checkpoints): nothing to do.
+      const now = await runtime.runs.state(snapshotId);
+      if (now === 'completed') throw new FencedError(`run ${snapshotId} was completed by another finalizer`);
+      throw error;
+    }
     const sink = runtime.sink(spec.destination, runS3Role(spec));
     const captured = await captureRunPrevious(runtime, spec, sink);
     const commit = await runtime.commits.commitPoint(snapshotId, spec.userPoolId, datasetOf(spec), epoch, captured.seqFloor);
@@ -181,7 +190,14 @@ async function rollForward(run: Committed): Promise<FinalizeResult | string> {
   await fence();
   const manifestUrl = await writeManifest(sink, manifest);
   // The point of no return: from here the run only rolls forward.
-  await runtime.commits.markPublished(snapshotId, epoch);
+  try {
+    await runtime.commits.markPublished(snapshotId, epoch);
+  } catch (error) {
+    // Fenced between its check and its write: if the run was completed meanwhile and retention
+    // removed the snapshot since, that write brought back a manifest of files that are gone.
+    if (error instanceof FencedError) await withdrawStaleManifest(runtime, sink, manifest, manifestUrl);
+    throw error;
+  }
   const dataset = datasetOf(spec);
   if (dataset) {
     const head = pointerTo(manifest, manifestUrl);
@@ -207,6 +223,13 @@ async function rollForward(run: Committed): Promise<FinalizeResult | string> {
  */
 async function afterCommitFailure(runtime: ExportRuntime, job: Job, spec: RunSpec, epoch: number, error: unknown): Promise<unknown> {
   if (error instanceof WaitingChildrenError || error instanceof FencedError) return error;
+  // A finalizer that was taken over fails in whatever it does next (its run's checkpoints are gone,
+  // its staged files published): that is losing the run, not an error of the run.
+  try {
+    await runtime.commits.assertFinalizer(spec.snapshotId, epoch);
+  } catch (fenced) {
+    return fenced;
+  }
   const fatal = error instanceof FatalExportError || classifyError(error) === 'fatal';
   if (!fatal && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) return error;
   const reason = error instanceof FatalExportError ? error.message : describeError(error);
@@ -232,6 +255,22 @@ async function waitForChildren(job: Job<FinalizeJobData>, token: string | undefi
   } catch (error) {
     if (error instanceof Error && /missing lock/i.test(error.message)) throw new FencedError(`lost the finalizer of run ${job.data.snapshotId} to another worker`);
     throw error;
+  }
+}
+
+/**
+ * Removes a manifest a fenced finalizer wrote after its run was completed by another, if a file it
+ * lists is gone (retention removed the snapshot in between): no manifest may list a missing file.
+ */
+async function withdrawStaleManifest(runtime: ExportRuntime, sink: ObjectSink, manifest: Manifest, manifestUrl: string): Promise<void> {
+  const listed = Object.values(manifest.tables).flatMap((table) => table.files);
+  for (const file of listed) {
+    const key = keyOfUrl(sink, file.url);
+    if (key !== undefined && (await sink.listObjects(key)).some((object) => object.key === key)) continue;
+    const manifestKey = keyOfUrl(sink, manifestUrl);
+    if (manifestKey !== undefined) await sink.deleteObjects([manifestKey]);
+    runtime.log.info({ snapshotId: manifest.snapshot_id }, 'removed a manifest written late by a finalizer that had lost its run; its snapshot was already removed');
+    return;
   }
 }
 

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { buildRunSpec } from '../../src/runs/export-request.js';
 import type { LatestPointer, Manifest } from '../../src/storage/manifest.js';
+import { startAdminServer } from '../../jobs/admin-port.js';
 import { requestExport } from '../../jobs/request-export.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness, type HarnessOptions } from '../support/export-harness.js';
 import { expectPointersWhole } from '../support/pointer-invariant.js';
@@ -129,6 +130,16 @@ describe('the end of a run', () => {
     const cancel = await runCli(['cancel', second.snapshotId], h.childEnv);
     expect(cancel.code).toBe(1);
     expect(cancel.stderr).toMatch(/already committing/);
+    // The same over HTTP: 409.
+    const token = 'a-token-of-sixteen-chars';
+    const admin = await startAdminServer(h.runtime, h.queues, h.worker, { host: '127.0.0.1', port: 0, token, dashboard: false });
+    try {
+      const refused = await fetch(`${admin.url}/exports/${second.snapshotId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/already committing/);
+    } finally {
+      await admin.close();
+    }
     held.open();
     const manifest = await manifestOf(h, second.snapshotId, s3);
     expect((await latestOf(stores.conditional.s3, destination, pool))?.snapshot_id).toBe(manifest.snapshot_id);
@@ -186,6 +197,30 @@ describe('the end of a run', () => {
     );
     const next = await manifestOf(h, (await h.request({ userPoolId: pool, destination })).snapshotId, s3);
     expect(next.changes_since).toBe(good.snapshot_id);
+    await expectPointersWhole(destination, pool, stores.conditional.s3);
+  });
+
+  it.each([
+    ['publishing its files', (request: ProxiedRequest) => operationOf(request) === 'POST complete'],
+    ['writing its manifest', manifestPut],
+    ['moving latest.json', pointerPut],
+  ] as const)('a finalizer killed (-9) while %s is taken over: the run completes exact, the pointer whole', async (_moment, at) => {
+    const s3 = throughProxy('conditional');
+    const h = await harness({ s3, worker: false });
+    const pool = emulator.createPoolWithUsers({ users: 150, seed: 1709, groups: 2 });
+    const destination = s3Destination('killed-finalizer');
+    const first = worker(h);
+    await started(first);
+    const held = stores.conditional.proxy.hold(once(at));
+    const { snapshotId } = await h.request({ userPoolId: pool, destination });
+    await held.reached;
+    first.child.kill('SIGKILL');
+    await first.exited();
+    await started(worker(h));
+    const manifest = await manifestOf(h, snapshotId, s3);
+    const users = await readManifestRecords(manifest, stores.conditional.s3);
+    expect(users.map((user) => user.sub).sort()).toEqual(emulator.listAllUsers(pool).map((user) => user.Attributes?.find((a) => a.Name === 'sub')?.Value).sort());
+    expect((await latestOf(stores.conditional.s3, destination, pool))?.snapshot_id).toBe(snapshotId);
     await expectPointersWhole(destination, pool, stores.conditional.s3);
   });
 
