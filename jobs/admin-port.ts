@@ -1,3 +1,5 @@
+import type { ScheduledPool } from '../src/config/config-file.js';
+import { adminRolePolicy } from '../src/config/role-policy.js';
 import { createDashboard } from '../src/ops/admin-dashboard.js';
 import { serveAdmin, type AdminServer } from '../src/ops/admin-server.js';
 import { buildRunSpec } from '../src/runs/export-request.js';
@@ -25,6 +27,8 @@ export interface AdminServerOptions {
    * @default []
    */
   readonly configDestinations?: readonly string[];
+  /** The worker's config file's pools: their roles may be named by `POST /exports`, with their external ids. @default [] */
+  readonly configPools?: readonly ScheduledPool[];
 }
 
 /**
@@ -53,8 +57,9 @@ export async function startAdminServer(
       trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
       allowedDestinations: [...runtime.config.allowedDestinations, ...(options.configDestinations ?? [])],
+      roles: adminRolePolicy(runtime.config, options.configPools ?? []),
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
-      dashboard: options.dashboard && options.token ? createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
+      dashboard: options.dashboard && options.token ? await createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
     },
     { host: options.host, port: options.port, token: options.token },
   );

@@ -1,8 +1,8 @@
 import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
-import { changesTable } from '../src/changes/changes-table.js';
+import { changesTable, type ChangesTableSource } from '../src/changes/changes-table.js';
 import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
-import { manifestOfPointer, manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
+import { manifestLayoutProblem, manifestOfPointer, manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { USERS_TABLE } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
@@ -26,7 +26,7 @@ export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink:
     if (!spec.changes) return noChanges('change tables are turned off for this run (--no-changes)');
     const pointer = runPointer(spec);
     if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
-    const found = await manifestOfPointer(sink, previous === undefined ? undefined : JSON.stringify(previous), pointer);
+    const found = await manifestOfPointer(sink, previous === undefined ? undefined : JSON.stringify(previous), pointer, spec.userPoolId);
     if ('reason' in found) return noChanges(found.reason);
     const current = { snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records, privacy: manifestPrivacy(spec) };
     return planChanges(current, found);
@@ -66,7 +66,10 @@ export function opCounts(files: readonly SealedPart[]): Record<ChangeOp, number>
 
 /**
  * The table source of one diff job: this run's published files of the table and the previous
- * snapshot's, those that may hold the partition's records, read in a fixed order.
+ * snapshot's, those that may hold the partition's records, read in a fixed order. The previous
+ * manifest is read back from the destination, so it is checked again as untrusted input (its pool,
+ * its snapshot, every file inside that snapshot's folders; see manifestLayoutProblem), and an error
+ * reading its files never quotes their content.
  */
 export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes: string, shard: string, baseUnits: readonly string[]) {
   const plan = await runtime.runs.storedChangePlan<ChangePlan>(spec.snapshotId);
@@ -76,13 +79,21 @@ export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes:
   const sink = runtime.sink(spec.destination, runS3Role(spec));
   const text = await sink.getText(plan.previous);
   if (text === undefined) throw new Error(`the previous snapshot's manifest ${sink.urlOf(plan.previous)} is gone`);
-  const manifest = JSON.parse(text) as Manifest;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`the previous snapshot's manifest ${sink.urlOf(plan.previous)} could not be read as JSON`);
+  }
+  const problem = manifestLayoutProblem(sink, parsed, plan.previous, spec.userPoolId, plan.since);
+  if (problem !== undefined) throw new Error(`${problem}: the change tables cannot be computed; run the export again with --no-changes, or remove the manifest`);
+  const manifest = parsed as Manifest;
   const listed = manifest.tables?.[kind.table]?.files ?? (kind.table === USERS_TABLE ? manifest.files : []);
   const previousKeys = listed
     .filter((file) => mayHold(kind.table, file.url, partition))
     .map((file) => {
       const key = keyOfUrl(sink, file.url);
-      if (key === undefined) throw new Error(`the previous snapshot's file ${file.url} is not under this destination`);
+      if (key === undefined) throw new Error(`a file of the previous snapshot ${plan.since ?? ''} is not under this destination`);
       return key;
     });
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
@@ -90,10 +101,32 @@ export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes:
   for (const unit of baseUnits.filter((u) => tableOfUnit(u) === kind.table)) {
     for (const file of await checkpoints.files(unit)) if (mayHold(kind.table, file.key, partition)) currentKeys.push(file.key);
   }
+  let reading = '';
   const lines = (keys: readonly string[]) =>
     async function* (): AsyncGenerator<string, void, undefined> {
-      for (const key of keys) yield* readLines(sink, key);
+      for (const key of keys) {
+        reading = key;
+        yield* readLines(sink, key);
+      }
     };
   const source = changesTable({ kind, partition, previous: lines(previousKeys), current: lines(currentKeys), fromSnapshotId: plan.since });
-  return { table: changes, unit: diffUnit(changes, partition), source };
+  return { table: changes, unit: diffUnit(changes, partition), source: withoutContentInErrors(source, () => sink.urlOf(reading)) };
+}
+
+/**
+ * The same source, but a line that is not JSON fails with the file's URL alone: JSON.parse's own
+ * message quotes the line's first bytes, which would reach the log and Redis (`last_failure_reason`).
+ */
+function withoutContentInErrors<T extends ChangesTableSource>(source: T, file: () => string): T {
+  return {
+    ...source,
+    async *pages(cursor: string | undefined, signal: AbortSignal) {
+      try {
+        yield* source.pages(cursor, signal);
+      } catch (error) {
+        if (error instanceof SyntaxError) throw new Error(`${file()} is not NDJSON (a line is not JSON; its content is not shown): the snapshot's files were changed after they were published`);
+        throw error;
+      }
+    },
+  };
 }

@@ -38,6 +38,14 @@ export function accountOfRole(roleArn: string): string {
   return account;
 }
 
+/** An IAM or STS principal's ARN in a message (`User: arn:aws:sts::…:assumed-role/…`). */
+const PRINCIPAL_ARN = /\barn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^\s,;"')]+/g;
+
+/** `text` with every principal ARN but `keep` (the role asked for) replaced by a placeholder. Pure. */
+export function withoutPrincipals(text: string, keep: string): string {
+  return text.replace(PRINCIPAL_ARN, (arn) => (arn === keep ? arn : "<the worker's principal>"));
+}
+
 /** Test and demo hooks: client overrides, retry and rate-limit tuning. */
 export interface RuntimeOptions {
   readonly cognito?: CognitoClientOverrides;
@@ -45,6 +53,8 @@ export interface RuntimeOptions {
   readonly retryPolicy?: Partial<RetryPolicy>;
   /** The shared limiter's controller, e.g. a floor for a test that throttles at random. */
   readonly rateLimit?: Omit<RateLimiterOptions, 'ratePerSecond'>;
+  /** Items past ten times the pool's estimate a walk may return before it fails as runaway. @default RUNAWAY_MARGIN (a million) */
+  readonly runawayMargin?: number;
 }
 
 /**
@@ -111,8 +121,11 @@ export class ExportRuntime {
       await this.cognito(region, role).config.credentials();
     } catch (error) {
       const given = role.externalId ? ' (with the given external_id)' : '';
+      // The reason reaches whoever holds the admin token (GET /exports/<id>): STS names the worker's
+      // own principal in it, which tells an outsider which identity to target. The log has the rest.
+      const reason = withoutPrincipals(describeError(error), role.roleArn);
       throw new FatalExportError(
-        `cannot assume role ${role.roleArn}${given}: ${describeError(error)}; check the role's trust policy (the worker's principal, sts:ExternalId) and the worker's sts:AssumeRole permission`,
+        `cannot assume role ${role.roleArn}${given}: ${reason}; check the role's trust policy (the worker's principal, sts:ExternalId) and the worker's sts:AssumeRole permission`,
       );
     }
   }
@@ -125,8 +138,11 @@ export class ExportRuntime {
   /** The sink for a destination URL (`s3://…` or `file://…`), through `role` for S3 if given (see RunSpec.s3RoleArn). */
   sink(destination: string, role?: AssumedRole): ObjectSink {
     const parsed = parseDestination(destination);
-    if (parsed.kind === 'file') return new FileSink(parsed.directory);
-    return new S3Sink(this.s3(role), parsed.bucket, parsed.prefix, this.options.retryPolicy);
+    if (parsed.kind === 'file') return new FileSink(parsed.directory, { fileMode: this.config.fileMode, dirMode: this.config.dirMode });
+    // The bucket's owner, when known: the S3 role's account (a role writes to its own account's
+    // bucket), else S3_EXPECTED_BUCKET_OWNER.
+    const owner = role ? accountOfRole(role.roleArn) : this.config.s3ExpectedBucketOwner;
+    return new S3Sink(this.s3(role), parsed.bucket, parsed.prefix, this.options.retryPolicy, owner);
   }
 
   private s3(role?: AssumedRole): S3Client {

@@ -8,6 +8,8 @@ import { withRetries } from '../src/limits/retry-policy.js';
 import { runPointer, runRole, runS3Role, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { manifestOfPointer } from '../src/storage/manifest.js';
 import { isEnded } from '../src/runs/run-store.js';
+import { isDestinationAllowed } from '../src/storage/destination.js';
+import { adminRolePolicy } from '../src/config/role-policy.js';
 import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, latestKey } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
 import {
@@ -24,9 +26,11 @@ import {
 import { withdraw } from './run-withdrawal.js';
 import { RunConflictError } from '../src/runs/run-conflict.js';
 import { requestExport } from './request-export.js';
+import { schedulerId } from './schedules.js';
 import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 import { finishPendingWithdrawals, sweepStalePoolStaging } from './run-withdrawal.js';
 import { captureRunPrevious, checkConditionalWrites, repairPoolPointers } from './run-pointers.js';
+import { fixRunKey } from './table-sources.js';
 
 /**
  * Starts a registered run: checks the destination and the pool before any walking (a missing bucket
@@ -43,6 +47,11 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
       // `schedule apply` validated the request; this one was changed by hand or by an older version.
       if (error instanceof ExportRequestError) throw new UnrecoverableError(`scheduled export is invalid: ${error.message}`);
       throw error;
+    }
+    const refusal = await startJobRefusal(runtime, queues, job, spec);
+    if (refusal !== undefined) {
+      runtime.log.warn({ userPoolId: spec.userPoolId, jobId: job.id, destination: spec.destination }, 'refused a start job that is not from a registered schedule');
+      throw new UnrecoverableError(refusal);
     }
     try {
       const requested = await requestExport(runtime, queues, spec);
@@ -80,6 +89,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     await sweepStalePoolStaging(runtime, spec);
     // The previous snapshot of the run's dataset, from Redis's committed head: its change tables' base.
     await captureRunPrevious(runtime, spec, runtime.sink(spec.destination, runS3Role(spec)));
+    await fixRunKey(runtime, spec);
     const estimatedUsers = await estimateUsers(runtime, spec);
     await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
     await queues.flows.add({
@@ -104,6 +114,33 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     runtime.log.info({ userPoolId: spec.userPoolId, snapshotId, shards: spec.shards, estimatedUsers }, 'export started');
     return `started run ${snapshotId}`;
   });
+}
+
+/**
+ * Why a `request` start job is not honoured, or undefined: one is honoured only when it comes from
+ * the pool's registered schedule (BullMQ's scheduler id and the exact data `schedule apply` stored)
+ * or passes the checks of `POST /exports` (the destination under ALLOWED_DESTINATIONS, roles in
+ * ALLOWED_ROLE_ARNS with the server's external id). Anyone who can add a job (Redis, a dashboard)
+ * otherwise chooses where a pool's PII goes and with whose credentials.
+ */
+async function startJobRefusal(runtime: ExportRuntime, queues: ExportQueues, job: Job<StartJobData>, spec: RunSpec): Promise<string | undefined> {
+  const scheduler = schedulerId(spec.userPoolId);
+  if (job.repeatJobKey === scheduler) {
+    const registered = await queues.runs.getJobScheduler(scheduler);
+    if (registered !== undefined && JSON.stringify(registered.template?.data) === JSON.stringify(job.data)) return undefined;
+  }
+  const refused = (why: string): string =>
+    `start job ${job.id ?? ''} for ${spec.userPoolId} is refused: it is not from the pool's registered schedule and ${why}; ` +
+    'schedule exports with `schedule apply`, start them with the CLI or POST /exports';
+  if (!isDestinationAllowed(spec.destination, runtime.config.allowedDestinations)) return refused(`destination ${spec.destination} is not under ALLOWED_DESTINATIONS`);
+  // Roles as POST /exports allows them: listed by the server, assumed with the server's external id.
+  const roles = adminRolePolicy(runtime.config);
+  for (const role of [spec.roleArn, spec.s3RoleArn]) {
+    if (role === undefined) continue;
+    if (!roles.allowed.includes(role)) return refused(`role ${role} is not in ALLOWED_ROLE_ARNS`);
+    if (spec.externalId !== roles.externalIdOf(role)) return refused(`its external id for role ${role} is not the one the worker is configured with (ROLE_EXTERNAL_IDS)`);
+  }
+  return undefined;
 }
 
 /**

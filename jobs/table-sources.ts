@@ -2,6 +2,7 @@ import { FLOW_PRIORITY, rateLimitFlow, unsplitPriority, type CallSlot } from '..
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { changeKindOf } from '../src/changes/change-kinds.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
+import { walkCapOf } from '../src/cognito/cognito-pages.js';
 import { keyIdOf, type RecordPrivacy } from '../src/tables/privacy.js';
 import { GROUPS_UNIT, membershipUnit, runRole, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { diffSource } from './change-diff.js';
@@ -37,12 +38,29 @@ export function runPrivacy(runtime: ExportRuntime, spec: RunSpec): RecordPrivacy
   const pseudonymize = spec.pseudonymize ?? [];
   const exclude = new Set(spec.excludeAttributes ?? []);
   if (pseudonymize.length === 0) return { exclude, pseudonymize: new Set(), key: undefined };
-  const key = runtime.config.pseudonymizationKey;
-  if (!key) throw new FatalExportError(`run ${spec.snapshotId} pseudonymizes ${pseudonymize.join(', ')}, but this worker has no PSEUDONYMIZATION_KEY: set the same key on every worker`);
+  const key = runKey(runtime, spec);
   if (keyIdOf(key) !== spec.pseudonymizationKeyId) {
-    throw new FatalExportError(`this worker's PSEUDONYMIZATION_KEY (key id ${keyIdOf(key)}) is not the one run ${spec.snapshotId} was requested with (key id ${spec.pseudonymizationKeyId ?? 'none'}): every worker must have the same key`);
+    throw new FatalExportError(`this worker's PSEUDONYMIZATION_KEY (key id ${keyIdOf(key)}) is not the one run ${spec.snapshotId} was started with (key id ${spec.pseudonymizationKeyId ?? 'none'}): every worker must have the same key`);
   }
   return { exclude, pseudonymize: new Set(pseudonymize), key: Buffer.from(key, 'utf8') };
+}
+
+/** This worker's PSEUDONYMIZATION_KEY for a run that pseudonymizes, or a one-line fatal error. */
+function runKey(runtime: ExportRuntime, spec: RunSpec): string {
+  const key = runtime.config.pseudonymizationKey;
+  if (!key) throw new FatalExportError(`run ${spec.snapshotId} pseudonymizes ${(spec.pseudonymize ?? []).join(', ')}, but this worker has no PSEUDONYMIZATION_KEY: set the same key on every worker`);
+  return key;
+}
+
+/**
+ * Fixes the key a pseudonymizing run hashes with, when a worker starts it: the first start records
+ * its key's id; a worker holding another key fails the run with one line.
+ */
+export async function fixRunKey(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+  if ((spec.pseudonymize ?? []).length === 0) return;
+  const own = keyIdOf(runKey(runtime, spec));
+  const recorded = spec.pseudonymizationKeyId ?? (await runtime.runs.recordKeyId(spec.snapshotId, own));
+  runPrivacy(runtime, { ...spec, pseudonymizationKeyId: recorded });
 }
 
 /**
@@ -60,6 +78,8 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
   const client = runtime.cognito(spec.region, role);
   const common = { client, userPoolId: spec.userPoolId, retryPolicy: runtime.options.retryPolicy, onCall: hooks.onCall, onRetry: hooks.onRetry };
   const records = { userPoolId: spec.userPoolId, snapshotId: spec.snapshotId, privacy: runPrivacy(runtime, spec) };
+  // A walk past ten times the pool's estimate (plus a margin) is not walking the pool: it fails as runaway.
+  const cap = walkCapOf((await runtime.runs.status(spec.snapshotId))?.estimatedUsers, runtime.options.runawayMargin);
   // Each table's walk in a run is one flow: flows waiting at once share a bucket's rate equally.
   const flow = rateLimitFlow(spec.snapshotId, table);
   if (table === GROUPS_TABLE) {
@@ -79,6 +99,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
       limiter: await runtime.limiter(spec.region, spec.rateLimitRps, `${flow}-${priority}`, priority, role),
       onGroupSkipped: (group) => runtime.runs.recordSkippedGroup(spec.snapshotId, group),
       records,
+      maxMembersPerGroup: cap,
       // Asked for once the walk has claimed the shard, so these are the files its checkpoint lists.
       writtenKeys: (group) => tailKeys(checkpoints.filesFromLast(unit), group),
     });
@@ -89,6 +110,7 @@ export async function shardSource(runtime: ExportRuntime, spec: RunSpec, data: S
     filter: data.shard.filter,
     limiter: await runtime.limiter(spec.region, spec.rateLimitRps, flow, FLOW_PRIORITY.SHARDED, role),
     records: { ...records, attributes: spec.attributes === null ? null : new Set(spec.attributes) },
+    maxRecords: cap,
   });
   return { table, unit: data.shard.id, source };
 }

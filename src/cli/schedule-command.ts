@@ -9,7 +9,7 @@ export async function readScheduleFile(path: string, env: NodeJS.ProcessEnv = pr
     const file = await loadExportConfig(path);
     const pseudonymizing = file.pools.find((pool) => pool.pseudonymize.length > 0);
     if (pseudonymizing && !env.PSEUDONYMIZATION_KEY) {
-      throw new CliError(`${path}: pool ${pseudonymizing.userPoolId} pseudonymizes ${pseudonymizing.pseudonymize.join(', ')}, but PSEUDONYMIZATION_KEY is not set: set it (at least 32 bytes, the same on every worker)`, EXIT_USAGE);
+      throw new CliError(`${path}: pool ${pseudonymizing.userPoolId} pseudonymizes ${pseudonymizing.pseudonymize.join(', ')}, but PSEUDONYMIZATION_KEY is not set: set it (the hex or base64 of 32 random bytes, e.g. openssl rand -hex 32, the same on every worker)`, EXIT_USAGE);
     }
     return file;
   } catch (error) {

@@ -3,6 +3,7 @@ import { startAdminServer, type AdminServer } from '../../jobs/admin-port.js';
 import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
 import { applyConfigFile, EmptyScheduleError } from '../../jobs/schedules.js';
 import type { AppConfig } from '../config/app-config.js';
+import type { ScheduledPool } from '../config/config-file.js';
 import { CliError, EXIT_USAGE, openContext, readConfig, type CliContext } from './cli-context.js';
 import { positiveInteger } from './export-command.js';
 import { readScheduleFile } from './schedule-command.js';
@@ -40,10 +41,10 @@ export function registerWorkerCommand(program: Command): void {
           log.info({ ...applied }, 'schedules applied');
         }
         // The admin port first: a port that cannot be had fails the start before any job is taken.
-        admin = await listenAdmin(context, config, () => worker, schedules?.pools.map((pool) => pool.destination) ?? []);
+        admin = await listenAdmin(context, config, () => worker, schedules?.pools ?? []);
         worker = startExportWorker(context.runtime, context.queues, { concurrency: flags.concurrency });
         log.info(
-          { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin?.url, exportsEndpoint: Boolean(config.adminToken) },
+          { concurrency: flags.concurrency ?? config.workerConcurrency, prefix: config.redisKeyPrefix, admin: admin && boundUrl(config.adminHost, admin.url), exportsEndpoint: Boolean(config.adminToken) },
           'worker started',
         );
         const signal = await stopRequested;
@@ -61,9 +62,10 @@ export function registerWorkerCommand(program: Command): void {
  * Starts the admin port: ADMIN_PORT if it was set (taken → a one-line error), else the default,
  * moving to the next free port when another worker on this machine has it.
  */
-async function listenAdmin(context: CliContext, config: AppConfig, worker: () => ExportWorker | undefined, configDestinations: readonly string[]): Promise<AdminServer | undefined> {
+async function listenAdmin(context: CliContext, config: AppConfig, worker: () => ExportWorker | undefined, configPools: readonly ScheduledPool[]): Promise<AdminServer | undefined> {
   if (config.adminPort === null) return undefined;
-  const options = { host: config.adminHost, token: config.adminToken, dashboard: config.adminDashboard, configDestinations };
+  const configDestinations = configPools.map((pool) => pool.destination);
+  const options = { host: config.adminHost, token: config.adminToken, dashboard: config.adminDashboard, configDestinations, configPools };
   const start = (port: number) => startAdminServer(context.runtime, context.queues, worker, { ...options, port });
   const tries = config.adminPortChosen || config.adminPort === 0 ? 1 : ADMIN_PORT_TRIES;
   for (let i = 0; ; i++) {
@@ -81,6 +83,15 @@ async function listenAdmin(context: CliContext, config: AppConfig, worker: () =>
       }
     }
   }
+}
+
+/**
+ * The admin port as it is bound (ADMIN_HOST and the port it got), not the loopback URL a client
+ * would use: a log that says 127.0.0.1 while the port listens on every interface misleads.
+ */
+function boundUrl(host: string, url: string): string {
+  const port = new URL(url).port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { CognitoIdentityProviderClient, type CognitoIdentityProviderClientConfig } from '@aws-sdk/client-cognito-identity-provider';
+import { limitResponseSize } from './response-size-limit.js';
 
 /** What the Cognito client needs from the process configuration (an AppConfig has it). */
 export interface CognitoClientSettings {
@@ -17,7 +18,8 @@ const REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 30_000 } as 
 
 /**
  * A Cognito client whose own retries are off (`maxAttempts: 1`): our retry layer classifies every
- * error and tells the shared rate limiter about throttles, which the SDK's retries would hide.
+ * error and tells the shared rate limiter about throttles, which the SDK's retries would hide. Its
+ * response bodies are capped (see `response-size-limit.ts`): an oversized one is a transient error.
  */
 export function createCognitoClient(
   settings: CognitoClientSettings,
@@ -25,13 +27,15 @@ export function createCognitoClient(
   overrides: CognitoClientOverrides = {},
 ): CognitoIdentityProviderClient {
   const endpoint = overrides.endpoint ?? settings.cognitoEndpoint;
-  return new CognitoIdentityProviderClient({
+  const client = new CognitoIdentityProviderClient({
     region,
     maxAttempts: 1,
     requestHandler: REQUEST_HANDLER,
     ...(endpoint ? { endpoint } : {}),
     ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
   });
+  limitResponseSize(client.middlewareStack);
+  return client;
 }
 
 const POOL_ID = /^([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$/;

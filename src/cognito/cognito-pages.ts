@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { classifyError, describeError, errorCode, fatalHint } from '../limits/error-classification.js';
 import { FatalExportError, TokenRejectedError } from '../limits/export-errors.js';
@@ -28,6 +29,28 @@ export interface PagingOptions {
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Told just before every call goes out, retries included, with its slot (for metrics: how long it waited). */
   readonly onCall?: ((slot: CallSlot) => void) | undefined;
+  /**
+   * Items this walk may return before it is stopped as runaway (a Cognito that hands out endless
+   * fresh tokens): see {@link walkCapOf}. Counted from where the walk starts. @default no cap
+   */
+  readonly maxItems?: number | undefined;
+}
+
+/**
+ * Items past the tenfold estimate a walk may still return: a pool imported in bulk just before a run
+ * may not be counted yet by `EstimatedNumberOfUsers`. A million users is about 11 minutes of a 25
+ * calls/s quota: bounded, where a runaway walk is not.
+ */
+export const RUNAWAY_MARGIN = 1_000_000;
+
+/**
+ * The most items a walk of a pool may return: ten times DescribeUserPool's `EstimatedNumberOfUsers`
+ * plus `margin` ({@link RUNAWAY_MARGIN}). The estimate lags (users created during the walk) but not
+ * by tenfold; past this the pages are not the pool's. Undefined (no cap) when there is no estimate.
+ */
+export function walkCapOf(estimatedNumberOfUsers: number | undefined, margin = RUNAWAY_MARGIN): number | undefined {
+  if (estimatedNumberOfUsers === undefined || !Number.isFinite(estimatedNumberOfUsers) || estimatedNumberOfUsers < 0) return undefined;
+  return 10 * Math.floor(estimatedNumberOfUsers) + margin;
 }
 
 /** One paginated call: how to make it from a token, and how to read its answer. */
@@ -44,12 +67,17 @@ export interface PagedCall<Output, Item> {
  * paginators: following the token until a response has none (never sending an empty one).
  * Throttled and transient failures are retried here; a fatal one ends the walk with a
  * {@link FatalExportError} naming the call and the fix, and a rejected resume token with a
- * {@link TokenRejectedError}.
+ * {@link TokenRejectedError}. Cognito's answers are untrusted input: a token that comes back a
+ * second time in one walk (which would walk forever) and more items than `maxItems` are fatal too.
  */
 export async function* cognitoPages<Output, Item>(call: PagedCall<Output, Item>, options: PagingOptions): AsyncGenerator<CognitoPage<Item>, void, undefined> {
   const { client, limiters, signal } = options;
   let token = options.startToken || undefined;
   const resumedFrom = token;
+  // Digests, not the tokens: a walk of millions of users holds tens of thousands of them.
+  const seen = new Set<string>();
+  if (token !== undefined) seen.add(digest(token));
+  let items = 0;
   for (;;) {
     signal?.throwIfAborted();
     const sent = token;
@@ -78,10 +106,29 @@ export async function* cognitoPages<Output, Item>(call: PagedCall<Output, Item>,
       throw translate(error, call.what, sent, resumedFrom);
     }
     const nextToken = call.next(output) || undefined;
-    yield { items: call.items(output) ?? [], nextToken };
+    const pageItems = call.items(output) ?? [];
+    items += pageItems.length;
+    if (options.maxItems !== undefined && items > options.maxItems) {
+      throw new FatalExportError(
+        `${call.what} returned more than ${options.maxItems} items, far more than the pool can hold: stopped the walk as runaway (nothing is published); run the export again, and report it if it happens again`,
+      );
+    }
+    if (nextToken !== undefined) {
+      const key = digest(nextToken);
+      if (seen.has(key)) {
+        throw new FatalExportError(`${call.what} repeated a pagination token it had already returned: stopped the walk instead of looping (nothing is published); run the export again, and report it if it happens again`);
+      }
+      seen.add(key);
+    }
+    yield { items: pageItems, nextToken };
     if (nextToken === undefined) return;
     token = nextToken;
   }
+}
+
+/** A short fixed-size stand-in for a token, to remember which ones a walk has had. */
+function digest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64').slice(0, 22);
 }
 
 /** The slot of a call that waited in several limiters: granted with the last, after all the waiting. */

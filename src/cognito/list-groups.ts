@@ -6,11 +6,19 @@ import {
   type ListUsersInGroupCommandOutput,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { cognitoPages, MAX_PAGE_SIZE, type CognitoPage, type PagingOptions } from './cognito-pages.js';
+import { cognitoPages, MAX_PAGE_SIZE, walkCapOf, type CognitoPage, type PagingOptions } from './cognito-pages.js';
+
+/** Cognito's limit on groups per pool. */
+export const MAX_GROUPS_PER_POOL = 10_000;
+
+/** The most groups a ListGroups walk returns before it is stopped as runaway: ten times Cognito's limit, plus 10,000. */
+export const MAX_GROUPS_WALKED = walkCapOf(MAX_GROUPS_PER_POOL, 10_000) as number;
 
 /**
  * The pages of a pool's groups: ListGroups with Limit 60, following NextToken. ListGroups is in the
- * UserPoolResourceRead quota (20 requests/s per account, 5 per pool), not the UserList one.
+ * UserPoolResourceRead quota (20 requests/s per account, 5 per pool), not the UserList one. A pool
+ * holds at most 10,000 groups: a walk past {@link MAX_GROUPS_WALKED} is stopped unless the caller
+ * sets its own `maxItems`.
  */
 export function listGroupPages(options: PagingOptions & { readonly userPoolId: string }): AsyncGenerator<CognitoPage<GroupType>, void, undefined> {
   const { userPoolId } = options;
@@ -21,7 +29,7 @@ export function listGroupPages(options: PagingOptions & { readonly userPoolId: s
       items: (output) => output.Groups,
       next: (output) => output.NextToken,
     },
-    options,
+    { ...options, maxItems: options.maxItems ?? MAX_GROUPS_WALKED },
   );
 }
 

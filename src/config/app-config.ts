@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pseudonymizationKeyProblem } from './pseudonymization-key.js';
 
 /** Log levels pino understands, quietest last. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -60,8 +61,9 @@ export interface AppConfig {
   /** Serve the bull-board dashboard at /dashboard (HTTP Basic, the token as password). @default false */
   readonly adminDashboard: boolean;
   /**
-   * The key of `pseudonymize` (HMAC-SHA256), at least 32 bytes; unset, a run that asks to
-   * pseudonymize is refused. A secret: never logged, never stored. @default undefined
+   * The key of `pseudonymize` (HMAC-SHA256): hex or base64 of at least 32 random bytes
+   * (`openssl rand -hex 32`); unset, a run that asks to pseudonymize is refused. A secret: never
+   * logged, never stored. @default undefined
    */
   readonly pseudonymizationKey: string | undefined;
   /**
@@ -69,6 +71,29 @@ export interface AppConfig {
    * the destinations of the worker's config file. Empty: only those. @default []
    */
   readonly allowedDestinations: readonly string[];
+  /**
+   * Mode of every file the worker creates in a `file://` destination (data, staging, temporary
+   * files, locks, manifests, pointers), given when the file is created. Octal (`FILE_MODE=0640` for
+   * a group of readers); never writable by the group, never open to others. @default 0o600
+   */
+  readonly fileMode: number;
+  /** Mode of every folder it creates there, the destination folder and staging included (`DIR_MODE`). @default 0o700 */
+  readonly dirMode: number;
+  /**
+   * Roles `POST /exports` may name as `role_arn` or `s3_role_arn`, besides the roles of the worker's
+   * config file. Empty: only those. @default []
+   */
+  readonly allowedRoleArns: readonly string[];
+  /**
+   * The ExternalId sent when assuming a role named over HTTP, by role ARN (`ROLE_EXTERNAL_IDS`,
+   * `arn=id,…`); the config file's own pools carry theirs. Callers never choose one. @default {}
+   */
+  readonly roleExternalIds: Readonly<Record<string, string>>;
+  /**
+   * The account that must own every S3 bucket written (`ExpectedBucketOwner` on each S3 call);
+   * a run with `s3_role_arn` expects the role's account instead. @default undefined (not checked)
+   */
+  readonly s3ExpectedBucketOwner: string | undefined;
 }
 
 /** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
@@ -101,6 +126,25 @@ const boolean = z
   .toLowerCase()
   .refine((value) => ['true', 'false', '1', '0', 'yes', 'no'].includes(value), 'expected true or false')
   .transform((value) => ['true', '1', 'yes'].includes(value));
+
+/** A role ARN as IAM writes it (a role name or path has no comma, which separates list entries). */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=.@/-]+$/;
+/** What STS accepts as an ExternalId, less the comma. */
+const EXTERNAL_ID = /^[\w+=.@:/-]{2,1224}$/;
+
+/**
+ * An octal permission mode (`0600`, `640`, `0o750`) that keeps at least `owner` (the worker reads
+ * and writes what it creates), lets a group read at most (a group of readers is the reason to set
+ * it) and gives others nothing: the files are a pool's PII.
+ */
+const mode = (owner: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => /^(0o?)?[0-7]{3}$/.test(value), `expected an octal mode of ${what} such as 0${owner.toString(8)}`)
+    .transform((value) => parseInt(value.replace(/^0o?/, ''), 8))
+    .refine((value) => (value & owner) === owner, `expected a mode that gives the owner at least 0${owner.toString(8)}`)
+    .refine((value) => (value & 0o027) === 0, `expected a mode with no access for others and no write access for the group, such as 0${(owner | ((owner >> 3) & 0o050)).toString(8)}`);
 
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1');
 
@@ -137,17 +181,36 @@ const schema = {
   ADMIN_DASHBOARD: boolean.default(false),
   PSEUDONYMIZATION_KEY: z
     .string()
-    .refine((value) => Buffer.byteLength(value, 'utf8') >= 32, 'expected at least 32 bytes (e.g. openssl rand -hex 32)')
+    .superRefine((value, context) => {
+      const problem = pseudonymizationKeyProblem(value);
+      if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
+  FILE_MODE: mode(0o600, 'files').default(0o600),
+  DIR_MODE: mode(0o700, 'folders').default(0o700),
   ALLOWED_DESTINATIONS: z
     .string()
     .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
     .refine((list) => list.every((entry) => /^(s3|file):\/\//.test(entry)), 'expected comma-separated s3:// or file:// URL prefixes')
     .default([]),
+  ALLOWED_ROLE_ARNS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((list) => list.every((entry) => ROLE_ARN.test(entry)), 'expected comma-separated role ARNs such as arn:aws:iam::111111111111:role/cognito-export')
+    .default([]),
+  ROLE_EXTERNAL_IDS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    // Split at the first '=' after the role name's start: role names and ids may hold '=' (not ',').
+    .transform((list) => list.map((entry) => /^(arn:[^:]+:iam::\d{12}:role\/[^=]+)=(.*)$/.exec(entry)))
+    .refine((list) => list.every((match) => match !== null && ROLE_ARN.test(match[1] ?? '') && EXTERNAL_ID.test(match[2] ?? '')), 'expected comma-separated <role arn>=<external id> pairs')
+    .transform((list): Readonly<Record<string, string>> => Object.freeze(Object.fromEntries(list.map((match) => [match?.[1] ?? '', match?.[2] ?? '']))))
+    .default(Object.freeze({})),
+  S3_EXPECTED_BUCKET_OWNER: z.string().trim().regex(/^\d{12}$/, 'expected the 12-digit AWS account id that owns the buckets').optional(),
 } as const;
 
 /** Variables whose values are secrets: errors name them but never print the value. */
-const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'PSEUDONYMIZATION_KEY']);
+const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'PSEUDONYMIZATION_KEY', 'ROLE_EXTERNAL_IDS']);
 
 /**
  * Reads and validates the environment once. Empty strings count as unset. Throws {@link ConfigError}
@@ -187,5 +250,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminDashboard: read('ADMIN_DASHBOARD'),
     pseudonymizationKey: read('PSEUDONYMIZATION_KEY'),
     allowedDestinations: read('ALLOWED_DESTINATIONS'),
+    fileMode: read('FILE_MODE'),
+    dirMode: read('DIR_MODE'),
+    allowedRoleArns: read('ALLOWED_ROLE_ARNS'),
+    roleExternalIds: read('ROLE_EXTERNAL_IDS'),
+    s3ExpectedBucketOwner: read('S3_EXPECTED_BUCKET_OWNER'),
   });
 }

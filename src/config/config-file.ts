@@ -3,7 +3,7 @@
  * keys, `defaults` merged under every pool, `${VAR}` references to the environment. Values go through
  * the same validators as an export request, so a file that loads makes runs that start.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { regionOfUserPool } from '../cognito/cognito-client.js';
 import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from '../runs/export-request.js';
 import type { ShardCount } from '../runs/shard-plan.js';
@@ -101,10 +101,11 @@ export interface ParseExportConfigOptions {
  * {@link ConfigFileError} listing every problem found.
  */
 export function parseExportConfig(text: string, options: ParseExportConfigOptions): ExportConfigFile {
+  if (Buffer.byteLength(text, 'utf8') > CONFIG_FILE_MAX_BYTES) throw new ConfigFileError([tooLarge(options.source)]);
   const parsed = parseYamlDocument(text, options.source);
   if (parsed.problem !== undefined) throw new ConfigFileError([parsed.problem]);
   const root = parsed.value;
-  const context: Context = { env: options.env ?? process.env, issues: [] };
+  const context: Context = { env: options.env ?? process.env, issues: [], inserted: [] };
   const pools = readPools(root, context);
   if (context.issues.length > 0) throw new ConfigFileError(context.issues.map((issue) => `${options.source}: ${issue}`));
   return Object.freeze({ pools: Object.freeze(pools) });
@@ -115,15 +116,44 @@ export function parseExportConfig(text: string, options: ParseExportConfigOption
  * path and the OS reason, e.g. `cognito-export.yaml: cannot be read (ENOENT: no such file or directory)`.
  */
 export async function loadExportConfig(path: string, env?: NodeJS.ProcessEnv): Promise<ExportConfigFile> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readCapped(path, CONFIG_FILE_MAX_BYTES);
   } catch (error) {
     // Node appends ", open '<path>'"; the path already leads the message.
     const reason = (error as Error).message.replace(/, \w+ '.*'$/s, '');
     throw new ConfigFileError([`${path}: cannot be read (${reason})`], { cause: error });
   }
+  if (text === undefined) throw new ConfigFileError([tooLarge(path)]);
   return parseExportConfig(text, { source: path, env });
+}
+
+/**
+ * The most a config file may hold: far more than any real file (a pool takes a few hundred bytes),
+ * far less than what would exhaust a worker's memory in parsing (200,000 pools took 1.7 GB).
+ */
+export const CONFIG_FILE_MAX_BYTES = 1024 * 1024;
+
+const tooLarge = (source: string) => `${source}: is larger than 1 MiB (${CONFIG_FILE_MAX_BYTES} bytes), the most a config file may be`;
+
+/**
+ * The file's text, or undefined when it holds more than `cap` bytes. Reads at most `cap + 1`
+ * bytes, so a file that never ends (a FIFO, /dev/zero) or grows while read is refused too.
+ */
+async function readCapped(path: string, cap: number): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(cap + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled > cap ? undefined : buffer.subarray(0, filled).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The request one schedule tick of `pool` makes (trigger `schedule`), for {@link buildRunSpec}. */
@@ -155,7 +185,9 @@ const ROOT_KEYS = ['defaults', 'pools'];
 
 function readPools(root: unknown, context: Context): ScheduledPool[] {
   if (root !== null && !isMapping(root)) {
-    report(context, '', `expected a mapping with defaults and pools, got ${describe(root)}`);
+    // Not quoted: a file that is no config file at all (a wrong --config) may hold anything.
+    const got = typeof root === 'string' ? 'a string' : describe(root);
+    report(context, '', `expected a mapping with defaults and pools, got ${got}`);
     return [];
   }
   const top = root ?? {};

@@ -7,23 +7,46 @@ import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, ra
 import { parseShardCount, SHARD_COUNTS, type ShardCount } from '../runs/shard-plan.js';
 import { parseAttributeList } from '../tables/user-record.js';
 import { cronProblem, timeZoneProblem } from './cron-schedule.js';
-import { substituteEnvironment } from './environment-reference.js';
+import { type Inserted, substituteEnvironment } from './environment-reference.js';
 
 /** Where a file is being read: the environment for `${VAR}`, and the problems found so far. */
 export interface Context {
   readonly env: NodeJS.ProcessEnv;
   /** `<key path>: <problem>`, in file order. */
   readonly issues: string[];
+  /** Every value put in for a `${VAR}` so far: no problem message may show any piece of one. */
+  readonly inserted: Inserted[];
 }
 
 /** Marks a value already reported as bad, so nothing downstream reports it again. */
 export const INVALID = Symbol('invalid');
 export type Invalid = typeof INVALID;
 
-/** Records a problem at key path `at` and returns the INVALID marker. */
+/**
+ * Records a problem at key path `at` and returns the INVALID marker. A problem that would show a
+ * piece of a value from the environment is replaced by one naming the variables only.
+ */
 export function report(context: Context, at: string, problem: string): Invalid {
-  context.issues.push(at === '' ? problem : `${at}: ${problem}`);
+  const shown = context.inserted.filter((inserted) => showsPieceOf(problem, inserted.text));
+  const safe = shown.length === 0 ? problem : hiddenProblem(shown.map((inserted) => inserted.name));
+  context.issues.push(at === '' ? safe : `${at}: ${safe}`);
   return INVALID;
+}
+
+/** The characters in a row that count as a piece of a value (shorter values: the whole value). */
+const PIECE = 4;
+
+/** True when `message` holds `value`, or PIECE characters in a row of it. */
+function showsPieceOf(message: string, value: string): boolean {
+  if (value.length <= PIECE) return message.includes(value);
+  for (let i = 0; i + PIECE <= value.length; i++) if (message.includes(value.slice(i, i + PIECE))) return true;
+  return false;
+}
+
+/** A problem with a value from the environment, naming the variables and never their values. */
+function hiddenProblem(names: readonly string[], what?: string): string {
+  const references = [...new Set(names)].map((name) => `\${${name}}`).join(', ');
+  return `${what === undefined ? 'not valid' : `expected ${what}`} with the value of ${references} (values from the environment are not shown)`;
 }
 
 /** Parsed values by property; `filter` parses to null when blank, as buildRunSpec reads it. */
@@ -58,9 +81,12 @@ const textField =
   (what: string, problem: (text: string) => string | undefined = () => undefined): Parse<string> =>
   (value, at, context) => {
     if (typeof value !== 'string') return report(context, at, `expected ${what}, got ${describe(value)}`);
-    const text = substitute(value, at, context);
-    const found = text === INVALID ? undefined : problem(text);
-    return found === undefined ? text : report(context, at, found);
+    const substituted = substitute(value, at, context);
+    if (substituted === INVALID) return INVALID;
+    const found = problem(substituted.text);
+    if (found === undefined) return substituted.text;
+    // The validators quote what they were given: with a value from the environment, say only what was expected.
+    return report(context, at, substituted.names.length === 0 ? found : hiddenProblem(substituted.names, what));
   };
 
 /** A YAML scalar that `accepts` takes as it is; anything else is "expected <what>, got <value>". */
@@ -115,8 +141,9 @@ export const DEFAULT_KEYS = POOL_KEYS.filter((key) => !FIELDS[key].perPoolOnly);
 
 function parseShards(value: unknown, at: string, context: Context): ShardCount | Invalid {
   // Strings are allowed because ExportRequest allows them (`shards: ${SHARDS}`).
-  const raw = typeof value === 'string' ? substitute(value, at, context) : value;
-  if (raw === INVALID) return INVALID;
+  const substituted = typeof value === 'string' ? substitute(value, at, context) : { text: value, names: [] };
+  if (substituted === INVALID) return INVALID;
+  const { text: raw, names } = substituted;
   if (typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '')) {
     try {
       return parseShardCount(raw);
@@ -125,7 +152,8 @@ function parseShards(value: unknown, at: string, context: Context): ShardCount |
     }
   }
   const counts = SHARD_COUNTS.map(String);
-  return report(context, at, `expected ${counts.slice(0, -1).join(', ')} or ${counts.at(-1)}, got ${describe(raw)}`);
+  const expected = `${counts.slice(0, -1).join(', ')} or ${counts.at(-1)}`;
+  return report(context, at, names.length > 0 ? hiddenProblem(names, expected) : `expected ${expected}, got ${describe(raw)}`);
 }
 
 /** A list of names (each item checked on its own, so errors point at it) or one comma-separated string. */
@@ -156,11 +184,20 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The path of `key` under `at`, as problems name it: `pools[0].shards`, `pools[1]["odd key"]`. */
-export const keyPath = (at: string, key: string) => (/^[\w:-]+$/.test(key) ? (at === '' ? key : `${at}.${key}`) : `${at}[${JSON.stringify(key)}]`);
+/**
+ * The path of `key` under `at`, as problems name it: `pools[0].shards`. A key that is not a name is
+ * not quoted (`pools[1][a key that is not a name]`): the file may be no config file at all, and
+ * its content stays out of messages.
+ */
+export const keyPath = (at: string, key: string) => (/^[\w:-]{1,64}$/.test(key) ? (at === '' ? key : `${at}.${key}`) : `${at}[a key that is not a name]`);
 
-/** `${VAR}` substitution with its problem reported at `at`. */
-function substitute(value: string, at: string, context: Context): string | Invalid {
+/**
+ * `${VAR}` substitution with its problem reported at `at`: the text, and the variables put in it
+ * (remembered in `context`, so no later message shows their values).
+ */
+function substitute(value: string, at: string, context: Context): { readonly text: string; readonly names: readonly string[] } | Invalid {
   const result = substituteEnvironment(value, context.env);
-  return result.problem === undefined ? result.value : report(context, at, result.problem);
+  if (result.problem !== undefined) return report(context, at, result.problem);
+  context.inserted.push(...result.inserted);
+  return { text: result.value, names: result.inserted.map((inserted) => inserted.name) };
 }

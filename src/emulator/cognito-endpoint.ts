@@ -31,7 +31,7 @@ export interface CognitoEndpointParts {
 }
 
 type Outcome =
-  | { readonly kind: 'answer'; readonly body: unknown }
+  | { readonly kind: 'answer'; readonly body: unknown; readonly padTo?: number | undefined }
   | { readonly kind: 'error'; readonly error: CognitoServiceError; readonly counter: 'errors' | 'throttled' }
   | { readonly kind: 'drop' };
 
@@ -88,7 +88,14 @@ export class CognitoEndpoint {
       const injected = faults.injectedError(operation);
       if (injected !== null) throw injected;
       const handler = OPERATIONS[operation] as OperationHandler;
-      return { kind: 'answer', body: handler(parseJsonBody(raw), { store, codec, faults, requestId, nowMs, account: caller.account }) };
+      const request = parseJsonBody(raw);
+      const context = { store, codec, faults, requestId, nowMs, account: caller.account };
+      const body = handler(request, context);
+      const tokenField = LIST_TOKEN_FIELDS[operation];
+      if (tokenField === undefined) return { kind: 'answer', body };
+      // Endless pages: a last page points back at the second, under a token issued now (never seen before).
+      const restart = () => (handler({ ...request, [tokenField]: undefined }, context) as Record<string, unknown>)[tokenField];
+      return { kind: 'answer', body: hostilePage(body, request[tokenField], tokenField, faults, restart), padTo: faults.oversizedPageBytes() ?? undefined };
     } catch (error) {
       if (error instanceof CognitoServiceError) return { kind: 'error', error, counter: 'errors' };
       // A bug in the emulator: answer as AWS would for its own failure, and say so on stderr.
@@ -107,11 +114,62 @@ export class CognitoEndpoint {
       } else if (outcome.kind === 'error') {
         stats.count(outcome.counter, operation, account);
         sendError(response, outcome.error, requestId);
+      } else if (outcome.padTo !== undefined) {
+        sendPadded(response, outcome.body, outcome.padTo, requestId);
       } else {
         sendJson(response, 200, outcome.body, requestId);
       }
     });
   }
+}
+
+/** The token field of each paged listing the hostile faults bend. */
+const LIST_TOKEN_FIELDS: Readonly<Record<string, string>> = { ListUsers: 'PaginationToken', ListUsersInGroup: 'NextToken', ListGroups: 'NextToken' };
+
+/**
+ * With `repeatPaginationToken`, a page asked for with a token carries that same token back; with
+ * `endlessPages`, a last page carries `restart()`, a fresh token to the second page.
+ */
+function hostilePage(body: unknown, sent: unknown, field: string, faults: FaultInjector, restart: () => unknown): unknown {
+  if (typeof body !== 'object' || body === null) return body;
+  if (faults.repeatsPaginationToken() && typeof sent === 'string') return { ...body, [field]: sent };
+  if (faults.endsNever() && (body as Record<string, unknown>)[field] === undefined) {
+    const token = restart();
+    if (typeof token === 'string') return { ...body, [field]: token };
+  }
+  return body;
+}
+
+const PAD_CHUNK = Buffer.alloc(64 * 1024, 0x78);
+
+/**
+ * Sends `body` padded to `size` bytes with an extra string field, streamed chunk by chunk as the
+ * client reads (a 120 MB page costs the emulator 64 KiB), and abandoned if the client hangs up.
+ */
+function sendPadded(response: ServerResponse, body: unknown, size: number, requestId: string): void {
+  const json = JSON.stringify(body);
+  const head = Buffer.from(`${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"Padding":"`, 'utf8');
+  const tail = Buffer.from('"}', 'utf8');
+  let padding = Math.max(0, size - head.length - tail.length);
+  response.writeHead(200, {
+    'Content-Type': 'application/x-amz-json-1.1',
+    'Content-Length': String(head.length + padding + tail.length),
+    'x-amzn-RequestId': requestId,
+  });
+  response.write(head);
+  const pump = (): void => {
+    while (padding > 0 && !response.destroyed) {
+      const chunk = padding >= PAD_CHUNK.length ? PAD_CHUNK : PAD_CHUNK.subarray(0, padding);
+      padding -= chunk.length;
+      if (!response.write(chunk)) {
+        response.once('drain', pump);
+        return;
+      }
+    }
+    if (!response.destroyed) response.end(tail);
+  };
+  response.on('close', () => response.off('drain', pump));
+  pump();
 }
 
 /** What Cognito answers for credentials it refuses. */

@@ -52,6 +52,23 @@ export interface EmulatorFaults {
   memberPageOverlap: number;
   /** Pagination tokens older than this are rejected; null = never expire. @default null */
   tokenTtlSeconds: number | null;
+  /**
+   * A hostile Cognito: every list page (ListUsers, ListUsersInGroup, ListGroups) asked for with a
+   * token answers with that same token, so a client that follows tokens blindly walks forever.
+   * @default false
+   */
+  repeatPaginationToken: boolean;
+  /**
+   * A hostile Cognito: the last page of a list (ListUsers, ListUsersInGroup, ListGroups) carries a
+   * fresh token back to the second page, so the same items come round again and again under tokens
+   * never seen before (what a repeated-token check cannot catch; the walk's cap must). @default false
+   */
+  endlessPages: boolean;
+  /**
+   * A hostile Cognito: every list page's body is padded to this many bytes (streamed, never held in
+   * the emulator's memory); null = off. @default null
+   */
+  oversizedPageBytes: number | null;
   /** Operation name → error answered for every call of it. @default {} */
   forcedErrors: Record<string, ForcedError>;
   /**
@@ -87,6 +104,9 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   emptyPageRate: 0,
   memberPageOverlap: 0,
   tokenTtlSeconds: null,
+  repeatPaginationToken: false,
+  endlessPages: false,
+  oversizedPageBytes: null,
   forcedErrors: {},
   allowedAccessKeyIds: null,
   sessionDurationSeconds: null,
@@ -112,6 +132,9 @@ const faultsPatchSchema = z
     emptyPageRate: rate,
     memberPageOverlap: z.number().int().min(0).max(59),
     tokenTtlSeconds: z.number().positive().nullable(),
+    repeatPaginationToken: z.boolean(),
+    endlessPages: z.boolean(),
+    oversizedPageBytes: z.number().int().min(0).max(2 ** 30).nullable(),
     forcedErrors: z.record(
       z.string().min(1),
       z.strictObject({
@@ -227,6 +250,21 @@ export class FaultInjector {
       return new CognitoServiceError(forced.code, forced.message ?? forced.code, status);
     }
     return random && this.#random.chance(this.#faults.internalErrorRate) ? CognitoServiceError.internalError() : null;
+  }
+
+  /** True when list pages asked for with a token answer with that same token. */
+  repeatsPaginationToken(): boolean {
+    return this.#faults.repeatPaginationToken;
+  }
+
+  /** True when a list's last page carries a fresh token back to its second page. */
+  endsNever(): boolean {
+    return this.#faults.endlessPages;
+  }
+
+  /** The size list pages are padded to, or null. */
+  oversizedPageBytes(): number | null {
+    return this.#faults.oversizedPageBytes;
   }
 
   /** How many members of the page before a ListUsersInGroup page repeats (at most its size less one). */

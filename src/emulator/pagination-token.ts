@@ -40,19 +40,28 @@ export function bindingOf(parts: readonly string[]): string {
  */
 export class PaginationTokenCodec {
   readonly #key: Buffer;
+  #lastIssuedAtMs = Number.NEGATIVE_INFINITY;
 
   /** @param key HMAC key; tokens from a codec with another key are rejected (as after a restart). */
   constructor(key: Buffer) {
     this.#key = Buffer.from(key);
   }
 
-  /** The opaque token for a position. */
+  /**
+   * The opaque token for a position. No two tokens of a codec are alike: an empty page issued within
+   * the millisecond of the token it answered keeps its position, so its issue time moves on by a
+   * microsecond instead (a client rightly takes a token it has seen before for a loop).
+   */
   encode(position: PaginationPosition): string {
     const after = Buffer.from(position.after, 'utf8');
     if (after.length > MAX_KEY_BYTES) throw new RangeError(`resume key is ${after.length} bytes; at most ${MAX_KEY_BYTES}`);
+    // Only within the millisecond of the last token: a test's clock may go back, and expiry follows it.
+    const collides = position.issuedAtMs <= this.#lastIssuedAtMs && this.#lastIssuedAtMs - position.issuedAtMs < 1;
+    const issuedAtMs = collides ? nextAfter(this.#lastIssuedAtMs) : position.issuedAtMs;
+    this.#lastIssuedAtMs = issuedAtMs;
     const body = Buffer.alloc(HEADER_BYTES + after.length);
     let at = body.writeUInt8(VERSION, 0);
-    at = body.writeDoubleBE(position.issuedAtMs, at);
+    at = body.writeDoubleBE(issuedAtMs, at);
     at += Buffer.from(position.binding, 'hex').copy(body, at, 0, BINDING_BYTES);
     at = body.writeUInt16BE(after.length, at);
     after.copy(body, at);
@@ -78,6 +87,12 @@ export class PaginationTokenCodec {
   #mac(body: Buffer): Buffer {
     return createHmac('sha256', this.#key).update(body).digest().subarray(0, MAC_BYTES);
   }
+}
+
+/** A time a microsecond after `ms` (or the next double, where a microsecond is below its precision). */
+function nextAfter(ms: number): number {
+  const next = ms + 0.001;
+  return next > ms ? next : ms * (1 + 2 * Number.EPSILON);
 }
 
 /** What checking a presented token needs besides the token. */

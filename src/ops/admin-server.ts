@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { ExportRequestError, type ExportRequest } from '../runs/export-request.js';
 import { RunConflictError } from '../runs/run-conflict.js';
 import type { RunStatus } from '../runs/run-store.js';
-import { isDestinationAllowed, normalizedDestination } from '../storage/destination.js';
+import { canonicalDestination, isDestinationAllowed } from '../storage/destination.js';
+import { DASHBOARD_METHODS, isDashboardRead } from './admin-dashboard.js';
 import type { ExportMetrics } from './metrics.js';
 
 /** Where and how the admin port listens. */
@@ -43,8 +44,23 @@ export interface AdminEndpoints {
    * file's destinations), compared normalized. Empty: nowhere.
    */
   readonly allowedDestinations: readonly string[];
+  /** Which roles `POST /exports` may name, and their external ids; undefined: no role at all. */
+  readonly roles?: RolePolicy | undefined;
   /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
   readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+}
+
+/**
+ * The roles `POST /exports` may assume (as `role_arn` or `s3_role_arn`) and the ExternalId sent for
+ * each: both are the server's (ALLOWED_ROLE_ARNS, ROLE_EXTERNAL_IDS, the worker's config file), so a
+ * token holder cannot point the worker's principal at a role of their choosing, nor pick the id that
+ * is the role owner's confused-deputy guard.
+ */
+export interface RolePolicy {
+  /** Role ARNs, exactly as written. */
+  readonly allowed: readonly string[];
+  /** The external id to send for `roleArn`, or undefined for none. */
+  externalIdOf(roleArn: string): string | undefined;
 }
 
 /** A listening admin server. */
@@ -82,7 +98,7 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
       return;
     }
     if (url.pathname === '/exports' || url.pathname.startsWith('/exports/')) {
-      authorize(request, options.token, 'bearer');
+      await authorize(request, options.token, 'bearer');
       if (request.method === 'POST' && url.pathname === '/exports') return triggerExport(endpoints, request, response);
       const id = url.pathname.slice('/exports/'.length);
       if (request.method === 'GET' && id) return exportStatus(endpoints, id, response);
@@ -91,7 +107,11 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
     }
     if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
       if (!dashboard) throw new HttpError(404, 'the dashboard is off: set ADMIN_DASHBOARD=true and ADMIN_TOKEN on the worker');
-      authorize(request, options.token, 'basic');
+      await authorize(request, options.token, 'basic');
+      // Read-only: a write through bull-board's API would skip every check of POST /exports.
+      if (!isDashboardRead(request.method)) {
+        throw new HttpError(405, `the dashboard is read-only: ${request.method} ${url.pathname} is refused; start exports with POST /exports`, { allow: DASHBOARD_METHODS.join(', ') });
+      }
       dashboard(request, response);
       return;
     }
@@ -140,21 +160,43 @@ async function health(endpoints: AdminEndpoints, response: ServerResponse): Prom
   json(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unhealthy', redis, worker: running ? 'running' : 'stopped' });
 }
 
-/** Checks the bearer token (or, for browsers, HTTP Basic with the token as password) in constant time. */
-function authorize(request: IncomingMessage, token: string | undefined, scheme: 'bearer' | 'basic'): void {
+/** How long a failed attempt waits for its 403: each guess of the token costs a caller this much. */
+export const AUTH_FAILURE_DELAY_MS = 250;
+
+/** The one user name HTTP Basic accepts (the password is the token). */
+export const DASHBOARD_USER = 'admin';
+
+/** Keys the digests compared below: random per process, so they mean nothing outside it. */
+const COMPARE_KEY = randomBytes(32);
+
+/** A fixed-size digest of a credential, so the compare never depends on its length. */
+const digest = (text: string): Buffer => createHmac('sha256', COMPARE_KEY).update(text, 'utf8').digest();
+
+/**
+ * Checks the bearer token (or, for browsers, HTTP Basic as `admin` with the token as password):
+ * the credential exactly as sent (no trimming), compared as HMAC-SHA256 digests in constant time,
+ * so neither its content nor its length shows in the timing. A wrong one is answered after
+ * {@link AUTH_FAILURE_DELAY_MS}.
+ */
+async function authorize(request: IncomingMessage, token: string | undefined, scheme: 'bearer' | 'basic'): Promise<void> {
   if (!token) throw new HttpError(404, 'this endpoint is off: set ADMIN_TOKEN on the worker to enable it');
   const header = request.headers.authorization ?? '';
   let given: string | undefined;
-  if (scheme === 'bearer' && header.startsWith('Bearer ')) given = header.slice('Bearer '.length).trim();
+  let user = DASHBOARD_USER;
+  if (scheme === 'bearer' && header.startsWith('Bearer ')) given = header.slice('Bearer '.length);
   if (scheme === 'basic' && header.startsWith('Basic ')) {
     const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
-    given = decoded.slice(decoded.indexOf(':') + 1);
+    const colon = decoded.indexOf(':');
+    user = colon < 0 ? '' : decoded.slice(0, colon);
+    given = colon < 0 ? '' : decoded.slice(colon + 1);
   }
   const challenge = scheme === 'bearer' ? { 'www-authenticate': 'Bearer' } : { 'www-authenticate': 'Basic realm="cognito-export"' };
   if (given === undefined) throw new HttpError(401, `missing credentials: send Authorization: ${scheme === 'bearer' ? 'Bearer <ADMIN_TOKEN>' : 'Basic'}`, challenge);
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(403, 'wrong token', challenge);
+  // Compare first, whatever the user name: every wrong attempt takes the same path.
+  const tokenMatches = timingSafeEqual(digest(given), digest(token));
+  if (tokenMatches && user === DASHBOARD_USER) return;
+  await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
+  throw new HttpError(403, scheme === 'basic' ? `wrong user or token: the user is ${DASHBOARD_USER}, the password ADMIN_TOKEN` : 'wrong token', challenge);
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
@@ -184,6 +226,10 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
   const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'role_arn', 'external_id', 's3_role_arn', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
+  // The external id guards the role's owner against a confused deputy: only the server may choose it.
+  if (Object.hasOwn(body, 'external_id')) {
+    throw new HttpError(400, "external_id is not accepted over HTTP: the worker sends the role's external id from ROLE_EXTERNAL_IDS or its --config file; remove external_id");
+  }
   const text = (key: string): string | undefined => {
     const value = body[key];
     if (value === undefined || value === null) return undefined;
@@ -221,7 +267,6 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     excludeAttributes: body.exclude_attributes as string | string[] | undefined,
     pseudonymize: body.pseudonymize as string | string[] | undefined,
     roleArn: text('role_arn'),
-    externalId: text('external_id'),
     s3RoleArn: text('s3_role_arn'),
     keepLast: body.keep_last,
     name: text('name'),
@@ -232,12 +277,20 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
 async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const raw = await readJson(request);
   if (raw.queue !== undefined && typeof raw.queue !== 'boolean') throw new HttpError(400, 'queue must be true or false');
-  const body = exportRequest(raw);
-  // A destination that does not parse is a bad request (400, from the run's own validation); one that does must be allowed.
-  if (parses(body.destination) && !isDestinationAllowed(body.destination, endpoints.allowedDestinations)) {
+  const asked = withServerRoles(exportRequest(raw), endpoints.roles);
+  // One parser for every entry: a destination it refuses (dot segments, escapes) is a 400 naming it;
+  // the canonical string it gives is what the allow-list checks and what the run writes to.
+  let destination: string;
+  try {
+    destination = canonicalDestination(asked.destination);
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
+  const body: ExportRequest = { ...asked, destination };
+  if (!isDestinationAllowed(destination, endpoints.allowedDestinations)) {
     throw new HttpError(
       403,
-      `destination ${body.destination} is not allowed: POST /exports sends data only under ALLOWED_DESTINATIONS (set on the worker, comma-separated URL prefixes) or to a destination of the worker's --config file`,
+      `destination ${destination} is not allowed: POST /exports sends data only under ALLOWED_DESTINATIONS (set on the worker, comma-separated URL prefixes) or to a destination of the worker's --config file`,
     );
   }
   let requested;
@@ -259,13 +312,24 @@ async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage
   });
 }
 
-function parses(destination: string): boolean {
-  try {
-    normalizedDestination(destination);
-    return true;
-  } catch {
-    return false;
+/**
+ * Checks the roles a request names (`role_arn`, `s3_role_arn`) against the server's policy, 403
+ * naming the role and the setting, and sets the external id the server holds for them.
+ */
+function withServerRoles(request: ExportRequest, policy: RolePolicy | undefined): ExportRequest {
+  const roles = [request.roleArn, request.s3RoleArn].map((role) => role?.trim() || undefined);
+  const named = roles.filter((role): role is string => role !== undefined);
+  for (const role of named) {
+    if (!policy?.allowed.includes(role)) {
+      throw new HttpError(
+        403,
+        `role ${role} is not allowed: POST /exports assumes only roles in ALLOWED_ROLE_ARNS (set on the worker, comma-separated role ARNs) or named in the worker's --config file`,
+      );
+    }
   }
+  const ids = [...new Set(named.map((role) => policy?.externalIdOf(role)).filter((id): id is string => id !== undefined))];
+  if (ids.length > 1) throw new HttpError(400, 'role_arn and s3_role_arn have different external ids on the worker, and a run sends one: use roles that share it');
+  return { ...request, roleArn: roles[0], s3RoleArn: roles[1], externalId: ids[0] };
 }
 
 async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, response: ServerResponse): Promise<void> {

@@ -1,11 +1,11 @@
 import { isUserPoolId, regionOfUserPool } from '../cognito/cognito-client.js';
 import { FilterError, formatFilter, parseFilter } from '../cognito/cognito-filter.js';
-import { formatDestination, parseDestination } from '../storage/destination.js';
+import { canonicalDestination } from '../storage/destination.js';
 import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
 import { newSnapshotId } from '../storage/snapshot-id.js';
 import { parseAttributeList } from '../tables/user-record.js';
-import { keyIdOf, privacyListProblem } from '../tables/privacy.js';
+import { filterPrivacyProblem, privacyListProblem } from '../tables/privacy.js';
 
 /** What a caller (CLI, HTTP, schedule) asks for; everything but pool and destination is optional. */
 export interface ExportRequest {
@@ -85,15 +85,19 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   }
   let destination = '';
   try {
-    destination = formatDestination(parseDestination(request.destination));
+    // The one parser of destinations: the canonical string it returns is what the run writes to.
+    destination = canonicalDestination(request.destination);
   } catch (error) {
     fail((error as Error).message);
   }
   let shards = parseShardCountOrFail(request.shards ?? DEFAULT_SHARDS, fail);
   let filter: string | null = null;
+  let filterAttribute: string | null = null;
   if (request.filter !== undefined && request.filter !== null && request.filter.trim() !== '') {
     try {
-      filter = formatFilter(parseFilter(request.filter));
+      const parsed = parseFilter(request.filter);
+      filterAttribute = parsed.attribute;
+      filter = formatFilter(parsed);
     } catch (error) {
       if (!(error instanceof FilterError)) throw error;
       fail(`filter ${JSON.stringify(request.filter)} is not valid: ${error.message}`);
@@ -114,11 +118,10 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     value === undefined || value === null ? [] : (typeof value === 'string' ? value.split(',') : [...value]).map((name) => name.trim()).filter((name) => name !== '');
   const excludeAttributes = [...new Set(list(request.excludeAttributes))].sort();
   const pseudonymize = [...new Set(list(request.pseudonymize))].sort();
-  const problem = privacyListProblem(excludeAttributes, pseudonymize);
+  const problem =
+    privacyListProblem(excludeAttributes, pseudonymize, attributes) ??
+    (filterAttribute === null ? undefined : filterPrivacyProblem(filterAttribute, excludeAttributes, pseudonymize));
   if (problem !== undefined) fail(problem);
-  if (pseudonymize.length > 0 && !config.pseudonymizationKey) {
-    fail('pseudonymize needs PSEUDONYMIZATION_KEY (at least 32 bytes, the same on every worker): set it, or drop pseudonymize');
-  }
   const roleArn = request.roleArn?.trim() || undefined;
   const externalId = request.externalId?.trim() || undefined;
   if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) fail(`role arn ${JSON.stringify(roleArn)} is not valid: expected arn:aws:iam::<account>:role/<name>, e.g. arn:aws:iam::111111111111:role/cognito-export`);
@@ -158,7 +161,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     ...(roleArn !== undefined ? { roleArn } : {}),
     ...(externalId !== undefined ? { externalId } : {}),
     ...(s3RoleArn !== undefined ? { s3RoleArn } : {}),
-    ...(pseudonymize.length > 0 ? { pseudonymize, pseudonymizationKeyId: keyIdOf(config.pseudonymizationKey ?? '') } : {}),
+    ...(pseudonymize.length > 0 ? { pseudonymize } : {}),
     gzipLevel: config.gzipLevel,
     fileMaxRecords,
     trigger: request.trigger,

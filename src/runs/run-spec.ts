@@ -46,7 +46,10 @@ export interface RunSpec {
   readonly excludeAttributes?: readonly string[] | undefined;
   /** Fields pseudonymized in every table (`--pseudonymize`: `username`, attributes), sorted; absent: none. */
   readonly pseudonymize?: readonly string[] | undefined;
-  /** The id of the key the run pseudonymizes with (never the key): every worker must have that key. */
+  /**
+   * The id of the key the run pseudonymizes with (never the key): every worker must have that key.
+   * Recorded by the worker that starts the run (RunStore.recordKeyId), not by the requester.
+   */
   readonly pseudonymizationKeyId?: string | undefined;
   /** A role in the pool's account the worker assumes for Cognito (`--role-arn`); absent: its own credentials. */
   readonly roleArn?: string | undefined;

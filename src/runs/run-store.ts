@@ -146,8 +146,22 @@ export class RunStore {
 
   /** The run's parameters, or undefined if the run is unknown (or expired). */
   async spec(snapshotId: string): Promise<RunSpec | undefined> {
-    const spec = await this.redis.hget(this.keys.run(snapshotId), 'spec');
-    return spec ? (JSON.parse(spec) as RunSpec) : undefined;
+    const [spec, keyId] = await this.redis.hmget(this.keys.run(snapshotId), 'spec', 'key_id');
+    if (!spec) return undefined;
+    const parsed = JSON.parse(spec) as RunSpec;
+    // The key id is the starting worker's (recordKeyId); a run requested by an older version carries its own.
+    return keyId !== null && parsed.pseudonymizationKeyId === undefined ? { ...parsed, pseudonymizationKeyId: keyId } : parsed;
+  }
+
+  /**
+   * Records the id of the key a pseudonymizing run hashes with: the first worker to start the run
+   * sets it (from its own PSEUDONYMIZATION_KEY, so whoever requested the run never needs the key);
+   * returns the recorded id, which every later worker must match.
+   */
+  async recordKeyId(snapshotId: string, keyId: string): Promise<string> {
+    const key = this.keys.run(snapshotId);
+    await this.redis.hsetnx(key, 'key_id', keyId);
+    return (await this.redis.hget(key, 'key_id')) ?? keyId;
   }
 
   /** Marks a queued run as walking, with the pool's estimated size. */

@@ -51,8 +51,10 @@ export async function compareAndSwapFile(path: string, lockPath: string, expecte
 async function acquire(lockPath: string, token: string, mode: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
+      // Created with its final mode; a umask stricter than `mode` is widened back to it before the token is written.
       const handle = await open(lockPath, 'wx', mode);
       try {
+        await handle.chmod(mode).catch(() => undefined);
         await handle.writeFile(token);
       } finally {
         await handle.close();

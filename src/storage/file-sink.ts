@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, fchmod } from 'node:fs';
+import { access, chmod, constants, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +15,18 @@ import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope
  */
 export const STAGING_FOLDER = '.cognito-export-staging';
 
+/** Modes of what a FileSink creates. */
+export interface FileModes {
+  /** Every file: data, staging, temporary files, probes, locks, manifests, pointers. @default 0o600 */
+  readonly fileMode?: number;
+  /** Every folder, the destination folder itself and staging included. @default 0o700 */
+  readonly dirMode?: number;
+}
+
+/** Owner only: these files hold the PII of a whole pool. */
+export const DEFAULT_FILE_MODE = 0o600;
+export const DEFAULT_DIR_MODE = 0o700;
+
 /** Temporary files older than this belong to writers that died; preflight removes them. */
 const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 
@@ -26,10 +38,17 @@ const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 export class FileSink implements ObjectSink {
   readonly rootUrl: string;
   private readonly staging: string;
+  private readonly fileMode: number;
+  private readonly dirMode: number;
 
-  constructor(private readonly directory: string) {
+  constructor(
+    private readonly directory: string,
+    modes: FileModes = {},
+  ) {
     this.rootUrl = pathToFileURL(directory).href;
     this.staging = join(directory, STAGING_FOLDER);
+    this.fileMode = modes.fileMode ?? DEFAULT_FILE_MODE;
+    this.dirMode = modes.dirMode ?? DEFAULT_DIR_MODE;
   }
 
   urlOf(key: string): string {
@@ -38,7 +57,7 @@ export class FileSink implements ObjectSink {
 
   async preflight(): Promise<void> {
     try {
-      await makeDirectory(this.staging);
+      await makeDirectory(this.staging, this.dirMode);
       await access(this.directory, constants.W_OK);
       // access() says yes to root everywhere; a real write also catches read-only file systems.
       await this.writeAtomically(join(this.staging, 'probe'), (handle) => handle.writeFile(''));
@@ -54,11 +73,14 @@ export class FileSink implements ObjectSink {
   async openStaged(key: string, stagingKey: string): Promise<StagedWriter> {
     const path = this.stagedPath(stagingKey);
     try {
-      await makeDirectory(dirname(path));
+      await makeDirectory(dirname(path), this.dirMode);
     } catch (error) {
       throw this.fatal(error);
     }
-    const stream = createWriteStream(path, { flags: 'wx' });
+    // Created with its final mode: never readable by others, not even for an instant.
+    const stream = createWriteStream(path, { flags: 'wx', mode: this.fileMode });
+    const mode = this.fileMode;
+    stream.once('open', (fd: number) => fchmod(fd, mode, () => undefined));
     const location: StagedLocation = { kind: 'file', path: stagingKey };
     return {
       stream,
@@ -103,7 +125,7 @@ export class FileSink implements ObjectSink {
       );
     }
     try {
-      await makeDirectory(dirname(target));
+      await makeDirectory(dirname(target), this.dirMode);
       await rename(staged, target);
       await syncDirectory(dirname(target));
     } catch (error) {
@@ -143,8 +165,8 @@ export class FileSink implements ObjectSink {
   async putText(key: string, text: string): Promise<void> {
     const path = this.pathOf(key);
     try {
-      await makeDirectory(dirname(path));
-      await makeDirectory(this.staging);
+      await makeDirectory(dirname(path), this.dirMode);
+      await makeDirectory(this.staging, this.dirMode);
     } catch (error) {
       throw this.fatal(error);
     }
@@ -156,7 +178,7 @@ export class FileSink implements ObjectSink {
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      return await readFile(this.pathOf(key), 'utf8');
+      return await readFile(await this.readablePath(key), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -164,23 +186,28 @@ export class FileSink implements ObjectSink {
   }
 
   async getVersioned(key: string): Promise<{ text: string; version: string } | undefined> {
-    return readVersioned(this.pathOf(key));
+    return readVersioned(await this.readablePath(key));
   }
 
   async putIfVersion(key: string, text: string, _contentType: string, version: string | null): Promise<boolean> {
     const path = this.pathOf(key);
     try {
-      await makeDirectory(dirname(path));
-      await makeDirectory(this.staging);
+      await makeDirectory(dirname(path), this.dirMode);
+      await makeDirectory(this.staging, this.dirMode);
     } catch (error) {
       throw this.fatal(error);
     }
     const lock = join(this.staging, `lock-${textVersion(key).slice(0, 16)}`);
-    return compareAndSwapFile(path, lock, version, () =>
-      this.writeAtomically(path, async (handle) => {
-        await handle.writeFile(text);
-        await handle.sync();
-      }),
+    return compareAndSwapFile(
+      path,
+      lock,
+      version,
+      () =>
+        this.writeAtomically(path, async (handle) => {
+          await handle.writeFile(text);
+          await handle.sync();
+        }),
+      this.fileMode,
     );
   }
 
@@ -189,7 +216,7 @@ export class FileSink implements ObjectSink {
   }
 
   async readStream(key: string): Promise<Readable | undefined> {
-    const path = this.pathOf(key);
+    const path = await this.readablePath(key);
     if (!(await exists(path))) return undefined;
     return createReadStream(path);
   }
@@ -237,8 +264,9 @@ export class FileSink implements ObjectSink {
   private async writeAtomically(path: string, finish: (handle: FileHandle) => Promise<void>): Promise<void> {
     const temporary = join(this.staging, `tmp-${randomBytes(8).toString('hex')}`);
     try {
-      const handle = await open(temporary, 'wx');
+      const handle = await open(temporary, 'wx', this.fileMode);
       try {
+        await exactMode(handle, this.fileMode);
         await finish(handle);
       } finally {
         await handle.close();
@@ -264,8 +292,34 @@ export class FileSink implements ObjectSink {
     return join(this.staging, ...stagingKey.split('/'));
   }
 
+  /** The path of `key`: refused when a `.` or `..` segment (or a NUL) would take it elsewhere than under the root. */
   private pathOf(key: string): string {
-    return join(this.directory, ...key.split('/'));
+    const segments = key.split('/');
+    if (segments.some((segment) => segment === '.' || segment === '..' || segment.includes('\0'))) {
+      throw new FatalExportError(`a key with . or .. segments was asked of ${this.rootUrl}: refused, nothing outside the destination is read or written`);
+    }
+    return join(this.directory, ...segments);
+  }
+
+  /**
+   * The path of `key` for reading, once its real path (symlinks followed) is known to be inside the
+   * destination's real root: a symlink planted in the destination cannot make a read (a change diff,
+   * a manifest) return another directory's files. A path that does not exist is returned as is.
+   */
+  private async readablePath(key: string): Promise<string> {
+    const path = this.pathOf(key);
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return path;
+      throw error;
+    }
+    const root = await realpath(this.directory);
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : `${root}${sep}`)) {
+      throw new FatalExportError(`${this.urlOf(key)} resolves outside ${this.rootUrl} (a symbolic link): refused, nothing outside the destination is read`);
+    }
+    return real;
   }
 
   /** A one-line FatalExportError for errors the table knows (or, at `always`, any error). */
@@ -278,12 +332,27 @@ export class FileSink implements ObjectSink {
 }
 
 /**
- * `mkdir -p`, one level at a time. Node's own recursive mkdir spins forever at full CPU on a parent
- * that exists but refuses children with ENOENT (procfs, `/proc/x`); this fails instead.
+ * Gives a file just created with `mode` exactly that mode. Created with it, the file can only have
+ * fewer bits (a umask stricter than the setting), never more: this widens it to the setting before
+ * a byte is written; where the file system refuses, the stricter mode stays.
  */
-async function makeDirectory(path: string): Promise<void> {
+async function exactMode(handle: FileHandle, mode: number): Promise<void> {
+  await handle.chmod(mode).catch(() => undefined);
+}
+
+/**
+ * `mkdir -p` with `mode` for every folder it creates (folders that exist are left as they are), one
+ * level at a time. Node's own recursive mkdir spins forever at full CPU on a parent that exists but
+ * refuses children with ENOENT (procfs, `/proc/x`); this fails instead.
+ */
+async function makeDirectory(path: string, mode: number): Promise<void> {
+  const create = async (): Promise<void> => {
+    await mkdir(path, { mode });
+    // As for files: the umask can only take bits away from `mode`; give it back exactly.
+    await chmod(path, mode).catch(() => undefined);
+  };
   try {
-    await mkdir(path);
+    await create();
     return;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -293,9 +362,9 @@ async function makeDirectory(path: string): Promise<void> {
     }
     if (code !== 'ENOENT' || dirname(path) === path) throw error;
   }
-  await makeDirectory(dirname(path));
+  await makeDirectory(dirname(path), mode);
   try {
-    await mkdir(path);
+    await create();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }

@@ -1,5 +1,5 @@
 import type { ObjectSink } from './object-sink.js';
-import { latestKey, manifestKey } from './output-layout.js';
+import { latestKey, manifestKey, poolManifestPrefix, runDataPrefix, TABLES, USERS_TABLE } from './output-layout.js';
 import { keyOfUrl } from './record-lines.js';
 
 /** One data file of a snapshot. */
@@ -239,26 +239,92 @@ export async function readLatest(sink: ObjectSink, userPoolId: string, pointer =
   return parsePointer(await sink.getText(latestKey(userPoolId, pointer)));
 }
 
+/** What a user pool id looks like where it names folders (`<region>_<id>`): no `/`, no `.`. */
+const POOL_ID = /^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$/;
+/** What a snapshot id looks like (see snapshot-id.ts): no `/`, no `.`. */
+const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]+$/;
+/** A published data file's name (`part-<shard>-<seq>.ndjson[.gz]`). */
+const PART_NAME = /^part-[0-9a-z]+-\d{5}\.ndjson(\.gz)?$/;
+
+/**
+ * Why the manifest at `key` is not a snapshot of `userPoolId` laid out as this tool lays one out, or
+ * undefined when it is: its own pool and snapshot id, its key, and every file it lists in every
+ * table a data file of that pool, table and snapshot under the same destination root. A manifest
+ * read back from a destination is untrusted input (anyone who can write there can plant one): a file
+ * URL with `..`, `%2e`, another root or another pool's folder would make a diff read someone else's
+ * data. The reason is one line and never quotes what the manifest holds.
+ */
+export function manifestLayoutProblem(sink: ObjectSink, manifest: unknown, key: string, userPoolId: string, snapshotId: string): string | undefined {
+  const what = `the previous snapshot's manifest (${sink.urlOf(key)})`;
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) return `${what} is not a JSON object`;
+  const m = manifest as Partial<Record<keyof Manifest, unknown>>;
+  if (m.user_pool_id !== userPoolId) return `${what} is not a snapshot of pool ${userPoolId}`;
+  if (m.snapshot_id !== snapshotId) return `${what} is not snapshot ${snapshotId}, as its pointer says`;
+  const startedAt = typeof m.started_at === 'string' ? new Date(m.started_at) : undefined;
+  if (startedAt === undefined || Number.isNaN(startedAt.getTime())) return `${what} has no valid started_at`;
+  const run = { userPoolId, snapshotId, startedAt };
+  if (key !== manifestKey(run)) return `${what} is not where snapshot ${snapshotId} of pool ${userPoolId} keeps its manifest`;
+  const listed: [string, unknown][] = [[USERS_TABLE, m.files ?? []]];
+  if (m.tables !== undefined) {
+    if (typeof m.tables !== 'object' || m.tables === null || Array.isArray(m.tables)) return `${what} has no valid tables`;
+    for (const [table, content] of Object.entries(m.tables as Record<string, unknown>)) {
+      if (!TABLES.includes(table)) return `${what} lists a table this tool does not write`;
+      listed.push([table, (content as { files?: unknown } | null)?.files ?? []]);
+    }
+  }
+  for (const [table, files] of listed) {
+    if (!Array.isArray(files)) return `${what} has no valid file list for ${table}`;
+    const prefix = runDataPrefix(run, table);
+    for (const file of files as unknown[]) {
+      const url = (file as { url?: unknown } | null)?.url;
+      const fileKey = typeof url === 'string' ? keyOfUrl(sink, url) : undefined;
+      if (fileKey === undefined || !fileKey.startsWith(prefix) || !PART_NAME.test(fileKey.slice(prefix.length))) {
+        return `${what} lists a ${table} file outside ${sink.urlOf(prefix)} (another folder, another root or a path with . or .. segments)`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /**
  * The manifest a pointer's text (`latest.json`'s, as read before the run moved it) names, with its
  * key under `sink`, or why there is none to compare with: no pointer, an unreadable one, a manifest
- * elsewhere, gone or unreadable. Never throws for what the destination holds.
+ * elsewhere, gone, unreadable, of another pool or listing files outside its snapshot's folders (see
+ * {@link manifestLayoutProblem}). `userPoolId` is the pool the caller reads for (default: the one
+ * the pointer names). Never throws for what the destination holds; reasons never quote its content.
  */
-export async function manifestOfPointer(sink: ObjectSink, pointerText: string | undefined, pointer: string): Promise<{ manifest: Manifest; key: string } | { reason: string }> {
+export async function manifestOfPointer(
+  sink: ObjectSink,
+  pointerText: string | undefined,
+  pointer: string,
+  userPoolId?: string,
+): Promise<{ manifest: Manifest; key: string } | { reason: string }> {
   if (pointerText === undefined) return { reason: 'no previous complete snapshot of this dataset' };
-  let url: unknown;
+  let parsed: Partial<Record<keyof LatestPointer, unknown>>;
   try {
-    url = (JSON.parse(pointerText) as LatestPointer).manifest_url;
+    parsed = JSON.parse(pointerText) as Partial<Record<keyof LatestPointer, unknown>>;
   } catch {
     return { reason: `${pointer} could not be read as JSON` };
   }
+  const pool = userPoolId ?? parsed?.user_pool_id;
+  if (typeof pool !== 'string' || !POOL_ID.test(pool)) return { reason: `${pointer} names no valid user pool` };
+  if (parsed?.user_pool_id !== undefined && parsed.user_pool_id !== pool) return { reason: `${pointer} is not a pointer of pool ${pool}` };
+  const snapshotId = parsed?.snapshot_id;
+  if (typeof snapshotId !== 'string' || !SNAPSHOT_ID.test(snapshotId)) return { reason: `${pointer} names no valid snapshot id` };
+  const url = parsed.manifest_url;
   const key = typeof url === 'string' ? keyOfUrl(sink, url) : undefined;
-  if (key === undefined) return { reason: `the previous snapshot's manifest ${String(url)} is not under this destination` };
-  const text = await sink.getText(key);
-  if (text === undefined) return { reason: `the previous snapshot's manifest ${String(url)} is gone` };
-  try {
-    return { manifest: JSON.parse(text) as Manifest, key };
-  } catch {
-    return { reason: `the previous snapshot's manifest ${String(url)} could not be read as JSON` };
+  if (key === undefined || !key.startsWith(`${poolManifestPrefix(pool)}dt=`) || !key.endsWith(`/run=${snapshotId}.json`)) {
+    return { reason: `the previous snapshot ${snapshotId}'s manifest named by ${pointer} is not under this destination's manifests of pool ${pool}` };
   }
+  const text = await sink.getText(key);
+  if (text === undefined) return { reason: `the previous snapshot's manifest ${sink.urlOf(key)} is gone` };
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch {
+    return { reason: `the previous snapshot's manifest ${sink.urlOf(key)} could not be read as JSON` };
+  }
+  const problem = manifestLayoutProblem(sink, manifest, key, pool, snapshotId);
+  if (problem !== undefined) return { reason: `${problem}: not compared` };
+  return { manifest: manifest as Manifest, key };
 }

@@ -32,8 +32,20 @@ export async function* readLines(sink: ObjectSink, key: string): AsyncGenerator<
   }
 }
 
-/** The key of `url` under `sink` (a published file's URL as the manifest lists it), or undefined if it is elsewhere. */
+/**
+ * The key of `url` under `sink` (a published file's URL as a manifest lists it), or undefined if it
+ * is elsewhere or is not a plain key: `.`/`..` or empty segments, `%` escapes, backslashes or control
+ * characters could resolve to a path outside the destination root, so none of them is taken.
+ */
 export function keyOfUrl(sink: ObjectSink, url: string): string | undefined {
   const root = sink.urlOf('');
-  return url.startsWith(root) ? url.slice(root.length) : undefined;
+  if (!url.startsWith(root)) return undefined;
+  const key = url.slice(root.length);
+  return isPlainKey(key) ? key : undefined;
+}
+
+/** Whether `key` is a plain relative key: non-empty segments, none `.` or `..`, no `%`, `\\` or control characters. */
+export function isPlainKey(key: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return key !== '' && key.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..' && !/[%\\\u0000-\u001f\u007f]/.test(segment));
 }

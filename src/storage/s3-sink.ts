@@ -25,14 +25,23 @@ import { openStagedUpload } from './s3-staged-upload.js';
  */
 export class S3Sink implements ObjectSink {
   readonly rootUrl: string;
+  /** `ExpectedBucketOwner` for every request, or nothing when the owner is not known. */
+  private readonly owner: { readonly ExpectedBucketOwner?: string };
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly prefix: string,
     private readonly retryPolicy: Partial<RetryPolicy> = {},
+    /**
+     * The account that must own the bucket: S3 refuses every request (403) when another account
+     * owns it, so a bucket deleted and re-created by someone else never receives the data.
+     * @default undefined (not checked)
+     */
+    expectedBucketOwner?: string,
   ) {
     this.rootUrl = prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`;
+    this.owner = expectedBucketOwner === undefined ? {} : { ExpectedBucketOwner: expectedBucketOwner };
   }
 
   urlOf(key: string): string {
@@ -42,7 +51,7 @@ export class S3Sink implements ObjectSink {
   async preflight(): Promise<void> {
     try {
       // A short budget: at the start of a run an S3 that cannot be reached is most likely a wrong endpoint.
-      await withRetries(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), { policy: { ...this.retryPolicy, transientRetries: 3 } });
+      await withRetries(() => this.client.send(new HeadBucketCommand({ ...this.owner, Bucket: this.bucket })), { policy: { ...this.retryPolicy, transientRetries: 3 } });
     } catch (error) {
       // HEAD responses have no body, so the SDK only knows the status; a listing says which 403 it is.
       const status = httpStatus(error);
@@ -62,6 +71,7 @@ export class S3Sink implements ObjectSink {
         bucket: this.bucket,
         bucketKey: this.keyOf(key),
         key,
+        ...(this.owner.ExpectedBucketOwner === undefined ? {} : { expectedBucketOwner: this.owner.ExpectedBucketOwner }),
         contentType,
         send: (call) => this.sendOrTranslate(call),
         abort: (location) => this.discardStaged(location),
@@ -77,6 +87,7 @@ export class S3Sink implements ObjectSink {
     const complete = () =>
       this.client.send(
         new CompleteMultipartUploadCommand({
+          ...this.owner,
           Bucket: this.bucket,
           Key: this.keyOf(file.key),
           UploadId: location.uploadId,
@@ -114,7 +125,7 @@ export class S3Sink implements ObjectSink {
     // Best effort, one try: some S3-compatible servers lack AbortMultipartUpload, and an unfinished
     // upload is invisible anyway (the next run's sweep tries again).
     await this.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.keyOf(location.key), UploadId: location.uploadId }))
+      .send(new AbortMultipartUploadCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(location.key), UploadId: location.uploadId }))
       .catch(() => undefined);
   }
 
@@ -141,14 +152,14 @@ export class S3Sink implements ObjectSink {
 
   async putText(key: string, text: string, contentType: string): Promise<void> {
     await this.sendOrTranslate(() =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType })),
+      this.client.send(new PutObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType })),
     );
   }
 
   async getText(key: string): Promise<string | undefined> {
     try {
       return await this.send(async () => {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        const response = await this.client.send(new GetObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key) }));
         return (await response.Body?.transformToString('utf8')) ?? '';
       });
     } catch (error) {
@@ -160,7 +171,7 @@ export class S3Sink implements ObjectSink {
   async getVersioned(key: string): Promise<{ text: string; version: string } | undefined> {
     try {
       return await this.send(async () => {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        const response = await this.client.send(new GetObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key) }));
         return { text: (await response.Body?.transformToString('utf8')) ?? '', version: response.ETag ?? '' };
       });
     } catch (error) {
@@ -173,7 +184,7 @@ export class S3Sink implements ObjectSink {
     const condition = version === null ? { IfNoneMatch: '*' } : { IfMatch: version };
     return this.sendOrTranslate(async () => {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType, ...condition }));
+        await this.client.send(new PutObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key), Body: text, ContentType: contentType, ...condition }));
         return true;
       } catch (error) {
         // 412: it moved on; 409: a concurrent conditional write; 404: If-Match on an object deleted since.
@@ -208,7 +219,7 @@ export class S3Sink implements ObjectSink {
 
   async readStream(key: string): Promise<Readable | undefined> {
     try {
-      const response = await this.send(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) })));
+      const response = await this.send(() => this.client.send(new GetObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key) })));
       return response.Body as Readable;
     } catch (error) {
       if (missing(error)) return undefined;
@@ -220,7 +231,7 @@ export class S3Sink implements ObjectSink {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000).map((key) => ({ Key: this.keyOf(key) }));
       await this.sendOrTranslate(async () => {
-        const response = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+        const response = await this.client.send(new DeleteObjectsCommand({ ...this.owner, Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
         // DeleteObjects answers 200 even when single keys fail (AccessDenied without s3:DeleteObject).
         const failed = response.Errors?.[0];
         if (failed) {
@@ -239,7 +250,7 @@ export class S3Sink implements ObjectSink {
     let token: string | undefined;
     do {
       const page = await this.sendOrTranslate(() =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token })),
+        this.client.send(new ListObjectsV2Command({ ...this.owner, Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token })),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key) objects.push({ key: object.Key.slice(strip), bytes: object.Size ?? 0 });
@@ -259,7 +270,7 @@ export class S3Sink implements ObjectSink {
     const parts = file.location.parts;
     let head;
     try {
-      head = await this.send(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file.key), ChecksumMode: 'ENABLED' })));
+      head = await this.send(() => this.client.send(new HeadObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(file.key), ChecksumMode: 'ENABLED' })));
     } catch (error) {
       if (missing(error)) return 'is missing';
       throw this.translate(error);
@@ -282,7 +293,7 @@ export class S3Sink implements ObjectSink {
       return etag === expected ? undefined : `has ETag ${etag}, not ${expected}`;
     }
     const sha256 = await this.send(async () => {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file.key) }));
+      const response = await this.client.send(new GetObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(file.key) }));
       const hash = createHash('sha256');
       for await (const chunk of response.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
       return hash.digest('hex');
@@ -300,7 +311,7 @@ export class S3Sink implements ObjectSink {
       do {
         const page = await this.send(() =>
           this.client.send(
-            new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.keyOf(prefix), KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+            new ListMultipartUploadsCommand({ ...this.owner, Bucket: this.bucket, Prefix: this.keyOf(prefix), KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
           ),
         );
         for (const upload of page.Uploads ?? []) {
@@ -320,7 +331,7 @@ export class S3Sink implements ObjectSink {
   private async forbidden(): Promise<FatalExportError> {
     let code = 'AccessDenied';
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+      await this.client.send(new ListObjectsV2Command({ ...this.owner, Bucket: this.bucket, MaxKeys: 1 }));
     } catch (error) {
       code = errorCode(error);
     }

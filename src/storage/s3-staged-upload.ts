@@ -24,6 +24,8 @@ export interface StagedUploadTarget {
   readonly abort: (location: StagedLocation) => Promise<void>;
   /** @default PART_SIZE */
   readonly partSize?: number;
+  /** `ExpectedBucketOwner` of every request (see S3Sink). @default undefined (not checked) */
+  readonly expectedBucketOwner?: string | undefined;
 }
 
 /**
@@ -35,8 +37,9 @@ export interface StagedUploadTarget {
 export async function openStagedUpload(target: StagedUploadTarget): Promise<StagedWriter> {
   const { client, bucket, bucketKey, send } = target;
   const partSize = target.partSize ?? PART_SIZE;
+  const owner = target.expectedBucketOwner === undefined ? {} : { ExpectedBucketOwner: target.expectedBucketOwner };
   const created = await send(() =>
-    client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: bucketKey, ContentType: target.contentType, ChecksumAlgorithm: 'SHA256' })),
+    client.send(new CreateMultipartUploadCommand({ ...owner, Bucket: bucket, Key: bucketKey, ContentType: target.contentType, ChecksumAlgorithm: 'SHA256' })),
   );
   const uploadId = created.UploadId;
   if (!uploadId) throw new Error(`CreateMultipartUpload for ${bucketKey} answered no upload id`);
@@ -53,7 +56,7 @@ export async function openStagedUpload(target: StagedUploadTarget): Promise<Stag
     const sha256 = createHash('sha256').update(body).digest('base64');
     const answer = await send(() =>
       client.send(
-        new UploadPartCommand({ Bucket: bucket, Key: bucketKey, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentMD5: md5, ChecksumSHA256: sha256 }),
+        new UploadPartCommand({ ...owner, Bucket: bucket, Key: bucketKey, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentMD5: md5, ChecksumSHA256: sha256 }),
       ),
     );
     parts.push({ partNumber, etag: (answer.ETag ?? '').replace(/"/g, ''), md5, sha256, bytes: body.length });

@@ -30,6 +30,8 @@ export interface MembershipsTableOptions {
   /** A group deleted mid-walk (ResourceNotFoundException on its ListUsersInGroup): skipped, and told here. */
   readonly onGroupSkipped: (group: string) => Promise<void>;
   readonly records: RunContext;
+  /** Members one group's walk may return before it fails as runaway (the users walk's cap). @default no cap */
+  readonly maxMembersPerGroup?: number | undefined;
   /**
    * The keys (see {@link memberKey}) of the members of `group` that the shard's durable files
    * already hold, asked for when the walk resumes in the middle of that group: ListUsersInGroup may
@@ -95,6 +97,7 @@ async function* memberPages(options: MembershipsTableOptions, from: Position, si
       userPoolId: options.userPoolId,
       groupName: group,
       startToken: token ?? undefined,
+      maxItems: options.maxMembersPerGroup,
       limiters: [options.limiter],
       signal,
       retryPolicy: options.retryPolicy,

@@ -21,6 +21,11 @@ export interface UsersTableOptions {
   readonly onCall?: (slot: CallSlot) => void;
   /** What every record of the run shares (pool, snapshot, attribute selection). */
   readonly records: RecordContext;
+  /**
+   * Users this shard's walk may return before it fails as runaway: `walkCapOf` of DescribeUserPool's
+   * EstimatedNumberOfUsers (ten times it plus a million). @default no cap
+   */
+  readonly maxRecords?: number | undefined;
 }
 
 /** The `users` table: ListUsers pages of one shard, each user mapped to a {@link UserRecord}. */
@@ -43,6 +48,7 @@ async function* userPages(options: UsersTableOptions, cursor: string | undefined
     retryPolicy: options.retryPolicy,
     onRetry: options.onRetry,
     onCall: options.onCall,
+    maxItems: options.maxRecords,
   });
   for await (const page of pages) yield { items: page.items, next: page.nextToken };
 }

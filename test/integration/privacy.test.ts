@@ -19,7 +19,9 @@ import { TEST_REDIS_URL } from '../support/redis-test-prefix.js';
 import { connectRedis } from '../../src/redis/redis-connection.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 
-const KEY = 'a test pseudonymization key, 32 bytes or more';
+// A key as `openssl rand -hex 32` makes one (passphrases are refused).
+const KEY = '3f9a1c0b7d2e4a55c1e8b6d4f2a09e7c5b3d1f0e2c4a6b8d9e1f3a5c7e9b0d2f';
+const OTHER_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 let emulator: CognitoEmulator;
 let scratch: string;
 const harnesses: ExportHarness[] = [];
@@ -203,21 +205,21 @@ describe('privacy', () => {
     const bySub = new Map(records.map((r) => [r.sub, r]));
     for (const user of users) {
       const record = bySub.get(attribute(user, 'sub') ?? null);
-      expect(record?.username).toBe(pseudonym(Buffer.from(KEY), user.Username ?? ''));
+      expect(record?.username).toBe(pseudonym(Buffer.from(KEY), 'username', user.Username ?? ''));
       expect(record?.attributes.name).toBeUndefined();
       const email = attribute(user, 'email');
-      if (email !== undefined && user !== changed) expect(record?.attributes.email).toBe(pseudonym(Buffer.from(KEY), email));
+      if (email !== undefined && user !== changed) expect(record?.attributes.email).toBe(pseudonym(Buffer.from(KEY), 'email', email));
       // The same user hashes the same in both runs.
       if (user !== changed) expect(before.get(record?.sub ?? null)).toEqual({ ...record, snapshot_id: previous.snapshot_id });
     }
     for (const membership of memberships) expect(membership.username).toBe(bySub.get(membership.sub)?.username);
     const changes = await readManifestRecords<UserRecord & { op: string; changed_fields: string[] }>(manifest, undefined, 'user_changes');
     expect(changes).toEqual([
-      expect.objectContaining({ op: 'update', sub: attribute(changed, 'sub'), username: pseudonym(Buffer.from(KEY), changed.Username ?? ''), changed_fields: expect.arrayContaining(['attributes.email']) as unknown }),
+      expect.objectContaining({ op: 'update', sub: attribute(changed, 'sub'), username: pseudonym(Buffer.from(KEY), 'username', changed.Username ?? ''), changed_fields: expect.arrayContaining(['attributes.email']) as unknown }),
     ]);
-    expect(changes[0]?.attributes.email).toBe(pseudonym(Buffer.from(KEY), 'changed.person@example.net'));
+    expect(changes[0]?.attributes.email).toBe(pseudonym(Buffer.from(KEY), 'email', 'changed.person@example.net'));
     const membershipChanges = await readManifestRecords<MembershipRecord & { op: string }>(manifest, undefined, 'group_membership_changes');
-    expect(membershipChanges).toEqual([expect.objectContaining({ op: 'insert', username: pseudonym(Buffer.from(KEY), users[3]?.Username ?? '') })]);
+    expect(membershipChanges).toEqual([expect.objectContaining({ op: 'insert', username: pseudonym(Buffer.from(KEY), 'username', users[3]?.Username ?? '') })]);
 
     // DuckDB joins on the hashed username as on the raw one.
     const list = (table: string) => (manifest.tables[table]?.files ?? []).map((f) => `'${new URL(f.url).pathname}'`).join(', ');
@@ -230,27 +232,52 @@ describe('privacy', () => {
     expect(row).toEqual({ n: memberships.length });
   }, 120_000);
 
-  it('refuses a run that pseudonymizes without a key, or sub, with one line', async () => {
+  it('refuses pseudonymizing sub, or a field both excluded and pseudonymized, with one line', async () => {
     const h = await startHarness({ cognitoEndpoint: emulator.url, worker: false });
     harnesses.push(h);
     const poolId = emulator.createPoolWithUsers({ users: 5, seed: 702 });
     const destination = pathToFileURL(join(scratch, 'refused')).href;
-    await expect(h.request({ userPoolId: poolId, destination, pseudonymize: ['email'] })).rejects.toThrow(
-      'pseudonymize needs PSEUDONYMIZATION_KEY (at least 32 bytes, the same on every worker): set it, or drop pseudonymize',
-    );
     await expect(h.request({ userPoolId: poolId, destination, excludeAttributes: 'sub' })).rejects.toThrow(/sub cannot be excluded or pseudonymized/);
     await expect(h.request({ userPoolId: poolId, destination, excludeAttributes: 'email', pseudonymize: 'email' })).rejects.toThrow(/email is both excluded and pseudonymized/);
+    expect(await h.runtime.runs.activeRun(poolId)).toBeUndefined();
   });
 
-  it('fails a run on a worker whose key is not the one it was requested with, naming the setting', async () => {
-    const requester = await startHarness({ cognitoEndpoint: emulator.url, worker: false, env: { PSEUDONYMIZATION_KEY: KEY } });
+  it('needs no key where the run is requested: the worker that starts it fixes the key id; a worker without a key fails the run with one line', async () => {
+    const requester = await startHarness({ cognitoEndpoint: emulator.url, worker: false });
+    harnesses.push(requester);
+    const poolId = emulator.createPoolWithUsers({ users: 20, seed: 704 });
+    const keyless = await startHarness({ cognitoEndpoint: emulator.url, env: { REDIS_KEY_PREFIX: requester.prefix } });
+    harnesses.push(keyless);
+    const refused = await requester.request({ userPoolId: poolId, destination: pathToFileURL(join(scratch, 'keyless')).href, pseudonymize: ['email'] });
+    const failed = await keyless.wait(refused.snapshotId);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toBe(`run ${refused.snapshotId} pseudonymizes email, but this worker has no PSEUDONYMIZATION_KEY: set the same key on every worker`);
+    await keyless.close();
+    harnesses.splice(harnesses.indexOf(keyless), 1);
+
+    const worker = await startHarness({ cognitoEndpoint: emulator.url, env: { PSEUDONYMIZATION_KEY: KEY, REDIS_KEY_PREFIX: requester.prefix } });
+    harnesses.push(worker);
+    const { snapshotId } = await requester.request({ userPoolId: poolId, destination: pathToFileURL(join(scratch, 'worker-key')).href, pseudonymize: ['email'] });
+    expect((await requester.runtime.runs.spec(snapshotId))?.pseudonymizationKeyId).toBeUndefined();
+    const done = await worker.wait(snapshotId);
+    expect(done.state).toBe('completed');
+    const manifest = await readManifest(done.manifestUrl ?? '');
+    expect(manifest.privacy?.key_id).toBe(keyIdOf(KEY));
+  }, 120_000);
+
+  it('fails a run on a worker whose key is not the one the run was started with, naming the setting', async () => {
+    const requester = await startHarness({ cognitoEndpoint: emulator.url, worker: false });
     harnesses.push(requester);
     const poolId = emulator.createPoolWithUsers({ users: 50, seed: 703 });
     const { snapshotId } = await requester.request({ userPoolId: poolId, destination: pathToFileURL(join(scratch, 'other-key')).href, pseudonymize: ['email'] });
-    const worker = await startHarness({ cognitoEndpoint: emulator.url, env: { PSEUDONYMIZATION_KEY: `${KEY} but another one`, REDIS_KEY_PREFIX: requester.prefix } });
+    // What a worker holding OTHER_KEY records when it starts the run (then it is stopped, say).
+    expect(await requester.runtime.runs.recordKeyId(snapshotId, keyIdOf(OTHER_KEY))).toBe(keyIdOf(OTHER_KEY));
+    const worker = await startHarness({ cognitoEndpoint: emulator.url, env: { PSEUDONYMIZATION_KEY: KEY, REDIS_KEY_PREFIX: requester.prefix } });
     harnesses.push(worker);
     const status = await worker.wait(snapshotId);
     expect(status.state).toBe('failed');
-    expect(status.error).toMatch(/this worker's PSEUDONYMIZATION_KEY \(key id [0-9a-f]{16}\) is not the one run .* was requested with \(key id [0-9a-f]{16}\): every worker must have the same key/);
+    expect(status.error).toBe(
+      `this worker's PSEUDONYMIZATION_KEY (key id ${keyIdOf(KEY)}) is not the one run ${snapshotId} was started with (key id ${keyIdOf(OTHER_KEY)}): every worker must have the same key`,
+    );
   });
 });

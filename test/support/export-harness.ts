@@ -82,6 +82,7 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
     ...(options.s3 ? { s3: options.s3.overrides } : options.runtime?.s3 ? { s3: options.runtime.s3 } : {}),
     retryPolicy: { ...FAST_RETRIES, ...options.runtime?.retryPolicy },
     ...(options.runtime?.rateLimit ? { rateLimit: options.runtime.rateLimit } : {}),
+    ...(options.runtime?.runawayMargin !== undefined ? { runawayMargin: options.runtime.runawayMargin } : {}),
   });
   const queues = new ExportQueues(runtime);
   const workerOptions = typeof options.worker === 'object' ? options.worker : {};

@@ -27,12 +27,18 @@ describe('loadConfig', () => {
       adminDashboard: false,
       pseudonymizationKey: undefined,
       allowedDestinations: [],
+      allowedRoleArns: [],
+      roleExternalIds: {},
+      s3ExpectedBucketOwner: undefined,
+      fileMode: 0o600,
+      dirMode: 0o700,
     });
   });
 
   it('reads the privacy and access settings', () => {
-    const config = loadConfig({ PSEUDONYMIZATION_KEY: 'k'.repeat(32), ALLOWED_DESTINATIONS: ' s3://bucket/exports , file:///data/exports' });
-    expect(config.pseudonymizationKey).toBe('k'.repeat(32));
+    const key = 'dfacb6aa613a89e12294ed703c97a42c60e7f1d725a540335d2bb2fa2c0180d6';
+    const config = loadConfig({ PSEUDONYMIZATION_KEY: key, ALLOWED_DESTINATIONS: ' s3://bucket/exports , file:///data/exports' });
+    expect(config.pseudonymizationKey).toBe(key);
     expect(config.allowedDestinations).toEqual(['s3://bucket/exports', 'file:///data/exports']);
   });
 
@@ -52,7 +58,7 @@ describe('loadConfig', () => {
     ['REDIS_KEY_PREFIX', 'cognito-export', 'REDIS_KEY_PREFIX="cognito-export" is invalid: expected a prefix with one {hash tag} and no spaces or colons, e.g. {cognito-export}'],
     ['ADMIN_PORT', 'http', 'ADMIN_PORT="http" is invalid: expected a port from 0 to 65535, or off'],
     ['ADMIN_TOKEN', 'short', 'ADMIN_TOKEN=(hidden) is invalid: expected at least 16 characters (it guards POST /exports)'],
-    ['PSEUDONYMIZATION_KEY', 'too short a key', 'PSEUDONYMIZATION_KEY=(hidden) is invalid: expected at least 32 bytes (e.g. openssl rand -hex 32)'],
+    ['PSEUDONYMIZATION_KEY', 'too short a key', 'PSEUDONYMIZATION_KEY=(hidden) is invalid: expected the hex or base64 of at least 32 random bytes (not a passphrase): make one with openssl rand -hex 32'],
     ['ALLOWED_DESTINATIONS', 'bucket/exports', 'ALLOWED_DESTINATIONS="bucket/exports" is invalid: expected comma-separated s3:// or file:// URL prefixes'],
   ])('names %s, its value and what it expects', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { isDestinationAllowed, normalizedDestination } from '../../src/storage/destination.js';
 
 describe('the destination allow-list', () => {
-  it('compares normalized URLs: dot segments resolved, no trailing slash', () => {
-    expect(normalizedDestination('s3://bkt/p/../x')).toBe('s3://bkt/x');
-    expect(normalizedDestination('s3://bkt/p/%2e%2e/x/')).toBe('s3://bkt/x');
-    expect(normalizedDestination('file:///a/../b')).toBe('file:///b');
-    expect(normalizedDestination('file:///a/%2E%2E/b/')).toBe('file:///b');
+  it('compares normalized URLs (no trailing slash) and refuses dot segments and % escapes instead of resolving them', () => {
+    expect(normalizedDestination('s3://bkt/x/')).toBe('s3://bkt/x');
+    expect(() => normalizedDestination('s3://bkt/p/../x')).toThrow(/has a "\.\." segment/);
+    expect(() => normalizedDestination('s3://bkt/p/%2e%2e/x/')).toThrow(/% escape/);
+    expect(() => normalizedDestination('file:///a/../b')).toThrow(/has a "\.\." segment/);
+    expect(() => normalizedDestination('file:///a/%2E%2E/b/')).toThrow();
   });
 
   it('allows a listed destination and what is under it, at a slash, and nothing that steps out', () => {
