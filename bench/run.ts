@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -81,6 +82,10 @@ for (const part of parts) {
 }
 if (args['skip-memory']) parts.delete('memory');
 
+/** Other load on the machine skews CPU and wall-clock figures (not the ratios): recorded with the result. */
+const loadAverageAtStart = loadavg();
+/** The code measured: the commit when the bench started (built into dist/ by `npm run bench`). */
+const commitAtStart = sourceCommit();
 const quick = args.quick ?? false;
 const users = quick ? 20_000 : Number(args.users);
 // One sequential walk at 150 ms a call takes minutes per 100k users; a fifth of the pool measures its rate as well.
@@ -316,9 +321,10 @@ async function main(): Promise<void> {
   await mkdir(resultsDir, { recursive: true });
   const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = `${stem}.json`;
-  const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+  const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverageAtStart, loadAverageAtEnd: loadavg() };
   const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, parts: [...parts] };
-  const record = { date: new Date().toISOString(), machine, settings, results, pipelines, ratios, publish, groups: groupsResult, diffs, limiter };
+  // The README quotes `printed` verbatim and names `commit` (test/unit/readme-bench.test.ts checks it).
+  const record = { date: new Date().toISOString(), commit: commitAtStart, machine, settings, printed: out, results, pipelines, ratios, publish, groups: groupsResult, diffs, limiter };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
   if (limiter?.burstSeries) {
@@ -329,3 +335,14 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** The commit the bench ran, with `-dirty` when the tree had changes (such a result is not quotable). */
+function sourceCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
