@@ -58,6 +58,9 @@ export async function startAdminServer(
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
       allowedDestinations: [...runtime.config.allowedDestinations, ...(options.configDestinations ?? [])],
       roles: adminRolePolicy(runtime.config, options.configPools ?? []),
+      ...(runtime.config.allowedPools !== undefined
+        ? { allowedPools: [...runtime.config.allowedPools, ...(options.configPools ?? []).map((pool) => pool.userPoolId)] }
+        : {}),
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
       dashboard: options.dashboard && options.token ? await createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
     },

@@ -133,6 +133,8 @@ async function startJobRefusal(runtime: ExportRuntime, queues: ExportQueues, job
     `start job ${job.id ?? ''} for ${spec.userPoolId} is refused: it is not from the pool's registered schedule and ${why}; ` +
     'schedule exports with `schedule apply`, start them with the CLI or POST /exports';
   if (!isDestinationAllowed(spec.destination, runtime.config.allowedDestinations)) return refused(`destination ${spec.destination} is not under ALLOWED_DESTINATIONS`);
+  const pools = runtime.config.allowedPools;
+  if (pools !== undefined && !pools.includes(spec.userPoolId)) return refused(`user pool ${spec.userPoolId} is not in ALLOWED_POOLS`);
   // Roles as POST /exports allows them: listed by the server, assumed with the server's external id.
   const roles = adminRolePolicy(runtime.config);
   for (const role of [spec.roleArn, spec.s3RoleArn]) {

@@ -85,6 +85,12 @@ export interface AppConfig {
    */
   readonly allowedRoleArns: readonly string[];
   /**
+   * User pools `POST /exports` (and a start job not from a schedule) may export, besides the pools
+   * of the worker's config file (`ALLOWED_POOLS`, comma-separated pool ids). Undefined: any pool the
+   * worker's credentials (or an allowed role) can read. @default undefined
+   */
+  readonly allowedPools: readonly string[] | undefined;
+  /**
    * The ExternalId sent when assuming a role named over HTTP, by role ARN (`ROLE_EXTERNAL_IDS`,
    * `arn=id,…`); the config file's own pools carry theirs. Callers never choose one. @default {}
    */
@@ -198,6 +204,11 @@ const schema = {
     .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
     .refine((list) => list.every((entry) => ROLE_ARN.test(entry)), 'expected comma-separated role ARNs such as arn:aws:iam::111111111111:role/cognito-export')
     .default([]),
+  ALLOWED_POOLS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((list) => list.length > 0 && list.every((entry) => /^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$/.test(entry)), 'expected comma-separated user pool ids such as eu-west-1_AbC123')
+    .optional(),
   ROLE_EXTERNAL_IDS: z
     .string()
     .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
@@ -253,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     fileMode: read('FILE_MODE'),
     dirMode: read('DIR_MODE'),
     allowedRoleArns: read('ALLOWED_ROLE_ARNS'),
+    allowedPools: read('ALLOWED_POOLS'),
     roleExternalIds: read('ROLE_EXTERNAL_IDS'),
     s3ExpectedBucketOwner: read('S3_EXPECTED_BUCKET_OWNER'),
   });

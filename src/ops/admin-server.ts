@@ -46,6 +46,8 @@ export interface AdminEndpoints {
   readonly allowedDestinations: readonly string[];
   /** Which roles `POST /exports` may name, and their external ids; undefined: no role at all. */
   readonly roles?: RolePolicy | undefined;
+  /** Which user pools `POST /exports` may export; undefined: any. */
+  readonly allowedPools?: readonly string[] | undefined;
   /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
   readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }
@@ -287,6 +289,13 @@ async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage
     throw new HttpError(400, (error as Error).message);
   }
   const body: ExportRequest = { ...asked, destination };
+  const pool = body.userPoolId.trim();
+  if (endpoints.allowedPools !== undefined && !endpoints.allowedPools.includes(pool)) {
+    throw new HttpError(
+      403,
+      `user pool ${JSON.stringify(pool)} is not allowed: POST /exports exports only the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker's --config file`,
+    );
+  }
   if (!isDestinationAllowed(destination, endpoints.allowedDestinations)) {
     throw new HttpError(
       403,

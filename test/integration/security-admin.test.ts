@@ -120,6 +120,30 @@ describe('the admin token', () => {
   });
 });
 
+describe('pools over HTTP', () => {
+  it('exports only the pools of ALLOWED_POOLS and the config file when it is set (403 otherwise), any pool when it is not', async () => {
+    const limited = await admin({ allowedPools: ['us-east-1_AbC', 'us-east-1_Sched'] });
+    const refused = await post(limited, { ...request, user_pool_id: 'us-east-1_Other' });
+    expect(refused.status).toBe(403);
+    expect(refused.error).toBe(
+      'user pool "us-east-1_Other" is not allowed: POST /exports exports only the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker\'s --config file',
+    );
+    expect(triggered).toEqual([]);
+    expect((await post(limited, request)).status).toBe(202);
+    expect(triggered.map((r) => r.userPoolId)).toEqual(['us-east-1_AbC']);
+    const open = await admin();
+    expect((await post(open, { ...request, user_pool_id: 'us-east-1_Other' })).status).toBe(202);
+  });
+
+  it('reads ALLOWED_POOLS as comma-separated pool ids, and refuses anything else with one line', () => {
+    expect(loadConfig({ ALLOWED_POOLS: ' eu-west-1_AbC , us-east-1_Xy9 ' }).allowedPools).toEqual(['eu-west-1_AbC', 'us-east-1_Xy9']);
+    expect(loadConfig({}).allowedPools).toBeUndefined();
+    expect(() => loadConfig({ ALLOWED_POOLS: 'eu-west-1_AbC,my-pool' })).toThrow(
+      'ALLOWED_POOLS="eu-west-1_AbC,my-pool" is invalid: expected comma-separated user pool ids such as eu-west-1_AbC123',
+    );
+  });
+});
+
 describe('roles over HTTP', () => {
   it('assumes only roles of ALLOWED_ROLE_ARNS or the config file: others are 403 naming the role and the setting', async () => {
     const server = await admin();

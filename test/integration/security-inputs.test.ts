@@ -191,6 +191,18 @@ describe('the dashboard and start jobs', () => {
     expect(status.state).toBe('completed');
   });
 
+  it('refuses a start job added by hand for a pool outside ALLOWED_POOLS, even to an allowed destination', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 10, seed: 1805 });
+    const h = await harness({ ALLOWED_DESTINATIONS: url('allowed'), ALLOWED_POOLS: 'eu-west-1_OnlyThis' });
+    const job = await h.queues.runs.add(START_JOB, { request: { userPoolId: poolId, destination: url('allowed', 'pools'), trigger: 'schedule' } });
+    await eventually(async () => ((await job.getState()) === 'failed' ? true : undefined), 20_000, 'the start job for another pool to fail');
+    expect((await h.queues.runs.getJob(job.id ?? ''))?.failedReason).toBe(
+      `start job ${job.id ?? ''} for ${poolId} is refused: it is not from the pool's registered schedule and user pool ${poolId} is not in ALLOWED_POOLS; schedule exports with \`schedule apply\`, start them with the CLI or POST /exports`,
+    );
+    expect(await exists(join(scratch, 'allowed', 'pools'))).toBe(false);
+    expect(await h.runtime.runs.activeRun(poolId)).toBeUndefined();
+  });
+
   it('honours a registered schedule whatever the allow-list (the config file is the operator’s)', async () => {
     const h = await harness({ ALLOWED_DESTINATIONS: url('allowed') });
     const poolId = emulator.createPoolWithUsers({ users: 30, seed: 1803 });

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       pseudonymizationKey: undefined,
       allowedDestinations: [],
       allowedRoleArns: [],
+      allowedPools: undefined,
       roleExternalIds: {},
       s3ExpectedBucketOwner: undefined,
       fileMode: 0o600,
