@@ -145,6 +145,6 @@ function translate(error: unknown, what: string, sentToken: string | undefined, 
   if (code === 'InvalidParameterException' && sentToken !== undefined && (sentToken === resumedFrom || /token|marker/i.test(message))) {
     return new TokenRejectedError(`Cognito rejected the pagination token of ${what}: ${message}`);
   }
-  const hint = fatalHint(error) ?? 'see "When things go wrong" in the README';
+  const hint = fatalHint(error) ?? 'see "When things go wrong" in docs/operations.md';
   return new FatalExportError(`${what} failed: ${message}; ${hint}`, { cause: error });
 }

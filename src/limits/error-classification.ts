@@ -56,15 +56,15 @@ const TABLE: Readonly<Record<string, Row>> = {
   // S3's answers to a bad key or secret: the credentials, not the IAM policy.
   InvalidAccessKeyId: { class: 'fatal', hint: 'the S3 credentials were rejected: check the access key the worker runs with' },
   SignatureDoesNotMatch: { class: 'fatal', hint: 'the S3 credentials were rejected: check the secret access key the worker runs with' },
-  AccessDeniedException: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
-  AccessDenied: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
+  AccessDeniedException: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in docs/operations.md (IAM policy)' },
+  AccessDenied: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in docs/operations.md (IAM policy)' },
   InvalidParameterException: { class: 'fatal', hint: 'check --filter and --attributes' },
   NoSuchBucket: { class: 'fatal', hint: 'create the bucket or fix --destination' },
   // Not errors for the caller but answers ("there is no such object"): never worth a retry.
   NoSuchKey: { class: 'fatal' },
   NotFound: { class: 'fatal' },
   // S3's answer to a HEAD it refuses (no body, so no code): the caller asks again to learn why.
-  Forbidden: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in the README' },
+  Forbidden: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in docs/operations.md (IAM policy)' },
   // The staged upload is gone: completed by an earlier finalizer (the caller checks the object), or
   // aborted behind the worker's back.
   NoSuchUpload: { class: 'fatal', hint: 'the staged upload was aborted (by a lifecycle rule on the bucket?): run the export again' },

@@ -39,7 +39,7 @@ export interface RateControllerSettings {
   readonly inFlightMs: number;
 }
 
-/** The defaults the README documents (all but `maxRps`). */
+/** The defaults docs/operations.md documents (all but `maxRps`). */
 export const DEFAULT_CONTROLLER: Omit<RateControllerSettings, 'maxRps'> = Object.freeze({
   minRps: 0.5,
   decrease: 0.7,

@@ -31,7 +31,7 @@ export interface CallLimiter {
   reportThrottle(slot?: CallSlot): Promise<void>;
 }
 
-/** Tuning of the shared limiter; the defaults are what the README documents. */
+/** Tuning of the shared limiter; the defaults are what docs/operations.md documents. */
 export interface RateLimiterOptions extends Partial<Omit<BucketSettings, 'maxRps'>> {
   /** Calls per second never exceeded, shared by every worker using the same key (COGNITO_RATE_LIMIT_RPS). */
   readonly ratePerSecond: number;

@@ -338,7 +338,7 @@ export class S3Sink implements ObjectSink {
     if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'InvalidToken' || code === 'ExpiredToken') {
       return new FatalExportError(`the S3 credentials were rejected by bucket ${this.bucket} (${code}): check the access key and secret the worker runs with`);
     }
-    return new FatalExportError(`access to bucket ${this.bucket} is denied: grant the worker the IAM permissions listed in the README`);
+    return new FatalExportError(`access to bucket ${this.bucket} is denied: grant the worker the IAM permissions listed in docs/operations.md (IAM policy)`);
   }
 
   private send<T>(call: () => Promise<T>): Promise<T> {
