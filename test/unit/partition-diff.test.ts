@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { changedFields, GROUP_MEMBERSHIP_CHANGES, USER_CHANGES, type ChangeRecord, type DataRecord } from '../../src/changes/change-kinds.js';
-import { partitionLength, partitionsOf, planChanges, shardOfFile, mayHold } from '../../src/changes/change-plan.js';
+import { diffUnit, diffUnits, kindOf, mayHold, partitionLength, partitionsOf, planChanges, shardOfFile, type CurrentRun } from '../../src/changes/change-plan.js';
 import { changesTable } from '../../src/changes/changes-table.js';
 import { diffPartition } from '../../src/changes/partition-diff.js';
 import type { Manifest } from '../../src/storage/manifest.js';
@@ -190,6 +190,105 @@ describe('the change plan', () => {
     expect(shardOfFile('file:///d/users/x/part-all-00000.ndjson')).toBe('');
     expect([mayHold('users', 'part-3-00000.ndjson.gz', '3'), mayHold('users', 'part-3-00000.ndjson.gz', '4'), mayHold('users', 'part-3f-00000.ndjson.gz', '3'), mayHold('users', 'part-all-00000.ndjson.gz', '7')]).toEqual([true, false, true, true]);
     expect(mayHold('group_memberships', 'part-3-00000.ndjson.gz', '4')).toBe(true);
+  });
+
+  it('caps partitions at 4 hex characters, and numbers them with zeros in front', () => {
+    expect([partitionLength(16 ** 4 * 131_072), partitionLength(16 ** 4 * 131_072 + 1), partitionLength(Number.MAX_SAFE_INTEGER)]).toEqual([4, 4, 4]);
+    // '' is the whole table: without it, no partition would be diffed and a small pool would get no change rows.
+    expect(partitionsOf(0)).toEqual(['']);
+    expect(partitionsOf(1)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f']);
+    expect(partitionsOf(2)).toHaveLength(256);
+    expect(partitionsOf(2).slice(0, 3)).toEqual(['00', '01', '02']);
+    expect(partitionsOf(2).slice(-2)).toEqual(['fe', 'ff']);
+    expect(planChanges(current, { manifest: manifest(), key: 'm' }).tables).toEqual([{ changes: 'user_changes', partitions: [''] }]);
+  });
+
+  it('names one diff unit per partition, `all` for the whole table', () => {
+    expect(diffUnit('user_changes', '3f')).toBe('user_changes.3f');
+    expect(diffUnit('group_changes', '')).toBe('group_changes.all');
+    const plan = { since: 's', reason: null, previous: 'm', tables: [{ changes: 'user_changes', partitions: ['0', '1'] }, { changes: 'group_changes', partitions: [''] }] };
+    expect(diffUnits(plan)).toEqual(['user_changes.0', 'user_changes.1', 'group_changes.all']);
+  });
+
+  it('compares runs that kept the same attributes in another order, and names the lists sorted when they differ', () => {
+    expect(planChanges({ ...current, attributes: ['a', 'b'] }, { manifest: manifest({ attributes: ['b', 'a'] }), key: 'm' })).toEqual({
+      since: '20261201T000000Z-aaaaaa',
+      reason: null,
+      previous: 'm',
+      tables: [{ changes: 'user_changes', partitions: [''] }],
+    });
+    expect(planChanges({ ...current, attributes: ['c', 'a'] }, { manifest: manifest({ attributes: ['b', 'a'] }), key: 'm' }).reason).toBe(
+      'the previous snapshot 20261201T000000Z-aaaaaa kept attributes a,b, this one attributes a,c',
+    );
+    expect(planChanges(current, { manifest: manifest({ attributes: [] }), key: 'm' }).reason).toBe('the previous snapshot 20261201T000000Z-aaaaaa kept attributes (none), this one all attributes');
+  });
+
+  it('says exactly which privacy settings or keys differ', () => {
+    const previousPrivacy = { excluded_attributes: ['phone_number', 'name'], pseudonymized: ['username', 'email'], key_id: 'k1' };
+    expect(planChanges(current, { manifest: manifest({ privacy: previousPrivacy }), key: 'm' }).reason).toBe(
+      'the previous snapshot 20261201T000000Z-aaaaaa excluded [name,phone_number], pseudonymized [email,username], this one excluded [], pseudonymized []',
+    );
+    const hashed = { excluded_attributes: [], pseudonymized: ['email'], key_id: 'k1' };
+    expect(planChanges({ ...current, privacy: hashed }, { manifest: manifest({ privacy: { ...hashed, key_id: null } }), key: 'm' }).reason).toBe(
+      'the previous snapshot 20261201T000000Z-aaaaaa was pseudonymized with key none, this one with key k1: the same values hash differently',
+    );
+    expect(planChanges({ ...current, privacy: { ...hashed, key_id: null } }, { manifest: manifest({ privacy: hashed }), key: 'm' }).reason).toBe(
+      'the previous snapshot 20261201T000000Z-aaaaaa was pseudonymized with key k1, this one with key none: the same values hash differently',
+    );
+    // A manifest is read back as untrusted input: a null list counts as an empty one.
+    const nullLists = { excluded_attributes: null, pseudonymized: null, key_id: null } as unknown as Manifest['privacy'];
+    expect(planChanges(current, { manifest: manifest({ privacy: nullLists }), key: 'm' }).reason).toBeNull();
+  });
+
+  it('sizes the users partitions from record_count when the previous manifest predates `tables`', () => {
+    const old = manifest({ record_count: 2_000_000, tables: undefined });
+    expect(planChanges(current, { manifest: old, key: 'm' })).toEqual({
+      since: '20261201T000000Z-aaaaaa',
+      reason: null,
+      previous: 'm',
+      tables: [{ changes: 'user_changes', partitions: partitionsOf(1) }],
+    });
+  });
+
+  it('plans group and membership changes only when both runs wrote groups and memberships', () => {
+    const withGroups = manifest({
+      tables: { users: { record_count: 10, files: [] }, groups: { record_count: 3, files: [] }, group_memberships: { record_count: 200_000, files: [] } },
+    });
+    const changeTables = (run: CurrentRun, previous: Manifest) => planChanges(run, { manifest: previous, key: 'm' }).tables;
+    expect(changeTables({ ...current, records: { users: 10, groups: 3, group_memberships: 20 } }, withGroups)).toEqual([
+      { changes: 'user_changes', partitions: [''] },
+      { changes: 'group_changes', partitions: [''] },
+      { changes: 'group_membership_changes', partitions: partitionsOf(1) },
+    ]);
+    const usersOnly = [{ changes: 'user_changes', partitions: [''] }];
+    // This run without groups, the previous one with them: every group would be "deleted".
+    expect(changeTables({ ...current, groups: false }, withGroups)).toEqual(usersOnly);
+    // This run with groups, the previous one without: every group would be "inserted".
+    expect(changeTables(current, manifest())).toEqual(usersOnly);
+    expect(changeTables(current, manifest({ tables: undefined }))).toEqual(usersOnly);
+    // Half a previous group walk (groups without memberships, or the reverse) is not comparable either.
+    expect(changeTables(current, manifest({ tables: { users: { record_count: 10, files: [] }, groups: { record_count: 3, files: [] } } }))).toEqual(usersOnly);
+    expect(changeTables(current, manifest({ tables: { users: { record_count: 10, files: [] }, group_memberships: { record_count: 20, files: [] } } }))).toEqual(usersOnly);
+  });
+
+  it('reads the shard of any data file name, and every partition from a file whose name it cannot read', () => {
+    expect(shardOfFile('file:///d/users/x/part-3f-00001.ndjson')).toBe('3f');
+    expect(shardOfFile('s3://b/users/x/part-3f-00001.ndjson.gz')).toBe('3f');
+    expect(shardOfFile('file:///d/users/x/users.ndjson')).toBe('');
+    expect(mayHold('users', 'file:///d/users/x/users.ndjson', '7')).toBe(true);
+  });
+
+  it('reads a users file written by a shorter shard for the longer partitions under it', () => {
+    // Shard 3 walked `sub ^= "3"`: its files hold the subs of partitions 30 to 3f, and of 3a in particular.
+    expect(mayHold('users', 'part-3-00001.ndjson', '3a')).toBe(true);
+    expect(mayHold('users', 'part-3-00001.ndjson', '4a')).toBe(false);
+    expect(mayHold('users', 'part-3a-00001.ndjson', '3b')).toBe(false);
+  });
+
+  it('knows each change table, and names one it does not know', () => {
+    expect(kindOf('user_changes')).toBe(USER_CHANGES);
+    expect(kindOf('group_membership_changes')).toBe(GROUP_MEMBERSHIP_CHANGES);
+    expect(() => kindOf('users')).toThrow(new Error('users is not a change table'));
   });
 });
 
