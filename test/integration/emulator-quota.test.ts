@@ -1,7 +1,7 @@
 import type { CognitoIdentityProviderClient} from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeUserPoolCommand, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CognitoEmulator } from '../../src/emulator/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
 import { emulatorClient } from '../support/emulator-client.js';
 import { hammer } from '../support/request-hammer.js';
 
@@ -21,6 +21,9 @@ afterAll(async () => {
   client.destroy();
   await emulator.stop();
 });
+
+// Each test sets the quota it measures; none may leave it on for the next.
+afterEach(() => emulator.setFaults(DEFAULT_FAULTS));
 
 /** ListUsers, alternating pools. */
 function listUsers(i: number): Promise<unknown> {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { STAGING_FOLDER } from '../../src/storage/file-sink.js';
+import { cancelRun } from '../../jobs/cancel-run.js';
 import { startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
@@ -142,6 +143,29 @@ describe('latest.json names only the pool’s own dataset', () => {
   });
 });
 
+/** The shard jobs of one run that are still going (active, waiting or delayed), by state. */
+async function shardsGoing(snapshotId: string): Promise<{ active: number; queued: number }> {
+  const ofRun = (jobs: { data: unknown }[]) => jobs.filter((job) => (job.data as { snapshotId: string }).snapshotId === snapshotId).length;
+  return { active: ofRun(await harness.queues.shards.getActive()), queued: ofRun(await harness.queues.shards.getJobs(['waiting', 'delayed'])) };
+}
+
+/**
+ * Polls from the moment a cancel was issued until none of the run's shard jobs is active, waiting or
+ * delayed; returns how long that took and when the emulator last saw a ListUsers call come in.
+ */
+async function untilShardsStop(snapshotId: string, cancelledAt: number): Promise<{ stoppedMs: number; lastCallMs: number }> {
+  const calls = () => emulator.stats().calls.ListUsers ?? 0;
+  let seen = calls();
+  let lastCallMs = 0;
+  const stoppedMs = await eventually(async () => {
+    const now = calls();
+    if (now !== seen) [seen, lastCallMs] = [now, performance.now() - cancelledAt];
+    const going = await shardsGoing(snapshotId);
+    return going.active + going.queued === 0 ? performance.now() - cancelledAt : undefined;
+  }, 30_000, 'the cancelled run’s shards to stop', 20);
+  return { stoppedMs, lastCallMs };
+}
+
 describe('cancel', () => {
   it('stops a run stuck in S3 throttling within seconds: nothing published, staging gone, the pool free, status says cancelled', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 303 });
@@ -152,27 +176,79 @@ describe('cancel', () => {
     const { snapshotId } = await harness.request({ userPoolId: poolId, destination, fileMaxRecords: 100 });
     await eventually(async () => ((await harness.runtime.runs.status(snapshotId))?.state === 'running' ? true : undefined), 20_000, 'the run to start');
     await eventually(() => Promise.resolve(proxy.stats().slowDowns > 20 ? true : undefined), 20_000, 'the run to be stuck in SlowDown');
-    const cancelledAt = Date.now();
+    expect((await shardsGoing(snapshotId)).active).toBeGreaterThan(0);
+    // Timed from the moment the cancel is issued (the CLI's start included) to the moment no shard job
+    // of the run is left.
+    const cancelledAt = performance.now();
     const cancelled = await runCli(['cancel', snapshotId], harness.childEnv);
     expect(cancelled.code).toBe(0);
     expect(oneLine(cancelled.stderr)).toBe(`cancelled export ${snapshotId} of pool ${poolId}: nothing was published, its staged files were removed, the pool is free`);
+    // S3 recovers as soon as the cancel is in (while it keeps throttling, the shards never stop: see
+    // the known failure below), and the shards stop at their next write.
     proxy.setFaults({ slowDownRate: 0 });
+    const { stoppedMs } = await untilShardsStop(snapshotId, cancelledAt);
+    // Timed before any other run starts; 8 s leaves room for the CLI's start-up and a loaded machine.
+    expect(stoppedMs).toBeLessThan(8000);
     // The pool is free at once: a new run starts.
     const next = await harness.request({ userPoolId: poolId, destination: dir('after-cancel') });
     expect(next.created).toBe(true);
     expect((await harness.wait(next.snapshotId, 60_000)).state).toBe('completed');
-    // Every shard of the cancelled run stopped within seconds.
-    await eventually(async () => {
-      const going = await harness.queues.shards.getJobs(['active', 'waiting', 'delayed']);
-      return going.some((job) => (job.data as { snapshotId: string }).snapshotId === snapshotId) ? undefined : true;
-    }, 15_000, 'the cancelled shards to stop');
-    expect(Date.now() - cancelledAt).toBeLessThan(20_000);
     expect(await s3.listKeys(`stuck/`)).toEqual([]);
     const status = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);
     expect(status.stdout).toMatch(new RegExp(`cancelled ${snapshotId} at `));
     const again = await runCli(['cancel', snapshotId], harness.childEnv);
     expect(again.code).toBe(1);
     expect(oneLine(again.stderr)).toMatch(/already cancelled: nothing to cancel/);
+  });
+
+  // KNOWN PRODUCT BUG: the S3 sink retries SlowDown without end and without the shard's abort signal
+  // (src/storage/s3-sink.ts calls withRetries with no signal), so a cancelled run's shards stay active
+  // for as long as S3 throttles, against jobs/cancel-run.ts ("within 2 s when they are waiting out
+  // throttles"). `it.fails` keeps this visible: once the sink honours the signal, this test starts
+  // failing, and `.fails` should be dropped.
+  it.fails('stops a run stuck in S3 throttling within seconds even while S3 keeps answering SlowDown', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 1000, seed: 306 });
+    worker({ AWS_ENDPOINT_URL_S3: proxy.endpoint });
+    proxy.setFaults({ slowDownRate: 1 });
+    const before = proxy.stats().slowDowns;
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination: `s3://${s3.bucket}/stuck-still`, fileMaxRecords: 50 });
+    await eventually(async () => (proxy.stats().slowDowns > before + 20 && (await shardsGoing(snapshotId)).active > 0 ? true : undefined), 20_000, 'the run to be stuck in SlowDown');
+    const cancelledAt = performance.now();
+    expect((await cancelRun(harness.runtime, snapshotId)).kind).toBe('cancelled');
+    const stoppedMs = await eventually(async () => ((await shardsGoing(snapshotId)).active === 0 ? performance.now() - cancelledAt : undefined), 10_000, 'the shards to stop under SlowDown', 50);
+    expect(stoppedMs).toBeLessThan(5000);
+  });
+
+  it('stops a run mid-walk within seconds of the cancel: no shard job left, and no more ListUsers calls', async () => {
+    // 16 shards of 1000 users at 1 s a page (60 users a page): about 17 s of walk, so the cancel lands well inside it.
+    const poolId = emulator.createPoolWithUsers({ users: 16_000, seed: 305 });
+    emulator.setFaults({ latencyMs: 1000 });
+    const child = worker();
+    await started(child);
+    emulator.resetStats();
+    const calls = () => emulator.stats().calls.ListUsers ?? 0;
+    const shards = 16;
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination: dir('mid-walk'), shards });
+    await eventually(async () => (calls() >= 3 * shards && (await shardsGoing(snapshotId)).active === shards ? true : undefined), 30_000, 'every shard to be a few pages in', 20);
+    const atCancel = calls();
+    const cancelledAt = performance.now();
+    const outcome = await cancelRun(harness.runtime, snapshotId);
+    expect(outcome.kind).toBe('cancelled');
+    const { stoppedMs, lastCallMs } = await untilShardsStop(snapshotId, cancelledAt);
+    // "At their next page" (jobs/cancel-run.ts): a page takes 1 s here, and the watch that backs it
+    // up checks every 2 s; 5 s leaves room for a loaded machine, and is far below the walk left.
+    expect(stoppedMs).toBeLessThan(5000);
+    expect(lastCallMs).toBeLessThan(5000);
+    // Each shard may have had a page in flight and fetched one more while its last page was recorded.
+    const afterCancel = calls() - atCancel;
+    expect(afterCancel).toBeLessThanOrEqual(2 * shards);
+    // And nothing calls Cognito for the run any more: past the 2 s watch interval, the count stands still.
+    const stopped = calls();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(calls()).toBe(stopped);
+    expect((await harness.runtime.runs.status(snapshotId))?.state).toBe('cancelled');
+    // No users shard ran to its end (the groups walk of an empty directory is done at once).
+    expect(child.stderr()).not.toMatch(/"table":"users".*"shard done"/);
   });
 });
 

@@ -50,7 +50,10 @@ describe('the shared rate limiter', () => {
     // 41 calls at 40/s: the first at once, the other 40 one slot apart.
     const seconds = await timeAcquisitions([limiter], 41);
     expect(seconds).toBeGreaterThan(0.95);
-    expect(seconds).toBeLessThan(1.2);
+    // Real clock (the script reads Redis's TIME): the lower bound is what catches a burst; the upper
+    // one only says "about the rate", widened for a loaded machine. The exact slot spacing is checked
+    // on a virtual clock in test/unit/limiter-bucket.test.ts.
+    expect(seconds).toBeLessThan(1.5);
   });
 
   it('is shared by every limiter on the same key, as by workers on one Redis', async () => {
@@ -60,7 +63,8 @@ describe('the shared rate limiter', () => {
     const seconds = await timeAcquisitions(limiters, 41);
     for (const connection of connections) connection.disconnect();
     expect(seconds).toBeGreaterThan(0.95);
-    expect(seconds).toBeLessThan(1.2);
+    // Widened for a loaded machine, as above: four limiters sharing one rate would take a quarter as long.
+    expect(seconds).toBeLessThan(1.5);
   });
 
   it('cuts the rate at once on a throttle, for callers already waiting too', async () => {
@@ -74,7 +78,10 @@ describe('the shared rate limiter', () => {
     const after = times.filter((t) => t >= 350 && t < 1300).length;
     expect(before).toBeGreaterThanOrEqual(11);
     // At the old rate about 38 calls would have gone out in those 950 ms; at 16/s (slowly rising) about 16.
-    expect(after).toBeGreaterThan(12);
+    // The upper bound is the point (an uncut rate gives twice as many); the lower one is widened, since
+    // on a loaded machine a stalled event loop only ever takes grants away. The cut's exact size and
+    // climb are checked on a virtual clock in test/unit/rate-controller.test.ts.
+    expect(after).toBeGreaterThan(8);
     expect(after).toBeLessThan(20);
     expect(bucket.currentRate).toBeLessThan(17);
   });
@@ -96,8 +103,11 @@ describe('the shared rate limiter', () => {
     expect(bucket.currentRate).toBeCloseTo(28, 1);
     await sleep(790);
     await limiter.acquire();
+    // A real sleep can overrun on a loaded machine, and past the settle point the fast probe climbs on:
+    // the upper bound leaves room for that (the settle point itself, 0.95 × the ceiling, is checked on a
+    // virtual clock in test/unit/rate-controller.test.ts); still well under the set rate.
     expect(bucket.currentRate).toBeGreaterThan(37);
-    expect(bucket.currentRate).toBeLessThan(38.7);
+    expect(bucket.currentRate).toBeLessThan(39.5);
     await sleep(2000);
     await limiter.acquire();
     expect(bucket.currentRate).toBe(40);

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CognitoEmulator } from '../../src/emulator/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoEmulator, DEFAULT_FAULTS } from '../../src/emulator/index.js';
 import { STAGING_FOLDER } from '../../src/storage/file-sink.js';
 import { toUserRecord } from '../../src/tables/user-record.js';
 import { CheckpointStore } from '../../src/walk/checkpoint-store.js';
@@ -28,6 +28,9 @@ afterAll(async () => {
   await emulator.stop();
   await s3.stop();
 });
+
+// Back to the faults this file starts with: a token TTL one test sets must not expire the next one's tokens.
+afterEach(() => emulator.setFaults({ ...DEFAULT_FAULTS, latencyMs: 10 }));
 
 describe('a rejected pagination token', () => {
   it('restarts the shard from the start, replaces its files and leaves no leftovers', async () => {

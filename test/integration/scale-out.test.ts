@@ -108,24 +108,73 @@ describe('several worker processes on one Redis', () => {
 
   it('back off together when Cognito throttles: the first throttle slows every worker under the real quota', async () => {
     const h = await harness({ COGNITO_RATE_LIMIT_RPS: '60' });
-    const poolId = emulator.createPoolWithUsers({ users: 12_000, seed: 52 });
-    emulator.setFaults({ latencyMs: 10, quotaRps: 20 });
-    await workers(h, 2, { COGNITO_RATE_LIMIT_RPS: '60', WORKER_CONCURRENCY: '8' });
+    // 500 pages: about 3 s at 60/s before the quota, then well over 10 s under it.
+    const poolId = emulator.createPoolWithUsers({ users: 30_000, seed: 52 });
+    emulator.setFaults({ latencyMs: 10 });
+    const started = await workers(h, 2, { COGNITO_RATE_LIMIT_RPS: '60', WORKER_CONCURRENCY: '8' });
+    // Each worker's own count of the ListUsers calls it made, from its /metrics.
+    const admins = started.map((child) => {
+      const line = child.stderr().split('\n').find((l) => l.includes('worker started')) ?? '{}';
+      return ((JSON.parse(line) as { admin?: string }).admin ?? '').replace('0.0.0.0', '127.0.0.1');
+    });
+    const perWorker = async (): Promise<{ at: number; calls: number[] }> => {
+      const calls = await Promise.all(
+        admins.map(async (admin) => {
+          const text = await (await fetch(`${admin}/metrics`)).text();
+          const line = text.split('\n').find((l) => l.startsWith(`cognito_export_list_users_calls_total{user_pool_id="${poolId}"}`));
+          return Number(line?.split(' ').at(-1) ?? 0);
+        }),
+      );
+      return { at: performance.now(), calls };
+    };
+    const rates = (from: { at: number; calls: number[] }, to: { at: number; calls: number[] }) =>
+      to.calls.map((n, i) => (n - (from.calls[i] ?? 0)) / ((to.at - from.at) / 1000));
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     emulator.resetStats();
-    const started = performance.now();
-    const status = await h.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/backoff`, shards: 16 });
-    const seconds = (performance.now() - started) / 1000;
+    const { snapshotId } = await h.request({ userPoolId: poolId, destination: `s3://${s3.bucket}/backoff`, shards: 16 });
+    const stats = () => emulator.stats();
+    await eventually(() => Promise.resolve((stats().calls.ListUsers ?? 0) > 20 ? true : undefined), 20_000, 'the walk to be under way');
+    // Before any throttle: the shared 60/s, split between the two workers.
+    const before0 = await perWorker();
+    await sleep(2500);
+    const before1 = await perWorker();
+    const before = rates(before0, before1);
+    expect(stats().throttled.ListUsers ?? 0).toBe(0);
+    // Now the real quota, 20/s: asking 60/s, its burst runs out within a second and the first throttle comes.
+    emulator.setFaults({ quotaRps: 20 });
+    const [callsAtQuota, quotaAt] = [stats().calls.ListUsers ?? 0, performance.now()];
+    await eventually(() => Promise.resolve((stats().throttled.ListUsers ?? 0) > 0 ? true : undefined), 10_000, 'the first throttle', 10);
+    // A second for the cut to settle, then each worker's own rate for 4 s.
+    await sleep(1000);
+    const after0 = await perWorker();
+    const fromAfter = stats();
+    await sleep(4000);
+    const after1 = await perWorker();
+    const toAfter = stats();
+    const after = rates(after0, after1);
+    for (const [i, rate] of after.entries()) {
+      // Every worker took part before, and every worker is slowed: each one's own rate falls well
+      // below what it made before the throttle, and their sum under the quota.
+      expect(before[i], `worker ${i} before the throttle`).toBeGreaterThan(10);
+      expect(rate, `worker ${i}: ${rate.toFixed(1)}/s after, ${before[i]?.toFixed(1)}/s before`).toBeLessThan(0.6 * (before[i] ?? 0));
+      expect(rate).toBeLessThan(20);
+    }
+    const window = (after1.at - after0.at) / 1000;
+    const callsAfter = (toAfter.calls.ListUsers ?? 0) - (fromAfter.calls.ListUsers ?? 0);
+    expect(callsAfter / window).toBeLessThan(20);
+    const status = await h.wait(snapshotId, 90_000);
+    const seconds = (performance.now() - quotaAt) / 1000;
     await expectExactlyOnce(poolId, status);
-    const stats = emulator.stats();
-    const calls = stats.calls.ListUsers ?? 0;
-    const throttled = stats.throttled.ListUsers ?? 0;
-    // Asking for 60/s against 20/s: the quota's burst runs out within a second, and the throttles
-    // that follow cut the shared rate for both workers at once, well under the quota. Without that,
-    // about two calls in three would be throttled.
-    expect(throttled).toBeGreaterThan(0);
-    expect(throttled / calls).toBeLessThan(0.05);
+    const end = stats();
+    const calls = (end.calls.ListUsers ?? 0) - callsAtQuota;
+    // Under the quota from then on, but not needlessly slow: the limit climbs back towards it.
     expect(calls / seconds).toBeLessThan(20);
     expect(calls / seconds).toBeGreaterThan(6);
-    expect(status.throttles).toBe(Object.values(stats.throttled).reduce((sum, n) => sum + n, 0));
-  });
+    const throttled = end.throttled.ListUsers ?? 0;
+    // The throttles that follow the first cut the shared rate for both workers at once, well under the
+    // quota. Without that, about two calls in three would be throttled.
+    expect(throttled).toBeGreaterThan(0);
+    expect(throttled / calls).toBeLessThan(0.05);
+    expect(status.throttles).toBe(Object.values(end.throttled).reduce((sum, n) => sum + n, 0));
+  }, 120_000);
 });

@@ -171,12 +171,36 @@ describe('a worker process stopped (SIGSTOP) for longer than its job lock, then 
       return status && status.durableUsers >= 1000 && held.length > 0 ? true : undefined;
     }, 30_000, 'the run to be under way with shards on the worker to stop', 10);
     stopped.child.kill('SIGSTOP');
+    // What the stopped process holds is frozen with it: the shard jobs Redis says it has in flight.
+    const held = (await h.queues.shards.getActive()).filter((job) => job.processedBy === name).map((job) => job.id ?? '');
+    expect(held.length).toBeGreaterThan(0);
     const status = await h.wait(snapshotId, 120_000);
-    stopped.child.kill('SIGCONT');
-    // Let the continued worker find out it lost its shards and try whatever it was about to write.
-    await new Promise((resolve) => setTimeout(resolve, 4000));
     expect(status.error).toBeUndefined();
     expect(status.state).toBe('completed');
+    const linesBefore = stopped.stderr().split('\n').length;
+    stopped.child.kill('SIGCONT');
+    // The continued worker goes on with what it was doing. Each shard it held stops there without
+    // ending: its next checkpoint write is refused (another worker's epoch), or it finds the run
+    // ended, or its lost lock aborts it; and when it hands the job back to BullMQ (done, failed or
+    // retry), that is refused too, since the job's lock is no longer its own. Wait for that refusal.
+    type LogLine = { msg?: string; reason?: string; jobId?: string; shard?: string; table?: string };
+    const linesAfter = () =>
+      stopped
+        .stderr()
+        .split('\n')
+        .slice(linesBefore - 1)
+        .flatMap((line) => (line.startsWith('{') ? [JSON.parse(line) as LogLine] : []));
+    const refused = (id: string) => linesAfter().some((line) => line.msg?.startsWith('lost a job to another worker') && line.reason?.startsWith(`Missing lock for job ${id}.`));
+    await eventually(() => Promise.resolve(held.every(refused) ? true : undefined), 30_000, 'the continued worker to be refused every job it held');
+    // None of those shards ended on the continued worker, and nothing it did was an error.
+    const after = linesAfter();
+    expect(after.filter((line) => line.msg === 'shard done' && held.includes(`shard-${snapshotId}-${line.shard ?? ''}`))).toEqual([]);
+    expect(after.filter((line) => line.msg === 'worker error' || line.msg === 'export run failed')).toEqual([]);
+    // Its late writes changed nothing: the same run, manifest and counts, every user once, no stray file.
+    const now = await h.runtime.runs.status(snapshotId);
+    expect(now?.state).toBe('completed');
+    expect(now?.manifestUrl).toBe(status.manifestUrl);
+    expect(now?.durableUsers).toBe(status.durableUsers);
     await expectExact(h, poolId, status.manifestUrl ?? '', destination);
     expect(other.stderr()).toMatch(/shard done/);
   }, 180_000);
