@@ -27,6 +27,23 @@ export interface S3Faults {
    * NoSuchUpload for an upload a lifecycle rule aborted); undefined lets a request through. @default none
    */
   respond?: ((request: ProxiedRequest) => { status: number; code: string; message: string } | undefined) | null;
+  /**
+   * Share of reads (GET, HEAD: objects, listings, the bucket) answered 503 SlowDown without reaching
+   * the server (a HEAD's answer without a body, as S3's). @default 0
+   */
+  readSlowDownRate?: number;
+  /** Share of reads whose connection is reset before any answer, without reaching the server. @default 0 */
+  readResetRate?: number;
+  /**
+   * How many GetObject answers (status 200, a body of 2 bytes or more) to cut mid-body: the status,
+   * the headers (with the whole Content-Length) and the first half of the body go out, then the
+   * connection is reset. @default 0
+   */
+  readBodyResets?: number;
+  /** Which reads SlowDown and resets may hit. @default every read */
+  readFaultsOn?: ((request: ProxiedRequest) => boolean) | null;
+  /** Which GetObjects may be cut mid-body. @default every GetObject */
+  readBodyResetsOn?: ((request: ProxiedRequest) => boolean) | null;
 }
 
 /** A held set of requests: they wait until `open()`. */
@@ -43,6 +60,10 @@ export interface ProxyStats {
   readonly slowDowns: number;
   readonly internalErrors: number;
   readonly droppedCompletes: number;
+  /** Reads answered SlowDown, reset before an answer, and cut mid-body, by `METHOD kind`. */
+  readonly readSlowDowns: Record<string, number>;
+  readonly readResets: Record<string, number>;
+  readonly readBodyResets: Record<string, number>;
 }
 
 /** A small HTTP proxy in front of the S3 test server that can hold, fail or drop requests. */
@@ -74,10 +95,23 @@ export function operationOf(request: ProxiedRequest): string {
 /** Starts a proxy on a free port forwarding to `target` (e.g. `http://127.0.0.1:4568`). */
 export async function startS3FaultProxy(target: string, random: () => number = Math.random): Promise<S3FaultProxy> {
   const upstream = new URL(target);
-  let faults: Required<S3Faults> = { slowDownRate: 0, internalErrorRate: 0, dropCompleteResponses: 0, deny: null, respond: null };
+  let faults: Required<S3Faults> = {
+    slowDownRate: 0,
+    internalErrorRate: 0,
+    dropCompleteResponses: 0,
+    deny: null,
+    respond: null,
+    readSlowDownRate: 0,
+    readResetRate: 0,
+    readBodyResets: 0,
+    readFaultsOn: null,
+    readBodyResetsOn: null,
+  };
   const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
   const counts: Record<string, number> = {};
   const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };
+  const reads = { readSlowDowns: {} as Record<string, number>, readResets: {} as Record<string, number>, readBodyResets: {} as Record<string, number> };
+  const tally = (counter: Record<string, number>, operation: string) => (counter[operation] = (counter[operation] ?? 0) + 1);
 
   const handle = async (incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> => {
     const request = { method: incoming.method ?? 'GET', url: incoming.url ?? '/' };
@@ -100,6 +134,20 @@ export async function startS3FaultProxy(target: string, random: () => number = M
       return;
     }
     const write = request.method !== 'GET' && request.method !== 'HEAD';
+    const readFaults = !write && (faults.readFaultsOn?.(request) ?? true);
+    if (readFaults && faults.readSlowDownRate > 0 && random() < faults.readSlowDownRate) {
+      tally(reads.readSlowDowns, operation);
+      incoming.resume();
+      outgoing.writeHead(503, { 'content-type': 'application/xml' }).end(XML('SlowDown', 'Please reduce your request rate.'));
+      return;
+    }
+    if (readFaults && faults.readResetRate > 0 && random() < faults.readResetRate) {
+      tally(reads.readResets, operation);
+      incoming.resume();
+      outgoing.socket?.destroy();
+      return;
+    }
+    const cutBody = operation === 'GET object' && faults.readBodyResets > 0 && (faults.readBodyResetsOn?.(request) ?? true);
     if (write && random() < faults.slowDownRate) {
       totals.slowDowns++;
       incoming.resume();
@@ -121,6 +169,18 @@ export async function startS3FaultProxy(target: string, random: () => number = M
           totals.droppedCompletes++;
           answer.resume();
           answer.on('end', () => outgoing.socket?.destroy());
+          return;
+        }
+        const length = Number(answer.headers['content-length'] ?? 0);
+        if (cutBody && answer.statusCode === 200 && length >= 2 && faults.readBodyResets > 0) {
+          faults = { ...faults, readBodyResets: faults.readBodyResets - 1 };
+          tally(reads.readBodyResets, operation);
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            outgoing.writeHead(200, answer.headers);
+            outgoing.write(Buffer.concat(chunks).subarray(0, Math.floor(length / 2)), () => outgoing.socket?.destroy());
+          });
           return;
         }
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -157,7 +217,13 @@ export async function startS3FaultProxy(target: string, random: () => number = M
         },
       };
     },
-    stats: () => ({ requests: { ...counts }, ...totals }),
+    stats: () => ({
+      requests: { ...counts },
+      ...totals,
+      readSlowDowns: { ...reads.readSlowDowns },
+      readResets: { ...reads.readResets },
+      readBodyResets: { ...reads.readBodyResets },
+    }),
     async stop() {
       server.closeAllConnections();
       server.close();
