@@ -60,6 +60,8 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       return `run ${snapshotId} already ${status?.state}`;
     }
     const epoch = await runtime.commits.claimFinalizer(snapshotId);
+    // When publishing began (status, the publish bench): the first attempt's time is kept.
+    await runtime.runs.markFinalizing(snapshotId);
     let gathered: GatheredRun;
     try {
       gathered = await gatherRun(runtime, spec);

@@ -286,6 +286,9 @@ describe("the operator's view", () => {
     expect(value('cognito_export_throttles_total')).toBe(Object.values(stats.throttled).reduce((sum, n) => sum + n, 0));
     expect(value('cognito_export_runs_finished_total')).toBe(1);
     expect(value('cognito_export_last_success_timestamp_seconds')).toBe(Date.parse(status.completedAt ?? '') / 1000);
+    // When publishing began: after the walk started, no later than the completion.
+    expect(Date.parse(status.finalizingAt ?? '')).toBeGreaterThanOrEqual(Date.parse(status.runningAt ?? ''));
+    expect(Date.parse(status.finalizingAt ?? '')).toBeLessThanOrEqual(Date.parse(status.completedAt ?? ''));
     expect(text).toMatch(/cognito_export_run_duration_seconds_count\{user_pool_id="[^"]+",outcome="completed"\} 1/);
     expect(text).toMatch(/cognito_export_queue_jobs\{queue="shards",state="active"\} 0/);
     expect(text).toMatch(/^cognito_export_process_cpu_user_seconds_total \d/m);
