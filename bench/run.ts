@@ -316,7 +316,7 @@ async function main(): Promise<void> {
     .join('\n');
   process.stdout.write(`${out}\n`);
 
-  // Kept results (quoted in the README) only with --save; other runs go to a git-ignored folder.
+  // Kept results (quoted in docs/benchmarks.md) only with --save; other runs go to a git-ignored folder.
   const resultsDir = join(process.cwd(), 'bench', 'results', ...(args.save ? [] : ['unsaved']));
   await mkdir(resultsDir, { recursive: true });
   const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
