@@ -3,7 +3,7 @@ import { classifyError, describeError } from '../src/limits/error-classification
 import { FatalExportError, FencedError, RunNotActiveError } from '../src/limits/export-errors.js';
 import type { ExportRuntime } from './export-runtime.js';
 import type { RunSpec } from '../src/runs/run-spec.js';
-import { withdraw } from './run-withdrawal.js';
+import { withdraw, WITHDRAW_IN_JOB_MS } from './run-withdrawal.js';
 
 /**
  * The one place where our errors become BullMQ's: a fatal error fails the run now (no retries, no
@@ -23,7 +23,7 @@ export async function atJobBoundary<T>(runtime: ExportRuntime, job: Job, spec: R
       throw error;
     }
     if (error instanceof RunNotActiveError) {
-      await withdraw(runtime, spec);
+      await withdraw(runtime, spec, AbortSignal.timeout(WITHDRAW_IN_JOB_MS));
       throw new UnrecoverableError(error.message);
     }
     const fatal = error instanceof FatalExportError || classifyError(error) === 'fatal';

@@ -1,6 +1,6 @@
 import { diffUnits, type ChangePlan } from '../src/changes/change-plan.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
-import type { StagedLocation } from '../src/storage/object-sink.js';
+import { sinkUntil, type StagedLocation } from '../src/storage/object-sink.js';
 import { runLocation, runShards, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import { describeError } from '../src/limits/error-classification.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
@@ -10,18 +10,25 @@ import type { ExportRuntime } from './export-runtime.js';
 import { runUnits } from './membership-plan.js';
 
 /**
+ * How long a job whose run ended waits out S3 throttling while it takes the run's files back, before
+ * leaving the rest to the reconcile tick (a healthy destination is not cut short: only retries end).
+ */
+export const WITHDRAW_IN_JOB_MS = 2_000;
+
+/**
  * Takes a run that failed or was cancelled off its destination: every staged file (recorded by its
  * writers, or found by a listing), anything a finalizer had already published in any of its table
  * folders, and its manifest. Such a run ended before its point of no return, so no pointer ever
  * named it: nothing else is touched. Idempotent, and a no-op unless the run has failed or was
  * cancelled; it throws when the destination cannot be cleaned, and the withdrawal stays pending.
  */
-export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec, signal?: AbortSignal): Promise<void> {
   const status = await runtime.runs.status(spec.snapshotId);
   if (status !== undefined && status.state !== 'failed' && status.state !== 'cancelled') return;
   // A run that failed before its shards were enqueued (a bucket that does not exist, a bad key) staged nothing.
   if (status !== undefined && status.runningAt === undefined) return;
-  const sink = runtime.sink(spec.destination, runS3Role(spec));
+  const destination = runtime.sink(spec.destination, runS3Role(spec));
+  const sink = signal === undefined ? destination : sinkUntil(destination, signal);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
   const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
   const plan = await runtime.runs.storedChangePlan<ChangePlan>(spec.snapshotId);
@@ -67,11 +74,13 @@ export async function sweepStalePoolStaging(runtime: ExportRuntime, spec: RunSpe
 /**
  * A failed or cancelled run leaves nothing behind: its withdrawal is marked done only once it
  * succeeded. A failure to clean up is logged, and the withdrawal stays pending for whoever comes
- * next (a finalizer attempt, the worker's reconcile tick, the pool's next run).
+ * next (a finalizer attempt, the worker's reconcile tick, the pool's next run). With `signal`, the
+ * destination's retries end when it aborts (a job must not wait out S3 throttling for a run that
+ * ended: it leaves the rest to the reconcile tick).
  */
-export async function withdraw(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
+export async function withdraw(runtime: ExportRuntime, spec: RunSpec, signal?: AbortSignal): Promise<void> {
   try {
-    await withdrawRun(runtime, spec);
+    await withdrawRun(runtime, spec, signal);
   } catch (error) {
     // A destination that cannot be used at all (the usual reason a run fails at its start) holds nothing of it.
     const level = error instanceof FatalExportError ? 'debug' : 'warn';

@@ -1,3 +1,4 @@
+import { sinkUntil } from '../src/storage/object-sink.js';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { RunNotActiveError } from '../src/limits/export-errors.js';
@@ -7,7 +8,7 @@ import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
 import { runLocation, runS3Role } from '../src/runs/run-spec.js';
 import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
-import { withdraw } from './run-withdrawal.js';
+import { withdraw, WITHDRAW_IN_JOB_MS } from './run-withdrawal.js';
 import { addMembershipShards } from './membership-plan.js';
 import type { ExportQueues, ShardJobData } from './queues.js';
 import { shardSource } from './table-sources.js';
@@ -48,7 +49,7 @@ export async function processShardJob(
   // A run that ended (cancelled, failed) while this job waited: nothing to do, no call to make; what
   // the run published meanwhile (a finalizer publishes the tables before the diff jobs) is taken back.
   if (isEnded(state)) {
-    await withdraw(runtime, spec);
+    await withdraw(runtime, spec, AbortSignal.timeout(WITHDRAW_IN_JOB_MS));
     throw new UnrecoverableError(`run ${snapshotId} is ${state}; shard ${shard.id} stops`);
   }
   const ended = watchRunEnd(runtime, snapshotId, shard.id);
@@ -91,7 +92,8 @@ export async function processShardJob(
       unit,
       run: runLocation(spec),
       files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
-      sink: runtime.sink(spec.destination, runS3Role(spec)),
+      // A run that ended stops the sink's retries too (S3 answering SlowDown to every write).
+      sink: sinkUntil(runtime.sink(spec.destination, runS3Role(spec)), ended.signal),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
       stop,
       lost: abandon,

@@ -78,6 +78,12 @@ export interface StoredObject {
 export interface ObjectSink {
   /** The destination root, as a URL. */
   readonly rootUrl: string;
+  /**
+   * The same sink, whose retries (throttles, transient errors) end as soon as `signal` aborts, with
+   * its reason: a shard of a run that was cancelled must not wait out S3's SlowDown. A call in
+   * flight is let finish. Absent: the sink does not retry (a local directory).
+   */
+  during?(signal: AbortSignal): ObjectSink;
   /** The URL of the object at `key`. */
   urlOf(key: string): string;
   /**
@@ -127,4 +133,9 @@ export interface ObjectSink {
   deleteObjects(keys: readonly string[]): Promise<void>;
   /** Every object under `prefix` (keys relative to the root), sorted by key; staged files excluded. */
   listObjects(prefix: string): Promise<StoredObject[]>;
+}
+
+/** `sink` with its retries ended by `signal` (where the sink retries at all: see ObjectSink.during). */
+export function sinkUntil(sink: ObjectSink, signal: AbortSignal): ObjectSink {
+  return sink.during?.(signal) ?? sink;
 }

@@ -341,8 +341,17 @@ export class S3Sink implements ObjectSink {
     return new FatalExportError(`access to bucket ${this.bucket} is denied: grant the worker the IAM permissions listed in docs/operations.md (IAM policy)`);
   }
 
+  /** Ends this sink's retries when it aborts (see {@link during}); undefined: retries run their course. */
+  private signal: AbortSignal | undefined;
+
+  during(signal: AbortSignal): S3Sink {
+    const bound = Object.create(this) as S3Sink;
+    bound.signal = signal;
+    return bound;
+  }
+
   private send<T>(call: () => Promise<T>): Promise<T> {
-    return withRetries(call, { policy: this.retryPolicy });
+    return withRetries(call, { policy: this.retryPolicy, ...(this.signal === undefined ? {} : { signal: this.signal }) });
   }
 
   private async sendOrTranslate<T>(call: () => Promise<T>): Promise<T> {

@@ -201,12 +201,9 @@ describe('cancel', () => {
     expect(oneLine(again.stderr)).toMatch(/already cancelled: nothing to cancel/);
   });
 
-  // KNOWN PRODUCT BUG: the S3 sink retries SlowDown without end and without the shard's abort signal
-  // (src/storage/s3-sink.ts calls withRetries with no signal), so a cancelled run's shards stay active
-  // for as long as S3 throttles, against jobs/cancel-run.ts ("within 2 s when they are waiting out
-  // throttles"). `it.fails` keeps this visible: once the sink honours the signal, this test starts
-  // failing, and `.fails` should be dropped.
-  it.fails('stops a run stuck in S3 throttling within seconds even while S3 keeps answering SlowDown', async () => {
+  // A shard's S3 retries end with the run (the sink is bound to the run-end signal): SlowDown to
+  // every write must not keep a cancelled run's shards going.
+  it('stops a run stuck in S3 throttling within seconds even while S3 keeps answering SlowDown', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 1000, seed: 306 });
     worker({ AWS_ENDPOINT_URL_S3: proxy.endpoint });
     proxy.setFaults({ slowDownRate: 1 });
