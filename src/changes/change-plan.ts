@@ -68,7 +68,8 @@ export function diffUnits(plan: ChangePlan): string[] {
   return plan.tables.flatMap((table) => table.partitions.map((partition) => diffUnit(table.changes, partition)));
 }
 
-const sorted = (list: readonly string[] | null): string | null => (list === null ? null : JSON.stringify([...list].sort()));
+// A manifest is read back as untrusted input: a list that is missing or not a list counts as none.
+const sorted = (list: readonly string[] | null | undefined): string | null => (Array.isArray(list) ? JSON.stringify([...(list as readonly string[])].sort()) : null);
 
 /** A plan without change tables, saying why. */
 export const noChanges = (reason: string): ChangePlan => ({ since: null, reason, previous: null, tables: [] });
@@ -97,7 +98,7 @@ export function planChanges(current: CurrentRun, previous: { manifest: Manifest;
   if (fields(before) !== fields(current.privacy)) {
     return noChanges(`the previous snapshot ${id} ${fields(before).replace(/"/g, '')}, this one ${fields(current.privacy).replace(/"/g, '')}`);
   }
-  if (before.key_id !== current.privacy.key_id) {
+  if ((before.key_id ?? null) !== (current.privacy.key_id ?? null)) {
     return noChanges(`the previous snapshot ${id} was pseudonymized with key ${before.key_id ?? 'none'}, this one with key ${current.privacy.key_id ?? 'none'}: the same values hash differently`);
   }
   const previousRecords = (table: string): number => manifest.tables?.[table]?.record_count ?? (table === USERS_TABLE ? manifest.record_count : 0);

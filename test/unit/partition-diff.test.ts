@@ -238,6 +238,10 @@ describe('the change plan', () => {
     // A manifest is read back as untrusted input: a null list counts as an empty one.
     const nullLists = { excluded_attributes: null, pseudonymized: null, key_id: null } as unknown as Manifest['privacy'];
     expect(planChanges(current, { manifest: manifest({ privacy: nullLists }), key: 'm' }).reason).toBeNull();
+    // So does a missing list, or one that is not a list: a plan, never a TypeError.
+    for (const odd of [{}, { excluded_attributes: 'name', pseudonymized: 7 }]) {
+      expect(planChanges(current, { manifest: manifest({ privacy: odd as unknown as Manifest['privacy'] }), key: 'm' }).reason).toBeNull();
+    }
   });
 
   it('sizes the users partitions from record_count when the previous manifest predates `tables`', () => {
