@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -12,7 +12,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { describeError, errorCode, fatalHint, httpStatus } from '../limits/error-classification.js';
+import { classifyError, describeError, errorCode, fatalHint, httpStatus } from '../limits/error-classification.js';
 import { FatalExportError, StagedFileGoneError } from '../limits/export-errors.js';
 import { withRetries, type RetryPolicy } from '../limits/retry-policy.js';
 import type { ObjectSink, StagedFile, StagedLocation, StagedWriter, StagingScope, StoredObject, SweepResult } from './object-sink.js';
@@ -217,13 +217,55 @@ export class S3Sink implements ObjectSink {
     }
   }
 
+  /**
+   * The object's bytes, streamed. A body cut mid-way (a connection reset, a timeout) is resumed with a
+   * ranged GET from the byte it stopped at, of the same version (If-Match on its ETag), up to
+   * {@link BODY_RESUMES} times in a row without progress: a reader of a large file (the change diff)
+   * never starts over, nor fails its job, for one dropped connection.
+   */
   async readStream(key: string): Promise<Readable | undefined> {
+    const first = await this.getBody(key);
+    return first === undefined ? undefined : Readable.from(this.resumable(key, first), { objectMode: false });
+  }
+
+  private async getBody(key: string, from?: { offset: number; etag: string | undefined }): Promise<{ body: Readable; etag: string | undefined } | undefined> {
     try {
-      const response = await this.send(() => this.client.send(new GetObjectCommand({ ...this.owner, Bucket: this.bucket, Key: this.keyOf(key) })));
-      return response.Body as Readable;
+      const response = await this.send(() =>
+        this.client.send(
+          new GetObjectCommand({
+            ...this.owner,
+            Bucket: this.bucket,
+            Key: this.keyOf(key),
+            ...(from === undefined ? {} : { Range: `bytes=${from.offset}-`, ...(from.etag === undefined ? {} : { IfMatch: from.etag }) }),
+          }),
+        ),
+      );
+      return { body: response.Body as Readable, etag: response.ETag };
     } catch (error) {
       if (missing(error)) return undefined;
       throw this.translate(error);
+    }
+  }
+
+  private async *resumable(key: string, first: { body: Readable; etag: string | undefined }): AsyncGenerator<Buffer, void, undefined> {
+    let current = first;
+    let offset = 0;
+    let resumes = 0;
+    for (;;) {
+      try {
+        for await (const chunk of current.body as AsyncIterable<Buffer>) {
+          offset += chunk.length;
+          resumes = 0;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        current.body.destroy();
+        if (classifyError(error) === 'fatal' || ++resumes > BODY_RESUMES) throw error;
+        const next = await this.getBody(key, { offset, etag: current.etag ?? first.etag });
+        if (next === undefined) throw new Error(`${this.urlOf(key)} was deleted while it was read`);
+        current = { body: next.body, etag: next.etag ?? current.etag };
+      }
     }
   }
 
@@ -378,6 +420,9 @@ export class S3Sink implements ObjectSink {
 }
 
 type S3Upload = Extract<StagedLocation, { kind: 's3-upload' }>;
+
+/** Ranged GETs a read may resume with in a row, none of which brought a byte. */
+const BODY_RESUMES = 5;
 
 /** What each S3 client has shown of a bucket's conditional writes (probed once a process). */
 const PROBED = new WeakMap<S3Client, Map<string, Promise<boolean>>>();

@@ -64,6 +64,8 @@ export interface ProxyStats {
   readonly readSlowDowns: Record<string, number>;
   readonly readResets: Record<string, number>;
   readonly readBodyResets: Record<string, number>;
+  /** GETs with a Range header (a reader resuming a body that was cut). */
+  readonly rangedGets: number;
 }
 
 /** A small HTTP proxy in front of the S3 test server that can hold, fail or drop requests. */
@@ -110,6 +112,7 @@ export async function startS3FaultProxy(target: string, random: () => number = M
   const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
   const counts: Record<string, number> = {};
   const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };
+  const ranged = { count: 0 };
   const reads = { readSlowDowns: {} as Record<string, number>, readResets: {} as Record<string, number>, readBodyResets: {} as Record<string, number> };
   const tally = (counter: Record<string, number>, operation: string) => (counter[operation] = (counter[operation] ?? 0) + 1);
 
@@ -147,6 +150,7 @@ export async function startS3FaultProxy(target: string, random: () => number = M
       outgoing.socket?.destroy();
       return;
     }
+    if (operation === 'GET object' && incoming.headers.range !== undefined) ranged.count++;
     const cutBody = operation === 'GET object' && faults.readBodyResets > 0 && (faults.readBodyResetsOn?.(request) ?? true);
     if (write && random() < faults.slowDownRate) {
       totals.slowDowns++;
@@ -223,6 +227,7 @@ export async function startS3FaultProxy(target: string, random: () => number = M
       readSlowDowns: { ...reads.readSlowDowns },
       readResets: { ...reads.readResets },
       readBodyResets: { ...reads.readBodyResets },
+      rangedGets: ranged.count,
     }),
     async stop() {
       server.closeAllConnections();
