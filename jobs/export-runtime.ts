@@ -4,7 +4,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createCognitoClient, type CognitoClientOverrides } from '../src/cognito/cognito-client.js';
 import { createS3Client, type S3ClientOverrides } from '../src/storage/s3-client.js';
@@ -15,6 +14,7 @@ import type { ObjectSink } from '../src/storage/object-sink.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
 import { FLOW_PRIORITY, readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
+import type { RedisClient } from '../src/redis/redis-connection.js';
 import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
 import { CommitStore } from '../src/runs/commit-store.js';
@@ -78,7 +78,7 @@ export class ExportRuntime {
 
   constructor(
     readonly config: AppConfig,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly log: Logger,
     readonly options: RuntimeOptions = {},
   ) {

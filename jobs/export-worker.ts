@@ -111,7 +111,7 @@ function connectionErrorReporter(runtime: ExportRuntime): (queue: string, error:
       return;
     }
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    const connection = /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH)$/.test(code) || /Connection is closed|could not renew lock/i.test(error.message);
+    const connection = /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH)$/.test(code) || /Connection is closed|could not renew lock|All sentinels are unreachable|Cluster is ended|CLUSTERDOWN|None of startup nodes is available/i.test(error.message);
     if (!connection) {
       runtime.log.error({ queue, err: error }, 'worker error');
       return;

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type AppConfig } from '../config/app-config.js';
 import { ExportRuntime, type RuntimeOptions } from '../../jobs/export-runtime.js';
 import { createLogger } from '../ops/logger.js';
-import { connectRedis, evictionWarning, RedisDatabaseError, RedisUnavailableError } from '../redis/redis-connection.js';
+import { connectRedis, evictionWarning, RedisDatabaseError, RedisUnavailableError, type RedisClient } from '../redis/redis-connection.js';
 import { ExportQueues } from '../../jobs/queues.js';
 
 /** Exit code for bad flags, arguments or environment values. */
@@ -24,7 +23,7 @@ export class CliError extends Error {
 /** What a command that talks to Redis works with. */
 export interface CliContext {
   readonly config: AppConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly runtime: ExportRuntime;
   readonly queues: ExportQueues;
   close(): Promise<void>;
@@ -50,9 +49,9 @@ export function quietUnlessAsked(config: AppConfig, env: NodeJS.ProcessEnv = pro
 
 /** Opens Redis, the runtime and the queues for a command. */
 export async function openContext(config: AppConfig, options: RuntimeOptions = {}): Promise<CliContext> {
-  let redis: Redis;
+  let redis: RedisClient;
   try {
-    redis = await connectRedis(config.redisUrl);
+    redis = await connectRedis(config);
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw new CliError(error.message);
     if (error instanceof RedisDatabaseError) throw new CliError(error.message, EXIT_USAGE);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { pseudonymizationKeyProblem } from './pseudonymization-key.js';
 
@@ -14,6 +15,18 @@ export interface AppConfig {
    * every key of a deployment lands in one slot. @default '{cognito-export}'
    */
   readonly redisKeyPrefix: string;
+  /**
+   * Seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES=host:port,…`, ElastiCache or MemoryDB in
+   * cluster mode): connect as a cluster client, whatever host REDIS_URL names (its user, password,
+   * `rediss://` still apply; its database must be 0). @default undefined (not a cluster)
+   */
+  readonly redisClusterNodes: readonly RedisNodeAddress[] | undefined;
+  /** Sentinels to ask for the master (`REDIS_SENTINELS=host:port,…`), with REDIS_SENTINEL_MASTER. @default undefined */
+  readonly redisSentinels: readonly RedisNodeAddress[] | undefined;
+  /** The master's name as the sentinels know it (`REDIS_SENTINEL_MASTER`). @default undefined */
+  readonly redisSentinelMaster: string | undefined;
+  /** A PEM file of the CA that signed Redis's certificate (`REDIS_TLS_CA`), for `rediss://` with a private CA. @default undefined (the system's CAs) */
+  readonly redisTlsCa: string | undefined;
   /** Region for Cognito and S3 when a pool or destination does not imply one. @default undefined (the SDK's chain) */
   readonly awsRegion: string | undefined;
   /** The SDK's own endpoint override for Cognito (an emulator, a VPC endpoint). @default undefined */
@@ -102,6 +115,12 @@ export interface AppConfig {
   readonly s3ExpectedBucketOwner: string | undefined;
 }
 
+/** One `host:port` of REDIS_CLUSTER_NODES or REDIS_SENTINELS. */
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** A configuration value that cannot be used; the message names the variable, the value and what is expected. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -152,6 +171,19 @@ const mode = (owner: number, what: string) =>
     .refine((value) => (value & owner) === owner, `expected a mode that gives the owner at least 0${owner.toString(8)}`)
     .refine((value) => (value & 0o027) === 0, `expected a mode with no access for others and no write access for the group, such as 0${(owner | ((owner >> 3) & 0o050)).toString(8)}`);
 
+/** `host:port,host:port,…` (an IPv6 host in brackets): cluster seed nodes or sentinels. */
+const NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
+const nodeList = z
+  .string()
+  .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+  .refine((list) => list.length > 0 && list.every((entry) => NODE.test(entry) && Number(NODE.exec(entry)?.[2]) > 0 && Number(NODE.exec(entry)?.[2]) <= 65_535), 'expected comma-separated host:port pairs such as 10.0.0.1:6379,10.0.0.2:6379')
+  .transform((list): readonly RedisNodeAddress[] =>
+    Object.freeze(list.map((entry) => {
+      const [, host = '', port = ''] = NODE.exec(entry) ?? [];
+      return Object.freeze({ host: host.replace(/^\[|\]$/g, ''), port: Number(port) });
+    })),
+  );
+
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1');
 
 const schema = {
@@ -163,6 +195,14 @@ const schema = {
     // The hash tag keeps every key in one Redis Cluster slot, which the multi-key scripts need.
     .regex(/^[^\s:{}]*\{[^\s:{}]+\}[^\s:{}]*$/, 'expected a prefix with one {hash tag} and no spaces or colons, e.g. {cognito-export}')
     .default('{cognito-export}'),
+  REDIS_CLUSTER_NODES: nodeList.optional(),
+  REDIS_SENTINELS: nodeList.optional(),
+  REDIS_SENTINEL_MASTER: z.string().trim().regex(/^[^\s]{1,200}$/, 'expected the master name the sentinels know, such as mymaster').optional(),
+  REDIS_TLS_CA: z
+    .string()
+    .trim()
+    .refine((value) => existsSync(value), 'expected the path of a PEM file with the CA certificate (no such file)')
+    .optional(),
   AWS_REGION: region.optional(),
   AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: url(['http:', 'https:']).optional(),
   AWS_ENDPOINT_URL_S3: url(['http:', 'https:']).optional(),
@@ -233,14 +273,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const result = schema[name].safeParse(raw === '' ? undefined : raw);
     if (!result.success) {
       const reason = result.error.issues[0]?.message ?? 'invalid value';
-      const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(raw);
+      // REDIS_URL may hold a password: shown without it.
+      const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(name === 'REDIS_URL' ? withoutPassword(raw ?? '') : raw);
       throw new ConfigError(`${name}=${shown} is invalid: ${reason}`);
     }
     return result.data as z.output<(typeof schema)[K]>;
   };
+  const redisUrl = read('REDIS_URL');
+  const redisClusterNodes = read('REDIS_CLUSTER_NODES');
+  const redisSentinels = read('REDIS_SENTINELS');
+  const redisSentinelMaster = read('REDIS_SENTINEL_MASTER');
+  const redisTlsCa = read('REDIS_TLS_CA');
+  checkRedisTopology({ redisUrl, redisClusterNodes, redisSentinels, redisSentinelMaster, redisTlsCa });
   return Object.freeze({
-    redisUrl: read('REDIS_URL'),
+    redisUrl,
     redisKeyPrefix: read('REDIS_KEY_PREFIX'),
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelMaster,
+    redisTlsCa,
     awsRegion: read('AWS_REGION'),
     cognitoEndpoint: read('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER'),
     s3Endpoint: read('AWS_ENDPOINT_URL_S3'),
@@ -268,4 +319,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     roleExternalIds: read('ROLE_EXTERNAL_IDS'),
     s3ExpectedBucketOwner: read('S3_EXPECTED_BUCKET_OWNER'),
   });
+}
+
+/** The Redis variables that only make sense together (or not together), checked once each is valid. */
+function checkRedisTopology(redis: {
+  redisUrl: string;
+  redisClusterNodes: readonly RedisNodeAddress[] | undefined;
+  redisSentinels: readonly RedisNodeAddress[] | undefined;
+  redisSentinelMaster: string | undefined;
+  redisTlsCa: string | undefined;
+}): void {
+  const url = new URL(redis.redisUrl);
+  if (redis.redisClusterNodes && redis.redisSentinels) {
+    throw new ConfigError('REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: a Redis is either a cluster or a Sentinel-managed master, set one of them');
+  }
+  if (redis.redisSentinels && redis.redisSentinelMaster === undefined) {
+    throw new ConfigError('REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not: set it to the master name the sentinels monitor (sentinel monitor <name> …)');
+  }
+  if (redis.redisSentinelMaster !== undefined && !redis.redisSentinels) {
+    throw new ConfigError(`REDIS_SENTINEL_MASTER=${JSON.stringify(redis.redisSentinelMaster)} is set but REDIS_SENTINELS is not: set it to the sentinels' host:port list`);
+  }
+  const db = Number(url.pathname.slice(1) || 0);
+  if (redis.redisClusterNodes && db !== 0) {
+    throw new ConfigError(`REDIS_URL=${JSON.stringify(withoutPassword(redis.redisUrl))} names database ${db}, but a Redis Cluster (REDIS_CLUSTER_NODES) has only database 0: drop /${db} from REDIS_URL`);
+  }
+  if (redis.redisTlsCa !== undefined && url.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_TLS_CA is set but REDIS_URL=${JSON.stringify(withoutPassword(redis.redisUrl))} does not use TLS: start it with rediss://`);
+  }
+}
+
+/** A Redis URL without its password, for messages. */
+function withoutPassword(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.password === '') return value;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL: a password may still be in it (redis://:secret@…, mistyped).
+    return value.replace(/:[^:@/]*@/, ':***@');
+  }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   bucketFlows,
   controllerState,
@@ -98,7 +98,7 @@ export class RedisRateLimiter {
   private lastRate: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly key: string,
     options: RateLimiterOptions,
   ) {
@@ -182,7 +182,7 @@ export class RedisRateLimiter {
 }
 
 /** Reads a bucket (by its key, see `rateLimitKey`) without changing it; undefined if it holds nothing. */
-export async function readLimiterState(redis: Redis, key: string): Promise<LimiterState | undefined> {
+export async function readLimiterState(redis: Redis | Cluster, key: string): Promise<LimiterState | undefined> {
   const [nowText, ...flat] = (await redis.eval(LIMITER_SCRIPT, 1, key, 'read', '')) as string[];
   if (flat.length === 0) return undefined;
   const now = Number(nowText);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { FencedError } from '../limits/export-errors.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import type { LatestPointer } from '../storage/manifest.js';
@@ -84,7 +84,7 @@ return 1`;
 /** The finalizer's side of a run's commit, and every dataset's committed head. */
 export class CommitStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

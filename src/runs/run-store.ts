@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import { LATEST_POINTER, runPointer, type RunSpec } from './run-spec.js';
 import { parsePoolHistory, parseRunStatus, type PoolHistory, type RunChanges, type RunState, type RunStatus } from './run-views.js';
@@ -102,10 +102,27 @@ redis.call('HSET', KEYS[1], 'spec', ARGV[2], 'state', 'queued', 'created_at', AR
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1`;
 
+// KEYS[1] active-runs, KEYS[2] pool hash, KEYS[3] pools set. ARGV: pool. Deletes the pool's history
+// fields (last_*) unless it has a run in flight; keeps the rest (committed heads, commit sequences,
+// pending withdrawals) and drops the pool from the set only once its hash is gone. Returns
+// {'active', id} | {'unknown', 0} | {'forgotten', fields kept}.
+const FORGET = `
+local active = redis.call('HGET', KEYS[1], ARGV[1])
+if active then return {'active', active} end
+local history = {}
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(field, 1, 5) == 'last_' then table.insert(history, field) end
+end
+if #history == 0 then return {'unknown', 0} end
+redis.call('HDEL', KEYS[2], unpack(history))
+local kept = redis.call('HLEN', KEYS[2])
+if kept == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+return {'forgotten', kept}`;
+
 /** Runs and pool histories in Redis: one active run per pool, progress, and how runs ended. */
 export class RunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -350,6 +367,21 @@ export class RunStore {
   /** A pool's last good snapshot, last partial one and last failure. */
   async history(userPoolId: string): Promise<PoolHistory> {
     return parsePoolHistory(userPoolId, await this.redis.hgetall(this.keys.pool(userPoolId)));
+  }
+
+  /**
+   * Forgets a pool's history (`cognito-export forget`): its last good, partial, failed, cancelled and
+   * scheduled runs, so `status` no longer lists it. Refused (`active`) while the pool has a run in
+   * flight. What the commit protocol needs is kept: the committed heads and commit sequences of its
+   * datasets and any withdrawal still pending, so the reconciler still repairs its pointers and
+   * finishes its withdrawals, and its next run orders after its last; the pool leaves the set of
+   * pools only once nothing of it is left. `unknown` when there is no history to forget.
+   */
+  async forget(userPoolId: string): Promise<{ readonly kind: 'forgotten'; readonly kept: boolean } | { readonly kind: 'active'; readonly snapshotId: string } | { readonly kind: 'unknown' }> {
+    const [kind, detail] = (await this.redis.eval(FORGET, 3, this.keys.activeRuns, this.keys.pool(userPoolId), this.keys.pools, userPoolId)) as [string, string | number];
+    if (kind === 'active') return { kind, snapshotId: String(detail) };
+    if (kind === 'unknown') return { kind };
+    return { kind: 'forgotten', kept: Number(detail) > 0 };
   }
 
   private failure(spec: RunSpec, reason: string, now: Date): [(string | number)[], (string | number)[]] {

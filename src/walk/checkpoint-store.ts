@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { CheckpointDivergedError, FencedError } from '../limits/export-errors.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import type { StagedLocation } from '../storage/object-sink.js';
@@ -135,7 +135,7 @@ export interface ShardCheckpoints {
 /** Checkpoints of one run's shards, in Redis. */
 export class CheckpointStore implements ShardCheckpoints {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly snapshotId: string,
     /** Checkpoints outlive a crashed run this long, so a late retry can still resume. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Job } from 'bullmq';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelRun, type CancelOutcome } from '../../jobs/cancel-run.js';
 import { ExportRuntime } from '../../jobs/export-runtime.js';
@@ -241,7 +241,7 @@ const WRITES = /^(publish|putText|putIfVersion|deleteObjects|sweepStaged|discard
 const POINTED_COMMANDS = new Set(['eval', 'del', 'hdel', 'hget', 'hgetall', 'hincrby', 'hkeys', 'hset', 'hsetnx', 'smembers']);
 
 /** The shared connection, seen by one actor: its commands wait for the scheduler. */
-function pointedRedis(redis: Redis, point: SchedulingPoint): Redis {
+function pointedRedis<R extends Redis | Cluster>(redis: R, point: SchedulingPoint): R {
   return new Proxy(redis, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);

@@ -76,7 +76,8 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
     ...options.env,
   };
   const config = loadConfig(childEnv);
-  const redis = await connectRedis(config.redisUrl);
+  // The product's own connection: a cluster or sentinels when the test's env names them.
+  const redis = await connectRedis(config);
   const runtime = new ExportRuntime(config, redis, createLogger(config.logLevel, { pretty: false, ...(options.logTo ? { destination: options.logTo } : {}) }), {
     cognito: { credentials: EMULATOR_CREDENTIALS, ...options.runtime?.cognito },
     ...(options.s3 ? { s3: options.s3.overrides } : options.runtime?.s3 ? { s3: options.runtime.s3 } : {}),
