@@ -10,6 +10,7 @@ import type { ExportQueues } from './queues.js';
 import { requestExport } from './request-export.js';
 import { reconcileRun } from './run-liveness.js';
 import { cancelRun } from './cancel-run.js';
+import { forgetPool, forgetRefusal } from './forget-pool.js';
 
 export type { AdminServer } from '../src/ops/admin-server.js';
 
@@ -56,6 +57,10 @@ export async function startAdminServer(
       },
       trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
+      forget: async (userPoolId) => {
+        const outcome = await forgetPool(runtime, queues, userPoolId);
+        return outcome.kind === 'forgotten' ? outcome : { kind: outcome.kind, error: forgetRefusal(userPoolId, outcome) };
+      },
       allowedDestinations: [...runtime.config.allowedDestinations, ...(options.configDestinations ?? [])],
       roles: adminRolePolicy(runtime.config, options.configPools ?? []),
       ...(runtime.config.allowedPools !== undefined

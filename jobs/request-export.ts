@@ -63,7 +63,7 @@ export async function requestExport(runtime: ExportRuntime, queues: ExportQueues
 /** A trigger while the pool's run is in flight: joins it (same options), is refused, or queues behind it (`queue`). */
 async function joinOrQueue(runtime: ExportRuntime, queues: ExportQueues, spec: RunSpec, existing: RunStatus, options: RequestOptions): Promise<RequestedRun> {
   if (sameRunOptions(existing.spec, spec)) return { snapshotId: existing.spec.snapshotId, created: false, spec: existing.spec };
-  if (!options.queue) throw new RunConflictError(existing);
+  if (!options.queue) throw new RunConflictError(existing, spec);
   await runtime.runs.enqueue(spec, existing.spec.snapshotId);
   await addStartJob(runtime, queues, spec);
   return { snapshotId: spec.snapshotId, created: true, spec, behind: existing.spec.snapshotId };

@@ -110,6 +110,11 @@ export async function applyConfigFile(
   return applied;
 }
 
+/** Whether the pool has a schedule (a job scheduler `export-<pool>`). */
+export async function hasSchedule(queues: ExportQueues, userPoolId: string): Promise<boolean> {
+  return (await queues.runs.getJobSchedulers(0, -1)).some((s) => s.key === schedulerId(userPoolId));
+}
+
 /** Removes one pool's schedule; false when it had none. */
 export async function removeSchedule(queues: ExportQueues, userPoolId: string): Promise<boolean> {
   const exists = (await queues.runs.getJobSchedulers(0, -1)).some((s) => s.key === schedulerId(userPoolId));

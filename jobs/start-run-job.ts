@@ -1,4 +1,4 @@
-import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { DescribeUserPoolCommand, type UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { describeError, errorCode, fatalHint, httpStatus } from '../src/limits/error-classification.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
@@ -31,6 +31,7 @@ import { deadRunReason, INLINE_ABANDONED } from './run-liveness.js';
 import { finishPendingWithdrawals, sweepStalePoolStaging } from './run-withdrawal.js';
 import { captureRunPrevious, checkConditionalWrites, repairPoolPointers } from './run-pointers.js';
 import { fixRunKey } from './table-sources.js';
+import { unknownAttributeProblem } from './pool-schema.js';
 
 /**
  * Starts a registered run: checks the destination and the pool before any walking (a missing bucket
@@ -90,7 +91,11 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     // The previous snapshot of the run's dataset, from Redis's committed head: its change tables' base.
     await captureRunPrevious(runtime, spec, runtime.sink(spec.destination, runS3Role(spec)));
     await fixRunKey(runtime, spec);
-    const estimatedUsers = await estimateUsers(runtime, spec);
+    const pool = await describePool(runtime, spec);
+    // A run that names an attribute the pool lacks (a typo) fails here, before any walk, with one line.
+    const unknownAttribute = unknownAttributeProblem(spec, pool?.SchemaAttributes);
+    if (unknownAttribute !== undefined) throw new FatalExportError(unknownAttribute);
+    const estimatedUsers = pool?.EstimatedNumberOfUsers;
     await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
     await queues.flows.add({
       name: FINALIZE_JOB,
@@ -188,19 +193,22 @@ async function previousSizes(runtime: ExportRuntime, spec: RunSpec): Promise<Rec
   }
 }
 
-/** DescribeUserPool's estimate: proves the pool and credentials work, and sizes the progress bar. */
-async function estimateUsers(runtime: ExportRuntime, spec: RunSpec): Promise<number | undefined> {
+/**
+ * DescribeUserPool: proves the pool and credentials work, sizes the progress bar (its estimate) and
+ * gives the schema the run's attribute names are checked against. Undefined without the permission.
+ */
+async function describePool(runtime: ExportRuntime, spec: RunSpec): Promise<UserPoolType | undefined> {
   try {
     const response = await withRetries(
       () => runtime.cognito(spec.region, runRole(spec)).send(new DescribeUserPoolCommand({ UserPoolId: spec.userPoolId })),
       // A short budget: at the start of a run, a Cognito that cannot be reached is most likely a wrong endpoint.
       { policy: { ...runtime.options.retryPolicy, transientRetries: 3 } },
     );
-    return response.UserPool?.EstimatedNumberOfUsers;
+    return response.UserPool;
   } catch (error) {
     // DescribeUserPool only sizes the progress bar: a policy that grants ListUsers alone still exports.
     if (errorCode(error) === 'AccessDeniedException') {
-      runtime.log.warn({ userPoolId: spec.userPoolId }, 'no cognito-idp:DescribeUserPool permission; progress will show no total');
+      runtime.log.warn({ userPoolId: spec.userPoolId }, 'no cognito-idp:DescribeUserPool permission; progress will show no total and attribute names are not checked against the pool');
       return undefined;
     }
     const hint = fatalHint(error);

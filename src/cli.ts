@@ -6,6 +6,7 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli/cli-context.js';
 import { registerCancelCommand } from './cli/cancel-command.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerExportCommand } from './cli/export-command.js';
+import { registerForgetCommand } from './cli/forget-command.js';
 import { registerScheduleCommand } from './cli/schedule-command.js';
 import { registerStatusCommand } from './cli/status-command.js';
 import { registerWorkerCommand } from './cli/worker-command.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerCancelCommand(program);
   registerScheduleCommand(program);
   registerStatusCommand(program);
+  registerForgetCommand(program);
   registerEmulatorCommand(program);
   registerDemoCommand(program);
   for (const command of program.commands) command.exitOverride();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { cancelRun } from '../../jobs/cancel-run.js';
-import { CliError, EXIT_FAILURE, openContext, readConfig } from './cli-context.js';
+import { snapshotIdProblem } from '../storage/snapshot-id.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
 
 /** Adds `cancel <snapshot_id>`: stop a run, publish nothing, free its pool. */
 export function registerCancelCommand(program: Command): void {
@@ -9,6 +10,8 @@ export function registerCancelCommand(program: Command): void {
     .description('stop a run: nothing is published, its staged files are removed, the pool is free at once')
     .argument('<snapshot_id>', 'the run, as `export` and `status` print it')
     .action(async (snapshotId: string) => {
+      const problem = snapshotIdProblem(snapshotId);
+      if (problem !== undefined) throw new CliError(problem, EXIT_USAGE);
       const context = await openContext(readConfig());
       try {
         const outcome = await cancelRun(context.runtime, snapshotId);

@@ -67,11 +67,32 @@ export function registerScheduleCommand(program: Command): void {
       const context = await openContext(readConfig());
       try {
         const schedules = await listSchedules(context.queues);
-        process.stdout.write(flags.json ? `${JSON.stringify(schedules, null, 2)}\n` : renderSchedules(schedules));
+        process.stdout.write(flags.json ? `${JSON.stringify(schedules.map(scheduleJson), null, 2)}\n` : renderSchedules(schedules));
       } finally {
         await context.close();
       }
     });
+}
+
+/** One schedule as `schedule list --json` prints it: snake_case, like every JSON output. */
+export interface ScheduleJson {
+  readonly user_pool_id: string;
+  readonly pattern: string;
+  readonly timezone: string;
+  /** ISO 8601 UTC; null when BullMQ has no next run. */
+  readonly next_run: string | null;
+  readonly destination: string;
+}
+
+/** A schedule as `schedule list --json` prints it. */
+export function scheduleJson(schedule: ScheduleView): ScheduleJson {
+  return {
+    user_pool_id: schedule.userPoolId,
+    pattern: schedule.pattern,
+    timezone: schedule.timezone,
+    next_run: schedule.next?.toISOString() ?? null,
+    destination: schedule.destination,
+  };
 }
 
 /** The schedules as an aligned table. */

@@ -20,7 +20,9 @@ export interface ActiveRunView {
   readonly percent: number | null;
   readonly eta_seconds: number | null;
   readonly throttles: number;
-  readonly shards: string;
+  /** Shards of the users table finished so far, of `shards`. */
+  readonly shards_done: number;
+  readonly shards: number;
   /** `latest.json` (the pool's own dataset), `latest-<name>.json`, or null (a partial run without a pointer). */
   readonly pointer: string | null;
   readonly queued_behind: string | null;
@@ -64,9 +66,16 @@ export async function readStatus(context: CliContext, userPoolId?: string): Prom
     const activeId = active[pool];
     const run = activeId ? await reconcileRun(context.runtime, context.queues, activeId) : undefined;
     const live = run && !isEnded(run.state) ? run : undefined;
-    result.push(poolView(pool, live, live ? await limiterView(context, live) : null, await context.runtime.runs.history(pool)));
+    const history = await context.runtime.runs.history(pool);
+    // A pool whose history was forgotten (its committed heads kept) has nothing to show.
+    if (!userPoolId && !live && !hasHistory(history)) continue;
+    result.push(poolView(pool, live, live ? await limiterView(context, live) : null, history));
   }
   return result;
+}
+
+function hasHistory(history: PoolHistory): boolean {
+  return Boolean(history.lastSuccess ?? history.lastPartial ?? history.lastFailure ?? history.lastCancelled ?? history.lastScheduled);
 }
 
 function poolView(pool: string, run: RunStatus | undefined, limiter: LimiterView | null, history: PoolHistory): PoolStatus {
@@ -99,7 +108,8 @@ function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView 
     percent: percent === undefined ? null : Math.round(percent * 10) / 10,
     eta_seconds: eta === undefined ? null : Math.round(eta),
     throttles: run.throttles,
-    shards: `${run.shardsDone}/${run.spec.shards}`,
+    shards_done: run.shardsDone,
+    shards: run.spec.shards,
     pointer: run.spec.pointer === undefined ? 'latest.json' : run.spec.pointer,
     queued_behind: run.behind ?? null,
     tables: Object.fromEntries(Object.entries(run.tables).map(([table, progress]) => [table, progress.records])),
@@ -168,7 +178,7 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       const behind = a.queued_behind ? `, waiting for ${a.queued_behind} to end` : '';
       const others = Object.entries(a.tables).filter(([table]) => table !== 'users').map(([table, records]) => `, ${records} ${table.replace('group_', '')}`).join('');
       lines.push(
-        `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}${others}, shards ${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
+        `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}${others}, shards ${a.shards_done}/${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
       );
       const l = a.limiter;
       const limiter = l

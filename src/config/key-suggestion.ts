@@ -11,6 +11,17 @@ export function unknownKey(key: string, allowed: readonly string[]): string {
   return `unknown key (expected one of ${allowed.join(', ')})`;
 }
 
+/** The name in `known` closest to `name` (edit distance, ignoring case), or undefined when `known` is empty. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
 /** Levenshtein distance, one row at a time. */
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);

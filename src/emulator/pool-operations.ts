@@ -5,6 +5,51 @@ import { bindingOf, resumeAfter } from './pagination-token.js';
 import { NON_BLANK_PATTERN, POOL_ID_PATTERN, POOL_NAME_PATTERN, RequestValidator } from './request-validator.js';
 import type { UserPool } from './user-pool.js';
 
+/** The attributes every Cognito user pool's schema has (DescribeUserPool lists them for any pool). */
+const STANDARD_ATTRIBUTES: readonly (readonly [name: string, type: string, mutable: boolean])[] = [
+  ['sub', 'String', false],
+  ['name', 'String', true],
+  ['given_name', 'String', true],
+  ['family_name', 'String', true],
+  ['middle_name', 'String', true],
+  ['nickname', 'String', true],
+  ['preferred_username', 'String', true],
+  ['profile', 'String', true],
+  ['picture', 'String', true],
+  ['website', 'String', true],
+  ['email', 'String', true],
+  ['email_verified', 'Boolean', true],
+  ['gender', 'String', true],
+  ['birthdate', 'String', true],
+  ['zoneinfo', 'String', true],
+  ['locale', 'String', true],
+  ['phone_number', 'String', true],
+  ['phone_number_verified', 'Boolean', true],
+  ['address', 'String', true],
+  ['updated_at', 'Number', true],
+  ['identities', 'String', true],
+];
+
+/**
+ * The pool's `SchemaAttributes`: the standard attributes, then its custom ones (`custom:…`, as
+ * Cognito names them there). The emulator keeps no schema: a custom attribute is in it once a user
+ * of the pool holds it.
+ */
+function schemaAttributes(pool: UserPool): Record<string, unknown>[] {
+  const custom = new Set<string>();
+  for (const user of pool.users) {
+    const list = user.attributes;
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i];
+      if (name !== undefined && name.startsWith('custom:')) custom.add(name);
+    }
+  }
+  return [
+    ...STANDARD_ATTRIBUTES.map(([name, type, mutable]) => ({ Name: name, AttributeDataType: type, DeveloperOnlyAttribute: false, Mutable: mutable, Required: false })),
+    ...[...custom].sort().map((name) => ({ Name: name, AttributeDataType: 'String', DeveloperOnlyAttribute: false, Mutable: true, Required: false })),
+  ];
+}
+
 function describe(pool: UserPool, region: string): Record<string, unknown> {
   return {
     Id: pool.id,
@@ -17,6 +62,7 @@ function describe(pool: UserPool, region: string): Record<string, unknown> {
     MfaConfiguration: 'OFF',
     DeletionProtection: 'INACTIVE',
     UsernameConfiguration: { CaseSensitive: true },
+    SchemaAttributes: schemaAttributes(pool),
   };
 }
 

@@ -40,6 +40,11 @@ export interface AdminEndpoints {
   /** Cancels a run: `cancelled`, `ended` (it had already ended, with its status) or `unknown`. */
   cancel(snapshotId: string): Promise<{ readonly kind: 'cancelled' | 'ended' | 'committing'; readonly status: RunStatus } | { readonly kind: 'unknown' }>;
   /**
+   * Forgets a pool's history (`DELETE /pools/<id>`): `forgotten`, or why not with a one-line
+   * message: `scheduled` or `active` (refused), `unknown` (no history of it). Undefined: the route answers 404.
+   */
+  forget?(userPoolId: string): Promise<{ readonly kind: 'forgotten'; readonly kept: boolean } | { readonly kind: 'scheduled' | 'active' | 'unknown'; readonly error: string }>;
+  /**
    * Where `POST /exports` may send data: URL prefixes (ALLOWED_DESTINATIONS, the worker's config
    * file's destinations), compared normalized. Empty: nowhere.
    */
@@ -86,7 +91,8 @@ class HttpError extends Error {
 
 /**
  * The worker's admin port: `/healthz` (Redis reachable, worker running), `/metrics` (Prometheus),
- * `POST /exports` to trigger a resync and `GET /exports/:id` to follow it (bearer token), and an
+ * `POST /exports` to trigger a resync and `GET /exports/:id` to follow it, `DELETE /pools/:id` to
+ * forget a pool's history (bearer token), and an
  * optional bull-board dashboard at `/dashboard`.
  */
 export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListenOptions): Promise<AdminServer> {
@@ -106,6 +112,12 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
       if (request.method === 'GET' && id) return exportStatus(endpoints, id, response);
       if (request.method === 'DELETE' && id) return cancelExport(endpoints, id, response);
       throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports, GET or DELETE /exports/<snapshot_id>`);
+    }
+    if (url.pathname.startsWith('/pools/')) {
+      await authorize(request, options.token, 'bearer');
+      const id = url.pathname.slice('/pools/'.length);
+      if (request.method === 'DELETE' && id && !id.includes('/')) return forgetPool(endpoints, id, response);
+      throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use DELETE /pools/<user_pool_id>`);
     }
     if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
       if (!dashboard) throw new HttpError(404, 'the dashboard is off: set ADMIN_DASHBOARD=true and ADMIN_TOKEN on the worker');
@@ -349,6 +361,15 @@ async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, respo
     return;
   }
   json(response, 200, runView(outcome.status));
+}
+
+async function forgetPool(endpoints: AdminEndpoints, id: string, response: ServerResponse): Promise<void> {
+  const userPoolId = decodeId(id);
+  if (!endpoints.forget) throw new HttpError(404, 'DELETE /pools/<id> is not served by this admin port');
+  const outcome = await endpoints.forget(userPoolId);
+  if (outcome.kind === 'unknown') throw new HttpError(404, outcome.error);
+  if (outcome.kind !== 'forgotten') throw new HttpError(409, outcome.error);
+  json(response, 200, { user_pool_id: userPoolId, forgotten: true });
 }
 
 /** Why a cancel was refused, in one line (the CLI says the same). */

@@ -95,7 +95,7 @@ export class ExportMetrics {
     });
     new Gauge({
       name: `${PREFIX}queue_jobs`,
-      help: 'Jobs in the export queues by state',
+      help: 'Jobs in the export queues by state; the jobs of a cancelled run, which BullMQ holds as failed, are counted as cancelled, not failed',
       labelNames: ['queue', 'state'],
       registers,
       async collect() {

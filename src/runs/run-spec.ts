@@ -123,30 +123,72 @@ export function planMembershipBatches(groups: readonly string[]): string[][] {
   return batches;
 }
 
+/** An option two runs of a pool can differ in, as the CLI and POST /exports (and the config file) name it. */
+interface RunOption {
+  readonly cli: string;
+  readonly http: string;
+  readonly value: (spec: RunSpec) => OptionValue;
+}
+
+/** What an option's value can be. */
+type OptionValue = string | number | boolean | null | readonly string[];
+
+const sorted = (list: readonly string[] | undefined): string[] => [...(list ?? [])].sort();
+
+/** Every option that decides what a run exports and how: runs that agree on all of them are the same run. */
+const RUN_OPTIONS: readonly RunOption[] = [
+  { cli: '--user-pool-id', http: 'user_pool_id', value: (spec) => spec.userPoolId },
+  { cli: '--region', http: 'region', value: (spec) => spec.region },
+  { cli: '--destination', http: 'destination', value: (spec) => spec.destination },
+  { cli: '--shards', http: 'shards', value: (spec) => spec.shards },
+  { cli: '--filter', http: 'filter', value: (spec) => spec.filter },
+  { cli: '--attributes', http: 'attributes', value: (spec) => (spec.attributes === null ? null : sorted(spec.attributes)) },
+  { cli: 'gzip', http: 'gzip', value: (spec) => spec.gzip },
+  { cli: '--file-max-records', http: 'file_max_records', value: (spec) => spec.fileMaxRecords },
+  { cli: '--keep-last', http: 'keep_last', value: (spec) => spec.keepLast },
+  { cli: 'rate_limit_rps', http: 'rate_limit_rps', value: (spec) => spec.rateLimitRps ?? null },
+  { cli: '--name', http: 'name', value: (spec) => spec.name ?? null },
+  { cli: 'groups', http: 'groups', value: (spec) => spec.groups ?? false },
+  { cli: 'changes', http: 'changes', value: (spec) => spec.changes ?? false },
+  { cli: '--exclude-attributes', http: 'exclude_attributes', value: (spec) => spec.excludeAttributes ?? [] },
+  { cli: '--pseudonymize', http: 'pseudonymize', value: (spec) => spec.pseudonymize ?? [] },
+  { cli: '--role-arn', http: 'role_arn', value: (spec) => spec.roleArn ?? null },
+  { cli: '--external-id', http: 'external_id', value: (spec) => spec.externalId ?? null },
+  { cli: '--s3-role-arn', http: 's3_role_arn', value: (spec) => spec.s3RoleArn ?? null },
+];
+
+/** One option two runs differ in: its name (as the requester's surface spells it) and both values, for messages. */
+export interface RunOptionDifference {
+  readonly option: string;
+  readonly running: string;
+  readonly requested: string;
+}
+
+/** A value of an option, for a message: lists comma-separated, none for null or empty. */
+function shown(value: OptionValue): string {
+  if (value === null) return 'none';
+  if (typeof value === 'object') return value.length === 0 ? 'none' : value.join(',');
+  return String(value);
+}
+
+/**
+ * The options in which `requested` differs from `running`, named as the requester's surface names
+ * them (`--shards` for the CLI, `shards` for POST /exports and schedules). Empty when they are the same run.
+ */
+export function runOptionDifferences(running: RunSpec, requested: RunSpec): RunOptionDifference[] {
+  // POST /exports and the config file behind schedules spell options as snake_case keys.
+  const keys = requested.trigger === 'http' || requested.trigger === 'schedule';
+  return RUN_OPTIONS.filter((option) => JSON.stringify(option.value(running)) !== JSON.stringify(option.value(requested))).map((option) => ({
+    option: keys ? option.http : option.cli,
+    running: shown(option.value(running)),
+    requested: shown(option.value(requested)),
+  }));
+}
+
 /**
  * True when two runs of a pool export the same thing the same way: a trigger like that joins the
  * run in flight instead of starting its own.
  */
 export function sameRunOptions(a: RunSpec, b: RunSpec): boolean {
-  const options = (spec: RunSpec) => [
-    spec.userPoolId,
-    spec.region,
-    spec.destination,
-    spec.shards,
-    spec.filter,
-    spec.attributes === null ? null : [...spec.attributes].sort(),
-    spec.gzip,
-    spec.fileMaxRecords,
-    spec.keepLast,
-    spec.rateLimitRps ?? null,
-    spec.name ?? null,
-    spec.groups ?? false,
-    spec.changes ?? false,
-    spec.excludeAttributes ?? [],
-    spec.pseudonymize ?? [],
-    spec.roleArn ?? null,
-    spec.externalId ?? null,
-    spec.s3RoleArn ?? null,
-  ];
-  return JSON.stringify(options(a)) === JSON.stringify(options(b));
+  return runOptionDifferences(a, b).length === 0;
 }

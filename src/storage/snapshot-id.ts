@@ -19,3 +19,14 @@ export function snapshotIdTime(id: string): Date | undefined {
   const [, y, mo, d, h, mi, s, ms] = m;
   return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
 }
+
+/** True when `id` is a snapshot id as {@link newSnapshotId} makes them. */
+export function isSnapshotId(id: string): boolean {
+  return snapshotIdTime(id) !== undefined;
+}
+
+/** Why `id` is not a snapshot id (one line, with an example), or undefined when it is one. */
+export function snapshotIdProblem(id: string): string | undefined {
+  if (isSnapshotId(id)) return undefined;
+  return `snapshot id ${JSON.stringify(id)} is not valid: expected the UTC start time then a hex part, as \`export\` and \`status\` print it, e.g. 20261126T113042123Z-3f9a1c`;
+}

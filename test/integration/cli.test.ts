@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -131,5 +131,73 @@ describe('cognito-export export --inline', () => {
     const manifestUrl = again.stdout.trimEnd().split('\n').at(-1) ?? '';
     const manifest = JSON.parse(await readFile(fileURLToPath(manifestUrl), 'utf8')) as { snapshot_id: string; record_count: number };
     expect(manifest).toMatchObject({ snapshot_id: snapshotId, record_count: 3000 });
+  });
+});
+
+/** Every key of `value`, at every depth (the keys of arrays' objects too). */
+function keysOf(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(keysOf);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) => [key, ...keysOf(inner)]);
+}
+
+/**
+ * The one stderr line that names `word`, checked to be the last (an --inline run also prints
+ * progress lines, and its in-process worker logs the failure as JSON).
+ */
+function failureLine(stderr: string, word: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines.filter((line) => line.includes(word) && !line.startsWith('{')), stderr).toHaveLength(1);
+  expect(lines.at(-1), stderr).toContain(word);
+  return lines.at(-1) ?? '';
+}
+
+describe('bad input exits 2 with one line', () => {
+  it('refuses an attribute the pool does not have, naming it and the closest known name', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 20, seed: 6 });
+    const destination = pathToFileURL(join(scratch, 'typo')).href;
+    const typo = await runCli(['export', '--user-pool-id', poolId, '--destination', destination, '--attributes', 'email,custom:tenat', '--inline'], env);
+    expect(typo.code).toBe(1);
+    expect(failureLine(typo.stderr, 'custom:tenat')).toMatch(new RegExp(`failed: attribute custom:tenat is not in the schema of user pool ${poolId} \\(did you mean custom:tenant\\?\\)`));
+    const unknown = await runCli(['export', '--user-pool-id', poolId, '--destination', destination, '--attributes', 'email,nosuchattr', '--inline'], env);
+    expect(unknown.code).toBe(1);
+    expect(failureLine(unknown.stderr, 'nosuchattr')).toMatch(/failed: attribute nosuchattr is not in the schema of user pool \S+ \(did you mean \S+\?\)/);
+    expect(unknown.stdout).toBe('');
+    // Known names, standard and custom, still export.
+    const good = await runCli(['export', '--user-pool-id', poolId, '--destination', destination, '--attributes', 'email,custom:tenant', '--inline'], env);
+    expect(good.stderr).toMatch(/exported 20 users/);
+    expect(good.code).toBe(0);
+  });
+
+  it('refuses a snapshot id that is not one, saying what one looks like', async () => {
+    const result = await runCli(['cancel', 'nonsense'], env);
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toMatch(/snapshot id "nonsense" is not valid: expected .*e\.g\. \d{8}T\d{9}Z-[0-9a-f]{6}/);
+  });
+});
+
+describe('--json output', () => {
+  it('schedule list --json has snake_case keys', async () => {
+    const config = join(scratch, 'schedules.yaml');
+    await writeFile(config, `pools:\n  - user_pool_id: us-east-1_JsonKeys\n    destination: ${pathToFileURL(join(scratch, 'scheduled')).href}\n    schedule: "0 2 * * *"\n`);
+    const applied = await runCli(['schedule', 'apply', '--config', config], env);
+    expect(applied.code, applied.stderr).toBe(0);
+    const listed = await runCli(['schedule', 'list', '--json'], env);
+    expect(listed.code).toBe(0);
+    const schedules = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    expect(schedules).toEqual([expect.objectContaining({ user_pool_id: 'us-east-1_JsonKeys', pattern: '0 2 * * *', timezone: 'UTC' })]);
+    expect(typeof schedules[0]?.next_run).toBe('string');
+    expect(keysOf(schedules).filter((key) => !/^[a-z0-9_]+$/.test(key))).toEqual([]);
+  });
+
+  it('status --json has snake_case keys and numbers as numbers', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 10, seed: 7 });
+    const queued = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'json-status')).href], env);
+    expect(queued.code).toBe(0);
+    const status = await runCli(['status', '--user-pool-id', poolId, '--json'], env);
+    expect(status.code).toBe(0);
+    const pools = JSON.parse(status.stdout) as { active: Record<string, unknown> }[];
+    expect(pools[0]?.active).toMatchObject({ snapshot_id: queued.stdout.trim(), shards_done: 0, shards: 16 });
+    expect(keysOf(pools).filter((key) => !/^[a-z0-9_]+$/.test(key))).toEqual([]);
   });
 });

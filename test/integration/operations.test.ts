@@ -189,6 +189,25 @@ describe('on-demand resyncs', () => {
     expect(await runsOf(poolId)).toEqual([id]);
   });
 
+  it('POST /exports refuses other options while a run is in flight with 409, naming the option and "queue": true', async () => {
+    await open({ COGNITO_RATE_LIMIT_RPS: '5' });
+    const poolId = emulator.createPoolWithUsers({ users: 3000, seed: 64 });
+    const body = { user_pool_id: poolId, destination: destination('conflict') };
+    const first = await postExport(body);
+    expect(first.status).toBe(202);
+    const { snapshot_id } = (await first.json()) as { snapshot_id: string };
+    const refused = await postExport({ ...body, shards: 256 });
+    expect(refused.status).toBe(409);
+    const { error } = (await refused.json()) as { error: string };
+    expect(error).toContain(`already has export ${snapshot_id}`);
+    expect(error).toContain('"queue": true');
+    expect(error).not.toContain('--queue');
+    expect(error).toMatch(/differs in shards \(256; the running export has 16\)/);
+    const queued = await postExport({ ...body, shards: 256, queue: true });
+    expect(queued.status).toBe(202);
+    expect((await queued.json()) as { queued_behind?: string }).toMatchObject({ queued_behind: snapshot_id });
+  });
+
   it('the HTTP endpoint refuses missing and wrong tokens, and is off without one', async () => {
     await open();
     const poolId = emulator.createPoolWithUsers({ users: 10, seed: 62 });
