@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { cancelRun } from '../../jobs/cancel-run.js';
 import { snapshotIdProblem } from '../storage/snapshot-id.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig } from './cli-context.js';
 
 /** Adds `cancel <snapshot_id>`: stop a run, publish nothing, free its pool. */
 export function registerCancelCommand(program: Command): void {
@@ -12,7 +12,7 @@ export function registerCancelCommand(program: Command): void {
     .action(async (snapshotId: string) => {
       const problem = snapshotIdProblem(snapshotId);
       if (problem !== undefined) throw new CliError(problem, EXIT_USAGE);
-      const context = await openContext(readConfig());
+      const context = await openContext(quietUnlessAsked(readConfig()));
       try {
         const outcome = await cancelRun(context.runtime, snapshotId);
         if (outcome.kind === 'unknown') throw new CliError(`no export ${snapshotId}: check the id with \`cognito-export status\``, EXIT_FAILURE);

@@ -40,8 +40,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 }
 
 /**
- * For commands that show their own progress (demo, `export --inline`): the in-process worker's info
- * logs would bury the progress display, so they log warnings only unless LOG_LEVEL says otherwise.
+ * For every command but `worker`: their output is for a person or a script (a progress bar, a
+ * manifest URL, a status table), and info log lines (JSON when stderr is not a terminal) would be
+ * mixed into it, so they log warnings only unless LOG_LEVEL says otherwise.
  */
 export function quietUnlessAsked(config: AppConfig, env: NodeJS.ProcessEnv = process.env): AppConfig {
   return env.LOG_LEVEL ? config : { ...config, logLevel: 'warn' };

@@ -112,7 +112,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     if (error instanceof ExportRequestError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
-  const context = await openContext(flags.inline ? quietUnlessAsked(config) : config);
+  const context = await openContext(quietUnlessAsked(config));
   const inline = flags.inline ? new InlineRun(context) : undefined;
   const options = { queue: flags.queue ?? false };
   try {

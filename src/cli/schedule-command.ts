@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigFileError, loadExportConfig, type ExportConfigFile } from '../config/config-file.js';
 import { applyConfigFile, EmptyScheduleError, listSchedules, removeSchedule, type ScheduleView } from '../../jobs/schedules.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, readConfig } from './cli-context.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig } from './cli-context.js';
 
 /** Reads and validates a schedules file, or fails with exit code 2 and the bad key. */
 export async function readScheduleFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ExportConfigFile> {
@@ -28,7 +28,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--prune', 'with a file that lists no pools (pools: []), remove every schedule')
     .action(async (flags: { config: string; prune?: boolean }) => {
       const file = await readScheduleFile(flags.config);
-      const context = await openContext(readConfig());
+      const context = await openContext(quietUnlessAsked(readConfig()));
       try {
         const applied = await applyConfigFile(context.runtime, context.queues, file, { prune: flags.prune ?? false, source: flags.config }).catch((error: unknown) => {
           if (error instanceof EmptyScheduleError) throw new CliError(error.message, EXIT_USAGE);
@@ -47,7 +47,7 @@ export function registerScheduleCommand(program: Command): void {
     .description("remove one pool's schedule (runs in flight go on)")
     .argument('<user_pool_id>', 'the pool whose schedule goes')
     .action(async (userPoolId: string) => {
-      const context = await openContext(readConfig());
+      const context = await openContext(quietUnlessAsked(readConfig()));
       try {
         if (!(await removeSchedule(context.queues, userPoolId))) {
           const known = (await listSchedules(context.queues)).map((s) => s.userPoolId);
@@ -64,7 +64,7 @@ export function registerScheduleCommand(program: Command): void {
     .description("show each pool's schedule and next run")
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const context = await openContext(readConfig());
+      const context = await openContext(quietUnlessAsked(readConfig()));
       try {
         const schedules = await listSchedules(context.queues);
         process.stdout.write(flags.json ? `${JSON.stringify(schedules.map(scheduleJson), null, 2)}\n` : renderSchedules(schedules));

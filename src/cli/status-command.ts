@@ -4,7 +4,7 @@ import { changesSummary, runProgress } from '../runs/run-views.js';
 import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
-import { CliError, EXIT_FAILURE, openContext, readConfig, type CliContext } from './cli-context.js';
+import { CliError, EXIT_FAILURE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
 
 interface StatusFlags {
   userPoolId?: string;
@@ -146,7 +146,7 @@ export function registerStatusCommand(program: Command): void {
     .option('--user-pool-id <id>', 'only this pool')
     .option('--json', 'print JSON')
     .action(async (flags: StatusFlags) => {
-      const context = await openContext(readConfig());
+      const context = await openContext(quietUnlessAsked(readConfig()));
       try {
         const pools = await readStatus(context, flags.userPoolId);
         if (flags.json) process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);

@@ -89,10 +89,17 @@ describe('cognito-export export', () => {
 
   it('enqueues without --wait and prints the snapshot id', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 10, seed: 2 });
-    const result = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], env);
+    // Without LOG_LEVEL, as a person runs it.
+    const { LOG_LEVEL: _level, ...unset } = env;
+    const result = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], unset);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/);
     expect(result.stderr).toMatch(/queued; follow it with: cognito-export status --user-pool-id/);
+    // What a person reads: no JSON log lines mixed in (info logs are the worker's; LOG_LEVEL brings them back).
+    expect(result.stderr).not.toMatch(/"level":/);
+    const other = emulator.createPoolWithUsers({ users: 10, seed: 22 });
+    const logged = await runCli(['export', '--user-pool-id', other, '--destination', pathToFileURL(join(scratch, 'queued-logged')).href], { ...env, LOG_LEVEL: 'info' });
+    expect(logged.stderr).toMatch(/"msg":"export requested"/);
     // A second trigger while the first is queued returns the same run.
     const again = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], env);
     expect(again.stdout.trim()).toBe(result.stdout.trim());
