@@ -64,13 +64,16 @@ async function expectExact(poolId: string, destination: string, status: RunStatu
 async function exportThroughFailover(env: Record<string, string>, name: string, seed: number, fail: (h: ExportHarness) => Promise<void>): Promise<ExportHarness> {
   const h = await startHarness({ cognitoEndpoint: emulator.url, env: { ...env, COGNITO_RATE_LIMIT_RPS: '30' }, worker: { lockDurationMs: 3000 } });
   cleanups.push(() => h.close());
-  const child: CliProcess = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '3000' });
+  const child: CliProcess = spawnCli(['worker'], { ...h.childEnv, WORKER_LOCK_DURATION_MS: '3000', LOG_LEVEL: 'info' });
   cleanups.push(async () => {
     if (child.child.exitCode === null && child.child.signalCode === null) {
       child.child.kill('SIGKILL');
       await child.exited();
     }
   });
+  // Connected before anything fails: a first connection fails fast by design (one line, exit), and
+  // on a loaded machine the in-process worker could otherwise reach the failover first.
+  await eventually(() => Promise.resolve(child.stderr().includes('worker started') ? true : undefined), 30_000, 'the child worker to start');
   const poolId = emulator.createPoolWithUsers({ users: 6000, seed });
   const destination = pathToFileURL(join(scratch, name)).href;
   const { snapshotId } = await h.request({ userPoolId: poolId, destination, fileMaxRecords: 120 });
