@@ -26,19 +26,20 @@ export function metricsSource(runtime: ExportRuntime, queues: ExportQueues): Met
         if (!state) runStates.set(snapshotId, (state = runtime.runs.state(snapshotId)));
         return state;
       };
-      for (const id of await queue.getRanges(['failed'], 0, -1)) {
+      const classify = async (id: string): Promise<boolean> => {
         const key = `${prefix}${id}`;
         seen.add(key);
-        let known = ofCancelledRun.get(key);
-        if (known === undefined) {
-          const snapshotId = ((await queue.getJob(id))?.data as { snapshotId?: unknown } | undefined)?.snapshotId;
-          const state = typeof snapshotId === 'string' ? await stateOf(snapshotId) : undefined;
-          known = state === 'cancelled';
-          // Final once its run has ended (or when it names no run, as a scheduled start job's request does).
-          if (typeof snapshotId !== 'string' || isEnded(state)) ofCancelledRun.set(key, known);
-        }
-        if (known) cancelled += 1;
-      }
+        const cached = ofCancelledRun.get(key);
+        if (cached !== undefined) return cached;
+        const snapshotId = ((await queue.getJob(id))?.data as { snapshotId?: unknown } | undefined)?.snapshotId;
+        const state = typeof snapshotId === 'string' ? await stateOf(snapshotId) : undefined;
+        // Final once its run has ended, or is gone from Redis, or when it names no run (a scheduled
+        // start job's request): each failed job costs its reads once, not at every scrape.
+        if (state === undefined || isEnded(state)) ofCancelledRun.set(key, state === 'cancelled');
+        return state === 'cancelled';
+      };
+      // Concurrently: ioredis pipelines the reads, so a scrape after a restart costs round trips, not one per job.
+      cancelled = (await Promise.all((await queue.getRanges(['failed'], 0, -1)).map(classify))).filter(Boolean).length;
     }
     for (const key of ofCancelledRun.keys()) if (key.startsWith(prefix) && !seen.has(key)) ofCancelledRun.delete(key);
     return { ...counts, failed: Math.max(0, failed - cancelled), cancelled };

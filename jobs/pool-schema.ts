@@ -5,7 +5,8 @@ import type { RunSpec } from '../src/runs/run-spec.js';
 /**
  * Why a run names an attribute its pool does not have (one line: the name, the pool, the closest
  * name the pool has), or undefined. A typo in `--attributes` would otherwise export without the
- * attribute, and one in `--exclude-attributes` would export the attribute it meant to drop.
+ * attribute, and one in `--exclude-attributes` or `--pseudonymize` would export in clear the
+ * attribute it meant to drop or hash.
  * `schema` is DescribeUserPool's `SchemaAttributes`; without it nothing can be checked.
  */
 export function unknownAttributeProblem(spec: RunSpec, schema: readonly SchemaAttributeType[] | undefined): string | undefined {
@@ -15,6 +16,9 @@ export function unknownAttributeProblem(spec: RunSpec, schema: readonly SchemaAt
   const lists: [what: string, names: readonly string[]][] = [
     ['attribute', spec.attributes ?? []],
     ['excluded attribute', spec.excludeAttributes ?? []],
+    // `username` is a field of every record, not an attribute; a typo in any other name would export
+    // in clear the attribute it meant to hash.
+    ['pseudonymized attribute', (spec.pseudonymize ?? []).filter((name) => name !== 'username')],
   ];
   for (const [what, listed] of lists) {
     const unknown = listed.find((name) => !names.has(name));

@@ -39,7 +39,7 @@ export function boundedResponseBody(limit: number = MAX_RESPONSE_BYTES): (next: 
     const response = result.response as RawResponse;
     const body = response.body;
     if (!isReadable(body)) return result;
-    const declared = Number(response.headers?.['content-length'] ?? response.headers?.['Content-Length'] ?? Number.NaN);
+    const declared = Number(response.headers?.['content-length'] ?? Number.NaN);
     if (Number.isFinite(declared) && declared > limit) {
       body.destroy();
       throw new ResponseTooLargeError(`Cognito answered with ${declared} bytes, over the limit of ${limit}: refused unread`);

@@ -322,7 +322,6 @@ function unavailable(where: string, seen: readonly unknown[], target: RedisTarge
   const first = (test: (error: ConnectError) => boolean): ConnectError | undefined => errors.find(test);
   const message = (error: Error) => error.message.replace(/\s+/g, ' ').trim();
   const tls = new URL(target.redisUrl).protocol === 'rediss:';
-  const hostHint = nodesVariable === 'REDIS_URL' ? 'REDIS_URL' : nodesVariable;
 
   const auth = first((error) => /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|invalid username-password/i.test(error.message));
   if (auth) {
@@ -349,7 +348,7 @@ function unavailable(where: string, seen: readonly unknown[], target: RedisTarge
   const dns = first((error) => /^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/.test(error.code ?? '') || /\b(ENOTFOUND|EAI_AGAIN)\b/.test(error.message));
   if (dns) {
     const code = dns.code ?? /\b(ENOTFOUND|EAI_AGAIN)\b/.exec(dns.message)?.[1];
-    return new RedisUnavailableError(`${where} is not reachable (DNS: ${dns.hostname ?? 'a host name'} does not resolve, ${code}): check the host in ${hostHint}`, 'dns');
+    return new RedisUnavailableError(`${where} is not reachable (DNS: ${dns.hostname ?? 'a host name'} does not resolve, ${code}): check the host in ${nodesVariable}`, 'dns');
   }
   const refused = first((error) => error.code === 'ECONNREFUSED' || /\bECONNREFUSED\b/.test(error.message));
   if (refused) {
@@ -359,7 +358,7 @@ function unavailable(where: string, seen: readonly unknown[], target: RedisTarge
   }
   const timeout = first((error) => error.code === 'ETIMEDOUT' || /timed? ?out/i.test(error.message));
   if (timeout) {
-    return new RedisUnavailableError(`${where} is not reachable (no answer in time, ${timeout.code ?? 'timeout'}): a firewall or security group may drop the connection, or ${hostHint} names the wrong host`, 'timeout');
+    return new RedisUnavailableError(`${where} is not reachable (no answer in time, ${timeout.code ?? 'timeout'}): a firewall or security group may drop the connection, or ${nodesVariable} names the wrong host`, 'timeout');
   }
   const reset = first((error) => error.code === 'ECONNRESET' || /Connection is closed/i.test(error.message));
   const last = errors[0];

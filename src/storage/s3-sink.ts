@@ -228,7 +228,10 @@ export class S3Sink implements ObjectSink {
     return first === undefined ? undefined : Readable.from(this.resumable(key, first), { objectMode: false });
   }
 
-  private async getBody(key: string, from?: { offset: number; etag: string | undefined }): Promise<{ body: Readable; etag: string | undefined } | undefined> {
+  private async getBody(
+    key: string,
+    from?: { offset: number; etag: string | undefined },
+  ): Promise<{ body: Readable; etag: string | undefined; length: number | undefined } | undefined> {
     try {
       const response = await this.send(() =>
         this.client.send(
@@ -240,14 +243,14 @@ export class S3Sink implements ObjectSink {
           }),
         ),
       );
-      return { body: response.Body as Readable, etag: response.ETag };
+      return { body: response.Body as Readable, etag: response.ETag, length: response.ContentLength };
     } catch (error) {
       if (missing(error)) return undefined;
       throw this.translate(error);
     }
   }
 
-  private async *resumable(key: string, first: { body: Readable; etag: string | undefined }): AsyncGenerator<Buffer, void, undefined> {
+  private async *resumable(key: string, first: { body: Readable; etag: string | undefined; length: number | undefined }): AsyncGenerator<Buffer, void, undefined> {
     let current = first;
     let offset = 0;
     let resumes = 0;
@@ -261,10 +264,12 @@ export class S3Sink implements ObjectSink {
         return;
       } catch (error) {
         current.body.destroy();
+        // Every byte arrived before the connection broke: a ranged GET from the end would be a 416.
+        if (first.length !== undefined && offset >= first.length) return;
         if (classifyError(error) === 'fatal' || ++resumes > BODY_RESUMES) throw error;
         const next = await this.getBody(key, { offset, etag: current.etag ?? first.etag });
         if (next === undefined) throw new Error(`${this.urlOf(key)} was deleted while it was read`);
-        current = { body: next.body, etag: next.etag ?? current.etag };
+        current = { body: next.body, etag: next.etag ?? current.etag, length: first.length };
       }
     }
   }

@@ -8,7 +8,7 @@ import { toUserRecord } from '../../src/tables/user-record.js';
 import type { Manifest } from '../../src/storage/manifest.js';
 import { applyChanges } from '../support/change-apply.js';
 import { readManifest, readManifestRecords, readObject, startHarness, type ExportHarness } from '../support/export-harness.js';
-import { startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { NO_FAULTS, startS3FaultProxy, type S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 import { expectPointersWhole } from '../support/pointer-invariant.js';
 import { eventually } from '../support/worker-process.js';
@@ -58,18 +58,7 @@ afterAll(async () => {
 
 // A test that fails before it lifts its faults must not leave them on for the next one.
 afterEach(() => {
-  proxy.setFaults({
-    slowDownRate: 0,
-    internalErrorRate: 0,
-    dropCompleteResponses: 0,
-    deny: null,
-    respond: null,
-    readSlowDownRate: 0,
-    readResetRate: 0,
-    readBodyResets: 0,
-    readFaultsOn: null,
-    readBodyResetsOn: null,
-  });
+  proxy.setFaults(NO_FAULTS);
 });
 
 describe('an S3 that slows down, fails and drops answers', () => {

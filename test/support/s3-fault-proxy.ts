@@ -95,20 +95,23 @@ export function operationOf(request: ProxiedRequest): string {
 }
 
 /** Starts a proxy on a free port forwarding to `target` (e.g. `http://127.0.0.1:4568`). */
+/** Every fault off: what a proxy starts with, and what `setFaults(NO_FAULTS)` goes back to. */
+export const NO_FAULTS: Readonly<Required<S3Faults>> = Object.freeze({
+  slowDownRate: 0,
+  internalErrorRate: 0,
+  dropCompleteResponses: 0,
+  deny: null,
+  respond: null,
+  readSlowDownRate: 0,
+  readResetRate: 0,
+  readBodyResets: 0,
+  readFaultsOn: null,
+  readBodyResetsOn: null,
+});
+
 export async function startS3FaultProxy(target: string, random: () => number = Math.random): Promise<S3FaultProxy> {
   const upstream = new URL(target);
-  let faults: Required<S3Faults> = {
-    slowDownRate: 0,
-    internalErrorRate: 0,
-    dropCompleteResponses: 0,
-    deny: null,
-    respond: null,
-    readSlowDownRate: 0,
-    readResetRate: 0,
-    readBodyResets: 0,
-    readFaultsOn: null,
-    readBodyResetsOn: null,
-  };
+  let faults: Required<S3Faults> = { ...NO_FAULTS };
   const gates: { matches: (request: ProxiedRequest) => boolean; held: Promise<void>; reach: () => void }[] = [];
   const counts: Record<string, number> = {};
   const totals = { slowDowns: 0, internalErrors: 0, droppedCompletes: 0 };

@@ -20,6 +20,13 @@ describe('unknownAttributeProblem', () => {
     expect(unknownAttributeProblem(spec({ excludeAttributes: 'identitys' }), schema)).toMatch(/^excluded attribute identitys is not in the schema .*did you mean identities\?/);
   });
 
+  it('refuses a typo in the pseudonymized attributes, which would otherwise export the attribute in clear', () => {
+    expect(unknownAttributeProblem(spec({ pseudonymize: 'username,emial', excludeAttributes: 'identities' }), schema)).toBe(
+      'pseudonymized attribute emial is not in the schema of user pool eu-west-1_AbC123 (did you mean email?): check the attribute names, custom ones are custom:<name>',
+    );
+    expect(unknownAttributeProblem(spec({ pseudonymize: 'username,email', excludeAttributes: 'identities' }), schema)).toBeUndefined();
+  });
+
   it('checks nothing without a schema (no DescribeUserPool permission, or an answer without one)', () => {
     expect(unknownAttributeProblem(spec({ attributes: 'anything' }), undefined)).toBeUndefined();
     expect(unknownAttributeProblem(spec({ attributes: 'anything' }), [])).toBeUndefined();

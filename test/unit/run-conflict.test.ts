@@ -27,7 +27,7 @@ describe('RunConflictError', () => {
 
   it('names each option that differs, with the running and the requested value', () => {
     const error = new RunConflictError(running({ shards: 16 }), buildRunSpec({ ...base, shards: 256, gzip: false }, defaults));
-    expect(error.message).toMatch(/differs in --shards \(256; the running export has 16\) and gzip \(false; the running export has true\)/);
+    expect(error.message).toMatch(/differs in --shards \(256; the running export has 16\) and --no-gzip \(false; the running export has true\)/);
     expect(error.message).not.toMatch(/destination \(/);
     const http = new RunConflictError(running(), buildRunSpec({ ...base, trigger: 'http', excludeAttributes: 'name' }, defaults));
     expect(http.message).toMatch(/differs in exclude_attributes \(name; the running export has none\)/);
