@@ -96,7 +96,9 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     const unknownAttribute = unknownAttributeProblem(spec, pool?.SchemaAttributes);
     if (unknownAttribute !== undefined) throw new FatalExportError(unknownAttribute);
     const estimatedUsers = pool?.EstimatedNumberOfUsers;
-    await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
+    const state = await runtime.runs.markRunning(snapshotId, estimatedUsers, await previousSizes(runtime, spec));
+    // Cancelled (or failed) while this job was preparing, or paused: no shard is enqueued.
+    if (state !== 'running') return `run ${snapshotId} is ${state ?? 'gone'}; not started`;
     await queues.flows.add({
       name: FINALIZE_JOB,
       queueName: queues.runs.name,

@@ -119,6 +119,15 @@ local kept = redis.call('HLEN', KEYS[2])
 if kept == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 return {'forgotten', kept}`;
 
+// KEYS[1] run hash. ARGV: field, value pairs. Sets state running (and the fields) only from queued
+// or running; returns the state the run is in afterwards (nil: the run is gone).
+const MARK_RUNNING = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return nil end
+if state ~= 'queued' and state ~= 'running' then return state end
+redis.call('HSET', KEYS[1], 'state', 'running', unpack(ARGV))
+return 'running'`;
+
 /** Runs and pool histories in Redis: one active run per pool, progress, and how runs ended. */
 export class RunStore {
   constructor(
@@ -181,12 +190,17 @@ export class RunStore {
     return (await this.redis.hget(key, 'key_id')) ?? keyId;
   }
 
-  /** Marks a queued run as walking, with the pool's estimated size. */
-  async markRunning(snapshotId: string, estimatedUsers: number | undefined, estimatedRecords: Readonly<Record<string, number>> = {}): Promise<void> {
-    const fields: (string | number)[] = ['state', 'running', 'running_at', new Date().toISOString()];
+  /**
+   * Marks a queued run as walking, with the pool's estimated size; returns the run's state afterwards
+   * (`running`, or the state that kept it from running: a cancel that came first; undefined: gone).
+   */
+  async markRunning(snapshotId: string, estimatedUsers: number | undefined, estimatedRecords: Readonly<Record<string, number>> = {}): Promise<RunState | undefined> {
+    const fields: (string | number)[] = ['running_at', new Date().toISOString()];
     if (estimatedUsers !== undefined) fields.push('estimated_users', estimatedUsers);
     for (const [table, records] of Object.entries(estimatedRecords)) fields.push(`estimated:${table}`, records);
-    await this.redis.hset(this.keys.run(snapshotId), ...fields);
+    // Only from queued (or running, for a start job retried after it): a start job paused after its
+    // state check must not turn a run cancelled meanwhile back into a running one.
+    return ((await this.redis.eval(MARK_RUNNING, 1, this.keys.run(snapshotId), ...fields)) ?? undefined) as RunState | undefined;
   }
 
   /**
