@@ -3,6 +3,7 @@ import { adminRolePolicy } from '../src/config/role-policy.js';
 import { createDashboard } from '../src/ops/admin-dashboard.js';
 import { serveAdmin, type AdminServer } from '../src/ops/admin-server.js';
 import { buildRunSpec } from '../src/runs/export-request.js';
+import { partialNotice, runPointer } from '../src/runs/run-spec.js';
 import type { ExportRuntime } from './export-runtime.js';
 import type { ExportWorker } from './export-worker.js';
 import { metricsSource } from './metrics-source.js';
@@ -55,7 +56,10 @@ export async function startAdminServer(
         const running = current();
         return running ? running.runs.isRunning() && running.shards.isRunning() && running.groups.isRunning() : false;
       },
-      trigger: (request, queue) => requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue }),
+      trigger: async (request, queue) => {
+        const requested = await requestExport(runtime, queues, buildRunSpec(request, runtime.config), { queue });
+        return { ...requested, pointer: runPointer(requested.spec), partial: partialNotice(requested.spec) };
+      },
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
       forget: async (userPoolId) => {
         const outcome = await forgetPool(runtime, queues, userPoolId);

@@ -25,7 +25,10 @@ export async function runChangePlan(runtime: ExportRuntime, spec: RunSpec, sink:
     // Runs registered before change tables existed have no `changes`: none for them either.
     if (!spec.changes) return noChanges('change tables are turned off for this run (--no-changes)');
     const pointer = runPointer(spec);
-    if (pointer === null) return noChanges('this run moves no pointer (a partial run without --name), so no snapshot is the previous one');
+    if (pointer === null) {
+      const why = spec.partial?.length ? ` (${spec.partial.join(', ')})` : '';
+      return noChanges(`this run is partial${why} and moves no pointer (no --name), so no snapshot is the previous one`);
+    }
     const found = await manifestOfPointer(sink, previous === undefined ? undefined : JSON.stringify(previous), pointer, spec.userPoolId);
     if ('reason' in found) return noChanges(found.reason);
     const current = { snapshotId: spec.snapshotId, filter: spec.filter, attributes: spec.attributes, groups: spec.groups ?? false, records, privacy: manifestPrivacy(spec) };

@@ -1,4 +1,4 @@
-import { LATEST_POINTER, sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
+import { LATEST_POINTER, partialReasons, sameRunOptions, type RunSpec } from '../src/runs/run-spec.js';
 import { isEnded, type RunStatus } from '../src/runs/run-store.js';
 import { RunConflictError } from '../src/runs/run-conflict.js';
 import type { ExportRuntime } from './export-runtime.js';
@@ -77,16 +77,11 @@ async function addStartJob(runtime: ExportRuntime, queues: ExportQueues, spec: R
 /**
  * Which pointer a run moves: `latest.json` when it exports the pool's own dataset (the whole pool,
  * and the attributes its config file entry keeps, or all when the file does not name the pool);
- * `latest-<name>.json` for any other run given a name; none otherwise.
+ * `latest-<name>.json` for any other run given a name; none otherwise. A run of another dataset
+ * records why it is partial (`partial`), which the CLI, the HTTP answer and its change plan say.
  */
 async function withPointer(runtime: ExportRuntime, spec: RunSpec): Promise<RunSpec> {
-  const dataset = await runtime.runs.poolDataset(spec.userPoolId);
-  const sorted = (list: readonly string[] | null | undefined) => (list ? [...list].sort().join(',') : null);
-  const own =
-    spec.filter === null &&
-    sorted(spec.attributes) === sorted(dataset?.attributes) &&
-    (spec.groups ?? false) === (dataset?.groups ?? true) &&
-    sorted(spec.excludeAttributes ?? []) === sorted(dataset?.excludeAttributes ?? []) &&
-    sorted(spec.pseudonymize ?? []) === sorted(dataset?.pseudonymize ?? []);
-  return { ...spec, pointer: own ? LATEST_POINTER : spec.name ? `latest-${spec.name}.json` : null };
+  const partial = partialReasons(spec, await runtime.runs.poolDataset(spec.userPoolId));
+  if (partial.length === 0) return { ...spec, pointer: LATEST_POINTER };
+  return { ...spec, pointer: spec.name ? `latest-${spec.name}.json` : null, partial };
 }

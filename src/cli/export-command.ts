@@ -7,7 +7,7 @@ import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.j
 import { holdInlineRun } from '../../jobs/inline-owner.js';
 import { requestExport, type RequestedRun, type RequestOptions } from '../../jobs/request-export.js';
 import { RunConflictError } from '../runs/run-conflict.js';
-import type { RunSpec } from '../runs/run-spec.js';
+import { partialNotice, type RunSpec } from '../runs/run-spec.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
 import { createProgressReporter, type ProgressReporter } from './progress-reporter.js';
@@ -124,6 +124,8 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
       throw error;
     }
     const state = (await context.runtime.runs.status(requested.snapshotId))?.state ?? 'queued';
+    const partial = requested.created ? partialNotice(requested.spec) : undefined;
+    if (partial) process.stderr.write(`${partial}\n`);
     if (!requested.created) {
       const how = inline?.resumed ? 'resuming it here (its --inline process had stopped)' : 'following that one';
       process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} ${state} with the same options; ${how}\n`);

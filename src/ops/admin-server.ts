@@ -34,7 +34,17 @@ export interface AdminEndpoints {
    * Starts (or joins) a run; throws ExportRequestError for a request that cannot become a run and
    * RunConflictError when the pool has a run with other options in flight (unless `queue`).
    */
-  trigger(request: ExportRequest, queue: boolean): Promise<{ readonly snapshotId: string; readonly created: boolean; readonly behind?: string | undefined }>;
+  trigger(
+    request: ExportRequest,
+    queue: boolean,
+  ): Promise<{
+    readonly snapshotId: string;
+    readonly created: boolean;
+    readonly behind?: string | undefined;
+    /** The pointer the run moves (null: none), and for a partial run the notice saying why. */
+    readonly pointer: string | null;
+    readonly partial?: string | undefined;
+  }>;
   /** A run's status, or undefined if unknown. */
   status(snapshotId: string): Promise<RunStatus | undefined>;
   /** Cancels a run: `cancelled`, `ended` (it had already ended, with its status) or `unknown`. */
@@ -329,6 +339,8 @@ async function triggerExport(endpoints: AdminEndpoints, request: IncomingMessage
     snapshot_id: requested.snapshotId,
     created: requested.created,
     ...(requested.behind ? { queued_behind: requested.behind } : {}),
+    pointer: requested.pointer,
+    ...(requested.partial ? { partial: requested.partial } : {}),
     status_url: `/exports/${requested.snapshotId}`,
   });
 }

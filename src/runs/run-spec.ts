@@ -65,6 +65,58 @@ export interface RunSpec {
    * `latest-<name>.json` for a named partial run, null for any other. Decided when it is requested.
    */
   readonly pointer?: string | null | undefined;
+  /**
+   * Why the run is not of the pool's own dataset (see {@link partialReasons}), when it is not:
+   * `--filter`, `--attributes`, `--no-groups`… Absent for a run of the pool's own dataset.
+   */
+  readonly partial?: readonly string[] | undefined;
+}
+
+/**
+ * How a run's options differ from the pool's own dataset (its config file entry, or the whole pool
+ * with groups when the file does not name it), one phrase per option; empty for the pool's own
+ * dataset. Only a run with none moves `latest.json` and compares itself with the snapshot it names.
+ */
+export function partialReasons(spec: RunSpec, dataset: PoolDataset | undefined): string[] {
+  const sorted = (list: readonly string[] | null | undefined) => (list ? [...list].sort().join(',') : null);
+  const reasons: string[] = [];
+  if (spec.filter !== null) reasons.push('--filter');
+  if (sorted(spec.attributes) !== sorted(dataset?.attributes)) {
+    reasons.push(dataset?.attributes ? "--attributes other than the pool's configured ones" : '--attributes');
+  }
+  const groups = dataset?.groups ?? true;
+  if ((spec.groups ?? false) !== groups) {
+    reasons.push(groups ? "--no-groups while the pool's dataset has groups" : "groups while the pool's dataset is users only (groups: false)");
+  }
+  if (sorted(spec.excludeAttributes ?? []) !== sorted(dataset?.excludeAttributes ?? [])) reasons.push("--exclude-attributes other than the pool's configured ones");
+  if (sorted(spec.pseudonymize ?? []) !== sorted(dataset?.pseudonymize ?? [])) reasons.push("--pseudonymize other than the pool's configured fields");
+  return reasons;
+}
+
+/** What a pool's own dataset keeps (the config file entry of the pool; see RunStore.poolDataset). */
+export interface PoolDataset {
+  /** Attributes kept, or null for all. */
+  readonly attributes: readonly string[] | null;
+  /** Whether its groups and memberships are exported. @default true */
+  readonly groups?: boolean;
+  /** Attributes dropped and fields pseudonymized. @default none */
+  readonly excludeAttributes?: readonly string[];
+  readonly pseudonymize?: readonly string[];
+}
+
+/**
+ * One line saying a run is partial and what follows from it, or undefined for a run of the pool's
+ * own dataset: printed when it is requested, so nobody learns it from a missing change table.
+ */
+export function partialNotice(spec: RunSpec): string | undefined {
+  if (!spec.partial || spec.partial.length === 0) return undefined;
+  const moves = spec.pointer
+    ? `it moves ${spec.pointer}, never latest.json`
+    : 'it moves no pointer and writes no change tables (give it --name NAME to keep latest-NAME.json and changes between such runs)';
+  const hint = spec.partial.some((reason) => reason.startsWith('--no-groups'))
+    ? "; to make users only the pool's own dataset, set groups: false for it in the worker's --config file"
+    : '';
+  return `export ${spec.snapshotId} is a partial run (${spec.partial.join(', ')}): ${moves}${hint}`;
 }
 
 /** The role a run's Cognito calls go through, or undefined for the worker's own credentials. */

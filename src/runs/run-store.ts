@@ -1,20 +1,11 @@
 import type { RedisClient } from '../redis/redis-connection.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
-import { LATEST_POINTER, runPointer, type RunSpec } from './run-spec.js';
+import { LATEST_POINTER, runPointer, type PoolDataset, type RunSpec } from './run-spec.js';
 import { parsePoolHistory, parseRunStatus, type PoolHistory, type RunChanges, type RunState, type RunStatus } from './run-views.js';
 
 export type { PoolHistory, RunChanges, RunState, RunStatus } from './run-views.js';
 
 /** What a pool's config file entry says its own dataset is: a run of exactly this moves `latest.json`. */
-export interface PoolDataset {
-  /** Attributes kept, or null for all. */
-  readonly attributes: readonly string[] | null;
-  /** Whether its groups and memberships are exported. @default true */
-  readonly groups?: boolean;
-  /** Attributes dropped and fields pseudonymized. @default none */
-  readonly excludeAttributes?: readonly string[];
-  readonly pseudonymize?: readonly string[];
-}
 export { isEnded } from './run-views.js';
 
 /** How an attempt to end a run went: whether this call ended it, and the state the run is in now. */

@@ -137,6 +137,7 @@ export function buildManifest(
   commitSeq?: number,
 ): Manifest {
   const files = tables.get('users')?.files ?? [];
+  const pointer = spec.pointer === undefined ? 'latest.json' : spec.pointer;
   const listed = (list: readonly ManifestFile[]) => list.map(({ url, records, bytes, sha256 }) => ({ url, records, bytes, sha256 }));
   const count = (list: readonly ManifestFile[]) => list.reduce((sum, file) => sum + file.records, 0);
   return {
@@ -152,8 +153,9 @@ export function buildManifest(
     attributes: spec.attributes,
     format: 'ndjson',
     compression: spec.gzip ? 'gzip' : 'none',
-    dataset: (spec.pointer ?? 'latest.json') === 'latest.json' ? 'pool' : 'partial',
-    pointer: spec.pointer === undefined ? 'latest.json' : spec.pointer,
+    // A partial run without --name has pointer null (not the pool's own dataset); undefined is an old run.
+    dataset: pointer === 'latest.json' ? 'pool' : 'partial',
+    pointer,
     files: listed(files),
     changes_since: changes.since,
     changes_reason: changes.reason,

@@ -143,6 +143,57 @@ describe('latest.json names only the pool’s own dataset', () => {
   });
 });
 
+describe('--no-groups: behaviour, manifest and docs agree', () => {
+  const manifestsOf = (name: string, poolId: string) => join(scratch, name, 'manifests', `user_pool_id=${poolId}`);
+  const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+
+  it('on a pool whose dataset has groups it is a partial run, said so at request: no pointer, "dataset": "partial", no change tables', async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 300, seed: 304, groups: 5 });
+    worker();
+    const whole = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('groups-off'), '--wait'], harness.childEnv);
+    expect(whole.code).toBe(0);
+    const latest = join(manifestsOf('groups-off', poolId), 'latest.json');
+    const before = await readFile(latest, 'utf8');
+
+    const off = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('groups-off'), '--no-groups', '--wait'], harness.childEnv);
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stderr).toMatch(
+      /export \S+ is a partial run \(--no-groups while the pool's dataset has groups\): it moves no pointer and writes no change tables .*set groups: false for it in the worker's --config file/,
+    );
+    expect(await readFile(latest, 'utf8')).toBe(before);
+    const manifest = await readJson(new URL(off.stdout.trimEnd().split('\n').at(-1) ?? '').pathname);
+    expect(manifest).toMatchObject({ dataset: 'partial', pointer: null, changes_since: null });
+    expect(String(manifest.changes_reason)).toMatch(/^this run is partial \(--no-groups while the pool's dataset has groups\) and moves no pointer/);
+    expect(Object.keys(manifest.tables as object)).toEqual(['users']);
+    expect((await readdir(manifestsOf('groups-off', poolId))).filter((name) => name.startsWith('latest'))).toEqual(['latest.json']);
+  });
+
+  it("with groups: false in the pool's config entry, users only is its dataset: latest.json moves, \"dataset\": \"pool\", only user_changes", async () => {
+    const poolId = emulator.createPoolWithUsers({ users: 300, seed: 305, groups: 5 });
+    const config = join(scratch, `users-only-${poolId}.yaml`);
+    await writeFile(config, `pools:\n  - user_pool_id: ${poolId}\n    destination: ${dir('users-only')}\n    schedule: "0 4 * * *"\n    groups: false\n`);
+    expect((await runCli(['schedule', 'apply', '--config', config], harness.childEnv)).code).toBe(0);
+    try {
+      worker();
+      const first = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('users-only'), '--no-groups', '--wait'], harness.childEnv);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).not.toMatch(/partial/);
+      emulator.addUser(poolId, { username: 'joined-between-runs', attributes: { email: 'joined@example.com' } });
+      const second = await runCli(['export', '--user-pool-id', poolId, '--destination', dir('users-only'), '--no-groups', '--wait'], harness.childEnv);
+      expect(second.code, second.stderr).toBe(0);
+      const manifestUrl = second.stdout.trimEnd().split('\n').at(-1) ?? '';
+      const manifest = await readJson(new URL(manifestUrl).pathname);
+      expect(manifest).toMatchObject({ dataset: 'pool', pointer: 'latest.json' });
+      expect(Object.keys(manifest.tables as object).sort()).toEqual(['user_changes', 'users']);
+      expect((await readJson(join(manifestsOf('users-only', poolId), 'latest.json'))).manifest_url).toBe(manifestUrl);
+      expect(second.stderr).toMatch(/users \+1 inserted, 0 updated, 0 deleted since/);
+    } finally {
+      await writeFile(config, 'pools: []\n');
+      await runCli(['schedule', 'apply', '--config', config], harness.childEnv);
+    }
+  });
+});
+
 /** The shard jobs of one run that are still going (active, waiting or delayed), by state. */
 async function shardsGoing(snapshotId: string): Promise<{ active: number; queued: number }> {
   const ofRun = (jobs: { data: unknown }[]) => jobs.filter((job) => (job.data as { snapshotId: string }).snapshotId === snapshotId).length;

@@ -52,7 +52,7 @@ async function admin(overrides: Partial<AdminEndpoints> = {}): Promise<AdminServ
     workerRunning: () => true,
     trigger: (request) => {
       triggered.push(request);
-      return Promise.resolve({ snapshotId: 'snap-1', created: true });
+      return Promise.resolve({ snapshotId: 'snap-1', created: true, pointer: 'latest.json' });
     },
     status: () => Promise.resolve(undefined),
     cancel: () => Promise.resolve({ kind: 'unknown' }),
