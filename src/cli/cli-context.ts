@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type AppConfig } from '../config/app-config.js';
 import { ExportRuntime, type RuntimeOptions } from '../../jobs/export-runtime.js';
-import { createLogger } from '../ops/logger.js';
-import { connectRedis, evictionWarning, RedisDatabaseError, RedisUnavailableError, type RedisClient } from '../redis/redis-connection.js';
+import { createLogger, humanLines } from '../ops/logger.js';
+import { connectRedis, evictionWarning, RedisDatabaseError, RedisUnavailableError, silenceBullmqEvictionWarnings, type RedisClient } from '../redis/redis-connection.js';
 import { ExportQueues } from '../../jobs/queues.js';
 
 /** Exit code for bad flags, arguments or environment values. */
@@ -45,7 +45,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
  * mixed into it, so they log warnings only unless LOG_LEVEL says otherwise.
  */
 export function quietUnlessAsked(config: AppConfig, env: NodeJS.ProcessEnv = process.env): AppConfig {
-  return env.LOG_LEVEL ? config : { ...config, logLevel: 'warn' };
+  return env.LOG_LEVEL ? config : { ...config, logLevel: 'warn', humanLog: true };
 }
 
 /** Opens Redis, the runtime and the queues for a command. */
@@ -58,8 +58,10 @@ export async function openContext(config: AppConfig, options: RuntimeOptions = {
     if (error instanceof RedisDatabaseError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.humanLog ? { destination: humanLines(process.stderr) } : {});
   const warning = await evictionWarning(redis);
+  // Said once here, in the log; BullMQ would print it again for each of its connections.
+  silenceBullmqEvictionWarnings();
   if (warning) log.warn(warning);
   const runtime = new ExportRuntime(config, redis, log, options);
   const queues = new ExportQueues(runtime);

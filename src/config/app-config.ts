@@ -43,6 +43,11 @@ export interface AppConfig {
   readonly rateLimitRps: number;
   /** @default 'info' */
   readonly logLevel: LogLevel;
+  /**
+   * Log lines for a person (`cognito-export: warning: …`) instead of JSON: set by the commands a
+   * person reads (all but `worker`) when LOG_LEVEL is not set; never read from the environment.
+   */
+  readonly humanLog?: boolean;
   /** Shard jobs one worker process runs at once. @default 16 */
   readonly workerConcurrency: number;
   /** Records per output file before it is sealed and checkpointed. @default 100000 */

@@ -20,7 +20,7 @@ function prettyPrinter(): typeof PinoPretty | undefined {
  * URL), human-readable when stderr is a terminal and pino-pretty is installed. Credentials are redacted wherever they appear,
  * and nothing logs attribute values.
  */
-export function createLogger(level: LevelWithSilent, options: { pretty?: boolean; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(level: LevelWithSilent, options: { pretty?: boolean; name?: string; destination?: { write(line: string): unknown } } = {}): Logger {
   const usePretty = options.pretty ?? process.stderr.isTTY;
   const settings = {
     level,
@@ -43,6 +43,28 @@ export function createLogger(level: LevelWithSilent, options: { pretty?: boolean
     return pino(settings, pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', sync: true }));
   }
   return pino(settings, pino.destination({ dest: 2, sync: false }));
+}
+
+/**
+ * A destination that turns each JSON log line into one line for a person:
+ * `cognito-export: warning: <msg>` (`: <error message>` when one is logged). For the commands a
+ * person reads, where a JSON line amid their output is noise (see quietUnlessAsked).
+ */
+export function humanLines(stream: NodeJS.WritableStream): { write(line: string): boolean } {
+  const names: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
+  return {
+    write(line: string): boolean {
+      let entry: { level?: number; msg?: string; err?: { message?: string } };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        return stream.write(line);
+      }
+      const level = names[entry.level ?? 30] ?? 'info';
+      const error = entry.err?.message ? `: ${entry.err.message.split('\n')[0] ?? ''}` : '';
+      return stream.write(`cognito-export: ${level}: ${entry.msg ?? ''}${error}\n`);
+    },
+  };
 }
 
 export type { Logger };

@@ -379,24 +379,50 @@ async function databaseCount(redis: Redis): Promise<number | undefined> {
 
 /**
  * Warns (returns a message) when Redis may evict keys: checkpoints and queues must never vanish.
- * Asks every master of a cluster. Managed Redis (ElastiCache, MemoryDB) refuses CONFIG: then there
- * is nothing to check here (its parameter group says; see docs/redis.md).
+ * Asks every master of a cluster: `CONFIG GET`, or where managed Redis (ElastiCache, MemoryDB)
+ * refuses CONFIG, the `maxmemory_policy` line of `INFO memory`; nothing to say when neither answers
+ * (its parameter group says; see docs/redis.md).
  */
 export async function evictionWarning(redis: RedisClient): Promise<string | undefined> {
   const servers: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
   for (const server of servers) {
-    try {
-      const reply = (await server.config('GET', 'maxmemory-policy')) as string[];
-      const policy = reply[1];
-      if (policy && policy !== 'noeviction') {
-        return `Redis maxmemory-policy is ${policy}; set it to noeviction or checkpoints and jobs may be evicted`;
-      }
-    } catch {
-      // Managed Redis often forbids CONFIG; nothing to check then.
+    const policy = await evictionPolicy(server);
+    if (policy && policy !== 'noeviction') {
+      return `Redis maxmemory-policy is ${policy}; set it to noeviction or checkpoints and jobs may be evicted`;
     }
   }
   return undefined;
 }
+
+async function evictionPolicy(server: Redis): Promise<string | undefined> {
+  try {
+    const reply = (await server.config('GET', 'maxmemory-policy')) as string[];
+    if (reply[1]) return reply[1];
+  } catch {
+    // Managed Redis often forbids CONFIG: INFO says it too.
+  }
+  try {
+    return /^maxmemory_policy:(\S+)/m.exec(await server.info('memory'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * BullMQ prints "IMPORTANT! Eviction policy is …" with console.warn for every connection it opens (ten
+ * in a worker's first seconds). {@link evictionWarning} says the same once, in the log: this drops
+ * BullMQ's copies. Idempotent; everything else console.warn prints passes through.
+ */
+export function silenceBullmqEvictionWarnings(): void {
+  if (bullmqWarningsSilenced) return;
+  bullmqWarningsSilenced = true;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]): void => {
+    if (typeof args[0] === 'string' && args[0].startsWith('IMPORTANT! Eviction policy is ')) return;
+    warn(...args);
+  };
+}
+let bullmqWarningsSilenced = false;
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {

@@ -349,3 +349,10 @@ export async function startTlsRedis(): Promise<TestTlsRedis> {
     throw error;
   }
 }
+
+/** A standalone redis-server of the test's own on a free port, started with `args` (nothing kept on disk). */
+export async function startRedisWith(args: readonly string[]): Promise<{ readonly port: number; readonly url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const server = await startProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args]);
+  return { port, url: `redis://127.0.0.1:${port}`, stop: () => server.stop() };
+}
