@@ -1,14 +1,14 @@
 import { CHANGE_OPS, type ChangeOp } from '../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, noChanges, partitionShard, planChanges, type ChangePlan } from '../src/changes/change-plan.js';
 import { changesTable, type ChangesTableSource } from '../src/changes/changes-table.js';
-import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { runPointer, type RunSpec } from '../src/runs/run-spec.js';
 import { manifestLayoutProblem, manifestOfPointer, manifestPrivacy, type LatestPointer, type Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { USERS_TABLE } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
 import { CheckpointStore, tableOfUnit } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 import { finalizeJobId, SHARD_JOB, SHARD_JOB_OPTIONS, type ExportQueues, type ShardJobData } from './queues.js';
 
 /** The job id of one partition's diff. */
@@ -79,7 +79,7 @@ export async function diffSource(runtime: ExportRuntime, spec: RunSpec, changes:
   if (!plan?.since || !plan.previous) throw new Error(`run ${spec.snapshotId} has no change plan for ${changes}`);
   const kind = kindOf(changes);
   const partition = shard === 'all' ? '' : shard;
-  const sink = runtime.sink(spec.destination, runS3Role(spec));
+  const sink = runSink(runtime, spec);
   const text = await sink.getText(plan.previous);
   if (text === undefined) throw new Error(`the previous snapshot's manifest ${sink.urlOf(plan.previous)} is gone`);
   let parsed: unknown;

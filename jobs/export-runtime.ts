@@ -11,6 +11,7 @@ import type { AppConfig } from '../src/config/app-config.js';
 import { parseDestination } from '../src/storage/destination.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
+import { runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
 import { FLOW_PRIORITY, readLimiterState, RedisRateLimiter, type CallLimiter, type LimiterState, type RateLimiterOptions } from '../src/limits/rate-limiter.js';
 import { rateLimitKey, redisKeys, type RedisKeys } from '../src/redis/redis-keys.js';
@@ -71,8 +72,8 @@ export class ExportRuntime {
   /** This process as BullMQ names a job's worker (`processedBy`): `<host>:<pid>`. */
   readonly name = `${hostname()}:${process.pid}`;
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
-  private s3Client: S3Client | undefined;
-  private readonly s3RoleClients = new Map<string, S3Client>();
+  /** S3 clients by region and role (`<region>|<role>|<external id>`). */
+  private readonly s3Clients = new Map<string, S3Client>();
   private readonly limiters = new Map<string, RedisRateLimiter>();
   private readonly scope: RateLimitScope;
 
@@ -135,24 +136,29 @@ export class ExportRuntime {
     return role ? `${accountOfRole(role.roleArn)}:${region}` : this.scope.forRegion(region);
   }
 
-  /** The sink for a destination URL (`s3://…` or `file://…`), through `role` for S3 if given (see RunSpec.s3RoleArn). */
-  sink(destination: string, role?: AssumedRole): ObjectSink {
+  /**
+   * The sink for a destination URL (`s3://…` or `file://…`), through `role` for S3 if given (see
+   * RunSpec.s3RoleArn). S3 calls go to AWS_REGION when set, else to `region` (a run's: its pool's),
+   * so a bucket beside the pool is reached without a redirect; the client follows one otherwise.
+   */
+  sink(destination: string, role?: AssumedRole, region?: string): ObjectSink {
     const parsed = parseDestination(destination);
     if (parsed.kind === 'file') return new FileSink(parsed.directory, { fileMode: this.config.fileMode, dirMode: this.config.dirMode });
     // The bucket's owner, when known: the S3 role's account (a role writes to its own account's
     // bucket), else S3_EXPECTED_BUCKET_OWNER.
     const owner = role ? accountOfRole(role.roleArn) : this.config.s3ExpectedBucketOwner;
-    return new S3Sink(this.s3(role), parsed.bucket, parsed.prefix, this.options.retryPolicy, owner);
+    return new S3Sink(this.s3(this.config.awsRegion ?? region ?? 'us-east-1', role), parsed.bucket, parsed.prefix, this.options.retryPolicy, owner);
   }
 
-  private s3(role?: AssumedRole): S3Client {
-    if (!role) return (this.s3Client ??= createS3Client(this.config, this.options.s3));
-    const id = `${role.roleArn}|${role.externalId ?? ''}`;
-    let client = this.s3RoleClients.get(id);
+  private s3(region: string, role?: AssumedRole): S3Client {
+    const id = `${region}|${role?.roleArn ?? ''}|${role?.externalId ?? ''}`;
+    let client = this.s3Clients.get(id);
     if (!client) {
-      const credentials = this.roleCredentials(this.config.awsRegion ?? 'us-east-1', role, this.options.s3?.credentials);
-      client = createS3Client(this.config, { ...this.options.s3, credentials });
-      this.s3RoleClients.set(id, client);
+      const settings = { ...this.config, awsRegion: region };
+      client = role
+        ? createS3Client(settings, { ...this.options.s3, credentials: this.roleCredentials(region, role, this.options.s3?.credentials) })
+        : createS3Client(settings, this.options.s3);
+      this.s3Clients.set(id, client);
     }
     return client;
   }
@@ -220,9 +226,12 @@ export class ExportRuntime {
   destroy(): void {
     for (const client of this.cognitoClients.values()) client.destroy();
     this.cognitoClients.clear();
-    this.s3Client?.destroy();
-    this.s3Client = undefined;
-    for (const client of this.s3RoleClients.values()) client.destroy();
-    this.s3RoleClients.clear();
+    for (const client of this.s3Clients.values()) client.destroy();
+    this.s3Clients.clear();
   }
+}
+
+/** The sink of a run's destination: through its S3 role, if any, and in its region unless AWS_REGION says otherwise. */
+export function runSink(runtime: ExportRuntime, spec: RunSpec): ObjectSink {
+  return runtime.sink(spec.destination, runS3Role(spec), spec.region);
 }

@@ -9,13 +9,13 @@ import { keyOfUrl } from '../src/storage/record-lines.js';
 import { tableOfUnit } from '../src/walk/checkpoint-store.js';
 import { runUnits } from './membership-plan.js';
 import { applyRetention } from '../src/storage/retention.js';
-import { runLocation, runShards, runTables, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runShards, runTables, type RunSpec } from '../src/runs/run-spec.js';
 import { isEnded } from '../src/runs/run-store.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
 import { publishRunFiles } from '../src/walk/run-commit.js';
 import type { ObjectSink, StagedLocation } from '../src/storage/object-sink.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 import { atJobBoundary } from './job-boundary.js';
 import { withdraw } from './run-withdrawal.js';
 import type { ExportQueues, FinalizeJobData } from './queues.js';
@@ -71,7 +71,7 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       if (now === 'completed') throw new FencedError(`run ${snapshotId} was completed by another finalizer`);
       throw error;
     }
-    const sink = runtime.sink(spec.destination, runS3Role(spec));
+    const sink = runSink(runtime, spec);
     const captured = await captureRunPrevious(runtime, spec, sink);
     const commit = await runtime.commits.commitPoint(snapshotId, spec.userPoolId, datasetOf(spec), epoch, captured.seqFloor);
     if (commit.kind === 'fenced') throw new FencedError(`lost the finalizer of run ${snapshotId} to another attempt`);

@@ -1,9 +1,10 @@
-import { runPointer, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { regionOfUserPool } from '../src/cognito/cognito-client.js';
+import { runPointer, type RunSpec } from '../src/runs/run-spec.js';
 import type { CommittedHead, DatasetRef, StoredHead } from '../src/runs/commit-store.js';
 import { commitSeqOf, movePointer, readLatest } from '../src/storage/manifest.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { keyOfUrl } from '../src/storage/record-lines.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 
 /**
  * Pointers follow Redis's committed heads: a run captures its dataset's head when it starts (its
@@ -44,7 +45,7 @@ export async function captureRunPrevious(runtime: ExportRuntime, spec: RunSpec, 
 /** Puts one dataset's pointer forward to its committed head if it lags (never back); true if it moved it. */
 export async function repairPointer(runtime: ExportRuntime, stored: StoredHead): Promise<boolean> {
   const role = stored.s3RoleArn ? { roleArn: stored.s3RoleArn, ...(stored.externalId ? { externalId: stored.externalId } : {}) } : undefined;
-  const sink = runtime.sink(stored.destination, role);
+  const sink = runtime.sink(stored.destination, role, regionOfUserPool(stored.userPoolId));
   const current = await readLatest(sink, stored.userPoolId, stored.pointer);
   if (current && (current.snapshot_id === stored.head.snapshot_id || commitSeqOf(current) >= commitSeqOf(stored.head))) return false;
   // Never point at a snapshot that is gone (a destination emptied by hand): the pointer stays as it is.
@@ -76,7 +77,7 @@ const warned = new Set<string>();
  * are then kept forward by the repair alone (a late stale write is undone within a reconcile tick).
  */
 export async function checkConditionalWrites(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
-  const sink = runtime.sink(spec.destination, runS3Role(spec));
+  const sink = runSink(runtime, spec);
   // Once per bucket (or directory): the probe's answer is the store's, not a prefix's.
   const store = sink.rootUrl.startsWith('s3://') ? sink.rootUrl.split('/').slice(0, 3).join('/') : sink.rootUrl;
   if (warned.has(store) || (await sink.honoursConditions())) return;

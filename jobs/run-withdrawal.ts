@@ -1,12 +1,12 @@
 import { diffUnits, type ChangePlan } from '../src/changes/change-plan.js';
 import { manifestKey, poolDataPrefix, poolStagingPrefix, stagingRunOf, TABLES } from '../src/storage/output-layout.js';
 import { sinkUntil, type StagedLocation } from '../src/storage/object-sink.js';
-import { runLocation, runShards, runS3Role, type RunSpec } from '../src/runs/run-spec.js';
+import { runLocation, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { describeError } from '../src/limits/error-classification.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { withdrawRunFiles } from '../src/walk/run-commit.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 import { runUnits } from './membership-plan.js';
 
 /**
@@ -27,7 +27,7 @@ export async function withdrawRun(runtime: ExportRuntime, spec: RunSpec, signal?
   if (status !== undefined && status.state !== 'failed' && status.state !== 'cancelled') return;
   // A run that failed before its shards were enqueued (a bucket that does not exist, a bad key) staged nothing.
   if (status !== undefined && status.runningAt === undefined) return;
-  const destination = runtime.sink(spec.destination, runS3Role(spec));
+  const destination = runSink(runtime, spec);
   const sink = signal === undefined ? destination : sinkUntil(destination, signal);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, spec.snapshotId);
   const { units } = await runUnits(runtime, spec, runShards(spec).map((shard) => shard.id));
@@ -63,7 +63,7 @@ export async function finishPendingWithdrawals(runtime: ExportRuntime, userPoolI
 export async function sweepStalePoolStaging(runtime: ExportRuntime, spec: RunSpec): Promise<number> {
   const ours = (location: StagedLocation): boolean =>
     location.kind === 'file' ? stagingRunOf(location.path) === spec.snapshotId : location.key.includes(`/run=${spec.snapshotId}/`);
-  const result = await runtime.sink(spec.destination, runS3Role(spec)).sweepStaged(
+  const result = await runSink(runtime, spec).sweepStaged(
     { stagingPrefix: poolStagingPrefix(spec.userPoolId), dataPrefixes: TABLES.map((table) => poolDataPrefix(spec.userPoolId, table)), keep: ours },
     [],
   );

@@ -3,9 +3,9 @@ import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import { RunNotActiveError } from '../src/limits/export-errors.js';
 import { isEnded } from '../src/runs/run-store.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 import { walkShard, type ShardOutcome } from '../src/walk/table-walk.js';
-import { runLocation, runS3Role } from '../src/runs/run-spec.js';
+import { runLocation } from '../src/runs/run-spec.js';
 import { GROUPS_TABLE, USERS_TABLE } from '../src/storage/output-layout.js';
 import { atJobBoundary } from './job-boundary.js';
 import { withdraw, WITHDRAW_IN_JOB_MS } from './run-withdrawal.js';
@@ -93,7 +93,7 @@ export async function processShardJob(
       run: runLocation(spec),
       files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
       // A run that ended stops the sink's retries too (S3 answering SlowDown to every write).
-      sink: sinkUntil(runtime.sink(spec.destination, runS3Role(spec)), ended.signal),
+      sink: sinkUntil(runSink(runtime, spec), ended.signal),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),
       stop,
       lost: abandon,

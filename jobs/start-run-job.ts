@@ -3,7 +3,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { describeError, errorCode, fatalHint, httpStatus } from '../src/limits/error-classification.js';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { buildRunSpec, ExportRequestError } from '../src/runs/export-request.js';
-import type { ExportRuntime } from './export-runtime.js';
+import { runSink, type ExportRuntime } from './export-runtime.js';
 import { withRetries } from '../src/limits/retry-policy.js';
 import { runPointer, runRole, runS3Role, runShards, type RunSpec } from '../src/runs/run-spec.js';
 import { manifestOfPointer } from '../src/storage/manifest.js';
@@ -75,7 +75,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
   return atJobBoundary(runtime, job, spec, async () => {
     const status = await runtime.runs.status(snapshotId);
     if (isEnded(status?.state)) return `run ${snapshotId} already ${status?.state}`;
-    await runtime.sink(spec.destination, runS3Role(spec)).preflight();
+    await runSink(runtime, spec).preflight();
     // Which account's rate limit the shards share: a worker that cannot tell fails the run here.
     const role = runRole(spec);
     if (role) await runtime.assumeRole(spec.region, role);
@@ -89,7 +89,7 @@ export async function processStartJob(runtime: ExportRuntime, queues: ExportQueu
     void checkConditionalWrites(runtime, spec).catch(() => undefined);
     await sweepStalePoolStaging(runtime, spec);
     // The previous snapshot of the run's dataset, from Redis's committed head: its change tables' base.
-    await captureRunPrevious(runtime, spec, runtime.sink(spec.destination, runS3Role(spec)));
+    await captureRunPrevious(runtime, spec, runSink(runtime, spec));
     await fixRunKey(runtime, spec);
     const pool = await describePool(runtime, spec);
     // A run that names an attribute the pool lacks (a typo) fails here, before any walk, with one line.
@@ -180,7 +180,7 @@ async function previousSizes(runtime: ExportRuntime, spec: RunSpec): Promise<Rec
   const pointer = runPointer(spec);
   if (!spec.groups || pointer === null) return {};
   try {
-    const sink = runtime.sink(spec.destination, runS3Role(spec));
+    const sink = runSink(runtime, spec);
     const previous = await manifestOfPointer(sink, await sink.getText(latestKey(spec.userPoolId, pointer)), pointer);
     if ('reason' in previous) return {};
     const sizes: Record<string, number> = {};

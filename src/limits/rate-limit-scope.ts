@@ -1,5 +1,5 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { describeError } from './error-classification.js';
+import { classifyError, describeError, fatalHint } from './error-classification.js';
 import { FatalExportError } from './export-errors.js';
 import { withRetries, type RetryPolicy } from './retry-policy.js';
 
@@ -55,6 +55,10 @@ export class RateLimitScope {
     try {
       account = await withRetries(this.lookup, { policy: { transientRetries: 4, ...this.retryPolicy } });
     } catch (error) {
+      // Credentials missing or rejected: that is what to fix, not the account id.
+      if (classifyError(error) === 'fatal' && fatalHint(error)?.includes('credentials')) {
+        throw new FatalExportError(`AWS credentials: ${describeError(error)}: ${fatalHint(error) ?? ''}`);
+      }
       throw new FatalExportError(
         `cannot tell which AWS account this worker is in, so it cannot share that account's ListUsers rate limit with other workers ` +
           `(STS GetCallerIdentity: ${describeError(error)}): set AWS_ACCOUNT_ID`,

@@ -75,6 +75,22 @@ describe('cognito-export export', () => {
     expect(oneLine(result.stderr)).toMatch(message);
   });
 
+  it('without AWS credentials says to give the worker credentials, not to set the account id', async () => {
+    const home = await mkdtemp(join(scratch, 'home-'));
+    // Real AWS endpoints and the SDK's own credential chain: nothing in the environment, no ~/.aws, no instance metadata.
+    const result = await runCli(['export', '--user-pool-id', 'eu-west-1_NoCreds1', '--destination', pathToFileURL(join(scratch, 'no-creds')).href, '--inline'], {
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      HOME: home,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^cognito-export: export \S+ failed: AWS credentials: CredentialsProviderError: .*: give the worker AWS credentials \(environment, profile or role\)$/,
+    );
+    expect(result.stderr).not.toMatch(/AWS_ACCOUNT_ID/);
+  });
+
   it('rejects a bad environment value with one line naming the variable, and exit code 2', async () => {
     const result = await runCli(['export', '--user-pool-id', 'us-east-1_A', '--destination', 's3://b-1'], { ...env, COGNITO_RATE_LIMIT_RPS: '-3' });
     expect(result.code).toBe(2);

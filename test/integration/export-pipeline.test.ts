@@ -131,6 +131,26 @@ describe('exporting a whole pool', () => {
     expect(records.filter((r) => r.attributes.email !== undefined && r.attributes['custom:tenant'] !== undefined).length).toBeGreaterThan(50);
   });
 
+  it.each([
+    ['', 'eu-west-1'],
+    ['ap-southeast-2', 'ap-southeast-2'],
+  ])('signs S3 for the pool’s region when AWS_REGION is unset, and for AWS_REGION when it is set (AWS_REGION=%j)', async (awsRegion, signedFor) => {
+    const log = await startS3RequestLog(s3.endpoint);
+    const irish = await CognitoEmulator.start({ port: 0, region: 'eu-west-1' });
+    try {
+      harness = await startHarness({ cognitoEndpoint: irish.url, s3: { ...s3, overrides: { ...s3.overrides, endpoint: log.endpoint } }, env: { AWS_REGION: awsRegion } });
+      const poolId = irish.createPoolWithUsers({ users: 50, seed: 5 });
+      const status = await harness.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/regional-${signedFor}`, shards: 1 });
+      expect(status.state).toBe('completed');
+      const regions = new Set(log.requests().map((request) => request.region));
+      expect(log.requests().length).toBeGreaterThan(3);
+      expect([...regions]).toEqual([signedFor]);
+    } finally {
+      await log.stop();
+      await irish.stop();
+    }
+  });
+
   it('streams a file bigger than one 5 MiB part to S3 as a multipart upload of 5 MiB parts', async () => {
     const log = await startS3RequestLog(s3.endpoint);
     try {

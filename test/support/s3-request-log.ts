@@ -11,6 +11,8 @@ export interface LoggedRequest {
   readonly url: string;
   /** Bytes of the request body. */
   readonly bytes: number;
+  /** The region the request was signed for (SigV4's credential scope), if it was signed. */
+  readonly region: string | undefined;
 }
 
 /** A proxy in front of the S3 test server that logs every request it forwards. */
@@ -35,7 +37,8 @@ export async function startS3RequestLog(target: string): Promise<S3RequestLog> {
     void (async () => {
       const body = await bodyOf(incoming);
       const request = { method: incoming.method ?? 'GET', url: incoming.url ?? '/' };
-      logged.push({ operation: operationOf(request), url: request.url, bytes: body.length });
+      const region = /Credential=[^/]+\/\d{8}\/([^/]+)\/s3\//.exec(incoming.headers.authorization ?? '')?.[1];
+      logged.push({ operation: operationOf(request), url: request.url, bytes: body.length, region });
       const answer = await new Promise<IncomingMessage>((resolve, reject) => {
         const sent = forward({ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: incoming.headers }, resolve);
         sent.on('error', reject);

@@ -40,4 +40,13 @@ describe('the rate-limit scope', () => {
     answer = () => Promise.resolve('333333333333');
     expect(await scope.forRegion('eu-west-1')).toBe('333333333333:eu-west-1');
   });
+
+  it('says the credentials are missing, not the account id, when the SDK has none to ask STS with', async () => {
+    const missing = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+    const failure = await new RateLimitScope(AWS, FAST, () => Promise.reject(missing)).forRegion('eu-west-1').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(FatalExportError);
+    expect((failure as Error).message).toBe(
+      'AWS credentials: CredentialsProviderError: Could not load credentials from any providers: give the worker AWS credentials (environment, profile or role)',
+    );
+  });
 });
