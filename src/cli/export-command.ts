@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { buildRunSpec, DEFAULT_SHARDS, ExportRequestError, type ExportRequest } from '../runs/export-request.js';
 import type { RunStatus } from '../runs/run-store.js';
-import { changesSummary } from '../runs/run-views.js';
+import { changesSummary, filesOfRun } from '../runs/run-views.js';
 import { parseShardCount, type ShardCount } from '../runs/shard-plan.js';
 import { startExportWorker, type ExportWorker } from '../../jobs/export-worker.js';
 import { holdInlineRun } from '../../jobs/inline-owner.js';
@@ -211,7 +211,8 @@ export async function follow(context: CliContext, snapshotId: string, inline: bo
     const groups = status.tables.groups;
     const memberships = status.tables.group_memberships;
     const others = groups && memberships ? `, ${groups.durable} groups and ${memberships.durable} memberships` : '';
-    process.stderr.write(`exported ${status.durableUsers} users in ${status.files} files${others} in ${seconds} s\n`);
+    // Files over every table, change tables included: what the manifest lists.
+    process.stderr.write(`exported ${status.durableUsers} users${others} in ${filesOfRun(status)} files in ${seconds} s\n`);
     if (status.changes) process.stderr.write(`${changesSummary(status.changes)}\n`);
     return status;
   } catch (error) {

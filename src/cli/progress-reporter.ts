@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { RunStatus } from '../runs/run-store.js';
-import { runProgress } from '../runs/run-views.js';
+import { filesOfRun, runProgress, tableLabel } from '../runs/run-views.js';
 
 /** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
 export interface ProgressReporter {
@@ -27,7 +27,7 @@ export function describeProgress(status: RunStatus, callsPerSecond?: number): st
   const rate = callsPerSecond === undefined ? '' : ` calls/s=${callsPerSecond.toFixed(1)}`;
   return (
     `${status.spec.snapshotId} ${status.state}: users=${status.users}${total ? `/~${total}` : ''}${percent}${others} ` +
-    `pages=${status.pages} files=${status.files} shards=${status.shardsDone}/${status.spec.shards} ` +
+    `pages=${status.pages} files=${filesOfRun(status)} shards=${status.shardsDone}/${status.spec.shards} ` +
     `throttles=${status.throttles} retries=${status.retries}${rate}`
   );
 }
@@ -75,7 +75,7 @@ class BarReporter implements ProgressReporter {
     const total = Math.max(progress.total ?? 0, progress.done, 1);
     const others = Object.entries(status.tables)
       .filter(([table]) => table !== 'users')
-      .map(([table, progress]) => `, ${progress.records} ${table.replace('group_', '')}`)
+      .map(([table, progress]) => `, ${progress.records} ${tableLabel(table)}`)
       .join('');
     const calls = this.rate.observe(status);
     const users = status.estimatedUsers ? `${status.users}/~${status.estimatedUsers}` : String(status.users);

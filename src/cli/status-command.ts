@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
-import { changesSummary, runProgress } from '../runs/run-views.js';
+import { changesSummary, runProgress, tableLabel } from '../runs/run-views.js';
 import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
@@ -176,7 +176,7 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       const pct = a.percent === null ? '' : ` (${a.percent}%)`;
       const eta = a.eta_seconds === null ? '' : ` eta ${a.eta_seconds}s`;
       const behind = a.queued_behind ? `, waiting for ${a.queued_behind} to end` : '';
-      const others = Object.entries(a.tables).filter(([table]) => table !== 'users').map(([table, records]) => `, ${records} ${table.replace('group_', '')}`).join('');
+      const others = Object.entries(a.tables).filter(([table]) => table !== 'users').map(([table, records]) => `, ${records} ${tableLabel(table)}`).join('');
       lines.push(
         `  ${a.state.padEnd(9)} ${a.snapshot_id}: ${a.users}${a.estimated_users ? `/~${a.estimated_users}` : ''} users${pct}${eta}${others}, shards ${a.shards_done}/${a.shards}, throttles ${a.throttles} (${kindOf(a.pointer)})${behind}`,
       );
@@ -184,7 +184,7 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
       const limiter = l
         ? `${l.rate_rps} calls/s now (max ${l.max_rps}${l.ceiling_rps === null ? '' : `, ceiling ${l.ceiling_rps}`}), ${l.throttles_per_minute} throttles/min in ${l.scope}; `
         : '';
-      lines.push(`  limiter   ${limiter}shards waited ${a.slot_wait_seconds} s for slots`);
+      lines.push(`  limiter   ${limiter}shards waited ${a.slot_wait_seconds} s for slots, summed over the run's shards`);
     }
     const s = pool.last_success;
     lines.push(s ? `  last good ${s.snapshot_id} at ${s.completed_at}: ${s.records} users, ${s.manifest_url}` : '  last good none');

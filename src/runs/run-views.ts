@@ -51,6 +51,16 @@ export function changesSummary(changes: RunChanges): string {
   return parts.join('; ');
 }
 
+/** A table as progress lines name it: `memberships` for `group_memberships`, every other by its folder. */
+export function tableLabel(table: string): string {
+  return table === 'group_memberships' ? 'memberships' : table;
+}
+
+/** Files written so far over every table of a run (users, groups, memberships, change tables). */
+export function filesOfRun(status: Pick<RunStatus, 'tables'>): number {
+  return Object.values(status.tables).reduce((sum, table) => sum + table.files, 0);
+}
+
 /** A run as status and `--wait` show it. */
 export interface RunStatus {
   readonly spec: RunSpec;

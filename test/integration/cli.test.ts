@@ -42,15 +42,19 @@ function oneLine(stderr: string): string {
 
 describe('cognito-export export', () => {
   it('exports inline and prints the manifest URL as the last line of stdout', async () => {
-    const poolId = emulator.createPoolWithUsers({ users: 700, seed: 1 });
+    const poolId = emulator.createPoolWithUsers({ users: 700, seed: 1, groups: 3 });
     const destination = pathToFileURL(join(scratch, 'inline')).href;
     const result = await runCli(['export', '--user-pool-id', poolId, '--destination', destination, '--inline'], env);
-    expect(result.stderr).toMatch(/exported 700 users in \d+ files/);
     expect(result.code).toBe(0);
     const lastLine = result.stdout.trimEnd().split('\n').at(-1) ?? '';
     expect(lastLine).toMatch(new RegExp(`^file://.*/manifests/user_pool_id=${poolId}/dt=\\d{4}-\\d{2}-\\d{2}/run=.*\\.json$`));
-    const manifest = JSON.parse(await readFile(fileURLToPath(lastLine), 'utf8')) as { record_count: number };
+    const manifest = JSON.parse(await readFile(fileURLToPath(lastLine), 'utf8')) as { record_count: number; tables: Record<string, { record_count: number; files: unknown[] }> };
     expect(manifest.record_count).toBe(700);
+    // The files of every table, as the manifest lists them, not the users' alone.
+    const files = Object.values(manifest.tables).reduce((sum, table) => sum + table.files.length, 0);
+    expect(files).toBeGreaterThan(manifest.tables.users?.files.length ?? 0);
+    const { groups, group_memberships: memberships } = manifest.tables;
+    expect(result.stderr).toMatch(new RegExp(`\\nexported 700 users, ${groups?.record_count} groups and ${memberships?.record_count} memberships in ${files} files in [\\d.]+ s\\n`));
   });
 
   it('exits non-zero with the reason when the run fails', async () => {

@@ -268,7 +268,7 @@ describe("the operator's view", () => {
     const active = view?.active as { limiter?: unknown; slot_wait_seconds?: number } | undefined;
     expect(active?.limiter).toMatchObject({ scope: `${harness.config.awsAccountId}:us-east-1`, rate_rps: 10, max_rps: 10, ceiling_rps: null, throttles_per_minute: 0 });
     expect(active?.slot_wait_seconds).toBeGreaterThan(1);
-    expect(text.stdout).toMatch(/\n {2}limiter {3}10 calls\/s now \(max 10\), 0 throttles\/min in \S+; shards waited [\d.]+ s for slots\n/);
+    expect(text.stdout).toMatch(/\n {2}limiter {3}10 calls\/s now \(max 10\), 0 throttles\/min in \S+; shards waited [\d.]+ s for slots, summed over the run's shards\n/);
 
     const done = await harness.wait(snapshotId);
     const after = await runCli(['status', '--user-pool-id', poolId], harness.childEnv);

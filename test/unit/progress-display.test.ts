@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallRate, describeProgress } from '../../src/cli/progress-reporter.js';
+import { renderStatus } from '../../src/cli/status-command.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 
 const status = (pages: number, throttles = 0): RunStatus =>
@@ -38,5 +39,33 @@ describe('the progress line’s calls/s', () => {
   it('shows on the progress line when known', () => {
     expect(describeProgress(status(3), 12.34)).toMatch(/ retries=0 calls\/s=12\.3$/);
     expect(describeProgress(status(3))).toMatch(/ retries=0$/);
+  });
+});
+
+describe('what the progress line and status call each table', () => {
+  const tables = {
+    users: { records: 120, durable: 120, files: 2 },
+    groups: { records: 3, durable: 3, files: 1 },
+    group_memberships: { records: 40, durable: 40, files: 1 },
+    user_changes: { records: 5, durable: 5, files: 1 },
+    group_changes: { records: 0, durable: 0, files: 0 },
+  };
+
+  it('counts the files of every table, not the users’ alone', () => {
+    expect(describeProgress({ ...status(3), files: 2, tables })).toMatch(/ files=5 /);
+  });
+
+  it('names a table by its folder, memberships aside: no bare "changes" beside "user_changes"', () => {
+    const view = {
+      user_pool_id: 'us-east-1_A',
+      active: {
+        snapshot_id: 's', state: 'running', users: 120, estimated_users: null, percent: null, eta_seconds: null, throttles: 0, shards_done: 0, shards: 16,
+        pointer: 'latest.json', queued_behind: null, tables: { users: 120, groups: 3, group_memberships: 40, user_changes: 5, group_changes: 0 }, slot_wait_seconds: 1.5, limiter: null,
+      },
+      last_success: null, last_partial: null, last_failure: null, last_cancelled: null, last_scheduled_failed: false,
+    };
+    const text = renderStatus([view]);
+    expect(text).toContain(', 3 groups, 40 memberships, 5 user_changes, 0 group_changes, shards 0/16');
+    expect(text).toContain('shards waited 1.5 s for slots, summed over the run’s shards'.replace('’', "'"));
   });
 });
