@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { RunStatus } from '../runs/run-store.js';
-import { filesOfRun, runProgress, tableLabel } from '../runs/run-views.js';
+import { filesOfRun, runProgress, tableLabel, uncountedLabel } from '../runs/run-views.js';
 
 /** Shows a run's progress on stderr: a bar with ETA on a terminal, plain lines otherwise. */
 export interface ProgressReporter {
@@ -19,7 +19,12 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
 export function describeProgress(status: RunStatus, callsPerSecond?: number): string {
   const total = status.estimatedUsers;
   const progress = runProgress(status);
-  const percent = progress.total ? ` (${Math.min(100, Math.floor((progress.done / progress.total) * 100))}%)` : '';
+  const percent =
+    progress.uncounted.length > 0
+      ? ` (share done unknown until ${uncountedLabel(progress.uncounted)} are counted)`
+      : progress.total
+        ? ` (${Math.min(100, Math.floor((progress.done / progress.total) * 100))}%)`
+        : '';
   const others = Object.entries(status.tables)
     .filter(([table]) => table !== 'users')
     .map(([table, progress]) => ` ${table}=${progress.records}`)
@@ -51,6 +56,9 @@ export class CallRate {
   }
 }
 
+/** The end of the bar's line, whatever is known of the run's size. */
+const TAIL = 'shards {shards} | throttles {throttles} | {calls} calls/s';
+
 class BarReporter implements ProgressReporter {
   private readonly bar: cliProgress.SingleBar;
   private readonly rate = new CallRate();
@@ -60,7 +68,9 @@ class BarReporter implements ProgressReporter {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
-        format: '{bar} {percentage}% | {users} users{others} | ETA {eta_formatted} | shards {shards} | throttles {throttles} | {calls} calls/s',
+        // Until a first run has counted its groups and memberships, neither its share done nor an ETA means anything.
+        format: (options, params, payload: { uncounted?: string }) =>
+          cliProgress.Format.Formatter({ ...options, format: payload.uncounted ? `{users} users{others} | ETA unknown until ${payload.uncounted} are counted | ${TAIL}` : `{bar} {percentage}% | {users} users{others} | ETA {eta_formatted} | ${TAIL}` }, params, payload),
         etaBuffer: 50,
         hideCursor: true,
       },
@@ -79,7 +89,14 @@ class BarReporter implements ProgressReporter {
       .join('');
     const calls = this.rate.observe(status);
     const users = status.estimatedUsers ? `${status.users}/~${status.estimatedUsers}` : String(status.users);
-    const payload = { users, shards: `${status.shardsDone}/${status.spec.shards}`, throttles: status.throttles, others, calls: calls === undefined ? '–' : calls.toFixed(1) };
+    const payload = {
+      users,
+      shards: `${status.shardsDone}/${status.spec.shards}`,
+      throttles: status.throttles,
+      others,
+      calls: calls === undefined ? '–' : calls.toFixed(1),
+      uncounted: progress.uncounted.length > 0 ? uncountedLabel(progress.uncounted) : '',
+    };
     if (!this.started) {
       if (status.state === 'queued') return;
       this.bar.start(total, progress.done, payload);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
-import { changesSummary, runProgress, tableLabel } from '../runs/run-views.js';
+import { changesSummary, runProgress, tableLabel, uncountedLabel } from '../runs/run-views.js';
 import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
@@ -19,6 +19,8 @@ export interface ActiveRunView {
   readonly estimated_users: number | null;
   readonly percent: number | null;
   readonly eta_seconds: number | null;
+  /** Why there is no ETA yet: a first run has not counted its groups or memberships (Cognito tells no size before a walk). */
+  readonly eta_unknown_until: string | null;
   readonly throttles: number;
   /** Shards of the users table finished so far, of `shards`. */
   readonly shards_done: number;
@@ -98,8 +100,10 @@ function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView 
   const elapsed = (Date.now() - Date.parse(run.spec.startedAt)) / 1000;
   // Over every table whose size is known: users, and the groups and memberships the last snapshot held.
   const progress = runProgress(run);
-  const percent = progress.total ? Math.min(100, (progress.done / progress.total) * 100) : undefined;
-  const eta = progress.total && progress.done > 0 && progress.total > progress.done ? ((progress.total - progress.done) * elapsed) / progress.done : undefined;
+  // Before a first run has counted its groups and memberships, a share of the run is not known.
+  const known = progress.uncounted.length === 0;
+  const percent = known && progress.total ? Math.min(100, (progress.done / progress.total) * 100) : undefined;
+  const eta = known && progress.total && progress.done > 0 && progress.total > progress.done ? ((progress.total - progress.done) * elapsed) / progress.done : undefined;
   return {
     snapshot_id: run.spec.snapshotId,
     state: run.state,
@@ -107,6 +111,7 @@ function activeView(run: RunStatus, limiter: LimiterView | null): ActiveRunView 
     estimated_users: total ?? null,
     percent: percent === undefined ? null : Math.round(percent * 10) / 10,
     eta_seconds: eta === undefined ? null : Math.round(eta),
+    eta_unknown_until: known ? null : `${uncountedLabel(progress.uncounted)} are counted`,
     throttles: run.throttles,
     shards_done: run.shardsDone,
     shards: run.spec.shards,
@@ -174,7 +179,7 @@ export function renderStatus(pools: readonly PoolStatus[]): string {
     const a = pool.active;
     if (a) {
       const pct = a.percent === null ? '' : ` (${a.percent}%)`;
-      const eta = a.eta_seconds === null ? '' : ` eta ${a.eta_seconds}s`;
+      const eta = a.eta_seconds !== null ? ` eta ${a.eta_seconds}s` : a.eta_unknown_until ? `, eta unknown until ${a.eta_unknown_until}` : '';
       const behind = a.queued_behind ? `, waiting for ${a.queued_behind} to end` : '';
       const others = Object.entries(a.tables).filter(([table]) => table !== 'users').map(([table, records]) => `, ${records} ${tableLabel(table)}`).join('');
       lines.push(

@@ -1,4 +1,5 @@
 import type { RunSpec } from './run-spec.js';
+import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE } from '../storage/output-layout.js';
 
 /**
  * Runs and pools as `status`, `--wait` and the admin port show them, read from their Redis hashes
@@ -88,6 +89,8 @@ export interface RunStatus {
   readonly estimatedUsers: number | undefined;
   /** Records expected in the other tables (groups, memberships): what the previous snapshot held. */
   readonly estimatedRecords: Readonly<Record<string, number>>;
+  /** Tables other than users whose walk is finished (`groups`; `group_memberships` once every batch is done): their counts are exact. */
+  readonly counted: readonly string[];
   readonly error: string | undefined;
   readonly manifestUrl: string | undefined;
   readonly completedAt: string | undefined;
@@ -110,19 +113,39 @@ export interface RunStatus {
 }
 
 /**
- * How far a run is, over every table it walks whose size is known in advance: users (DescribeUserPool's
- * estimate) and, when the previous snapshot said, groups and memberships. `total` is undefined
- * without a users estimate; it never falls below what is done. Pure.
+ * How far a run is, over every table it walks: users (DescribeUserPool's estimate), and groups and
+ * memberships, counted exactly once their walk is done, else as the previous snapshot held them.
+ * A table with neither (a pool's first run: Cognito tells no group's size before it is walked) is
+ * `uncounted`: its records are in `done` and `total` alike, and no percentage or ETA over the run
+ * means anything until it is counted. `total` is undefined without a users estimate; it never falls
+ * below what is done. Pure.
  */
-export function runProgress(status: Pick<RunStatus, 'users' | 'estimatedUsers' | 'estimatedRecords' | 'tables'>): { done: number; total: number | undefined } {
+export function runProgress(
+  status: Pick<RunStatus, 'users' | 'estimatedUsers' | 'estimatedRecords' | 'tables' | 'counted'> & { readonly spec: Pick<RunSpec, 'groups'> },
+): { done: number; total: number | undefined; uncounted: string[] } {
   let done = status.users;
   let total = status.estimatedUsers === undefined ? undefined : Math.max(status.estimatedUsers, status.users);
-  for (const [table, estimate] of Object.entries(status.estimatedRecords)) {
+  const uncounted: string[] = [];
+  const walked = status.spec.groups ? [GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE] : [];
+  for (const table of walked) {
     const records = status.tables[table]?.records ?? 0;
+    const estimate = status.estimatedRecords[table];
     done += records;
-    if (total !== undefined) total += Math.max(estimate, records);
+    if (status.counted.includes(table)) {
+      if (total !== undefined) total += records;
+    } else if (estimate !== undefined) {
+      if (total !== undefined) total += Math.max(estimate, records);
+    } else {
+      uncounted.push(table);
+      if (total !== undefined) total += records;
+    }
   }
-  return { done, total };
+  return { done, total, uncounted };
+}
+
+/** "the memberships" / "the groups and memberships": what a first run's ETA waits for. */
+export function uncountedLabel(tables: readonly string[]): string {
+  return `the ${tables.map(tableLabel).join(' and ')}`;
 }
 
 /** A pool's history: its last good snapshot of the pool's dataset, last partial one, and last failure. */
@@ -145,6 +168,7 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
   const n = (field: string): number => Number(h[field] ?? 0);
   const durable = n('records');
   let shardsDone = 0;
+  const unitsDone: Record<string, number> = {};
   const tables: Record<string, { records: number; durable: number; files: number }> = {};
   const table = (name: string) => (tables[name] ??= { records: 0, durable: 0, files: 0 });
   table('users');
@@ -154,8 +178,10 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
       const unit = field.slice('seen:'.length);
       table(unit.includes('.') ? unit.slice(0, unit.indexOf('.')) : 'users').records += Number(value);
     } else if (field.startsWith('done:')) {
-      // The users table's shards (bare ids): what `shards x/16` counts.
-      if (!field.includes('.')) shardsDone += 1;
+      // The users table's shards (bare ids): what `shards x/16` counts; other tables' units by table.
+      const unit = field.slice('done:'.length);
+      if (!unit.includes('.')) shardsDone += 1;
+      else unitsDone[unit.slice(0, unit.indexOf('.'))] = (unitsDone[unit.slice(0, unit.indexOf('.'))] ?? 0) + 1;
     }
     else if (field.endsWith(':records')) table(field.slice(0, -':records'.length)).durable = Number(value);
     else if (field.endsWith(':files')) table(field.slice(0, -':files'.length)).files = Number(value);
@@ -184,6 +210,10 @@ export function parseRunStatus(h: Record<string, string>): RunStatus | undefined
         .filter(([field]) => field.startsWith('estimated:'))
         .map(([field, value]) => [field.slice('estimated:'.length), Number(value)]),
     ),
+    counted: [
+      ...(unitsDone[GROUPS_TABLE] ? [GROUPS_TABLE] : []),
+      ...(h.membership_batches !== undefined && (unitsDone[GROUP_MEMBERSHIPS_TABLE] ?? 0) >= Number(h.membership_batches) ? [GROUP_MEMBERSHIPS_TABLE] : []),
+    ],
     error: h.error,
     manifestUrl: h.manifest_url,
     completedAt: h.completed_at,

@@ -10,6 +10,7 @@ import { applySchedules, listSchedules } from '../../jobs/schedules.js';
 import { START_JOB } from '../../jobs/queues.js';
 import { readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli } from '../support/worker-process.js';
+import { readStatus, type ActiveRunView } from '../../src/cli/status-command.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 let emulator: CognitoEmulator;
@@ -249,6 +250,48 @@ describe('on-demand resyncs', () => {
 });
 
 describe("the operator's view", () => {
+  it("a run with one large group: no share done or ETA until a first run has counted its memberships; a later run's ETA within 3x of the truth", async () => {
+    // Cognito tells no group's size before it is walked: on a pool's first run, a share done or an
+    // ETA over the users alone is wrong by far (membership pages share the limiter, one round trip
+    // at a time). The next run knows the sizes from the last snapshot.
+    await open({ COGNITO_RATE_LIMIT_RPS: '20' });
+    const poolId = emulator.createPoolWithUsers({ users: 6000, seed: 64, groups: 2, bigGroupShare: 0.9, tailShare: 0.05 });
+    emulator.setFaults({ latencyMs: 60 });
+    const context = { config: harness.config, redis: harness.runtime.redis, runtime: harness.runtime, queues: harness.queues, close: () => Promise.resolve() };
+    /** Reads status every 200 ms while the run is running; each sample with how long the run still took. */
+    const sample = async (snapshotId: string) => {
+      const samples: { at: number; counted: boolean; view: ActiveRunView }[] = [];
+      for (;;) {
+        const run = await harness.runtime.runs.status(snapshotId);
+        if (run && run.state !== 'queued' && run.state !== 'running') break;
+        const [pool] = await readStatus(context, poolId);
+        if (run?.state === 'running' && pool?.active) samples.push({ at: performance.now(), counted: run.counted.includes('group_memberships'), view: pool.active });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const end = performance.now();
+      expect((await harness.wait(snapshotId)).state).toBe('completed');
+      return samples.map(({ at, counted, view }) => ({ left: (end - at) / 1000, counted, view }));
+    };
+
+    const first = await sample((await harness.request({ userPoolId: poolId, destination: destination('first-eta') })).snapshotId);
+    const uncounted = first.filter((s) => !s.counted);
+    expect(uncounted.length, 'samples before the memberships were counted').toBeGreaterThan(3);
+    for (const { view } of uncounted) {
+      expect(view).toMatchObject({ eta_seconds: null, percent: null });
+      expect(view.eta_unknown_until).toMatch(/^the (groups and )?memberships are counted$/);
+    }
+
+    const second = await sample((await harness.request({ userPoolId: poolId, destination: destination('first-eta') })).snapshotId);
+    const timed = second.filter((s) => (s.view.percent ?? 0) >= 10 && s.left >= 2);
+    expect(timed.length, `samples past 10% at least 2 s before the end: ${JSON.stringify(second.map((s) => [s.left.toFixed(1), s.view.percent, s.view.eta_seconds]))}`).toBeGreaterThan(3);
+    for (const { left, view } of [...timed, ...first.filter((s) => s.view.eta_seconds !== null && s.left >= 2)]) {
+      // Within 3x either way (the ETA is whole seconds: 1 s of slack for the rounding).
+      expect(view.eta_seconds, `eta at ${view.percent}% with ${left.toFixed(1)} s left`).not.toBeNull();
+      expect(view.eta_seconds ?? 0, `eta at ${view.percent}% with ${left.toFixed(1)} s left`).toBeLessThanOrEqual(3 * left + 1);
+      expect(view.eta_seconds ?? 0, `eta at ${view.percent}% with ${left.toFixed(1)} s left`).toBeGreaterThanOrEqual(left / 3 - 1);
+    }
+  });
+
   it('status shows a run in progress, then the last snapshot', async () => {
     // About 10 s of walking, so the run is still in flight while two CLI processes start and read it.
     await open({ COGNITO_RATE_LIMIT_RPS: '10' });

@@ -5,7 +5,7 @@ import { diffUnit, diffUnits, kindOf, mayHold, partitionLength, partitionsOf, pl
 import { changesTable } from '../../src/changes/changes-table.js';
 import { diffPartition } from '../../src/changes/partition-diff.js';
 import type { Manifest } from '../../src/storage/manifest.js';
-import { changesSummary, runProgress } from '../../src/runs/run-views.js';
+import { changesSummary } from '../../src/runs/run-views.js';
 
 const user = (sub: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({
   user_pool_id: 'p',
@@ -303,15 +303,5 @@ describe('the change summary', () => {
       'users +120 inserted, 31 updated, 4 deleted since 20261130T020000Z-1a2b3c; groups +0 inserted, 1 updated, 0 deleted; memberships +3 inserted, 1 deleted',
     );
     expect(changesSummary({ since: null, reason: 'no previous complete snapshot of this dataset', counts: {} })).toBe('no change tables: no previous complete snapshot of this dataset');
-  });
-});
-
-describe('run progress', () => {
-  const tables = (users: number, memberships: number) => ({ users: { records: users, durable: 0, files: 0 }, group_memberships: { records: memberships, durable: 0, files: 0 } });
-  it('counts every table whose size the last snapshot gave, and never has less to do than done', () => {
-    expect(runProgress({ users: 500, estimatedUsers: 1000, estimatedRecords: {}, tables: tables(500, 0) })).toEqual({ done: 500, total: 1000 });
-    expect(runProgress({ users: 500, estimatedUsers: 1000, estimatedRecords: { group_memberships: 3000 }, tables: tables(500, 1000) })).toEqual({ done: 1500, total: 4000 });
-    expect(runProgress({ users: 1200, estimatedUsers: 1000, estimatedRecords: { group_memberships: 3000 }, tables: tables(1200, 3500) })).toEqual({ done: 4700, total: 4700 });
-    expect(runProgress({ users: 10, estimatedUsers: undefined, estimatedRecords: { group_memberships: 3000 }, tables: tables(10, 5) })).toEqual({ done: 15, total: undefined });
   });
 });

@@ -55,17 +55,23 @@ describe('what the progress line and status call each table', () => {
     expect(describeProgress({ ...status(3), files: 2, tables })).toMatch(/ files=5 /);
   });
 
+  it('shows no share done on a first run until its memberships are counted, then the share of the whole run', () => {
+    const first = { ...status(2), estimatedUsers: 1000, spec: { snapshotId: 's', shards: 16, groups: true }, tables, counted: ['groups'] } as unknown as RunStatus;
+    expect(describeProgress(first)).toMatch(/users=120\/~1000 \(share done unknown until the memberships are counted\) groups=3 group_memberships=40 /);
+    expect(describeProgress({ ...first, counted: ['groups', 'group_memberships'] })).toMatch(/users=120\/~1000 \(15%\) /);
+  });
+
   it('names a table by its folder, memberships aside: no bare "changes" beside "user_changes"', () => {
     const view = {
       user_pool_id: 'us-east-1_A',
       active: {
-        snapshot_id: 's', state: 'running', users: 120, estimated_users: null, percent: null, eta_seconds: null, throttles: 0, shards_done: 0, shards: 16,
+        snapshot_id: 's', state: 'running', users: 120, estimated_users: 1000, percent: null, eta_seconds: null, eta_unknown_until: 'the memberships are counted', throttles: 0, shards_done: 0, shards: 16,
         pointer: 'latest.json', queued_behind: null, tables: { users: 120, groups: 3, group_memberships: 40, user_changes: 5, group_changes: 0 }, slot_wait_seconds: 1.5, limiter: null,
       },
       last_success: null, last_partial: null, last_failure: null, last_cancelled: null, last_scheduled_failed: false,
     };
     const text = renderStatus([view]);
-    expect(text).toContain(', 3 groups, 40 memberships, 5 user_changes, 0 group_changes, shards 0/16');
+    expect(text).toContain('120/~1000 users, eta unknown until the memberships are counted, 3 groups, 40 memberships, 5 user_changes, 0 group_changes, shards 0/16');
     expect(text).toContain('shards waited 1.5 s for slots, summed over the run’s shards'.replace('’', "'"));
   });
 });
