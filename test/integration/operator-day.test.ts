@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,8 +332,11 @@ describe('the environment and the demo', () => {
     const demo = await runCli(['demo', '--users', '300', '--destination', `s3://${s3.bucket}/demo`], harness.childEnv);
     expect(demo.stderr).not.toMatch(/ERR_INVALID_URL_SCHEME/);
     expect(demo.code).toBe(0);
-    expect(demo.stdout).toMatch(/three sample lines of s3:\/\/.*part-.*\.ndjson\.gz:\n\{"user_pool_id"/);
+    expect(demo.stdout).toMatch(/\nusers: 300 records in 16 files; the first lines of s3:\/\/.*part-.*\.ndjson\.gz:\n\{"user_pool_id"/);
     expect(demo.stdout.trimEnd().split('\n').at(-1)).toMatch(/^s3:\/\/exports\/demo\/manifests\/user_pool_id=.*\.json$/);
+    // The README's way of reading s3rver's files back: the object's key under the bucket's folder, with s3rver's suffix.
+    const { stdout: read } = await promisify(execFile)('bash', ['-c', `zcat ${s3.directory}/${s3.bucket}/demo/users/user_pool_id=us-east-1_Demo0001/dt=*/run=*/part-0-00000.ndjson.gz._S3rver_object | head -2`]);
+    expect(read.trimEnd().split('\n').map((line) => (JSON.parse(line) as { user_pool_id: string }).user_pool_id)).toEqual(['us-east-1_Demo0001', 'us-east-1_Demo0001']);
   });
 
   it('says the S3 credentials were rejected for a bad access key, not IAM', async () => {

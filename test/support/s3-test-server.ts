@@ -10,6 +10,8 @@ import type { S3ClientOverrides as ClientOverrides } from '../../src/storage/s3-
 export interface S3TestServer {
   readonly endpoint: string;
   readonly bucket: string;
+  /** s3rver's directory: each object is `<directory>/<bucket>/<key>._S3rver_object`. */
+  readonly directory: string;
   /** Whether it honours `If-Match` / `If-None-Match` on PutObject, as AWS S3 does (see {@link S3TestServerOptions}). */
   readonly conditionalWrites: boolean;
   /** Overrides that point our S3 client at this server. */
@@ -153,6 +155,7 @@ export async function startS3TestServer(bucket = 'exports', options: S3TestServe
   return {
     endpoint,
     bucket,
+    directory,
     conditionalWrites: conditional,
     overrides,
     client,
