@@ -127,7 +127,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     const partial = requested.created ? partialNotice(requested.spec) : undefined;
     if (partial) process.stderr.write(`${partial}\n`);
     if (!requested.created) {
-      const how = inline?.resumed ? 'resuming it here (its --inline process had stopped)' : 'following that one';
+      const how = inline?.resumed ? 'resuming it here (its --inline process had stopped)' : flags.wait || flags.inline ? 'following that one' : 'this request joins it';
       process.stderr.write(`pool ${spec.userPoolId} already has export ${requested.snapshotId} ${state} with the same options; ${how}\n`);
     } else if (requested.behind) {
       process.stderr.write(`export ${requested.snapshotId} queued behind ${requested.behind}: it starts when that one ends\n`);

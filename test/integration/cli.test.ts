@@ -123,7 +123,7 @@ describe('cognito-export export', () => {
     // A second trigger while the first is queued returns the same run.
     const again = await runCli(['export', '--user-pool-id', poolId, '--destination', pathToFileURL(join(scratch, 'queued')).href], env);
     expect(again.stdout.trim()).toBe(result.stdout.trim());
-    expect(again.stderr).toMatch(/already has export \S+ queued with the same options; following that one/);
+    expect(again.stderr).toMatch(/already has export \S+ queued with the same options; this request joins it\nfollow it with: cognito-export status/);
   });
 });
 

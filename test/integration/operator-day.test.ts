@@ -97,7 +97,7 @@ describe('triggers are explicit about what they get', () => {
     expect(first.stderr).toMatch(new RegExp(`export ${id} queued; follow it with`));
     const same = await runCli(args, harness.childEnv);
     expect(same.stdout.trim()).toBe(id);
-    expect(same.stderr).toMatch(new RegExp(`already has export ${id} queued with the same options; following that one`));
+    expect(same.stderr).toMatch(new RegExp(`already has export ${id} queued with the same options; this request joins it\nfollow it with: cognito-export status`));
 
     const other = await runCli([...args.slice(0, 3), '--destination', dir('plain'), '--no-gzip', '--attributes', 'email,name', '--shards', '1'], harness.childEnv);
     expect(other.code).toBe(1);
