@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { isEnded, type PoolHistory, type RunChanges, type RunStatus } from '../runs/run-store.js';
 import { changesSummary, runProgress, tableLabel, uncountedLabel } from '../runs/run-views.js';
 import { runRole } from '../runs/run-spec.js';
@@ -9,6 +9,8 @@ import { CliError, EXIT_FAILURE, openContext, quietUnlessAsked, readConfig, type
 interface StatusFlags {
   userPoolId?: string;
   json?: boolean;
+  watch?: boolean;
+  interval: number;
 }
 
 /** A run in flight, as `status` shows it (snake_case, like every file and the HTTP API). */
@@ -150,9 +152,15 @@ export function registerStatusCommand(program: Command): void {
     .description('show runs in flight and the last snapshot per pool; exits 1 if a pool\'s last scheduled run failed')
     .option('--user-pool-id <id>', 'only this pool')
     .option('--json', 'print JSON')
+    .option('--watch', 'keep showing the runs in flight, redrawn in place on a terminal, until Ctrl-C (with --json: one JSON line per read)')
+    .option('--interval <seconds>', 'seconds between reads with --watch', seconds, 2)
     .action(async (flags: StatusFlags) => {
       const context = await openContext(quietUnlessAsked(readConfig()));
       try {
+        if (flags.watch) {
+          await watchStatus(context, flags);
+          return;
+        }
         const pools = await readStatus(context, flags.userPoolId);
         if (flags.json) process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);
         else process.stdout.write(renderStatus(pools));
@@ -162,6 +170,76 @@ export function registerStatusCommand(program: Command): void {
         await context.close();
       }
     });
+}
+
+/** A number of seconds from 0.2 to 3600. */
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.2 || n > 3600) throw new InvalidArgumentError(`expected seconds from 0.2 to 3600, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/**
+ * `status --watch`: reads the status every `interval` seconds until SIGINT or SIGTERM (exit 0). On a
+ * terminal the table of runs in flight is redrawn in place; elsewhere each read is printed after the
+ * last, under a line with its time; with --json each read is one line of JSON.
+ */
+async function watchStatus(context: CliContext, flags: StatusFlags, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    while (!stop.signal.aborted) {
+      const pools = await readStatus(context, flags.userPoolId);
+      const now = new Date();
+      if (flags.json) out.write(`${JSON.stringify(pools)}\n`);
+      else {
+        const table = renderWatch(pools, now, flags.interval);
+        out.write(out.isTTY ? `\u001b[H\u001b[2J${table}` : `${table}\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, flags.interval * 1000);
+        stop.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The table `status --watch` shows: one row per run in flight, and what the limiter they draw on does. Pure. */
+export function renderWatch(pools: readonly PoolStatus[], now: Date, interval: number): string {
+  const header = `runs in flight at ${now.toISOString()} (every ${interval} s; Ctrl-C to stop)`;
+  const active = pools.filter((pool) => pool.active !== null);
+  if (active.length === 0) return `${header}\nnone\n`;
+  const rows = active.map(({ user_pool_id: pool, active: a }) => {
+    const run = a as ActiveRunView;
+    const others = Object.entries(run.tables)
+      .filter(([table]) => table !== 'users')
+      .map(([table, records]) => `${records} ${tableLabel(table)}`)
+      .join(', ');
+    return [
+      pool,
+      run.snapshot_id,
+      run.state,
+      `${run.users}${run.estimated_users ? `/~${run.estimated_users}` : ''}`,
+      run.percent === null ? '–' : `${run.percent}%`,
+      run.eta_seconds !== null ? `${run.eta_seconds}s` : run.eta_unknown_until ? 'unknown' : '–',
+      `${run.shards_done}/${run.shards}`,
+      String(run.throttles),
+      run.limiter ? `${run.limiter.rate_rps}/${run.limiter.max_rps}` : '–',
+      others || '–',
+    ];
+  });
+  const columns = ['POOL', 'RUN', 'STATE', 'USERS', 'DONE', 'ETA', 'SHARDS', 'THROTTLES', 'CALLS/S', 'OTHER TABLES'];
+  const widths = columns.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
+  return `${header}\n${[columns, ...rows].map(line).join('\n')}\n`;
 }
 
 /** What a run's pointer means, in words. */

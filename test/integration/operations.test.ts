@@ -9,7 +9,7 @@ import { scheduledRequest, type ScheduledPool } from '../../src/config/config-fi
 import { applySchedules, listSchedules } from '../../jobs/schedules.js';
 import { START_JOB } from '../../jobs/queues.js';
 import { readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
-import { eventually, runCli } from '../support/worker-process.js';
+import { eventually, runCli, spawnCli } from '../support/worker-process.js';
 import { readStatus, type ActiveRunView } from '../../src/cli/status-command.js';
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -290,6 +290,32 @@ describe("the operator's view", () => {
       expect(view.eta_seconds ?? 0, `eta at ${view.percent}% with ${left.toFixed(1)} s left`).toBeLessThanOrEqual(3 * left + 1);
       expect(view.eta_seconds ?? 0, `eta at ${view.percent}% with ${left.toFixed(1)} s left`).toBeGreaterThanOrEqual(left / 3 - 1);
     }
+  });
+
+  it('status --watch redraws the runs in flight until Ctrl-C, and --watch --json prints one line a read', async () => {
+    await open({ COGNITO_RATE_LIMIT_RPS: '10' });
+    const poolId = emulator.createPoolWithUsers({ users: 4000, seed: 65 });
+    const { snapshotId } = await harness.request({ userPoolId: poolId, destination: destination('watch') });
+    const watch = spawnCli(['status', '--watch', '--interval', '0.5'], harness.childEnv);
+    const json = spawnCli(['status', '--watch', '--json', '--interval', '0.5', '--user-pool-id', poolId], harness.childEnv);
+    try {
+      const row = new RegExp(`\\n${poolId} +${snapshotId} +running +\\d+/~4000 +`, 'g');
+      await eventually(() => Promise.resolve((watch.stdout().match(row)?.length ?? 0) >= 2 || undefined), 20_000, 'two reads showing the run');
+      await eventually(() => Promise.resolve(json.stdout().split('\n').filter((line) => line.includes(snapshotId)).length >= 2 || undefined), 20_000, 'two JSON lines');
+    } finally {
+      watch.child.kill('SIGINT');
+      json.child.kill('SIGINT');
+    }
+    expect(await watch.exited()).toBe(0);
+    expect(await json.exited()).toBe(0);
+    expect(watch.stdout()).toMatch(/^runs in flight at \S+ \(every 0\.5 s; Ctrl-C to stop\)\nPOOL +RUN +STATE +USERS +DONE +ETA +SHARDS +THROTTLES +CALLS\/S +OTHER TABLES\n/);
+    // Not a terminal: each read printed after the last, no escape codes.
+    expect(watch.stdout()).not.toContain('\u001b');
+    for (const line of json.stdout().trimEnd().split('\n')) {
+      const [view] = JSON.parse(line) as { user_pool_id: string; active: { snapshot_id: string } | null }[];
+      expect(view?.user_pool_id).toBe(poolId);
+    }
+    await harness.wait(snapshotId);
   });
 
   it('status shows a run in progress, then the last snapshot', async () => {

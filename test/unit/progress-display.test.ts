@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallRate, describeProgress } from '../../src/cli/progress-reporter.js';
-import { renderStatus } from '../../src/cli/status-command.js';
+import { renderStatus, renderWatch, type ActiveRunView } from '../../src/cli/status-command.js';
 import type { RunStatus } from '../../src/runs/run-store.js';
 
 const status = (pages: number, throttles = 0): RunStatus =>
@@ -73,5 +73,30 @@ describe('what the progress line and status call each table', () => {
     const text = renderStatus([view]);
     expect(text).toContain('120/~1000 users, eta unknown until the memberships are counted, 3 groups, 40 memberships, 5 user_changes, 0 group_changes, shards 0/16');
     expect(text).toContain('shards waited 1.5 s for slots, summed over the run’s shards'.replace('’', "'"));
+  });
+});
+
+describe('status --watch', () => {
+  const active: ActiveRunView = {
+    snapshot_id: '20261207T140000000Z-abcdef', state: 'running', users: 1200, estimated_users: 6000, percent: 20, eta_seconds: 40, eta_unknown_until: null, throttles: 2, shards_done: 3, shards: 16,
+    pointer: 'latest.json', queued_behind: null, tables: { users: 1200, groups: 3, group_memberships: 40 }, slot_wait_seconds: 1.5,
+    limiter: { scope: '111111111111:us-east-1', rate_rps: 24.5, max_rps: 25, ceiling_rps: null, throttles_per_minute: 0 },
+  };
+  const pool = (id: string, run: ActiveRunView | null) => ({ user_pool_id: id, active: run, last_success: null, last_partial: null, last_failure: null, last_cancelled: null, last_scheduled_failed: false });
+  const now = new Date('2026-12-07T14:00:05.000Z');
+
+  it('shows one aligned row per run in flight, and no pool without one', () => {
+    const text = renderWatch([pool('us-east-1_A', active), pool('us-east-1_Idle', null), pool('eu-west-1_LongerName', { ...active, percent: null, eta_seconds: null, eta_unknown_until: 'the memberships are counted', limiter: null })], now, 2);
+    expect(text.split('\n')).toEqual([
+      'runs in flight at 2026-12-07T14:00:05.000Z (every 2 s; Ctrl-C to stop)',
+      'POOL                  RUN                         STATE    USERS       DONE  ETA      SHARDS  THROTTLES  CALLS/S  OTHER TABLES',
+      'us-east-1_A           20261207T140000000Z-abcdef  running  1200/~6000  20%   40s      3/16    2          24.5/25  3 groups, 40 memberships',
+      'eu-west-1_LongerName  20261207T140000000Z-abcdef  running  1200/~6000  –     unknown  3/16    2          –        3 groups, 40 memberships',
+      '',
+    ]);
+  });
+
+  it('says none when nothing is in flight', () => {
+    expect(renderWatch([pool('us-east-1_Idle', null)], now, 0.5)).toBe('runs in flight at 2026-12-07T14:00:05.000Z (every 0.5 s; Ctrl-C to stop)\nnone\n');
   });
 });
