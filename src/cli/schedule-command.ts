@@ -13,9 +13,19 @@ export async function readScheduleFile(path: string, env: NodeJS.ProcessEnv = pr
     }
     return file;
   } catch (error) {
-    if (error instanceof ConfigFileError) throw new CliError(error.message, EXIT_USAGE);
+    if (error instanceof ConfigFileError) throw new CliError(configProblems(path, error.issues), EXIT_USAGE);
     throw error;
   }
+}
+
+/**
+ * A config file's problems for a person: one line when there is one; else a line saying how many,
+ * then each on a line of its own (a wrong file has several, and one 700-character line hides them).
+ */
+export function configProblems(path: string, issues: readonly string[]): string {
+  if (issues.length <= 1) return issues[0] ?? `${path}: invalid`;
+  const prefix = `${path}: `;
+  return `${path}: ${issues.length} problems:\n${issues.map((issue) => `  ${issue.startsWith(prefix) ? issue.slice(prefix.length) : issue}`).join('\n')}`;
 }
 
 /** Adds `schedule apply`, `schedule remove` and `schedule list`. */

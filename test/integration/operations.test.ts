@@ -134,6 +134,20 @@ describe('schedules', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/pools\[0\]\.schedule: "0 25 \* \* \*" is not a valid cron expression/);
   });
+
+  it('a file with several problems names each on a line of its own, every missing variable among them', async () => {
+    const file = join(scratch, 'several.yaml');
+    await writeFile(file, 'defaults:\n  destination: s3://${CE_MISSING_A}/x\n  shard: 3\npools:\n  - user_pool_id: us-east-1_Several\n    schedule: "0 25 * * *"\n    destination: ${CE_MISSING_B}\n');
+    const bad = await runCli(['schedule', 'apply', '--config', file], harness.childEnv);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trimEnd().split('\n')).toEqual([
+      `cognito-export: ${file}: 4 problems:`,
+      '  defaults.destination: environment variable CE_MISSING_A is not set',
+      '  defaults.shard: unknown key (did you mean shards?)',
+      '  pools[0].schedule: "0 25 * * *" is not a valid cron expression (Constraint error, got value 25 expected range 0-23)',
+      '  pools[0].destination: environment variable CE_MISSING_B is not set',
+    ]);
+  });
 });
 
 describe('on-demand resyncs', () => {
