@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
 import { createCognitoClient, type CognitoClientOverrides } from '../src/cognito/cognito-client.js';
 import { createS3Client, type S3ClientOverrides } from '../src/storage/s3-client.js';
 import type { AppConfig } from '../src/config/app-config.js';
-import { parseDestination } from '../src/storage/destination.js';
-import { FileSink } from '../src/storage/file-sink.js';
+import { openSink } from '../src/storage/open-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
 import { runS3Role, type RunSpec } from '../src/runs/run-spec.js';
 import { RateLimitScope } from '../src/limits/rate-limit-scope.js';
@@ -20,7 +19,6 @@ import { ExportMetrics } from '../src/ops/metrics.js';
 import type { RetryPolicy } from '../src/limits/retry-policy.js';
 import { CommitStore } from '../src/runs/commit-store.js';
 import { RunStore } from '../src/runs/run-store.js';
-import { S3Sink } from '../src/storage/s3-sink.js';
 
 /** ListGroups calls/s a worker allows itself per pool (AWS: 5) and per account and region (AWS: 20). */
 export const RESOURCE_READ_POOL_RPS = 4;
@@ -142,12 +140,14 @@ export class ExportRuntime {
    * so a bucket beside the pool is reached without a redirect; the client follows one otherwise.
    */
   sink(destination: string, role?: AssumedRole, region?: string): ObjectSink {
-    const parsed = parseDestination(destination);
-    if (parsed.kind === 'file') return new FileSink(parsed.directory, { fileMode: this.config.fileMode, dirMode: this.config.dirMode });
-    // The bucket's owner, when known: the S3 role's account (a role writes to its own account's
-    // bucket), else S3_EXPECTED_BUCKET_OWNER.
-    const owner = role ? accountOfRole(role.roleArn) : this.config.s3ExpectedBucketOwner;
-    return new S3Sink(this.s3(this.config.awsRegion ?? region ?? 'us-east-1', role), parsed.bucket, parsed.prefix, this.options.retryPolicy, owner);
+    return openSink(destination, {
+      modes: { fileMode: this.config.fileMode, dirMode: this.config.dirMode },
+      s3: () => this.s3(this.config.awsRegion ?? region ?? 'us-east-1', role),
+      // The bucket's owner, when known: the S3 role's account (a role writes to its own account's
+      // bucket), else S3_EXPECTED_BUCKET_OWNER.
+      owner: role ? accountOfRole(role.roleArn) : this.config.s3ExpectedBucketOwner,
+      ...(this.options.retryPolicy ? { retryPolicy: this.options.retryPolicy } : {}),
+    });
   }
 
   private s3(region: string, role?: AssumedRole): S3Client {

@@ -5,6 +5,7 @@ import { runRole } from '../runs/run-spec.js';
 import type { LimiterState } from '../limits/rate-limiter.js';
 import { reconcileRun } from '../../jobs/run-liveness.js';
 import { CliError, EXIT_FAILURE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
+import { textTable } from './text-table.js';
 
 interface StatusFlags {
   userPoolId?: string;
@@ -237,9 +238,7 @@ export function renderWatch(pools: readonly PoolStatus[], now: Date, interval: n
     ];
   });
   const columns = ['POOL', 'RUN', 'STATE', 'USERS', 'DONE', 'ETA', 'SHARDS', 'THROTTLES', 'CALLS/S', 'OTHER TABLES'];
-  const widths = columns.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
-  return `${header}\n${[columns, ...rows].map(line).join('\n')}\n`;
+  return `${header}\n${textTable(columns, rows)}`;
 }
 
 /** What a run's pointer means, in words. */

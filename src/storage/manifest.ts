@@ -242,9 +242,9 @@ export async function readLatest(sink: ObjectSink, userPoolId: string, pointer =
 }
 
 /** What a user pool id looks like where it names folders (`<region>_<id>`): no `/`, no `.`. */
-const POOL_ID = /^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$/;
+export const POOL_ID = /^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$/;
 /** What a snapshot id looks like (see snapshot-id.ts): no `/`, no `.`. */
-const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]+$/;
+export const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]+$/;
 /** A published data file's name (`part-<shard>-<seq>.ndjson[.gz]`). */
 const PART_NAME = /^part-[0-9a-z]+-\d{5}\.ndjson(\.gz)?$/;
 

@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { regionOfUserPool } from '../cognito/cognito-client.js';
+import type { AppConfig } from '../config/app-config.js';
+import { createS3Client } from '../storage/s3-client.js';
+import type { ObjectSink } from '../storage/object-sink.js';
+import { openSink } from '../storage/open-sink.js';
+import { TABLES, USERS_TABLE } from '../storage/output-layout.js';
+import { listSnapshots, manifestAtUrl, splitManifestUrl, type SnapshotEntry } from '../storage/snapshot-catalog.js';
+import { tableLabel } from '../runs/run-views.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, readConfig } from './cli-context.js';
+import { textTable } from './text-table.js';
+
+/**
+ * A read-only sink for a destination, without Redis: `snapshots` and `files` only read what the
+ * runs published. S3 calls go to AWS_REGION, else to the pool's region. Closes its S3 client.
+ */
+async function withSink<T>(config: AppConfig, destination: string, userPoolId: string, use: (sink: ObjectSink) => Promise<T>): Promise<T> {
+  let client: S3Client | undefined;
+  let sink: ObjectSink;
+  try {
+    sink = openSink(destination, {
+      modes: { fileMode: config.fileMode, dirMode: config.dirMode },
+      s3: () => (client = createS3Client({ ...config, awsRegion: config.awsRegion ?? regionOfUserPool(userPoolId) ?? 'us-east-1' })),
+      owner: config.s3ExpectedBucketOwner,
+    });
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT_USAGE);
+  }
+  try {
+    return await use(sink);
+  } finally {
+    client?.destroy();
+  }
+}
+
+/** Adds `snapshots` (a pool's complete snapshots at a destination) and `files` (a table's files in a manifest). */
+export function registerCatalogCommands(program: Command): void {
+  program
+    .command('snapshots')
+    .description("list a pool's complete snapshots at a destination, newest first")
+    .requiredOption('--destination <url>', 's3://bucket/prefix or file:///dir, as given to export')
+    .requiredOption('--user-pool-id <id>', 'the pool')
+    .option('--json', 'print JSON')
+    .action(async (flags: { destination: string; userPoolId: string; json?: boolean }) => {
+      const config = readConfig();
+      const listed = await withSink(config, flags.destination, flags.userPoolId, async (sink) => {
+        try {
+          return await listSnapshots(sink, flags.userPoolId);
+        } catch (error) {
+          if (error instanceof RangeError) throw new CliError(error.message, EXIT_USAGE);
+          throw error;
+        }
+      });
+      for (const reason of listed.skipped) process.stderr.write(`cognito-export: warning: left out: ${reason}\n`);
+      if (flags.json) process.stdout.write(`${JSON.stringify(listed.snapshots, null, 2)}\n`);
+      else process.stdout.write(renderSnapshots(listed.snapshots, flags.userPoolId));
+    });
+
+  program
+    .command('files')
+    .description("print the URLs of a table's files in a snapshot, one a line (for read_ndjson, COPY INTO, bq load)")
+    .requiredOption('--manifest <url>', "a snapshot's manifest URL, or a pointer's (…/latest.json)")
+    .option('--table <name>', `one of ${TABLES.join(', ')}`, USERS_TABLE)
+    .action(async (flags: { manifest: string; table: string }) => {
+      const config = readConfig();
+      const place = splitManifestUrl(flags.manifest);
+      if (!place) {
+        throw new CliError(`--manifest ${JSON.stringify(flags.manifest)} is not a manifest or pointer URL: expected <destination>/manifests/user_pool_id=<pool>/dt=<date>/run=<id>.json or …/latest.json`, EXIT_USAGE);
+      }
+      if (!TABLES.includes(flags.table)) throw new CliError(`--table ${JSON.stringify(flags.table)} is not a table: expected one of ${TABLES.join(', ')}`, EXIT_USAGE);
+      const urls = await withSink(config, place.destination, place.userPoolId, async (sink) => {
+        let found;
+        try {
+          found = await manifestAtUrl(sink, place.key, place.userPoolId);
+        } catch (error) {
+          if (error instanceof RangeError) throw new CliError(error.message, EXIT_FAILURE);
+          throw error;
+        }
+        const table = flags.table === USERS_TABLE && !found.manifest.tables ? { files: found.manifest.files } : found.manifest.tables?.[flags.table];
+        if (!table) {
+          const has = Object.keys(found.manifest.tables ?? { users: {} }).join(', ');
+          throw new CliError(`snapshot ${found.manifest.snapshot_id} has no ${flags.table} table (it has ${has})`, EXIT_FAILURE);
+        }
+        return table.files.map((file) => file.url);
+      });
+      process.stdout.write(urls.length > 0 ? `${urls.join('\n')}\n` : '');
+    });
+}
+
+/** The `snapshots` table for a person. Pure. */
+export function renderSnapshots(snapshots: readonly SnapshotEntry[], userPoolId: string): string {
+  if (snapshots.length === 0) return `no complete snapshot of ${userPoolId} at this destination\n`;
+  const tables = TABLES.filter((table) => snapshots.some((snapshot) => snapshot.records[table] !== undefined));
+  const columns = ['SNAPSHOT', 'COMPLETED', 'DATASET', ...tables.map((table) => tableLabel(table).toUpperCase()), 'NAMED BY', 'MANIFEST'];
+  const rows = snapshots.map((snapshot) => [
+    snapshot.snapshot_id,
+    snapshot.completed_at,
+    snapshot.dataset,
+    ...tables.map((table) => (snapshot.records[table] === undefined ? '–' : String(snapshot.records[table]))),
+    snapshot.named_by.join(',') || '–',
+    snapshot.manifest_url,
+  ]);
+  return textTable(columns, rows);
+}

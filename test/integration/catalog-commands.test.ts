@@ -1,0 +1,123 @@
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoEmulator } from '../../src/emulator/index.js';
+import type { Manifest } from '../../src/storage/manifest.js';
+import { startHarness, type ExportHarness } from '../support/export-harness.js';
+import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { runCli } from '../support/worker-process.js';
+
+/** `snapshots` and `files`: finding a pool's data at a destination without Redis, on disk and on S3. */
+let emulator: CognitoEmulator;
+let s3: S3TestServer;
+let harness: ExportHarness;
+let scratch: string;
+let poolId: string;
+const runs: { manifestUrl: string; manifest: Manifest }[] = [];
+
+const read = async (url: string) => JSON.parse(await readFile(fileURLToPath(url), 'utf8')) as Manifest;
+/** The CLI as a reader runs it: no Redis at all. */
+const env = () => ({ ...harness.childEnv, REDIS_URL: 'redis://127.0.0.1:1' });
+
+beforeAll(async () => {
+  emulator = await CognitoEmulator.start({ port: 0 });
+  s3 = await startS3TestServer();
+  harness = await startHarness({ cognitoEndpoint: emulator.url, s3 });
+  scratch = await mkdtemp(join(tmpdir(), 'ce-catalog-'));
+  poolId = emulator.createPoolWithUsers({ users: 400, seed: 71, groups: 4 });
+  const destination = pathToFileURL(join(scratch, 'out')).href;
+  for (let i = 0; i < 2; i++) {
+    if (i === 1) emulator.addUser(poolId, { username: 'between-runs', attributes: { email: 'b@example.com' } });
+    const status = await harness.run({ userPoolId: poolId, destination, shards: 16, groups: true });
+    runs.push({ manifestUrl: status.manifestUrl ?? '', manifest: await read(status.manifestUrl ?? '') });
+  }
+});
+
+afterAll(async () => {
+  await harness.close();
+  await s3.stop();
+  await emulator.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('snapshots', () => {
+  it("lists a pool's complete snapshots newest first, with records per table and the pointers naming them", async () => {
+    const destination = pathToFileURL(join(scratch, 'out')).href;
+    const json = await runCli(['snapshots', '--destination', destination, '--user-pool-id', poolId, '--json'], env());
+    expect(json.code, json.stderr).toBe(0);
+    const listed = JSON.parse(json.stdout) as { snapshot_id: string; named_by: string[]; records: Record<string, number>; manifest_url: string; dataset: string }[];
+    const [newest, oldest] = runs.slice().reverse();
+    expect(listed.map((s) => s.snapshot_id)).toEqual([newest?.manifest.snapshot_id, oldest?.manifest.snapshot_id]);
+    expect(listed[0]).toMatchObject({ named_by: ['latest.json'], dataset: 'pool', manifest_url: newest?.manifestUrl });
+    expect(listed[0]?.records).toEqual(Object.fromEntries(Object.entries(newest?.manifest.tables ?? {}).map(([table, entry]) => [table, entry.record_count])));
+    expect(listed[0]?.records).toMatchObject({ users: 401, groups: 4, user_changes: 1 });
+    expect(listed[1]).toMatchObject({ named_by: [], records: { users: 400 } });
+
+    const text = await runCli(['snapshots', '--destination', destination, '--user-pool-id', poolId], env());
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^SNAPSHOT +COMPLETED +DATASET +USERS +GROUPS +MEMBERSHIPS +USER_CHANGES +GROUP_CHANGES +GROUP_MEMBERSHIP_CHANGES +NAMED BY +MANIFEST$/);
+    expect(lines[1]).toMatch(new RegExp(`^${newest?.manifest.snapshot_id} +\\S+ +pool +401 +4 +\\d+ +1 +0 +\\d+ +latest\\.json +file://`));
+    expect(lines[2]).toMatch(new RegExp(`^${oldest?.manifest.snapshot_id} +\\S+ +pool +400 +4 +\\d+ +– +– +– +– +file://`));
+  });
+
+  it('reads an S3 destination the same way', async () => {
+    const status = await harness.run({ userPoolId: poolId, destination: `s3://${s3.bucket}/catalog`, shards: 1, groups: true });
+    const listed = await runCli(['snapshots', '--destination', `s3://${s3.bucket}/catalog`, '--user-pool-id', poolId, '--json'], env());
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { manifest_url: string }[]).map((s) => s.manifest_url)).toEqual([status.manifestUrl]);
+  });
+
+  it('leaves out a planted manifest that lists files elsewhere, and says so without quoting it', async () => {
+    const dir = join(scratch, 'planted');
+    const copy = runs[0]?.manifest;
+    const id = '20200101T000000000Z-abcdef';
+    const folder = join(dir, 'manifests', `user_pool_id=${poolId}`, 'dt=2020-01-01');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, `run=${id}.json`), JSON.stringify({ ...copy, snapshot_id: id, started_at: '2020-01-01T00:00:00.000Z', files: [{ url: 'file:///etc/passwd', records: 1, bytes: 1, sha256: 'x' }] }));
+    const listed = await runCli(['snapshots', '--destination', pathToFileURL(dir).href, '--user-pool-id', poolId], env());
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe(`no complete snapshot of ${poolId} at this destination\n`);
+    expect(listed.stderr).toMatch(/^cognito-export: warning: left out: the manifest \(file:\/\/.*run=20200101T000000000Z-abcdef\.json\) lists a users file outside /);
+    expect(listed.stderr).not.toContain('passwd');
+  });
+
+  it('refuses a bad pool id or destination in one line, exit code 2', async () => {
+    const pool = await runCli(['snapshots', '--destination', 's3://b-1/x', '--user-pool-id', 'nope'], env());
+    expect([pool.code, pool.stderr]).toEqual([2, 'cognito-export: "nope" is not a user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123\n']);
+    const destination = await runCli(['snapshots', '--destination', 'ftp://x', '--user-pool-id', poolId], env());
+    expect(destination.code).toBe(2);
+    expect(destination.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('files', () => {
+  it("prints a table's file URLs one a line, from a manifest or from latest.json", async () => {
+    const newest = runs[1];
+    const latest = newest?.manifestUrl.replace(/dt=[^/]+\/run=[^/]+\.json$/, 'latest.json') ?? '';
+    for (const [manifest, table] of [[newest?.manifestUrl ?? '', 'group_memberships'], [latest, 'user_changes'], [latest, 'users']] as const) {
+      const result = await runCli(['files', '--manifest', manifest, '--table', table], env());
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe(`${(newest?.manifest.tables[table]?.files ?? []).map((file) => file.url).join('\n')}\n`);
+    }
+    // Without --table: users.
+    expect((await runCli(['files', '--manifest', latest], env())).stdout.trimEnd().split('\n')).toHaveLength(newest?.manifest.tables.users?.files.length ?? -1);
+  });
+
+  it('refuses what it cannot answer in one line: not a manifest URL (2), an unknown table (2), a table the run has not (1), a pointer not there (1)', async () => {
+    const oldest = runs[0]?.manifestUrl ?? '';
+    const cases: [string[], number, RegExp][] = [
+      [['--manifest', 'https://example.com/x.json'], 2, /is not a manifest or pointer URL/],
+      [['--manifest', oldest, '--table', 'nope'], 2, /--table "nope" is not a table: expected one of users, groups, /],
+      [['--manifest', oldest, '--table', 'user_changes'], 1, /snapshot \S+ has no user_changes table \(it has users, groups, group_memberships\)/],
+      [['--manifest', pathToFileURL(join(scratch, 'none', 'manifests', `user_pool_id=${poolId}`, 'latest.json')).href], 1, /latest\.json does not exist: no complete snapshot of this dataset yet, or another destination/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(['files', ...args], env());
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+});
