@@ -378,6 +378,10 @@ async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, respo
 async function forgetPool(endpoints: AdminEndpoints, id: string, response: ServerResponse): Promise<void> {
   const userPoolId = decodeId(id);
   if (!endpoints.forget) throw new HttpError(404, 'DELETE /pools/<id> is not served by this admin port');
+  // The same pools POST /exports may touch: a token scoped by ALLOWED_POOLS erases no other pool's history.
+  if (endpoints.allowedPools !== undefined && !endpoints.allowedPools.includes(userPoolId)) {
+    throw new HttpError(403, `user pool ${JSON.stringify(userPoolId)} is not allowed: DELETE /pools forgets only the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker's --config file`);
+  }
   const outcome = await endpoints.forget(userPoolId);
   if (outcome.kind === 'unknown') throw new HttpError(404, outcome.error);
   if (outcome.kind !== 'forgotten') throw new HttpError(409, outcome.error);

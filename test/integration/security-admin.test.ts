@@ -135,6 +135,24 @@ describe('pools over HTTP', () => {
     expect((await post(open, { ...request, user_pool_id: 'us-east-1_Other' })).status).toBe(202);
   });
 
+  it('forgets only the pools of ALLOWED_POOLS too: DELETE /pools of another pool is 403 and forgets nothing', async () => {
+    const forgotten: string[] = [];
+    const forget = (pool: string) => {
+      forgotten.push(pool);
+      return Promise.resolve({ kind: 'forgotten' as const, kept: false });
+    };
+    const limited = await admin({ allowedPools: ['us-east-1_AbC'], forget });
+    const del = (pool: string) => fetch(`${limited.url}/pools/${pool}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    const refused = await del('us-east-1_Other');
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toBe(
+      'user pool "us-east-1_Other" is not allowed: DELETE /pools forgets only the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker\'s --config file',
+    );
+    expect(forgotten).toEqual([]);
+    expect((await del('us-east-1_AbC')).status).toBe(200);
+    expect(forgotten).toEqual(['us-east-1_AbC']);
+  });
+
   it('reads ALLOWED_POOLS as comma-separated pool ids, and refuses anything else with one line', () => {
     expect(loadConfig({ ALLOWED_POOLS: ' eu-west-1_AbC , us-east-1_Xy9 ' }).allowedPools).toEqual(['eu-west-1_AbC', 'us-east-1_Xy9']);
     expect(loadConfig({}).allowedPools).toBeUndefined();
