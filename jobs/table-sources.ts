@@ -1,3 +1,4 @@
+import { RunNotActiveError } from '../src/limits/export-errors.js';
 import { FLOW_PRIORITY, rateLimitFlow, unsplitPriority, type CallSlot } from '../src/limits/rate-limiter.js';
 import type { RetryEvent } from '../src/limits/retry-policy.js';
 import { changeKindOf } from '../src/changes/change-kinds.js';
@@ -60,6 +61,7 @@ export async function fixRunKey(runtime: ExportRuntime, spec: RunSpec): Promise<
   if ((spec.pseudonymize ?? []).length === 0) return;
   const own = keyIdOf(runKey(runtime, spec));
   const recorded = spec.pseudonymizationKeyId ?? (await runtime.runs.recordKeyId(spec.snapshotId, own));
+  if (recorded === undefined) throw new RunNotActiveError(`run ${spec.snapshotId} is gone; nothing to pseudonymize`);
   runPrivacy(runtime, { ...spec, pseudonymizationKeyId: recorded });
 }
 

@@ -112,6 +112,13 @@ return {'forgotten', kept}`;
 
 // KEYS[1] run hash. ARGV: field, value pairs. Sets state running (and the fields) only from queued
 // or running; returns the state the run is in afterwards (nil: the run is gone).
+/** KEYS[1] the run's hash; ARGV[1] a key id. Sets key_id once, only in a hash that exists; returns it (nil: no run). */
+const RECORD_KEY_ID = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSETNX', KEYS[1], 'key_id', ARGV[1])
+return redis.call('HGET', KEYS[1], 'key_id')
+`;
+
 const MARK_RUNNING = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return nil end
@@ -173,12 +180,11 @@ export class RunStore {
   /**
    * Records the id of the key a pseudonymizing run hashes with: the first worker to start the run
    * sets it (from its own PSEUDONYMIZATION_KEY, so whoever requested the run never needs the key);
-   * returns the recorded id, which every later worker must match.
+   * returns the recorded id, which every later worker must match; undefined when the run is gone
+   * (its hash expired or forgotten: nothing is written, so no hash without its TTL is left behind).
    */
-  async recordKeyId(snapshotId: string, keyId: string): Promise<string> {
-    const key = this.keys.run(snapshotId);
-    await this.redis.hsetnx(key, 'key_id', keyId);
-    return (await this.redis.hget(key, 'key_id')) ?? keyId;
+  async recordKeyId(snapshotId: string, keyId: string): Promise<string | undefined> {
+    return ((await this.redis.eval(RECORD_KEY_ID, 1, this.keys.run(snapshotId), keyId)) ?? undefined) as string | undefined;
   }
 
   /**

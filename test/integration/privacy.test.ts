@@ -272,6 +272,10 @@ describe('privacy', () => {
     const { snapshotId } = await requester.request({ userPoolId: poolId, destination: pathToFileURL(join(scratch, 'other-key')).href, pseudonymize: ['email'] });
     // What a worker holding OTHER_KEY records when it starts the run (then it is stopped, say).
     expect(await requester.runtime.runs.recordKeyId(snapshotId, keyIdOf(OTHER_KEY))).toBe(keyIdOf(OTHER_KEY));
+    // The first id recorded stays; a run whose hash is gone gets none (and no hash without a TTL is made).
+    expect(await requester.runtime.runs.recordKeyId(snapshotId, keyIdOf(KEY))).toBe(keyIdOf(OTHER_KEY));
+    expect(await requester.runtime.runs.recordKeyId('20200101T000000000Z-000000', keyIdOf(KEY))).toBeUndefined();
+    expect(await requester.runtime.redis.exists(requester.runtime.keys.run('20200101T000000000Z-000000'))).toBe(0);
     const worker = await startHarness({ cognitoEndpoint: emulator.url, env: { PSEUDONYMIZATION_KEY: KEY, REDIS_KEY_PREFIX: requester.prefix } });
     harnesses.push(worker);
     const status = await worker.wait(snapshotId);
