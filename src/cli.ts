@@ -4,7 +4,7 @@ import { describeError } from './limits/error-classification.js';
 import { registerEmulatorCommand } from './emulator/emulator-command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli/cli-context.js';
 import { registerCancelCommand } from './cli/cancel-command.js';
-import { registerCatalogCommands } from './cli/catalog-command.js';
+import { registerCatalogCommands, registerDdlCommand } from './cli/catalog-command.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerExportCommand } from './cli/export-command.js';
 import { registerForgetCommand } from './cli/forget-command.js';
@@ -30,6 +30,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerForgetCommand(program);
   registerCatalogCommands(program);
+  registerDdlCommand(program);
   registerEmulatorCommand(program);
   registerDemoCommand(program);
   for (const command of program.commands) command.exitOverride();

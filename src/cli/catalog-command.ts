@@ -7,6 +7,9 @@ import type { ObjectSink } from '../storage/object-sink.js';
 import { openSink } from '../storage/open-sink.js';
 import { TABLES, USERS_TABLE } from '../storage/output-layout.js';
 import { listSnapshots, manifestAtUrl, splitManifestUrl, type SnapshotEntry } from '../storage/snapshot-catalog.js';
+import { parseDestination } from '../storage/destination.js';
+import { POOL_ID } from '../storage/manifest.js';
+import { duckDbDdl } from '../warehouse/duckdb-ddl.js';
 import { tableLabel } from '../runs/run-views.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, readConfig } from './cli-context.js';
 import { textTable } from './text-table.js';
@@ -15,13 +18,13 @@ import { textTable } from './text-table.js';
  * A read-only sink for a destination, without Redis: `snapshots` and `files` only read what the
  * runs published. S3 calls go to AWS_REGION, else to the pool's region. Closes its S3 client.
  */
-async function withSink<T>(config: AppConfig, destination: string, userPoolId: string, use: (sink: ObjectSink) => Promise<T>): Promise<T> {
+async function withSink<T>(config: AppConfig, destination: string, userPoolId: string | undefined, use: (sink: ObjectSink) => Promise<T>): Promise<T> {
   let client: S3Client | undefined;
   let sink: ObjectSink;
   try {
     sink = openSink(destination, {
       modes: { fileMode: config.fileMode, dirMode: config.dirMode },
-      s3: () => (client = createS3Client({ ...config, awsRegion: config.awsRegion ?? regionOfUserPool(userPoolId) ?? 'us-east-1' })),
+      s3: () => (client = createS3Client({ ...config, awsRegion: config.awsRegion ?? (userPoolId === undefined ? undefined : regionOfUserPool(userPoolId)) ?? 'us-east-1' })),
       owner: config.s3ExpectedBucketOwner,
     });
   } catch (error) {
@@ -85,6 +88,45 @@ export function registerCatalogCommands(program: Command): void {
         return table.files.map((file) => file.url);
       });
       process.stdout.write(urls.length > 0 ? `${urls.join('\n')}\n` : '');
+    });
+}
+
+/** The dialects `ddl` writes; the others named in `--help` are to come. */
+const DIALECTS = ['duckdb'] as const;
+
+/** Adds `ddl`: SQL that makes a destination's tables queryable, for a warehouse dialect. */
+export function registerDdlCommand(program: Command): void {
+  program
+    .command('ddl')
+    .description('print SQL that makes the tables at a destination queryable (views of every run, of each pool\'s latest snapshot, of the change tables)')
+    .requiredOption('--dialect <name>', `the SQL dialect: ${DIALECTS.join(', ')}`)
+    .requiredOption('--destination <url>', 's3://bucket/prefix or file:///dir, as given to export')
+    .option('--user-pool-id <id>', 'only this pool (default: every pool at the destination)')
+    .option('--schema <name>', 'the schema the views are created in', 'cognito')
+    .action(async (flags: { dialect: string; destination: string; userPoolId?: string; schema: string }) => {
+      const config = readConfig();
+      if (!(DIALECTS as readonly string[]).includes(flags.dialect)) {
+        throw new CliError(`--dialect ${JSON.stringify(flags.dialect)} is not supported: expected ${DIALECTS.join(', ')} (Athena, BigQuery, Snowflake and ClickHouse are not generated yet)`, EXIT_USAGE);
+      }
+      if (flags.userPoolId !== undefined && !POOL_ID.test(flags.userPoolId)) {
+        throw new CliError(`"${flags.userPoolId}" is not a user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123`, EXIT_USAGE);
+      }
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.schema)) throw new CliError(`--schema ${JSON.stringify(flags.schema)} is not a plain SQL name: letters, digits and _`, EXIT_USAGE);
+      let parsed;
+      try {
+        parsed = parseDestination(flags.destination);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_USAGE);
+      }
+      const pool = flags.userPoolId ? `user_pool_id=${flags.userPoolId}/` : '';
+      const found = await withSink(config, flags.destination, flags.userPoolId, async (sink) => {
+        const tables = new Set<string>();
+        for (const table of TABLES) if ((await sink.listObjects(`${table}/${pool}`)).some((object) => /\.ndjson(\.gz)?$/.test(object.key))) tables.add(table);
+        const hasLatest = (await sink.listObjects(`manifests/${pool}`)).some((object) => object.key.endsWith('/latest.json'));
+        return { tables, hasLatest };
+      });
+      const root = parsed.kind === 'file' ? parsed.directory : `s3://${parsed.bucket}${parsed.prefix ? `/${parsed.prefix}` : ''}`;
+      process.stdout.write(duckDbDdl({ root, userPoolId: flags.userPoolId, tablesWithFiles: found.tables, hasLatest: found.hasLatest, schema: flags.schema, generatedAt: new Date() }));
     });
 }
 

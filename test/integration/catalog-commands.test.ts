@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { Manifest } from '../../src/storage/manifest.js';
@@ -116,6 +117,67 @@ describe('files', () => {
     for (const [args, code, message] of cases) {
       const result = await runCli(['files', ...args], env());
       expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+});
+
+describe('ddl --dialect duckdb', () => {
+  /** Runs the generated SQL as-is in a fresh DuckDB, then each query; returns their first rows. */
+  async function inDuckDb(sql: string, queries: readonly string[]): Promise<Record<string, unknown>[]> {
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    try {
+      await connection.run(sql);
+      const rows: Record<string, unknown>[] = [];
+      for (const query of queries) rows.push((await connection.runAndReadAll(query)).getRowObjectsJson()[0] ?? {});
+      return rows;
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  it.each([[true], [false]])('gives the right counts and types when run as-is on a file:// destination (--user-pool-id: %s)', async (onePool) => {
+    const destination = pathToFileURL(join(scratch, 'out')).href;
+    const ddl = await runCli(['ddl', '--dialect', 'duckdb', '--destination', destination, ...(onePool ? ['--user-pool-id', poolId] : [])], env());
+    expect(ddl.code, ddl.stderr).toBe(0);
+    const [first, second] = runs.map((run) => run.manifest);
+    const count = (table: string) => `SELECT count(*)::INTEGER AS n FROM cognito.${table}`;
+    const tables = ['users', 'groups', 'group_memberships', 'user_changes', 'group_changes', 'group_membership_changes', 'users_all', 'group_memberships_all'];
+    const counts = (await inDuckDb(ddl.stdout, tables.map(count))).map((row) => row.n);
+    const records = (table: string) => second?.tables[table]?.record_count ?? 0;
+    expect(counts).toEqual([
+      records('users'),
+      records('groups'),
+      records('group_memberships'),
+      records('user_changes'),
+      records('group_changes'),
+      records('group_membership_changes'),
+      records('users') + (first?.tables.users?.record_count ?? 0),
+      records('group_memberships') + (first?.tables.group_memberships?.record_count ?? 0),
+    ]);
+    expect(records('user_changes')).toBe(1);
+    const [types, latest, inserted] = await inDuckDb(ddl.stdout, [
+      "SELECT string_agg(column_name || ' ' || column_type, ', ' ORDER BY column_name) AS t FROM (DESCRIBE cognito.users) WHERE column_name IN ('enabled', 'created_at', 'attributes', 'mfa_options', 'run', 'user_pool_id')",
+      'SELECT DISTINCT run, user_pool_id FROM cognito.users',
+      "SELECT username, op, attributes['email'] AS email FROM cognito.user_changes",
+    ]);
+    expect(types?.t).toBe('attributes MAP(VARCHAR, VARCHAR), created_at TIMESTAMP, enabled BOOLEAN, mfa_options STRUCT(delivery_medium VARCHAR, attribute_name VARCHAR)[], run VARCHAR, user_pool_id VARCHAR');
+    expect(latest).toEqual({ run: second?.snapshot_id, user_pool_id: poolId });
+    expect(inserted).toEqual({ username: 'between-runs', op: 'insert', email: 'b@example.com' });
+  });
+
+  it('refuses a dialect it does not write yet, a bad pool id or schema, in one line, exit code 2', async () => {
+    const destination = pathToFileURL(join(scratch, 'out')).href;
+    const cases: [string[], RegExp][] = [
+      [['--dialect', 'athena'], /--dialect "athena" is not supported: expected duckdb/],
+      [['--dialect', 'duckdb', '--user-pool-id', 'x'], /"x" is not a user pool id/],
+      [['--dialect', 'duckdb', '--schema', 'a;b'], /--schema "a;b" is not a plain SQL name/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(['ddl', '--destination', destination, ...args], env());
+      expect(result.code).toBe(2);
       expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
       expect(result.stderr).toMatch(message);
     }

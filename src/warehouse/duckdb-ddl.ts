@@ -1,0 +1,80 @@
+import type { ColumnType } from './table-columns.js';
+import { PARTITION_KEYS, SNAPSHOT_TABLES, TABLE_COLUMNS } from './table-columns.js';
+import { TABLES } from '../storage/output-layout.js';
+
+/** What the DuckDB DDL is generated for. */
+export interface DuckDbDdlInput {
+  /** The destination's root as DuckDB reads it: a local directory, or `s3://bucket/prefix`. */
+  readonly root: string;
+  /** Only this pool's folders (and its latest snapshot); undefined: every pool at the destination. */
+  readonly userPoolId?: string | undefined;
+  /** Tables with at least one data file (a view over a glob matching nothing fails to bind). */
+  readonly tablesWithFiles: ReadonlySet<string>;
+  /** Whether a pointer (`latest.json`) exists: the latest-snapshot views read them. */
+  readonly hasLatest: boolean;
+  /** The schema the views are created in, e.g. `cognito` (`SELECT count(*) FROM cognito.users`). */
+  readonly schema: string;
+  /** For the header comment. */
+  readonly generatedAt: Date;
+}
+
+const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
+  string: 'VARCHAR',
+  boolean: 'BOOLEAN',
+  int: 'INTEGER',
+  timestamp: 'TIMESTAMP',
+  string_map: 'MAP(VARCHAR, VARCHAR)',
+  string_list: 'VARCHAR[]',
+  mfa_options: 'STRUCT(delivery_medium VARCHAR, attribute_name VARCHAR)[]',
+};
+
+const quote = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * SQL for DuckDB over an NDJSON destination, to run as-is: per table a view of every published run
+ * (`<schema>.<table>_all`, with `user_pool_id`, `dt` and `run` from the path), the latest snapshot of
+ * each pool (`<schema>.users`, `…groups`, `…group_memberships`: the runs the pools' `latest.json`
+ * name) and the change tables of every run (`<schema>.user_changes`, …). Timestamps are TIMESTAMP
+ * (UTC), attributes a MAP. A table with no file yet gets an empty view of the same columns. Pure.
+ */
+export function duckDbDdl(input: DuckDbDdlInput): string {
+  const root = input.root.replace(/\/+$/, '');
+  const pool = input.userPoolId ? `user_pool_id=${input.userPoolId}` : '*';
+  const lines: string[] = [
+    `-- cognito-export ddl --dialect duckdb: views over ${root}${input.userPoolId ? ` for pool ${input.userPoolId}` : ''} (NDJSON), generated ${input.generatedAt.toISOString()}`,
+    '-- Run it again after a run writes a table that had no file yet (its view is empty until then).',
+  ];
+  const name = (view: string): string => `${ident(input.schema)}.${ident(view)}`;
+  if (root.startsWith('s3://')) {
+    lines.push('INSTALL httpfs;', 'LOAD httpfs;', "CREATE SECRET IF NOT EXISTS cognito_export_s3 (TYPE s3, PROVIDER credential_chain);");
+  }
+  lines.push(`CREATE SCHEMA IF NOT EXISTS ${ident(input.schema)};`);
+  for (const table of TABLES) {
+    const columns = TABLE_COLUMNS[table] ?? [];
+    const all = name(`${table}_all`);
+    if (input.tablesWithFiles.has(table)) {
+      const spec = columns.map((column) => `${quote(column.name)}: ${quote(DUCKDB_TYPES[column.type])}`).join(', ');
+      lines.push(
+        `CREATE OR REPLACE VIEW ${all} AS SELECT * FROM read_json(${quote(`${root}/${table}/${pool}/dt=*/run=*/*.ndjson*`)}, format = 'newline_delimited', hive_partitioning = true, columns = {${spec}});`,
+      );
+    } else {
+      const typed = [...columns.map((column) => `CAST(NULL AS ${DUCKDB_TYPES[column.type]}) AS ${ident(column.name)}`), ...PARTITION_KEYS.map((key) => `CAST(NULL AS VARCHAR) AS ${key}`)];
+      lines.push(`-- ${table}: no file at ${root} yet`, `CREATE OR REPLACE VIEW ${all} AS SELECT ${typed.join(', ')} WHERE false;`);
+    }
+  }
+  const latest = `SELECT user_pool_id, snapshot_id FROM read_json(${quote(`${root}/manifests/${pool}/latest.json`)}, columns = {'user_pool_id': 'VARCHAR', 'snapshot_id': 'VARCHAR'})`;
+  for (const table of SNAPSHOT_TABLES) {
+    const all = name(`${table}_all`);
+    lines.push(`-- ${table}: the latest complete snapshot of each pool, as its latest.json names it`);
+    lines.push(
+      input.hasLatest
+        ? `CREATE OR REPLACE VIEW ${name(table)} AS SELECT t.* FROM ${all} t JOIN (${latest}) l ON t.user_pool_id = l.user_pool_id AND t.run = l.snapshot_id;`
+        : `CREATE OR REPLACE VIEW ${name(table)} AS SELECT * FROM ${all} WHERE false; -- no latest.json yet`,
+    );
+  }
+  for (const table of TABLES.filter((name) => !(SNAPSHOT_TABLES as readonly string[]).includes(name))) {
+    lines.push(`CREATE OR REPLACE VIEW ${name(table)} AS SELECT * FROM ${name(`${table}_all`)};`);
+  }
+  return `${lines.join('\n')}\n`;
+}
