@@ -9,7 +9,7 @@ import { TABLES, USERS_TABLE } from '../storage/output-layout.js';
 import { listSnapshots, manifestAtUrl, splitManifestUrl, type SnapshotEntry } from '../storage/snapshot-catalog.js';
 import { parseDestination } from '../storage/destination.js';
 import { POOL_ID } from '../storage/manifest.js';
-import { duckDbDdl } from '../warehouse/duckdb-ddl.js';
+import { duckDbDdl, duckDbMerge } from '../warehouse/duckdb-ddl.js';
 import { tableLabel } from '../runs/run-views.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, readConfig } from './cli-context.js';
 import { textTable } from './text-table.js';
@@ -103,7 +103,8 @@ export function registerDdlCommand(program: Command): void {
     .requiredOption('--destination <url>', 's3://bucket/prefix or file:///dir, as given to export')
     .option('--user-pool-id <id>', 'only this pool (default: every pool at the destination)')
     .option('--schema <name>', 'the schema the views are created in', 'cognito')
-    .action(async (flags: { dialect: string; destination: string; userPoolId?: string; schema: string }) => {
+    .option('--merge-into <schema>', "instead of the views: the MERGE statements that apply one run's change tables to copies of the snapshot tables in this schema")
+    .action(async (flags: { dialect: string; destination: string; userPoolId?: string; schema: string; mergeInto?: string }) => {
       const config = readConfig();
       if (!(DIALECTS as readonly string[]).includes(flags.dialect)) {
         throw new CliError(`--dialect ${JSON.stringify(flags.dialect)} is not supported: expected ${DIALECTS.join(', ')} (Athena, BigQuery, Snowflake and ClickHouse are not generated yet)`, EXIT_USAGE);
@@ -111,7 +112,13 @@ export function registerDdlCommand(program: Command): void {
       if (flags.userPoolId !== undefined && !POOL_ID.test(flags.userPoolId)) {
         throw new CliError(`"${flags.userPoolId}" is not a user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123`, EXIT_USAGE);
       }
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.schema)) throw new CliError(`--schema ${JSON.stringify(flags.schema)} is not a plain SQL name: letters, digits and _`, EXIT_USAGE);
+      for (const [flag, value] of [['--schema', flags.schema], ['--merge-into', flags.mergeInto]] as const) {
+        if (value !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) throw new CliError(`${flag} ${JSON.stringify(value)} is not a plain SQL name: letters, digits and _`, EXIT_USAGE);
+      }
+      if (flags.mergeInto !== undefined) {
+        process.stdout.write(duckDbMerge(flags.schema, flags.mergeInto));
+        return;
+      }
       let parsed;
       try {
         parsed = parseDestination(flags.destination);

@@ -78,3 +78,39 @@ export function duckDbDdl(input: DuckDbDdlInput): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** A snapshot table, the change table that applies to it, and its key. */
+const MERGES = [
+  { table: 'users', changes: 'user_changes', key: ['sub'], updates: true },
+  { table: 'groups', changes: 'group_changes', key: ['group_name'], updates: true },
+  { table: 'group_memberships', changes: 'group_membership_changes', key: ['group_name', 'sub'], updates: false },
+] as const;
+
+/**
+ * DuckDB `MERGE` statements that apply one run's change tables (the run in the session variable
+ * `cognito_run`) to tables of the target schema holding the previous snapshot, made once from the
+ * views of {@link duckDbDdl}: after them, each target table holds exactly that run's snapshot.
+ * Updates carry every column; an insert of a key the target has, or an update or delete of one it
+ * has not, cannot happen when runs are applied in order. Pure.
+ */
+export function duckDbMerge(schema: string, target: string): string {
+  const lines = [
+    `-- cognito-export ddl --dialect duckdb --merge-into ${target}: apply one run's change tables to ${target}.users, ${target}.groups and ${target}.group_memberships.`,
+    `-- Once, from a snapshot (the views of ddl without --merge-into): CREATE SCHEMA ${target}; CREATE TABLE ${target}.users AS SELECT * FROM ${schema}.users; (and groups, group_memberships)`,
+    `-- Then for each later run, in commit order: SET VARIABLE cognito_run = '<snapshot_id>'; and run these.`,
+  ];
+  for (const { table, changes, key, updates } of MERGES) {
+    const columns = ['user_pool_id', ...(TABLE_COLUMNS[table] ?? []).map((column) => column.name), 'dt', 'run'];
+    const on = key.map((column) => `t.${ident(column)} = c.${ident(column)}`).join(' AND ');
+    const set = columns.filter((column) => !(key as readonly string[]).includes(column)).map((column) => `${ident(column)} = c.${ident(column)}`).join(', ');
+    lines.push(
+      `MERGE INTO ${ident(target)}.${ident(table)} t`,
+      `USING (SELECT * FROM ${ident(schema)}.${ident(changes)} WHERE run = getvariable('cognito_run')) c`,
+      `ON ${on}`,
+      `WHEN MATCHED AND c.op = 'delete' THEN DELETE`,
+      ...(updates ? [`WHEN MATCHED AND c.op = 'update' THEN UPDATE SET ${set}`] : []),
+      `WHEN NOT MATCHED AND c.op = 'insert' THEN INSERT (${columns.map(ident).join(', ')}) VALUES (${columns.map((column) => `c.${ident(column)}`).join(', ')});`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

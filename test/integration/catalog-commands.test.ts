@@ -30,7 +30,12 @@ beforeAll(async () => {
   poolId = emulator.createPoolWithUsers({ users: 400, seed: 71, groups: 4 });
   const destination = pathToFileURL(join(scratch, 'out')).href;
   for (let i = 0; i < 2; i++) {
-    if (i === 1) emulator.addUser(poolId, { username: 'between-runs', attributes: { email: 'b@example.com' } });
+    if (i === 1) {
+      // Between the runs: a user joins (and a group), another leaves.
+      emulator.addUser(poolId, { username: 'between-runs', attributes: { email: 'b@example.com' } });
+      emulator.addUserToGroup(poolId, emulator.listAllGroups(poolId)[0]?.GroupName ?? '', 'between-runs');
+      emulator.deleteUser(poolId, emulator.listAllMembers(poolId, emulator.listAllGroups(poolId)[1]?.GroupName ?? '')[0]?.Username ?? '');
+    }
     const status = await harness.run({ userPoolId: poolId, destination, shards: 16, groups: true });
     runs.push({ manifestUrl: status.manifestUrl ?? '', manifest: await read(status.manifestUrl ?? '') });
   }
@@ -53,13 +58,13 @@ describe('snapshots', () => {
     expect(listed.map((s) => s.snapshot_id)).toEqual([newest?.manifest.snapshot_id, oldest?.manifest.snapshot_id]);
     expect(listed[0]).toMatchObject({ named_by: ['latest.json'], dataset: 'pool', manifest_url: newest?.manifestUrl });
     expect(listed[0]?.records).toEqual(Object.fromEntries(Object.entries(newest?.manifest.tables ?? {}).map(([table, entry]) => [table, entry.record_count])));
-    expect(listed[0]?.records).toMatchObject({ users: 401, groups: 4, user_changes: 1 });
+    expect(listed[0]?.records).toMatchObject({ users: 400, groups: 4, user_changes: 2 });
     expect(listed[1]).toMatchObject({ named_by: [], records: { users: 400 } });
 
     const text = await runCli(['snapshots', '--destination', destination, '--user-pool-id', poolId], env());
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^SNAPSHOT +COMPLETED +DATASET +USERS +GROUPS +MEMBERSHIPS +USER_CHANGES +GROUP_CHANGES +GROUP_MEMBERSHIP_CHANGES +NAMED BY +MANIFEST$/);
-    expect(lines[1]).toMatch(new RegExp(`^${newest?.manifest.snapshot_id} +\\S+ +pool +401 +4 +\\d+ +1 +0 +\\d+ +latest\\.json +file://`));
+    expect(lines[1]).toMatch(new RegExp(`^${newest?.manifest.snapshot_id} +\\S+ +pool +400 +4 +\\d+ +2 +0 +\\d+ +latest\\.json +file://`));
     expect(lines[2]).toMatch(new RegExp(`^${oldest?.manifest.snapshot_id} +\\S+ +pool +400 +4 +\\d+ +– +– +– +– +file://`));
   });
 
@@ -157,15 +162,35 @@ describe('ddl --dialect duckdb', () => {
       records('users') + (first?.tables.users?.record_count ?? 0),
       records('group_memberships') + (first?.tables.group_memberships?.record_count ?? 0),
     ]);
-    expect(records('user_changes')).toBe(1);
+    expect(records('user_changes')).toBe(2);
     const [types, latest, inserted] = await inDuckDb(ddl.stdout, [
       "SELECT string_agg(column_name || ' ' || column_type, ', ' ORDER BY column_name) AS t FROM (DESCRIBE cognito.users) WHERE column_name IN ('enabled', 'created_at', 'attributes', 'mfa_options', 'run', 'user_pool_id')",
       'SELECT DISTINCT run, user_pool_id FROM cognito.users',
-      "SELECT username, op, attributes['email'] AS email FROM cognito.user_changes",
+      "SELECT username, op, attributes['email'] AS email FROM cognito.user_changes WHERE op = 'insert'",
     ]);
     expect(types?.t).toBe('attributes MAP(VARCHAR, VARCHAR), created_at TIMESTAMP, enabled BOOLEAN, mfa_options STRUCT(delivery_medium VARCHAR, attribute_name VARCHAR)[], run VARCHAR, user_pool_id VARCHAR');
     expect(latest).toEqual({ run: second?.snapshot_id, user_pool_id: poolId });
     expect(inserted).toEqual({ username: 'between-runs', op: 'insert', email: 'b@example.com' });
+  });
+
+  it("--merge-into: applying the second run's change tables to a copy of the first snapshot gives the second snapshot exactly", async () => {
+    const destination = pathToFileURL(join(scratch, 'out')).href;
+    const views = await runCli(['ddl', '--dialect', 'duckdb', '--destination', destination], env());
+    const merges = await runCli(['ddl', '--dialect', 'duckdb', '--destination', destination, '--merge-into', 'warehouse'], env());
+    expect(merges.code, merges.stderr).toBe(0);
+    const [first, second] = runs.map((run) => run.manifest.snapshot_id);
+    const copy = ['users', 'groups', 'group_memberships'].map((table) => `CREATE TABLE warehouse.${table} AS SELECT * FROM cognito.${table}_all WHERE run = '${first}';`).join('\n');
+    // What a snapshot holds, without the columns that say which run wrote a row.
+    const differs = (table: string) =>
+      `SELECT count(*)::INTEGER AS n FROM ((SELECT * EXCLUDE (snapshot_id, dt, run) FROM warehouse.${table} EXCEPT ALL SELECT * EXCLUDE (snapshot_id, dt, run) FROM cognito.${table}_all WHERE run = '${second}')
+        UNION ALL (SELECT * EXCLUDE (snapshot_id, dt, run) FROM cognito.${table}_all WHERE run = '${second}' EXCEPT ALL SELECT * EXCLUDE (snapshot_id, dt, run) FROM warehouse.${table}))`;
+    const script = `${views.stdout}\nCREATE SCHEMA warehouse;\n${copy}\n`;
+    const before = await inDuckDb(script, ['users', 'groups', 'group_memberships'].map(differs));
+    // The user who joined and the one who left, and their memberships.
+    expect(before.map((row) => row.n)[0]).toBe(2);
+    expect(before.map((row) => row.n)[2]).toBeGreaterThanOrEqual(2);
+    const after = await inDuckDb(`${script}SET VARIABLE cognito_run = '${second}';\n${merges.stdout}`, ['users', 'groups', 'group_memberships'].map(differs));
+    expect(after.map((row) => row.n)).toEqual([0, 0, 0]);
   });
 
   it('refuses a dialect it does not write yet, a bad pool id or schema, in one line, exit code 2', async () => {
