@@ -9,6 +9,7 @@ import { TABLES, USERS_TABLE } from '../storage/output-layout.js';
 import { listSnapshots, manifestAtUrl, splitManifestUrl, type SnapshotEntry } from '../storage/snapshot-catalog.js';
 import { parseDestination } from '../storage/destination.js';
 import { POOL_ID } from '../storage/manifest.js';
+import { dbtSources } from '../warehouse/dbt-sources.js';
 import { duckDbDdl, duckDbMerge } from '../warehouse/duckdb-ddl.js';
 import { tableLabel } from '../runs/run-views.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, readConfig } from './cli-context.js';
@@ -92,7 +93,7 @@ export function registerCatalogCommands(program: Command): void {
 }
 
 /** The dialects `ddl` writes; the others named in `--help` are to come. */
-const DIALECTS = ['duckdb'] as const;
+const DIALECTS = ['duckdb', 'dbt'] as const;
 
 /** Adds `ddl`: SQL that makes a destination's tables queryable, for a warehouse dialect. */
 export function registerDdlCommand(program: Command): void {
@@ -114,6 +115,10 @@ export function registerDdlCommand(program: Command): void {
       }
       for (const [flag, value] of [['--schema', flags.schema], ['--merge-into', flags.mergeInto]] as const) {
         if (value !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) throw new CliError(`${flag} ${JSON.stringify(value)} is not a plain SQL name: letters, digits and _`, EXIT_USAGE);
+      }
+      if (flags.dialect === 'dbt') {
+        process.stdout.write(dbtSources(flags.schema));
+        return;
       }
       if (flags.mergeInto !== undefined) {
         process.stdout.write(duckDbMerge(flags.schema, flags.mergeInto));

@@ -22,6 +22,7 @@ const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
   string: 'VARCHAR',
   boolean: 'BOOLEAN',
   int: 'INTEGER',
+  date: 'DATE',
   timestamp: 'TIMESTAMP',
   string_map: 'MAP(VARCHAR, VARCHAR)',
   string_list: 'VARCHAR[]',
@@ -55,11 +56,12 @@ export function duckDbDdl(input: DuckDbDdlInput): string {
     const all = name(`${table}_all`);
     if (input.tablesWithFiles.has(table)) {
       const spec = columns.map((column) => `${quote(column.name)}: ${quote(DUCKDB_TYPES[column.type])}`).join(', ');
+      const hive = PARTITION_KEYS.map((key) => `${quote(key.name)}: ${DUCKDB_TYPES[key.type]}`).join(', ');
       lines.push(
-        `CREATE OR REPLACE VIEW ${all} AS SELECT * FROM read_json(${quote(`${root}/${table}/${pool}/dt=*/run=*/*.ndjson*`)}, format = 'newline_delimited', hive_partitioning = true, columns = {${spec}});`,
+        `CREATE OR REPLACE VIEW ${all} AS SELECT * FROM read_json(${quote(`${root}/${table}/${pool}/dt=*/run=*/*.ndjson*`)}, format = 'newline_delimited', hive_partitioning = true, hive_types = {${hive}}, columns = {${spec}});`,
       );
     } else {
-      const typed = [...columns.map((column) => `CAST(NULL AS ${DUCKDB_TYPES[column.type]}) AS ${ident(column.name)}`), ...PARTITION_KEYS.map((key) => `CAST(NULL AS VARCHAR) AS ${key}`)];
+      const typed = [...columns.map((column) => `CAST(NULL AS ${DUCKDB_TYPES[column.type]}) AS ${ident(column.name)}`), ...PARTITION_KEYS.map((key) => `CAST(NULL AS ${DUCKDB_TYPES[key.type]}) AS ${key.name}`)];
       lines.push(`-- ${table}: no file at ${root} yet`, `CREATE OR REPLACE VIEW ${all} AS SELECT ${typed.join(', ')} WHERE false;`);
     }
   }

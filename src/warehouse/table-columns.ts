@@ -1,7 +1,7 @@
 import { GROUP_CHANGES_TABLE, GROUP_MEMBERSHIP_CHANGES_TABLE, GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USER_CHANGES_TABLE, USERS_TABLE } from '../storage/output-layout.js';
 
 /** A column's logical type, which each warehouse dialect spells its own way. */
-export type ColumnType = 'string' | 'boolean' | 'int' | 'timestamp' | 'string_map' | 'string_list' | 'mfa_options';
+export type ColumnType = 'string' | 'boolean' | 'int' | 'date' | 'timestamp' | 'string_map' | 'string_list' | 'mfa_options';
 
 /** One column of a table as a record holds it (the partition keys `user_pool_id`, `dt`, `run` come from the path). */
 export interface Column {
@@ -41,8 +41,8 @@ export const TABLE_COLUMNS: Readonly<Record<string, readonly Column[]>> = {
   [GROUP_MEMBERSHIP_CHANGES_TABLE]: [...MEMBERSHIP, ...CHANGE],
 };
 
-/** The partition keys of every table, from its path: `user_pool_id=…/dt=…/run=…`. */
-export const PARTITION_KEYS = ['user_pool_id', 'dt', 'run'] as const;
+/** The partition keys of every table, from its path: `user_pool_id=…/dt=…/run=…` (`dt` the run's start date, UTC). */
+export const PARTITION_KEYS: readonly Column[] = [text('user_pool_id'), { name: 'dt', type: 'date' }, text('run')];
 
 /** The tables a pool's latest snapshot is read from (the change tables are read run by run). */
 export const SNAPSHOT_TABLES = [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE] as const;

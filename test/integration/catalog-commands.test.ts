@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { Manifest } from '../../src/storage/manifest.js';
 import { startHarness, type ExportHarness } from '../support/export-harness.js';
@@ -191,6 +192,42 @@ describe('ddl --dialect duckdb', () => {
     expect(before.map((row) => row.n)[2]).toBeGreaterThanOrEqual(2);
     const after = await inDuckDb(`${script}SET VARIABLE cognito_run = '${second}';\n${merges.stdout}`, ['users', 'groups', 'group_memberships'].map(differs));
     expect(after.map((row) => row.n)).toEqual([0, 0, 0]);
+  });
+
+  it('--dialect dbt: a sources file whose every column exists in the views with its type, and whose every test holds on the data', async () => {
+    const destination = pathToFileURL(join(scratch, 'out')).href;
+    const views = await runCli(['ddl', '--dialect', 'duckdb', '--destination', destination], env());
+    const dbt = await runCli(['ddl', '--dialect', 'dbt', '--destination', destination], env());
+    expect(dbt.code, dbt.stderr).toBe(0);
+    type Test = string | { relationships?: { to: string; field: string }; accepted_values?: { values: string[] } };
+    const file = parseYaml(dbt.stdout) as { sources: { schema: string; tables: { name: string; columns: { name: string; data_type: string; data_tests?: Test[] }[] }[] }[] };
+    const source = file.sources[0];
+    expect(source?.tables.map((table) => table.name)).toEqual(['users', 'groups', 'group_memberships', 'user_changes', 'group_changes', 'group_membership_changes']);
+    const queries: string[] = [];
+    const expected: unknown[] = [];
+    for (const table of source?.tables ?? []) {
+      const view = `cognito.${table.name}`;
+      // The columns and types, as DuckDB describes the view.
+      queries.push(`SELECT string_agg(lower(column_name || ' ' || column_type), ', ' ORDER BY column_name) AS v FROM (DESCRIBE ${view})`);
+      expected.push({ v: table.columns.map((column) => `${column.name} ${column.data_type}`).sort().join(', ') });
+      for (const column of table.columns) {
+        for (const test of column.data_tests ?? []) {
+          // What dbt runs for each test: the rows that fail it, which must be none.
+          const failing =
+            test === 'not_null'
+              ? `SELECT * FROM ${view} WHERE ${column.name} IS NULL`
+              : test === 'unique'
+                ? `SELECT ${column.name} FROM ${view} GROUP BY 1 HAVING count(*) > 1`
+                : typeof test === 'object' && test.relationships
+                  ? `SELECT * FROM ${view} c WHERE c.${column.name} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cognito.${/'([a-z_]+)'\)$/.exec(test.relationships.to)?.[1] ?? ''} p WHERE p.${test.relationships.field} = c.${column.name})`
+                  : `SELECT * FROM ${view} WHERE ${column.name} NOT IN (${(typeof test === 'object' ? (test.accepted_values?.values ?? []) : []).map((value) => `'${value}'`).join(', ')})`;
+          queries.push(`SELECT count(*)::INTEGER AS failing FROM (${failing})`);
+          expected.push({ failing: 0 });
+        }
+      }
+    }
+    expect(queries.length).toBeGreaterThan(source?.tables.length ?? 0);
+    expect(await inDuckDb(views.stdout, queries)).toEqual(expected);
   });
 
   it('refuses a dialect it does not write yet, a bad pool id or schema, in one line, exit code 2', async () => {
