@@ -6,7 +6,7 @@ import { FatalExportError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
 import type { Logger } from 'pino';
 import { createCognitoClient, type CognitoClientOverrides } from '../src/cognito/cognito-client.js';
-import { createS3Client, type S3ClientOverrides } from '../src/storage/s3-client.js';
+import { createS3Client, s3RegionOf, type S3ClientOverrides } from '../src/storage/s3-client.js';
 import type { AppConfig } from '../src/config/app-config.js';
 import { openSink } from '../src/storage/open-sink.js';
 import type { ObjectSink } from '../src/storage/object-sink.js';
@@ -136,13 +136,13 @@ export class ExportRuntime {
 
   /**
    * The sink for a destination URL (`s3://…` or `file://…`), through `role` for S3 if given (see
-   * RunSpec.s3RoleArn). S3 calls go to AWS_REGION when set, else to `region` (a run's: its pool's),
-   * so a bucket beside the pool is reached without a redirect; the client follows one otherwise.
+   * RunSpec.s3RoleArn). S3 calls are signed for AWS_REGION when set, else on AWS for `region` (a
+   * run's: its pool's), so a bucket beside the pool is reached without a redirect (see s3RegionOf).
    */
   sink(destination: string, role?: AssumedRole, region?: string): ObjectSink {
     return openSink(destination, {
       modes: { fileMode: this.config.fileMode, dirMode: this.config.dirMode },
-      s3: () => this.s3(this.config.awsRegion ?? region ?? 'us-east-1', role),
+      s3: () => this.s3(s3RegionOf(this.config, this.options.s3?.endpoint, region), role),
       // The bucket's owner, when known: the S3 role's account (a role writes to its own account's
       // bucket), else S3_EXPECTED_BUCKET_OWNER.
       owner: role ? accountOfRole(role.roleArn) : this.config.s3ExpectedBucketOwner,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { regionOfUserPool } from '../cognito/cognito-client.js';
 import type { AppConfig } from '../config/app-config.js';
-import { createS3Client } from '../storage/s3-client.js';
+import { createS3Client, s3RegionOf } from '../storage/s3-client.js';
 import type { ObjectSink } from '../storage/object-sink.js';
 import { openSink } from '../storage/open-sink.js';
 import { TABLES, USERS_TABLE } from '../storage/output-layout.js';
@@ -25,7 +25,7 @@ async function withSink<T>(config: AppConfig, destination: string, userPoolId: s
   try {
     sink = openSink(destination, {
       modes: { fileMode: config.fileMode, dirMode: config.dirMode },
-      s3: () => (client = createS3Client({ ...config, awsRegion: config.awsRegion ?? (userPoolId === undefined ? undefined : regionOfUserPool(userPoolId)) ?? 'us-east-1' })),
+      s3: () => (client = createS3Client({ ...config, awsRegion: s3RegionOf(config, undefined, userPoolId === undefined ? undefined : regionOfUserPool(userPoolId)) })),
       owner: config.s3ExpectedBucketOwner,
     });
   } catch (error) {
@@ -138,7 +138,7 @@ export function registerDdlCommand(program: Command): void {
         return { tables, hasLatest };
       });
       const root = parsed.kind === 'file' ? parsed.directory : `s3://${parsed.bucket}${parsed.prefix ? `/${parsed.prefix}` : ''}`;
-      process.stdout.write(duckDbDdl({ root, userPoolId: flags.userPoolId, tablesWithFiles: found.tables, hasLatest: found.hasLatest, schema: flags.schema, generatedAt: new Date() }));
+      process.stdout.write(duckDbDdl({ root, userPoolId: flags.userPoolId, tablesWithFiles: found.tables, hasLatest: found.hasLatest, schema: flags.schema, s3Endpoint: config.s3Endpoint, generatedAt: new Date() }));
     });
 }
 

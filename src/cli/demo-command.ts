@@ -17,7 +17,10 @@ import { CognitoEmulator } from '../emulator/index.js';
 import { buildRunSpec } from '../runs/export-request.js';
 import { formatDestination, parseDestination } from '../storage/destination.js';
 import type { Manifest } from '../storage/manifest.js';
-import { CliError, EXIT_USAGE, openContext, quietUnlessAsked, readConfig } from './cli-context.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
+import { cancelRun } from '../../jobs/cancel-run.js';
+import { deadRunReason } from '../../jobs/run-liveness.js';
+import { isEnded } from '../runs/run-views.js';
 import { follow, InlineRun, positiveInteger } from './export-command.js';
 
 interface DemoFlags {
@@ -51,6 +54,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--destination <url>', 'where to write (default: file://$PWD/exports)')
     .action(async (flags: DemoFlags) => {
       const config = readConfig();
+      // Each change takes a user of its own (deleted ones are not picked again).
+      if (flags.change >= flags.users) throw new CliError(`--change ${flags.change} must be below --users ${flags.users}: each change takes a user of its own`, EXIT_USAGE);
       // Checked before anything starts: a bad destination is a usage error, not a failed run.
       let destination: string;
       try {
@@ -69,6 +74,7 @@ export function registerDemoCommand(program: Command): void {
         // Inline: the demo's worker serves its own run only, never a deployment's jobs on the same Redis.
         const inline = new InlineRun(context);
         try {
+          await clearEarlierDemo(context, userPoolId);
           if (flags.change > 0) {
             const done = await changeUsers(context.runtime.cognito(emulator.region), emulator, userPoolId, flags.change);
             process.stderr.write(`changed ${flags.change} users through Cognito's Admin* calls: ${Object.entries(done).map(([kind, n]) => `${n} ${kind}`).join(', ')}\n`);
@@ -99,6 +105,24 @@ export function registerDemoCommand(program: Command): void {
         await emulator.stop();
       }
     });
+}
+
+/**
+ * The demo pool's run in flight on this Redis, if any: another demo running now is refused (its
+ * emulator holds another process's pool); one whose process stopped is cancelled, since its emulator
+ * went with it and resuming it would mix two emulators' users in one snapshot.
+ */
+async function clearEarlierDemo(context: CliContext, userPoolId: string): Promise<void> {
+  const active = (await context.runtime.runs.activeRuns())[userPoolId];
+  if (active === undefined) return;
+  const status = await context.runtime.runs.status(active);
+  if (!status || isEnded(status.state)) return;
+  const reason = await deadRunReason(context.runtime, context.queues, active);
+  if (reason === undefined) {
+    throw new CliError(`another demo is exporting pool ${userPoolId} on this Redis (export ${active}): wait for it to end, or cancel it with \`cognito-export cancel ${active}\``, EXIT_FAILURE);
+  }
+  await cancelRun(context.runtime, active);
+  process.stderr.write(`cancelled export ${active}, an earlier demo that was stopped: its emulator went with it\n`);
 }
 
 /** An integer from 0. */

@@ -199,12 +199,15 @@ async function watchStatus(context: CliContext, flags: StatusFlags, out: NodeJS.
         const table = renderWatch(pools, now, flags.interval);
         out.write(out.isTTY ? `\u001b[H\u001b[2J${table}` : `${table}\n`);
       }
+      // One listener a wait, removed after it: a watch of hours adds none.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, flags.interval * 1000);
-        stop.signal.addEventListener('abort', () => {
+        const done = (): void => {
           clearTimeout(timer);
+          stop.signal.removeEventListener('abort', done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, flags.interval * 1000);
+        stop.signal.addEventListener('abort', done, { once: true });
       });
     }
   } finally {

@@ -54,15 +54,17 @@ export function humanLines(stream: NodeJS.WritableStream): { write(line: string)
   const names: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
   return {
     write(line: string): boolean {
-      let entry: { level?: number; msg?: string; err?: { message?: string } };
+      let entry: { level?: number; msg?: string; reason?: unknown; err?: { message?: string } };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
         return stream.write(line);
       }
       const level = names[entry.level ?? 30] ?? 'info';
-      const error = entry.err?.message ? `: ${entry.err.message.split('\n')[0] ?? ''}` : '';
-      return stream.write(`cognito-export: ${level}: ${entry.msg ?? ''}${error}\n`);
+      // The cause, where a log line names one: a `reason` field, an error's first line. One line always.
+      const reason = typeof entry.reason === 'string' ? `: ${entry.reason}` : '';
+      const error = entry.err?.message && entry.err.message !== entry.msg ? `: ${entry.err.message}` : '';
+      return stream.write(`cognito-export: ${level}: ${`${entry.msg ?? ''}${reason}${error}`.replace(/\s*\n\s*/g, ' ')}\n`);
     },
   };
 }

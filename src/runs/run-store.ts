@@ -110,8 +110,6 @@ local kept = redis.call('HLEN', KEYS[2])
 if kept == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 return {'forgotten', kept}`;
 
-// KEYS[1] run hash. ARGV: field, value pairs. Sets state running (and the fields) only from queued
-// or running; returns the state the run is in afterwards (nil: the run is gone).
 /** KEYS[1] the run's hash; ARGV[1] a key id. Sets key_id once, only in a hash that exists; returns it (nil: no run). */
 const RECORD_KEY_ID = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -119,6 +117,8 @@ redis.call('HSETNX', KEYS[1], 'key_id', ARGV[1])
 return redis.call('HGET', KEYS[1], 'key_id')
 `;
 
+// KEYS[1] run hash. ARGV: field, value pairs. Sets state running (and the fields) only from queued
+// or running; returns the state the run is in afterwards (nil: the run is gone).
 const MARK_RUNNING = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return nil end

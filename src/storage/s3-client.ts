@@ -39,3 +39,15 @@ export function createS3Client(settings: S3ClientSettings, overrides: S3ClientOv
     ...(overrides.requestChecksumCalculation ? { requestChecksumCalculation: overrides.requestChecksumCalculation } : {}),
   });
 }
+
+/**
+ * The region S3 requests are signed for: AWS_REGION when set; else, on AWS, the run's (its pool's,
+ * so a bucket beside the pool is reached without a redirect); else us-east-1. An S3-compatible
+ * store (an endpoint override: MinIO, R2, a VPC endpoint) keeps us-east-1 without AWS_REGION, as most
+ * expect it whatever the pool. Pure.
+ */
+export function s3RegionOf(settings: Pick<S3ClientSettings, 'awsRegion' | 's3Endpoint'>, endpointOverride: string | undefined, runRegion: string | undefined): string {
+  if (settings.awsRegion) return settings.awsRegion;
+  if (settings.s3Endpoint || endpointOverride) return 'us-east-1';
+  return runRegion ?? 'us-east-1';
+}

@@ -50,21 +50,46 @@ export async function listSnapshots(sink: ObjectSink, userPoolId: string): Promi
       skipped.push(read.reason);
       continue;
     }
-    const { manifest } = read;
-    const tables = manifest.tables ?? { [USERS_TABLE]: { record_count: manifest.record_count, files: manifest.files } };
-    snapshots.push({
-      snapshot_id: id,
-      completed_at: manifest.completed_at,
-      commit_seq: typeof manifest.commit_seq === 'number' ? manifest.commit_seq : 0,
-      dataset: manifest.dataset,
-      named_by: namedBy.get(id) ?? [],
-      records: Object.fromEntries(Object.entries(tables).map(([table, entry]) => [table, entry.record_count])),
-      format: manifest.format,
-      manifest_url: sink.urlOf(key),
-    });
+    const entry = entryOf(read.manifest, id, namedBy.get(id) ?? [], sink.urlOf(key));
+    if (typeof entry === 'string') skipped.push(`${sink.urlOf(key)} ${entry}`);
+    else snapshots.push(entry);
   }
   snapshots.sort((a, b) => b.commit_seq - a.commit_seq || (a.snapshot_id < b.snapshot_id ? 1 : a.snapshot_id > b.snapshot_id ? -1 : 0));
   return { snapshots, skipped };
+}
+
+/** Printable text: no control characters (a planted value could carry terminal escapes). */
+const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+
+/**
+ * A manifest's entry, or why it has none: every field `snapshots` shows must be of its type and
+ * printable (the layout check covers only the file lists). Manifests written before `dataset`
+ * existed are the pool's own dataset unless their pointer field says otherwise.
+ */
+function entryOf(manifest: Manifest, id: string, namedBy: readonly string[], manifestUrl: string): SnapshotEntry | string {
+  const m = manifest as Partial<Record<keyof Manifest, unknown>>;
+  if (typeof m.completed_at !== 'string' || !PRINTABLE.test(m.completed_at)) return 'has no valid completed_at';
+  const dataset = m.dataset === undefined ? (m.pointer === undefined || m.pointer === 'latest.json' ? 'pool' : 'partial') : m.dataset;
+  if (dataset !== 'pool' && dataset !== 'partial') return 'has no valid dataset';
+  const format = m.format === undefined ? 'ndjson' : m.format;
+  if (typeof format !== 'string' || !/^[a-z]+$/.test(format)) return 'has no valid format';
+  const tables = (m.tables ?? { [USERS_TABLE]: { record_count: m.record_count } }) as Record<string, unknown>;
+  const records: Record<string, number> = {};
+  for (const [table, content] of Object.entries(tables)) {
+    const count = (content as { record_count?: unknown } | null)?.record_count;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) return `has no valid record count for ${table}`;
+    records[table] = count;
+  }
+  return {
+    snapshot_id: id,
+    completed_at: m.completed_at,
+    commit_seq: typeof m.commit_seq === 'number' ? m.commit_seq : 0,
+    dataset,
+    named_by: namedBy.filter((name) => PRINTABLE.test(name)),
+    records,
+    format,
+    manifest_url: manifestUrl,
+  };
 }
 
 /** The manifest at `key`, checked like every manifest read back (see manifestLayoutProblem), or why not. */

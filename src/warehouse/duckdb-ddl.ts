@@ -14,6 +14,8 @@ export interface DuckDbDdlInput {
   readonly hasLatest: boolean;
   /** The schema the views are created in, e.g. `cognito` (`SELECT count(*) FROM cognito.users`). */
   readonly schema: string;
+  /** An S3-compatible endpoint (AWS_ENDPOINT_URL_S3), for DuckDB's secret: path-style URLs there. */
+  readonly s3Endpoint?: string | undefined;
   /** For the header comment. */
   readonly generatedAt: Date;
 }
@@ -48,7 +50,9 @@ export function duckDbDdl(input: DuckDbDdlInput): string {
   ];
   const name = (view: string): string => `${ident(input.schema)}.${ident(view)}`;
   if (root.startsWith('s3://')) {
-    lines.push('INSTALL httpfs;', 'LOAD httpfs;', "CREATE SECRET IF NOT EXISTS cognito_export_s3 (TYPE s3, PROVIDER credential_chain);");
+    const endpoint = input.s3Endpoint ? new URL(input.s3Endpoint) : undefined;
+    const options = endpoint ? `, ENDPOINT ${quote(endpoint.host)}, URL_STYLE 'path', USE_SSL ${endpoint.protocol === 'https:' ? 'true' : 'false'}` : '';
+    lines.push('INSTALL httpfs;', 'LOAD httpfs;', `CREATE SECRET IF NOT EXISTS cognito_export_s3 (TYPE s3, PROVIDER credential_chain${options});`);
   }
   lines.push(`CREATE SCHEMA IF NOT EXISTS ${ident(input.schema)};`);
   for (const table of TABLES) {

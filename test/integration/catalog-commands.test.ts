@@ -90,6 +90,34 @@ describe('snapshots', () => {
     expect(listed.stderr).not.toContain('passwd');
   });
 
+  it('lists a manifest of an older version (no dataset field) and leaves out one with a field of the wrong type or a terminal escape', async () => {
+    const dir = join(scratch, 'odd');
+    const write = async (id: string, change: (manifest: Record<string, unknown>) => Record<string, unknown>) => {
+      const copy = JSON.parse(JSON.stringify(runs[0]?.manifest)) as Record<string, unknown>;
+      const started = `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}`;
+      const files = (list: { url: string }[]) => list.map((file) => ({ ...file, url: file.url.replace(join(scratch, 'out'), dir).replace(/dt=[^/]+\/run=[^/]+/, `dt=${started}/run=${id}`) }));
+      const tables = Object.fromEntries(Object.entries(copy.tables as Record<string, { files: { url: string }[] }>).map(([table, entry]) => [table, { ...entry, files: files(entry.files) }]));
+      const manifest = change({ ...copy, snapshot_id: id, started_at: `${started}T00:00:00.000Z`, files: files(copy.files as { url: string }[]), tables });
+      const folder = join(dir, 'manifests', `user_pool_id=${poolId}`, `dt=${started}`);
+      await mkdir(folder, { recursive: true });
+      await writeFile(join(folder, `run=${id}.json`), JSON.stringify(manifest));
+    };
+    await write('20250101T000000000Z-aaaaaa', ({ dataset: _dataset, ...rest }) => rest);
+    await write('20250102T000000000Z-bbbbbb', (manifest) => ({ ...manifest, tables: { ...(manifest.tables as object), groups: null } }));
+    await write('20250103T000000000Z-cccccc', (manifest) => ({ ...manifest, dataset: 'pool\u001b[31m' }));
+    await write('20250104T000000000Z-dddddd', (manifest) => ({ ...manifest, completed_at: 5 }));
+    const listed = await runCli(['snapshots', '--destination', pathToFileURL(dir).href, '--user-pool-id', poolId], env());
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/\n20250101T000000000Z-aaaaaa +\S+ +pool +400 /);
+    expect(listed.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(listed.stderr.trimEnd().split('\n').map((line) => line.replace(/^.*run=(\S+)\.json /, '$1 '))).toEqual([
+      '20250102T000000000Z-bbbbbb has no valid record count for groups',
+      '20250103T000000000Z-cccccc has no valid dataset',
+      '20250104T000000000Z-dddddd has no valid completed_at',
+    ]);
+    expect(listed.stderr + listed.stdout).not.toContain('\u001b');
+  });
+
   it('refuses a bad pool id or destination in one line, exit code 2', async () => {
     const pool = await runCli(['snapshots', '--destination', 's3://b-1/x', '--user-pool-id', 'nope'], env());
     expect([pool.code, pool.stderr]).toEqual([2, 'cognito-export: "nope" is not a user pool id: expected <region>_<id>, e.g. eu-west-1_AbCdEf123\n']);
@@ -228,6 +256,15 @@ describe('ddl --dialect duckdb', () => {
     }
     expect(queries.length).toBeGreaterThan(source?.tables.length ?? 0);
     expect(await inDuckDb(views.stdout, queries)).toEqual(expected);
+  });
+
+  it('on S3, reads through httpfs with the AWS credential chain, and an S3-compatible endpoint with path-style URLs', async () => {
+    const ddl = await runCli(['ddl', '--dialect', 'duckdb', '--destination', `s3://${s3.bucket}/catalog`], env());
+    expect(ddl.code, ddl.stderr).toBe(0);
+    expect(ddl.stdout).toContain(
+      `INSTALL httpfs;\nLOAD httpfs;\nCREATE SECRET IF NOT EXISTS cognito_export_s3 (TYPE s3, PROVIDER credential_chain, ENDPOINT '${new URL(s3.endpoint).host}', URL_STYLE 'path', USE_SSL false);`,
+    );
+    expect(ddl.stdout).toContain(`read_json('s3://${s3.bucket}/catalog/users/*/dt=*/run=*/*.ndjson*'`);
   });
 
   it('refuses a dialect it does not write yet, a bad pool id or schema, in one line, exit code 2', async () => {

@@ -339,6 +339,29 @@ describe('the environment and the demo', () => {
     expect(read.trimEnd().split('\n').map((line) => (JSON.parse(line) as { user_pool_id: string }).user_pool_id)).toEqual(['us-east-1_Demo0001', 'us-east-1_Demo0001']);
   });
 
+  it('demo: refuses --change of more users than the pool, refuses a second demo while one runs, cancels one that was stopped instead of resuming it', async () => {
+    const tooMany = await runCli(['demo', '--users', '3', '--change', '9'], harness.childEnv);
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, 'cognito-export: --change 9 must be below --users 3: each change takes a user of its own\n']);
+
+    // A long demo: 60,000 users and their memberships at the demo's 100 calls/s take about 20 s.
+    const env = { ...harness.childEnv, WORKER_LOCK_DURATION_MS: '2000' };
+    const destination = dir('demo-twice');
+    const first = spawnCli(['demo', '--users', '60000', '--destination', destination], env);
+    children.push(first);
+    await eventually(() => Promise.resolve(/ running: /.test(first.stderr()) || undefined), 30_000, 'the first demo to run');
+    const second = await runCli(['demo', '--users', '300', '--destination', destination], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/\ncognito-export: another demo is exporting pool us-east-1_Demo0001 on this Redis \(export \S+\): wait for it to end, or cancel it with `cognito-export cancel \S+`\n$/);
+    first.child.kill('SIGKILL');
+    await first.exited();
+    // Its hold on the run lapses (3 lock durations, at least 10 s); then the run is known abandoned.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const third = await runCli(['demo', '--users', '300', '--destination', destination], env);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(/cancelled export \S+, an earlier demo that was stopped: its emulator went with it/);
+    expect(third.stdout).toMatch(/\nusers: 300 records in 16 files;/);
+  });
+
   it('says the S3 credentials were rejected for a bad access key, not IAM', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 10, seed: 305 });
     const result = await runCli(['export', '--user-pool-id', poolId, '--destination', `s3://${s3.bucket}/badkey`, '--inline'], { ...harness.childEnv, AWS_ACCESS_KEY_ID: 'not-a-key' });

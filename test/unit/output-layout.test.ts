@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDestination, parseDestination } from '../../src/storage/destination.js';
 import { dataFileKey, latestKey, manifestKey, runDataPrefix } from '../../src/storage/output-layout.js';
+import { s3RegionOf } from '../../src/storage/s3-client.js';
 import { planShards, parseShardCount } from '../../src/runs/shard-plan.js';
 import { newSnapshotId, snapshotIdTime } from '../../src/storage/snapshot-id.js';
 
@@ -72,5 +73,15 @@ describe('shard plans', () => {
   it('accepts only 1, 16 or 256', () => {
     expect(parseShardCount('16')).toBe(16);
     expect(() => parseShardCount('8')).toThrow('shards must be one of 1, 16, 256, got "8"');
+  });
+});
+
+describe('the region S3 requests are signed for', () => {
+  it('is AWS_REGION when set; else the run’s pool region on AWS; us-east-1 on an S3-compatible endpoint or without a run', () => {
+    expect(s3RegionOf({ awsRegion: 'ap-southeast-2', s3Endpoint: 'http://minio:9000' }, undefined, 'eu-west-1')).toBe('ap-southeast-2');
+    expect(s3RegionOf({ awsRegion: undefined, s3Endpoint: undefined }, undefined, 'eu-west-1')).toBe('eu-west-1');
+    expect(s3RegionOf({ awsRegion: undefined, s3Endpoint: 'http://minio:9000' }, undefined, 'eu-west-1')).toBe('us-east-1');
+    expect(s3RegionOf({ awsRegion: undefined, s3Endpoint: undefined }, 'http://127.0.0.1:4568', 'eu-west-1')).toBe('us-east-1');
+    expect(s3RegionOf({ awsRegion: undefined, s3Endpoint: undefined }, undefined, undefined)).toBe('us-east-1');
   });
 });
