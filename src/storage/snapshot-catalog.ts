@@ -59,7 +59,7 @@ export async function listSnapshots(sink: ObjectSink, userPoolId: string): Promi
 }
 
 /** Printable text: no control characters (a planted value could carry terminal escapes). */
-const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+const PRINTABLE = { test: (text: string): boolean => ![...text].some((char) => (char.codePointAt(0) ?? 0) < 0x20 || ((char.codePointAt(0) ?? 0) >= 0x7f && (char.codePointAt(0) ?? 0) <= 0x9f)) };
 
 /**
  * A manifest's entry, or why it has none: every field `snapshots` shows must be of its type and
