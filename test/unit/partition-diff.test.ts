@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { changedFields, GROUP_MEMBERSHIP_CHANGES, USER_CHANGES, type ChangeRecord, type DataRecord } from '../../src/changes/change-kinds.js';
+import { describe, expect, it, vi } from 'vitest';
+import { changedFields, GROUP_CHANGES, GROUP_MEMBERSHIP_CHANGES, USER_CHANGES, type ChangeKind, type ChangeRecord, type DataRecord } from '../../src/changes/change-kinds.js';
 import { diffUnit, diffUnits, kindOf, mayHold, partitionLength, partitionsOf, planChanges, shardOfFile, type CurrentRun } from '../../src/changes/change-plan.js';
 import { changesTable } from '../../src/changes/changes-table.js';
-import { diffPartition } from '../../src/changes/partition-diff.js';
+import { diffPartition, TICK_LINES } from '../../src/changes/partition-diff.js';
 import type { Manifest } from '../../src/storage/manifest.js';
 import { changesSummary } from '../../src/runs/run-views.js';
 
@@ -154,6 +154,195 @@ describe('a key twice in a snapshot (memberships written before they were dedupe
       ['delete', 'g', 'd4', null],
     ]);
     expect((await walk('1')).flatMap((page) => page.items)).toEqual(whole.slice(1));
+  });
+});
+
+/** A diff of raw lines: its changes, how many ticks it gave, and how many times it read each snapshot. */
+async function diffLines(previous: readonly string[], current: readonly string[], options: { partition?: string; updateBatch?: number; kind?: ChangeKind } = {}) {
+  const reads = { previous: 0, current: 0 };
+  const reader = (lines: readonly string[], which: 'previous' | 'current') => () => {
+    reads[which] += 1;
+    return (async function* () {
+      for (const line of lines) yield await Promise.resolve(line);
+    })();
+  };
+  const out: ChangeRecord[] = [];
+  let ticks = 0;
+  const input = { kind: options.kind ?? USER_CHANGES, partition: options.partition ?? '', previous: reader(previous, 'previous'), current: reader(current, 'current'), fromSnapshotId: 'A' };
+  for await (const change of diffPartition(options.updateBatch === undefined ? input : { ...input, updateBatch: options.updateBatch })) {
+    if (change === null) ticks += 1;
+    else out.push(change);
+  }
+  return { changes: out, ticks, reads };
+}
+const json = (records: readonly DataRecord[]) => records.map((record) => JSON.stringify(record));
+const ops = (list: readonly ChangeRecord[]) => list.map((c) => [c.op, c.group_name ?? null, c.sub ?? c.username, c.changed_fields]);
+
+describe('the passes of a diff (each one reads a whole snapshot)', () => {
+  it('reads each snapshot once, and the previous once more for its deletes, when nothing was updated', async () => {
+    const previous = [user('a1', 'A'), user('b2', 'A'), user('c3', 'A')];
+    const current = [user('a1', 'B'), user('b2', 'B'), user('d4', 'B')];
+    const result = await diffLines(json(previous), json(current));
+    expect(ops(result.changes)).toEqual([
+      ['insert', null, 'd4', null],
+      ['delete', null, 'c3', null],
+    ]);
+    expect(result.reads).toEqual({ previous: 2, current: 1 });
+  });
+
+  it('takes one more pass over both snapshots per batch of updates, and none after the last', async () => {
+    const previous = Array.from({ length: 10 }, (_, i) => user(`${i}0`, 'A'));
+    const current = previous.map((record, i) => ({ ...record, snapshot_id: 'B', ...(i % 2 === 0 ? { enabled: false } : {}) }));
+    for (const [updateBatch, passes] of [
+      [2, 3],
+      [3, 2],
+      [5, 1],
+      [undefined, 1],
+    ] as const) {
+      const result = await diffLines(json(previous), json(current), updateBatch === undefined ? {} : { updateBatch });
+      expect(result.changes.map((c) => [c.op, c.sub])).toEqual(['00', '20', '40', '60', '80'].map((sub) => ['update', sub]));
+      expect(result.reads, `batch ${updateBatch}`).toEqual({ previous: 1 + passes, current: 1 + passes });
+    }
+  });
+
+  it('counts a changed key once however often the current snapshot repeats it', async () => {
+    const result = await diffLines(json([user('a1', 'A')]), json([user('a1', 'B', { enabled: false }), user('a1', 'B', { enabled: false }), user('a1', 'B')]));
+    expect(ops(result.changes)).toEqual([['update', null, 'a1', ['enabled']]]);
+    expect(result.reads).toEqual({ previous: 2, current: 2 });
+  });
+
+  it('ticks every TICK_LINES lines read, in every pass', async () => {
+    const previous = json(Array.from({ length: 2 * TICK_LINES }, (_, i) => user(i.toString(16).padStart(4, '0'), 'A')));
+    const current = previous.slice(0, TICK_LINES).map((line) => line.replace('"snapshot_id":"A"', '"snapshot_id":"B"'));
+    const result = await diffLines(previous, current);
+    expect(result.changes).toHaveLength(TICK_LINES);
+    expect(result.changes.every((c) => c.op === 'delete')).toBe(true);
+    // previous (2), current (1), previous again (2)
+    expect(result.ticks).toBe(5);
+    expect(TICK_LINES).toBe(5000);
+  });
+
+  it('reports no update for a record written differently (fields in another order): nothing changed', async () => {
+    const before: DataRecord = { user_pool_id: 'p', snapshot_id: 'A', username: 'u', sub: 'a1', enabled: true, attributes: { email: 'e', name: 'n' } };
+    const after: DataRecord = { sub: 'a1', username: 'u', enabled: true, attributes: { name: 'n', email: 'e' }, snapshot_id: 'B', user_pool_id: 'p' };
+    const result = await diffLines(json([before]), json([after]));
+    expect(result.changes).toEqual([]);
+    expect(result.reads).toEqual({ previous: 2, current: 2 });
+  });
+});
+
+describe('what the text of a line says, read without parsing it', () => {
+  it('puts a sub that is not hex, shorter than the partition, or missing, in the partition of zeros', async () => {
+    const records: DataRecord[] = [
+      user('00ff', 'B'),
+      user('zz9', 'B'),
+      user('q', 'B'),
+      user('', 'B'),
+      user('0', 'B'),
+      { user_pool_id: 'p', snapshot_id: 'B', username: 'no-sub', enabled: true },
+      { user_pool_id: 'p', snapshot_id: 'B', username: 'numeric-sub', sub: 7 },
+      user('AB12', 'B'),
+      user('abff', 'B'),
+      user('a0ff', 'B'),
+    ];
+    const inserted = async (partition: string) => (await diffLines([], json(records), { partition })).changes.map((c) => String(c.sub ?? c.username));
+    expect(await inserted('00')).toEqual(['00ff', 'zz9', 'q', '', '0', 'no-sub', '7']);
+    expect(await inserted('0')).toEqual(['00ff', 'zz9', 'q', '', '0', 'no-sub', '7']);
+    expect(await inserted('ab')).toEqual(['AB12', 'abff']);
+    expect(await inserted('a')).toEqual(['AB12', 'abff', 'a0ff']);
+    expect(await inserted('')).toHaveLength(records.length);
+  });
+
+  it('parses only the lines it writes as changes: every other key, sub and snapshot id is read from the text', async () => {
+    /** The diff's changes, and which of its input lines it parsed, how often. */
+    const parsing = async (previous: readonly DataRecord[], current: readonly DataRecord[], options: { partition?: string; kind?: ChangeKind } = {}) => {
+      const lines = new Set([...json(previous), ...json(current)]);
+      const parse = vi.spyOn(JSON, 'parse');
+      try {
+        const result = await diffLines(json(previous), json(current), options);
+        const parsed = parse.mock.calls.map(([text]) => text).filter((text) => lines.has(text));
+        const named = parsed.map((text) => {
+          const record = JSON.parse(text) as DataRecord;
+          return `${String(record.snapshot_id)}:${String(record.sub ?? record.group_name)}`;
+        });
+        return { changes: result.changes, parsed: named.sort() };
+      } finally {
+        parse.mockRestore();
+      }
+    };
+    const usersBefore = [user('a1', 'A'), user('b2', 'A'), user('c3', 'A'), user('a4', 'A')];
+    const usersAfter = [user('a1', 'B'), user('b2', 'B', { enabled: false }), user('d5', 'B'), user('a4', 'B')];
+    // The insert (d5) and the delete (c3) once each; the update (b2) in both snapshots; the unchanged users (a1, a4) never.
+    for (const partition of ['', '0', 'a', 'b']) {
+      const { changes, parsed } = await parsing(usersBefore, usersAfter, { partition });
+      const expected = ['A:b2', 'A:c3', 'B:b2', 'B:d5'].filter((entry) => entry.slice(2).startsWith(partition === '0' ? 'x' : partition));
+      expect(parsed, `partition ${partition}`).toEqual(expected);
+      expect(changes).toHaveLength(expected.length - (expected.includes('B:b2') ? 1 : 0));
+    }
+    const membership = (group: string, sub: string, snapshot: string): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, group_name: group, username: `u-${sub}`, sub });
+    const members = await parsing([membership('g', 'a1', 'A'), membership('g', 'b2', 'A')], [membership('g', 'a1', 'B'), membership('h', 'a1', 'B')], { partition: 'a', kind: GROUP_MEMBERSHIP_CHANGES });
+    expect(members.parsed).toEqual(['B:a1']);
+    const group = (name: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, group_name: name, precedence: 1, ...extra });
+    const groups = await parsing([group('admins', 'A'), group('staff', 'A')], [group('admins', 'B'), group('staff', 'B', { precedence: 2 }), group('new', 'B')], { kind: GROUP_CHANGES });
+    expect(groups.parsed).toEqual(['A:staff', 'B:new', 'B:staff']);
+  });
+
+  it('fails on a line cut off inside a value rather than read a key out of it', async () => {
+    // Read from its text, the cut line's sub would be `a`, a key already seen: it would be skipped, never parsed.
+    const cut = '{"user_pool_id":"p","snapshot_id":"A","username":"u-a1","sub":"a1';
+    await expect(diffLines([JSON.stringify(user('a', 'A')), cut], json([user('a', 'B')]))).rejects.toThrow(SyntaxError);
+  });
+
+  it('keys users without a sub by their username', async () => {
+    const noSub = (username: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, username, enabled: true, ...extra });
+    const result = await diffLines(json([noSub('x', 'A'), noSub('y', 'A'), noSub('z', 'A')]), json([noSub('x', 'B'), noSub('y', 'B', { enabled: false })]), { partition: '0' });
+    expect(ops(result.changes)).toEqual([
+      ['delete', null, 'z', null],
+      ['update', null, 'y', ['enabled']],
+    ]);
+  });
+
+  it('reads a field inside a nested object before the record’s own as not certain, and parses the line', async () => {
+    // A writer that put `attributes` first: its `sub` and `snapshot_id` come after a nested object that holds a `sub` of its own.
+    const nested = (sub: string, snapshot: string): DataRecord => ({ attributes: { sub: 'ffff', email: `${sub}@x` }, user_pool_id: 'p', snapshot_id: snapshot, username: `u-${sub}`, sub });
+    const result = await diffLines(json([nested('a1', 'A'), nested('b2', 'A')]), json([nested('a1', 'B')]));
+    expect(ops(result.changes)).toEqual([['delete', null, 'b2', null]]);
+    expect(result.reads).toEqual({ previous: 2, current: 1 });
+    const partitioned = await diffLines(json([nested('a1', 'A'), nested('b2', 'A')]), json([nested('a1', 'B')]), { partition: 'b' });
+    expect(ops(partitioned.changes)).toEqual([['delete', null, 'b2', null]]);
+  });
+
+  it('keys memberships by group and member, also when either is escaped in the line', async () => {
+    const membership = (group: string, sub: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, group_name: group, username: `u-${sub}`, sub, ...extra });
+    const memberships = (previous: DataRecord[], current: DataRecord[]) => diffLines(json(previous), json(current), { kind: GROUP_MEMBERSHIP_CHANGES });
+    // The same member in two groups, who leaves one.
+    expect(ops((await memberships([membership('g', 'a1', 'A'), membership('h', 'a1', 'A')], [membership('g', 'a1', 'B')])).changes)).toEqual([['delete', 'h', 'a1', null]]);
+    // Two members whose subs hold a quote, who cannot be read from the text.
+    expect(ops((await memberships([membership('g', 'a"1', 'A'), membership('g', 'b"2', 'A')], [membership('g', 'a"1', 'B')])).changes)).toEqual([['delete', 'g', 'b"2', null]]);
+    // Two groups whose names hold a quote.
+    expect(ops((await memberships([membership('g"1', 'a1', 'A'), membership('g"2', 'a1', 'A')], [membership('g"1', 'a1', 'B')])).changes)).toEqual([['delete', 'g"2', 'a1', null]]);
+    // Members without a sub, by username.
+    const noSub = (group: string, username: string, snapshot: string): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, group_name: group, username });
+    expect(ops((await memberships([noSub('g', 'x', 'A'), noSub('g', 'y', 'A')], [noSub('g', 'x', 'B')])).changes)).toEqual([['delete', 'g', 'y', null]]);
+  });
+
+  it('never reports an update of a membership: a member whose record differs otherwise is no change', async () => {
+    const before: DataRecord = { user_pool_id: 'p', snapshot_id: 'A', group_name: 'g', username: 'old-name', sub: 'a1' };
+    const result = await diffLines(json([before]), json([{ ...before, snapshot_id: 'B', username: 'new-name' }]), { kind: GROUP_MEMBERSHIP_CHANGES });
+    expect(result.changes).toEqual([]);
+    expect(result.reads).toEqual({ previous: 2, current: 1 });
+  });
+
+  it('diffs groups by name, with their updates', async () => {
+    const group = (name: string, snapshot: string, extra: Record<string, unknown> = {}): DataRecord => ({ user_pool_id: 'p', snapshot_id: snapshot, group_name: name, description: `${name} group`, precedence: 1, ...extra });
+    const previous = [group('admins', 'A'), group('staff', 'A'), group('old"one', 'A'), group('gone', 'A')];
+    const current = [group('admins', 'B'), group('staff', 'B', { precedence: 2 }), group('old"one', 'B'), group('new', 'B')];
+    const result = await diffLines(json(previous), json(current), { kind: GROUP_CHANGES });
+    expect(result.changes.map((c) => [c.op, c.group_name, c.changed_fields])).toEqual([
+      ['insert', 'new', null],
+      ['delete', 'gone', null],
+      ['update', 'staff', ['precedence']],
+    ]);
   });
 });
 

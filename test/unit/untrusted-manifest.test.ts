@@ -95,6 +95,67 @@ describe('the manifest a pointer names, read as untrusted input', () => {
   });
 });
 
+describe('every reason a manifest or its pointer is refused', () => {
+  const what = () => `the previous snapshot's manifest (${sink.urlOf(manifestKey(run))})`;
+  const pointerText = (fields: Record<string, unknown> = {}) => JSON.stringify({ user_pool_id: POOL, snapshot_id: SNAPSHOT, manifest_url: sink.urlOf(manifestKey(run)), ...fields });
+  const users = (name: string) => ({ url: sink.urlOf(`${dataFileKey(run, '0', 0, true).replace(/[^/]+$/, '')}${name}`), records: 1, bytes: 1, sha256: '0' });
+
+  it('names what is wrong with the manifest itself', async () => {
+    for (const text of ['[1]', 'null', '"x"', '7']) {
+      await sink.putText(manifestKey(run), text);
+      expect(await reasonOf(pointerText()), text).toBe(`${what()} is not a JSON object: not compared`);
+    }
+    expect(await reasonOf(await plant([], { snapshot_id: '20260101T000000000Z-abc124' }))).toBe(`${what()} is not snapshot ${SNAPSHOT}, as its pointer says: not compared`);
+    for (const startedAt of [undefined, 'not a date', 20260101]) {
+      expect(await reasonOf(await plant([], { started_at: startedAt })), String(startedAt)).toBe(`${what()} has no valid started_at: not compared`);
+    }
+    expect(await reasonOf(await plant([], { started_at: '2026-01-02T00:00:00.000Z' }))).toBe(`${what()} is not where snapshot ${SNAPSHOT} of pool ${POOL} keeps its manifest: not compared`);
+    for (const tables of [null, [], 'users']) {
+      expect(await reasonOf(await plant([], { tables })), JSON.stringify(tables)).toBe(`${what()} has no valid tables: not compared`);
+    }
+    expect(await reasonOf(await plant([], { tables: { users: { files: [] }, secrets: { files: [] } } }))).toBe(`${what()} lists a table this tool does not write: not compared`);
+    expect(await reasonOf(await plant([], { files: 'x' }))).toBe(`${what()} has no valid file list for users: not compared`);
+    expect(await reasonOf(await plant([], { tables: { groups: { files: {} } } }))).toBe(`${what()} has no valid file list for groups: not compared`);
+  });
+
+  it('takes a manifest without tables, or with a table without files, and lists only published file names', async () => {
+    expect(await manifestOfPointer(sink, await plant([], { tables: undefined, files: undefined }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
+    expect(await manifestOfPointer(sink, await plant([], { tables: { groups: null, group_memberships: {} } }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
+    const groupsFile = { url: sink.urlOf(dataFileKey(run, 'all', 3, false, 'groups')), records: 1, bytes: 1, sha256: '0' };
+    expect(await manifestOfPointer(sink, await plant([], { files: [users('part-a1-00012.ndjson')], tables: { groups: { files: [groupsFile] } } }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
+    const outside = `${what()} lists a users file outside ${sink.urlOf(dataFileKey(run, '0', 0, true).replace(/[^/]+$/, ''))} (another folder, another root or a path with . or .. segments): not compared`;
+    for (const name of ['part-0-0001.ndjson', 'part-0-00001.ndjson.zip', 'part-0-00001.json', 'part-A-00001.ndjson', 'xpart-0-00001.ndjson', 'sub/part-0-00001.ndjson']) {
+      expect(await reasonOf(await plant([], { files: [users(name)] })), name).toBe(outside);
+    }
+    for (const entry of [null, {}, { url: 7 }]) expect(await reasonOf(await plant([], { files: [entry] })), JSON.stringify(entry)).toBe(outside);
+    expect(await reasonOf(await plant([], { tables: { groups: { files: [users('part-0-00001.ndjson')] } } }))).toMatch(/lists a groups file outside /);
+  });
+
+  it('names what is wrong with the pointer', async () => {
+    await plant([]);
+    for (const pool of [7, '', '../eu-west-1_x', 'eu-west-1_A/B', 'EU-west-1_A', 'eu-west-1_', 'xeu-west-1_A']) {
+      expect(await manifestOfPointer(sink, pointerText({ user_pool_id: pool }), 'latest-x.json'), String(pool)).toEqual({ reason: 'latest-x.json names no valid user pool' });
+    }
+    for (const snapshotId of [undefined, 7, 'x', `${SNAPSHOT}/..`, `x${SNAPSHOT}`, SNAPSHOT.toUpperCase()]) {
+      expect(await reasonOf(pointerText({ snapshot_id: snapshotId })), String(snapshotId)).toBe('latest.json names no valid snapshot id');
+    }
+    const notUnder = `the previous snapshot ${SNAPSHOT}'s manifest named by latest.json is not under this destination's manifests of pool ${POOL}`;
+    for (const url of [undefined, 7, sink.urlOf(`manifests/user_pool_id=${POOL}/run=${SNAPSHOT}.json`), sink.urlOf(`manifests/user_pool_id=${POOL}/dt=2026-01-01/run=20260101T000000000Z-abc124.json`), sink.urlOf(`manifests/user_pool_id=${OTHER}/dt=2026-01-01/run=${SNAPSHOT}.json`)]) {
+      expect(await reasonOf(pointerText({ manifest_url: url })), String(url)).toBe(notUnder);
+    }
+    // A region of three parts (GovCloud) is a valid pool id: refused further on, for where its manifest is.
+    const gov = 'us-gov-west-1_AbC';
+    expect(await manifestOfPointer(sink, pointerText({ user_pool_id: gov }), 'latest.json')).toEqual({
+      reason: `the previous snapshot ${SNAPSHOT}'s manifest named by latest.json is not under this destination's manifests of pool ${gov}`,
+    });
+    // With the pool from the pointer, not the caller.
+    expect(await manifestOfPointer(sink, pointerText(), 'latest.json')).toMatchObject({ key: manifestKey(run) });
+    expect(await manifestOfPointer(sink, 'null', 'latest.json')).toEqual({ reason: 'latest.json names no valid user pool' });
+    // JSON that is not an object is refused for what it lacks, never thrown on, whoever names the pool.
+    for (const text of ['null', '7', '"x"']) expect(await manifestOfPointer(sink, text, 'latest.json', POOL), text).toEqual({ reason: 'latest.json names no valid snapshot id' });
+  });
+});
+
 describe('reads of a FileSink', () => {
   it('refuse a symlink that leads out of the destination, and keys with dot segments', async () => {
     const key = dataFileKey(run, '1', 0, false);
