@@ -36,6 +36,8 @@ interface DemoFlags {
 export const DEMO_POOL_ID = 'us-east-1_Demo0001';
 /** The demo run's calls/s against its own emulator (the default limit, 25/s, is for a shared AWS quota). */
 const DEMO_RATE_LIMIT_RPS = 100;
+/** The exit code of a command stopped by Ctrl-C (as `follow` gives it). */
+const INTERRUPTED = 130;
 /** Groups seeded into the demo pool (one big group, `everyone`, and a tail). */
 const DEMO_GROUPS = 20;
 
@@ -82,7 +84,15 @@ export function registerDemoCommand(program: Command): void {
           // The emulator has no quota and no apps to leave room for: the demo's run may go faster than COGNITO_RATE_LIMIT_RPS.
           const spec = buildRunSpec({ userPoolId, destination, region: emulator.region, trigger: 'demo', inline: true, rateLimitRps: DEMO_RATE_LIMIT_RPS }, config);
           const requested = await inline.request(spec);
-          const status = await follow(context, requested.snapshotId, true);
+          let status;
+          try {
+            status = await follow(context, requested.snapshotId, true);
+          } catch (error) {
+            // Ctrl-C: nothing to resume (the emulator and its pool stop with this process), so the run ends here.
+            if (!(error instanceof CliError) || error.exitCode !== INTERRUPTED) throw error;
+            await cancelRun(context.runtime, requested.snapshotId);
+            throw new CliError(`interrupted: the demo's export ${requested.snapshotId} was cancelled (its emulator stops with this process); run the demo again to start over`, INTERRUPTED);
+          }
           const manifestUrl = status.manifestUrl ?? '';
           const sink = context.runtime.sink(destination);
           const keyOf = (url: string) => url.slice(sink.rootUrl.replace(/\/$/, '').length + 1);

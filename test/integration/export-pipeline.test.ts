@@ -9,7 +9,8 @@ import { toUserRecord, type UserRecord } from '../../src/tables/user-record.js';
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { startS3RequestLog } from '../support/s3-request-log.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
-import type { RuntimeOptions } from '../../jobs/export-runtime.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ExportRuntime, runSink, type RuntimeOptions } from '../../jobs/export-runtime.js';
 
 let emulator: CognitoEmulator;
 let s3: S3TestServer;
@@ -129,6 +130,23 @@ describe('exporting a whole pool', () => {
     expect(new Set(records.map((r) => r.sub))).toEqual(new Set(expected.keys()));
     // The seed gives most users both, so the comparison above did check values.
     expect(records.filter((r) => r.attributes.email !== undefined && r.attributes['custom:tenant'] !== undefined).length).toBeGreaterThan(50);
+  });
+
+  it("on AWS without AWS_REGION, a run's S3 client is in its pool's region; with AWS_REGION, in that one", async () => {
+    harness = await startHarness({ cognitoEndpoint: emulator.url, s3 });
+    const spec = { ...(await harness.request({ userPoolId: emulator.createPoolWithUsers({ users: 1, seed: 2 }), destination: 's3://bucket-elsewhere/x' })).spec, region: 'eu-west-1' };
+    // The product's runtime as on AWS: no S3 endpoint override (no request is sent; the client's region is read).
+    const regionOf = async (awsRegion: string | undefined) => {
+      const runtime = new ExportRuntime({ ...harness!.config, awsRegion, s3Endpoint: undefined }, harness!.runtime.redis, harness!.runtime.log);
+      try {
+        const client = (runSink(runtime, spec) as unknown as { client: S3Client }).client;
+        return await client.config.region();
+      } finally {
+        runtime.destroy();
+      }
+    };
+    expect(await regionOf(undefined)).toBe('eu-west-1');
+    expect(await regionOf('ap-southeast-2')).toBe('ap-southeast-2');
   });
 
   // On AWS, without AWS_REGION, the pool's region (s3RegionOf, unit-tested); an S3-compatible endpoint, as here, keeps us-east-1.

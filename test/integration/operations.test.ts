@@ -10,6 +10,7 @@ import { applySchedules, listSchedules } from '../../jobs/schedules.js';
 import { START_JOB } from '../../jobs/queues.js';
 import { readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli, spawnCli } from '../support/worker-process.js';
+import { scheduledPool } from '../support/scheduled-pool.js';
 import { readStatus, type ActiveRunView } from '../../src/cli/status-command.js';
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -41,29 +42,7 @@ async function open(env: Record<string, string> = {}): Promise<void> {
 
 const destination = (name: string) => pathToFileURL(join(scratch, 'allowed', name)).href;
 
-function pool(userPoolId: string, overrides: Partial<ScheduledPool> = {}): ScheduledPool {
-  return {
-    userPoolId,
-    region: undefined,
-    destination: destination('scheduled'),
-    schedule: '0 2 * * *',
-    timezone: 'UTC',
-    shards: 16,
-    filter: null,
-    attributes: null,
-    gzip: true,
-    groups: true,
-    changes: true,
-    excludeAttributes: [],
-    pseudonymize: [],
-    roleArn: undefined,
-    externalId: undefined,
-    s3RoleArn: undefined,
-    rateLimitRps: undefined,
-    keepLast: null,
-    ...overrides,
-  };
-}
+const pool = (userPoolId: string, overrides: Partial<ScheduledPool> = {}): ScheduledPool => scheduledPool(userPoolId, destination('scheduled'), overrides);
 
 /** POSTs to /exports with `token` as bearer token (null: no Authorization header). */
 async function postExport(body: unknown, token: string | null = TOKEN): Promise<Response> {

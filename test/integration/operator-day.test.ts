@@ -362,6 +362,23 @@ describe('the environment and the demo', () => {
     expect(third.stdout).toMatch(/\nusers: 300 records in 16 files;/);
   });
 
+  it('demo: Ctrl-C cancels its run (its emulator goes with it), and the next demo starts at once', async () => {
+    const destination = dir('demo-interrupted');
+    const demo = spawnCli(['demo', '--users', '60000', '--destination', destination], harness.childEnv);
+    children.push(demo);
+    await eventually(() => Promise.resolve(/ running: /.test(demo.stderr()) || undefined), 30_000, 'the demo to run');
+    demo.child.kill('SIGINT');
+    expect(await demo.exited()).toBe(130);
+    expect(demo.stderr().trimEnd().split('\n').at(-1)).toMatch(
+      /^cognito-export: interrupted: the demo's export (\S+) was cancelled \(its emulator stops with this process\); run the demo again to start over$/,
+    );
+    const id = /the demo's export (\S+) was cancelled/.exec(demo.stderr())?.[1] ?? '';
+    expect((await harness.runtime.runs.status(id))?.state).toBe('cancelled');
+    const next = await runCli(['demo', '--users', '300', '--destination', destination], harness.childEnv);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).not.toMatch(/another demo|earlier demo/);
+  });
+
   it('says the S3 credentials were rejected for a bad access key, not IAM', async () => {
     const poolId = emulator.createPoolWithUsers({ users: 10, seed: 305 });
     const result = await runCli(['export', '--user-pool-id', poolId, '--destination', `s3://${s3.bucket}/badkey`, '--inline'], { ...harness.childEnv, AWS_ACCESS_KEY_ID: 'not-a-key' });

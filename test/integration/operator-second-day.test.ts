@@ -7,11 +7,12 @@ import { startAdminServer, type AdminServer } from '../../jobs/admin-port.js';
 import { cancelRun } from '../../jobs/cancel-run.js';
 import { startExportWorker } from '../../jobs/export-worker.js';
 import { applySchedules, removeSchedule } from '../../jobs/schedules.js';
-import { scheduledRequest, type ScheduledPool } from '../../src/config/config-file.js';
+import { scheduledRequest } from '../../src/config/config-file.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { buildRunSpec } from '../../src/runs/export-request.js';
 import { startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli } from '../support/worker-process.js';
+import { scheduledPool } from '../support/scheduled-pool.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 let emulator: CognitoEmulator;
@@ -46,29 +47,6 @@ function oneLine(stderr: string): string {
   return lines[0] ?? '';
 }
 
-function scheduled(userPoolId: string, destination: string): ScheduledPool {
-  return {
-    userPoolId,
-    region: undefined,
-    destination,
-    schedule: '0 2 * * *',
-    timezone: 'UTC',
-    shards: 16,
-    filter: null,
-    attributes: null,
-    gzip: true,
-    groups: true,
-    changes: true,
-    excludeAttributes: [],
-    pseudonymize: [],
-    roleArn: undefined,
-    externalId: undefined,
-    s3RoleArn: undefined,
-    rateLimitRps: undefined,
-    keepLast: null,
-  };
-}
-
 async function open(worker: boolean): Promise<ExportHarness> {
   const h = await startHarness({ cognitoEndpoint: emulator.url, worker });
   harness = h;
@@ -101,7 +79,7 @@ describe('forget', () => {
     h.worker = startExportWorker(h.runtime, h.queues, {});
     const done = await h.run({ userPoolId: poolId, destination: dir('first') });
     expect(done.state).toBe('completed');
-    const failing = buildRunSpec(scheduledRequest(scheduled(gone, dir('gone'))), h.config);
+    const failing = buildRunSpec(scheduledRequest(scheduledPool(gone, dir('gone'))), h.config);
     expect(await h.runtime.runs.register(failing)).toBe(failing.snapshotId);
     expect((await h.runtime.runs.fail(failing, `user pool ${gone} cannot be read: ResourceNotFoundException`)).ended).toBe(true);
     const before = await runCli(['status'], h.childEnv);
@@ -109,7 +87,7 @@ describe('forget', () => {
     expect(before.stdout).toContain(gone);
 
     // A schedule would bring it back: refused until it is removed.
-    await applySchedules(h.queues, [scheduled(gone, dir('gone'))]);
+    await applySchedules(h.queues, [scheduledPool(gone, dir('gone'))]);
     const withSchedule = await runCli(['forget', gone], h.childEnv);
     expect(withSchedule.code).toBe(1);
     expect(oneLine(withSchedule.stderr)).toMatch(new RegExp(`pool ${gone} has a schedule \\(export-${gone}\\): .*schedule remove ${gone}.*; nothing was forgotten$`));

@@ -10,7 +10,6 @@ import { startAdminServer, type AdminServer } from '../../jobs/admin-port.js';
 import { START_JOB } from '../../jobs/queues.js';
 import { waitForRun } from '../../jobs/wait-for-run.js';
 import { applySchedules } from '../../jobs/schedules.js';
-import type { ScheduledPool } from '../../src/config/config-file.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { FileSink, STAGING_FOLDER } from '../../src/storage/file-sink.js';
 import type { Manifest } from '../../src/storage/manifest.js';
@@ -18,6 +17,7 @@ import { dataFileKey, latestKey, manifestKey } from '../../src/storage/output-la
 import { readManifest, readManifestRecords, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { expectPointersWhole } from '../support/pointer-invariant.js';
 import { eventually, runCli } from '../support/worker-process.js';
+import { scheduledPool } from '../support/scheduled-pool.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 let emulator: CognitoEmulator;
@@ -102,29 +102,6 @@ async function redisText(h: ExportHarness): Promise<string> {
   return parts.join('\n');
 }
 
-function scheduledPool(userPoolId: string, destination: string): ScheduledPool {
-  return {
-    userPoolId,
-    region: undefined,
-    destination,
-    schedule: '0 2 * * *',
-    timezone: 'UTC',
-    shards: 1,
-    filter: null,
-    attributes: null,
-    gzip: true,
-    groups: false,
-    changes: true,
-    excludeAttributes: [],
-    pseudonymize: [],
-    roleArn: undefined,
-    externalId: undefined,
-    s3RoleArn: undefined,
-    rateLimitRps: undefined,
-    keepLast: null,
-  };
-}
-
 describe('the dashboard and start jobs', () => {
   it('refuses every write through the dashboard: a start job to a forbidden destination, clean, empty, obliterate, pause', async () => {
     const h = await harness({ ALLOWED_DESTINATIONS: url('allowed') });
@@ -207,7 +184,7 @@ describe('the dashboard and start jobs', () => {
     const h = await harness({ ALLOWED_DESTINATIONS: url('allowed') });
     const poolId = emulator.createPoolWithUsers({ users: 30, seed: 1803 });
     const destination = url('scheduled-outside');
-    await applySchedules(h.queues, [scheduledPool(poolId, destination)]);
+    await applySchedules(h.queues, [scheduledPool(poolId, destination, { shards: 1, groups: false })]);
     const tick = await eventually(async () => (await h.queues.runs.getDelayed()).find((job) => job.name === START_JOB), 10_000, 'the schedule’s next tick');
     await tick.promote();
     const result = await eventually(async () => ((await tick.getState()) === 'completed' ? ((await h.queues.runs.getJob(tick.id ?? ''))?.returnvalue as string) : undefined), 20_000, 'the scheduled start job');
