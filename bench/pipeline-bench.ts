@@ -6,7 +6,6 @@ import { CognitoEmulator } from '../src/emulator/index.js';
 import { FileSink } from '../src/storage/file-sink.js';
 import { PartFile } from '../src/walk/part-file.js';
 import { toUserRecord } from '../src/tables/user-record.js';
-import { encodeNdjson } from '../src/walk/ndjson.js';
 
 /** What the pipeline alone achieves: records → NDJSON → gzip → local file, without Cognito or Redis. */
 export interface PipelineResult {
@@ -47,7 +46,7 @@ export async function benchPipeline(sample: readonly UserType[], users: number, 
     part ??= await PartFile.open(sink, { key: `part-${seq}.ndjson`, stagingKey: `bench/part-${seq++}.ndjson` }, options);
     const start = done % sample.length;
     const page = sample.slice(start, start + Math.min(60, users - done));
-    await part.append(encodeNdjson(page.map((user) => toUserRecord(user, context))), page.length);
+    await part.append(page.map((user) => toUserRecord(user, context)));
     if (part.records >= 100_000) {
       bytes += (await part.seal()).bytes;
       part = null;

@@ -21,6 +21,7 @@ import { benchPipeline, sampleUsers, type PipelineResult } from './pipeline-benc
 import { benchPublish, type PublishResult } from './publish-bench.js';
 import { groupsTable, runGroupsBench, type GroupsBenchResult } from './groups-bench.js';
 import { diffTable, runDiffBench, type DiffResult } from './diff-bench.js';
+import { formatTable, runFormatBench, type FormatResult } from './format-bench.js';
 import { LATENCY_BASE, LATENCY_JITTER, limiterTable, runLimiterBench, type LimiterBenchResult } from './limiter-bench.js';
 import { rateChart } from './rate-chart.js';
 
@@ -60,19 +61,21 @@ const { values: args } = parseArgs({
     quota: { type: 'string', default: '30' },
     'big-users': { type: 'string', default: '1000000' },
     'pipeline-users': { type: 'string', default: '200000' },
+    // Users of the snapshot written as NDJSON and as Parquet (the formats part).
+    'format-users': { type: 'string', default: '1000000' },
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     save: { type: 'boolean', default: false },
     // Users of the two snapshots the change-table diff compares, comma-separated.
     'diff-users': { type: 'string', default: '1000000,2000000' },
-    // Comma-separated parts to run: throughput, groups, memory, changes, pipeline, limiter (default: all).
+    // Comma-separated parts to run: throughput, groups, memory, changes, pipeline, formats, limiter (default: all).
     only: { type: 'string' },
     // Comma-separated limiter scenarios (1 to 4) to run (default: all).
     'limiter-scenarios': { type: 'string' },
   },
 });
 
-const PARTS = ['throughput', 'groups', 'memory', 'changes', 'pipeline', 'limiter'] as const;
+const PARTS = ['throughput', 'groups', 'memory', 'changes', 'pipeline', 'formats', 'limiter'] as const;
 const parts = new Set((args.only ?? PARTS.join(',')).split(',').map((g) => g.trim()));
 for (const part of parts) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -272,6 +275,12 @@ async function main(): Promise<void> {
   }
   const pipeline = pipelines[0];
 
+  let formats: FormatResult[] = [];
+  if (parts.has('formats')) {
+    const formatUsers = quick ? 100_000 : Number(args['format-users']);
+    formats = await runFormatBench(await sampleUsers(), formatUsers, log);
+  }
+
   const find = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
   const sequential = find('1 shard');
   const sharded = find('16 shards, 1 worker');
@@ -310,6 +319,7 @@ async function main(): Promise<void> {
         `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
     groupsResult ? `\n${groupsTable(groupsResult)}` : '',
     diffs.length > 0 ? `\n${diffTable(diffs, `heap cap ${HEAP_CAP_MB} MB`)}` : '',
+    formats.length > 0 ? `\nthe users table of a ${(formats[0]?.users ?? 0) / 1000}k-user snapshot in each format (written on one core, scanned by DuckDB):\n${formatTable(formats)}` : '',
     limiter ? `\n${limiterTable(limiter.rows)}` : '',
   ]
     .filter((line) => line !== '')
@@ -322,9 +332,9 @@ async function main(): Promise<void> {
   const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = `${stem}.json`;
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverageAtStart, loadAverageAtEnd: loadavg() };
-  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), quick, parts: [...parts] };
+  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), formatUsers: Number(args['format-users']), quick, parts: [...parts] };
   // The README quotes `printed` verbatim and names `commit` (test/unit/readme-bench.test.ts checks it).
-  const record = { date: new Date().toISOString(), commit: commitAtStart, machine, settings, printed: out, results, pipelines, ratios, publish, groups: groupsResult, diffs, limiter };
+  const record = { date: new Date().toISOString(), commit: commitAtStart, machine, settings, printed: out, results, pipelines, ratios, publish, groups: groupsResult, diffs, formats, limiter };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
   if (limiter?.burstSeries) {

@@ -91,7 +91,7 @@ export async function processShardJob(
       shard: shard.id,
       unit,
       run: runLocation(spec),
-      files: { gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
+      files: { format: spec.format, parquetRowGroupRows: runtime.config.parquetRowGroupRows, gzip: spec.gzip, gzipLevel: spec.gzipLevel, maxRecords: spec.fileMaxRecords },
       // A run that ended stops the sink's retries too (S3 answering SlowDown to every write).
       sink: sinkUntil(runSink(runtime, spec), ended.signal),
       checkpoints: new CheckpointStore(runtime.redis, runtime.keys, snapshotId),

@@ -1,5 +1,5 @@
 import type { Manifest, ManifestPrivacy } from '../storage/manifest.js';
-import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../storage/output-layout.js';
+import { DATA_FILE_NAME, GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USERS_TABLE } from '../storage/output-layout.js';
 import { CHANGE_KINDS, changeKindOf, type ChangeKind } from './change-kinds.js';
 
 /**
@@ -113,7 +113,7 @@ export function planChanges(current: CurrentRun, previous: { manifest: Manifest;
 
 /** The shard a data file was written by, from its name (`part-<shard>-<seq>`); '' for `all`. */
 export function shardOfFile(url: string): string {
-  const shard = /part-([0-9a-z]+)-\d{5}\.ndjson(\.gz)?$/.exec(url)?.[1] ?? '';
+  const shard = DATA_FILE_NAME.exec(url.slice(url.lastIndexOf('/') + 1))?.[1] ?? '';
   return shard === 'all' ? '' : shard;
 }
 

@@ -1,8 +1,5 @@
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createGunzip } from 'node:zlib';
 import {
   AdminAddUserToGroupCommand,
   AdminCreateUserCommand,
@@ -17,6 +14,9 @@ import { CognitoEmulator } from '../emulator/index.js';
 import { buildRunSpec } from '../runs/export-request.js';
 import { formatDestination, parseDestination } from '../storage/destination.js';
 import type { Manifest } from '../storage/manifest.js';
+import type { ObjectSink } from '../storage/object-sink.js';
+import { DATA_FORMATS } from '../storage/output-layout.js';
+import { readLines } from '../storage/record-lines.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
 import { cancelRun } from '../../jobs/cancel-run.js';
 import { deadRunReason } from '../../jobs/run-liveness.js';
@@ -27,6 +27,7 @@ interface DemoFlags {
   users: number;
   change: number;
   destination?: string;
+  format?: string;
 }
 
 /**
@@ -54,10 +55,14 @@ export function registerDemoCommand(program: Command): void {
     .option('--users <n>', 'users in the demo pool', positiveInteger, 20_000)
     .option('--change <n>', "before exporting, change n users of the demo pool through Cognito's Admin* calls (update, disable, delete, create, join or leave a group): the change tables then show them", nonNegativeInteger, 0)
     .option('--destination <url>', 'where to write (default: file://$PWD/exports)')
+    .option('--format <format>', 'ndjson (the default) or parquet')
     .action(async (flags: DemoFlags) => {
       const config = readConfig();
       // Each change takes a user of its own (deleted ones are not picked again).
       if (flags.change >= flags.users) throw new CliError(`--change ${flags.change} must be below --users ${flags.users}: each change takes a user of its own`, EXIT_USAGE);
+      if (flags.format !== undefined && !(DATA_FORMATS as readonly string[]).includes(flags.format)) {
+        throw new CliError(`--format ${JSON.stringify(flags.format)} is not supported: expected ${DATA_FORMATS.join(' or ')}`, EXIT_USAGE);
+      }
       // Checked before anything starts: a bad destination is a usage error, not a failed run.
       let destination: string;
       try {
@@ -82,7 +87,7 @@ export function registerDemoCommand(program: Command): void {
             process.stderr.write(`changed ${flags.change} users through Cognito's Admin* calls: ${Object.entries(done).map(([kind, n]) => `${n} ${kind}`).join(', ')}\n`);
           }
           // The emulator has no quota and no apps to leave room for: the demo's run may go faster than COGNITO_RATE_LIMIT_RPS.
-          const spec = buildRunSpec({ userPoolId, destination, region: emulator.region, trigger: 'demo', inline: true, rateLimitRps: DEMO_RATE_LIMIT_RPS }, config);
+          const spec = buildRunSpec({ userPoolId, destination, format: flags.format, region: emulator.region, trigger: 'demo', inline: true, rateLimitRps: DEMO_RATE_LIMIT_RPS }, config);
           const requested = await inline.request(spec);
           let status;
           try {
@@ -100,7 +105,7 @@ export function registerDemoCommand(program: Command): void {
           process.stdout.write(`\nmanifest (${manifestUrl}):\n${JSON.stringify(shortened(manifest), null, 2)}\n`);
           for (const [table, { record_count: records, files }] of Object.entries(manifest.tables)) {
             const first = files.find((file) => file.records > 0);
-            const sample = first ? await sampleLines(await sink.readStream(keyOf(first.url)), manifest.compression === 'gzip', 2) : '';
+            const sample = first ? await sampleLines(sink, keyOf(first.url), 2) : '';
             process.stdout.write(`\n${table}: ${records} records in ${files.length} files${first ? `; the first lines of ${first.url}:\n${sample}` : '\n'}`);
           }
           if (manifest.changes_since === null) {
@@ -202,16 +207,16 @@ async function changeUsers(cognito: CognitoIdentityProviderClient, emulator: Cog
   return Object.fromEntries(Object.entries(done).filter(([, n]) => n > 0));
 }
 
-/** The first `count` lines of a data file, read only as far as they go. */
-async function sampleLines(stream: Readable | undefined, gzip: boolean, count: number): Promise<string> {
-  if (!stream) return '(the file is missing)\n';
-  const lines = createInterface({ input: gzip ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
+/** The first `count` records of a data file as NDJSON lines (a Parquet file's too), read only as far as they go. */
+async function sampleLines(sink: ObjectSink, key: string, count: number): Promise<string> {
   const out: string[] = [];
-  for await (const line of lines) {
-    out.push(line);
-    if (out.length >= count) break;
+  try {
+    for await (const line of readLines(sink, key)) {
+      out.push(line);
+      if (out.length >= count) break;
+    }
+  } catch (error) {
+    return `(${(error as Error).message})\n`;
   }
-  lines.close();
-  stream.destroy();
   return `${out.join('\n')}\n`;
 }

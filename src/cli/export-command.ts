@@ -20,6 +20,7 @@ interface ExportFlags {
   shards: ShardCount;
   filter?: string;
   attributes?: string;
+  format?: string;
   gzip: boolean;
   groups: boolean;
   changes: boolean;
@@ -63,6 +64,7 @@ export function registerExportCommand(program: Command): void {
     .option('--shards <n>', 'parallel sub-prefix shards: 1, 16 or 256', shardsArgument, DEFAULT_SHARDS as ShardCount)
     .option('--filter <expr>', 'server-side ListUsers filter, e.g. \'email ^= "a"\' (makes the run one shard)')
     .option('--attributes <list>', 'keep only these attributes, e.g. email,custom:tenant')
+    .option('--format <format>', 'ndjson (gzipped lines, the default) or parquet (typed columns, snappy inside the file), for every table')
     .option('--no-gzip', 'write plain .ndjson files')
     .option('--no-groups', "skip the pool's groups and memberships (users only)")
     .option('--no-changes', 'write no change tables (user_changes, …) against the previous snapshot')
@@ -91,6 +93,7 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     shards: flags.shards,
     filter: flags.filter,
     attributes: flags.attributes,
+    format: flags.format,
     gzip: flags.gzip,
     groups: flags.groups,
     changes: flags.changes,

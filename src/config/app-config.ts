@@ -65,6 +65,8 @@ export interface AppConfig {
   readonly reconcileIntervalMs: number;
   /** zlib level of data files: 1 is fastest, 9 smallest. @default 6 */
   readonly gzipLevel: number;
+  /** Records per Parquet row group: what each open Parquet file holds in memory at most. */
+  readonly parquetRowGroupRows: number;
   /** The worker's admin port (/healthz, /metrics, POST /exports); null when `off`; 0 picks a free port. @default 9464 */
   readonly adminPort: number | null;
   /**
@@ -221,6 +223,7 @@ const schema = {
   WORKER_LOCK_DURATION_MS: number(1000, 3_600_000, true).default(30_000),
   RECONCILE_INTERVAL_MS: number(500, 3_600_000, true).default(30_000),
   GZIP_LEVEL: number(1, 9, true).default(6),
+  PARQUET_ROW_GROUP_ROWS: number(1000, 1_000_000, true).default(25_000),
   ADMIN_PORT: z
     .string()
     .trim()
@@ -310,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerLockDurationMs: read('WORKER_LOCK_DURATION_MS'),
     reconcileIntervalMs: read('RECONCILE_INTERVAL_MS'),
     gzipLevel: read('GZIP_LEVEL'),
+    parquetRowGroupRows: read('PARQUET_ROW_GROUP_ROWS'),
     adminPort: read('ADMIN_PORT'),
     adminPortChosen: (env.ADMIN_PORT ?? '').trim() !== '',
     adminHost: read('ADMIN_HOST'),

@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import { regionOfUserPool } from '../cognito/cognito-client.js';
 import { buildRunSpec, DEFAULT_SHARDS, type ExportRequest, ExportRequestError } from '../runs/export-request.js';
 import type { ShardCount } from '../runs/shard-plan.js';
+import type { DataFormat } from '../storage/output-layout.js';
 import { type AppConfig, loadConfig } from './app-config.js';
 import { DEFAULT_TIMEZONE } from './cron-schedule.js';
 import { unknownKey } from './key-suggestion.js';
@@ -44,6 +45,8 @@ export interface ScheduledPool {
   readonly filter: string | null;
   /** Attributes to keep, or null for all. */
   readonly attributes: readonly string[] | null;
+  /** `ndjson` or `parquet`, for every table. @default 'ndjson' */
+  readonly format: DataFormat;
   /** @default true */
   readonly gzip: boolean;
   /** Export the pool's groups and memberships too. @default true */
@@ -165,6 +168,7 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     shards: pool.shards,
     filter: pool.filter,
     attributes: pool.attributes,
+    format: pool.format,
     gzip: pool.gzip,
     groups: pool.groups,
     changes: pool.changes,
@@ -272,6 +276,7 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     shards: filter === null ? (values.shards ?? DEFAULT_SHARDS) : 1,
     filter,
     attributes: values.attributes == null ? null : Object.freeze([...values.attributes]),
+    format: values.format ?? 'ndjson',
     gzip: values.gzip ?? true,
     groups: values.groups ?? true,
     changes: values.changes ?? true,

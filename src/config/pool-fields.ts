@@ -6,6 +6,7 @@
 import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, rangeMessage } from '../runs/export-request-fields.js';
 import { parseShardCount, SHARD_COUNTS, type ShardCount } from '../runs/shard-plan.js';
 import { parseAttributeList } from '../tables/user-record.js';
+import { DATA_FORMATS, type DataFormat } from '../storage/output-layout.js';
 import { cronProblem, timeZoneProblem } from './cron-schedule.js';
 import { type Inserted, substituteEnvironment } from './environment-reference.js';
 
@@ -59,6 +60,7 @@ export interface Values {
   shards: ShardCount;
   filter: string | null;
   attributes: readonly string[];
+  format: DataFormat;
   gzip: boolean;
   groups: boolean;
   changes: boolean;
@@ -119,6 +121,7 @@ export const FIELDS = {
   role_arn: field('roleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export, got ${JSON.stringify(text)}`))),
   external_id: field('externalId', textField('the ExternalId the role trusts')),
   s3_role_arn: field('s3RoleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer, got ${JSON.stringify(text)}`))),
+  format: field('format', scalarField((value): value is DataFormat => (DATA_FORMATS as readonly unknown[]).includes(value), DATA_FORMATS.join(' or '))),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),

@@ -247,7 +247,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 
 /** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
 function exportRequest(body: Record<string, unknown>): ExportRequest {
-  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'role_arn', 'external_id', 's3_role_arn', 'keep_last', 'name', 'queue'];
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'format', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'role_arn', 'external_id', 's3_role_arn', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   // The external id guards the role's owner against a confused deputy: only the server may choose it.
@@ -285,6 +285,7 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     shards: body.shards,
     filter: text('filter'),
     attributes: attributes,
+    format: text('format'),
     gzip: body.gzip,
     groups: body.groups,
     changes: body.changes,

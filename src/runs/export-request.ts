@@ -4,6 +4,7 @@ import { canonicalDestination } from '../storage/destination.js';
 import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
 import { newSnapshotId } from '../storage/snapshot-id.js';
+import { DATA_FORMATS } from '../storage/output-layout.js';
 import { parseAttributeList } from '../tables/user-record.js';
 import { filterPrivacyProblem, privacyListProblem } from '../tables/privacy.js';
 
@@ -16,6 +17,8 @@ export interface ExportRequest {
   readonly filter?: string | null | undefined;
   /** A comma-separated list or an array of attribute names to keep. */
   readonly attributes?: string | readonly string[] | null | undefined;
+  /** `ndjson` (the default) or `parquet`. */
+  readonly format?: string | undefined;
   readonly gzip?: boolean | undefined;
   readonly fileMaxRecords?: number | undefined;
   readonly rateLimitRps?: number | undefined;
@@ -142,6 +145,10 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   if (name !== null && !RUN_NAME.test(name)) {
     fail(`name ${JSON.stringify(name)} is not valid: expected lowercase letters, digits and dashes, e.g. enabled-users`);
   }
+  const format = request.format ?? 'ndjson';
+  if (!(DATA_FORMATS as readonly string[]).includes(format)) {
+    fail(`format ${JSON.stringify(format)} is not supported: expected ${DATA_FORMATS.join(' or ')}`);
+  }
   if (request.rateLimitRps !== undefined && !(request.rateLimitRps > 0)) {
     fail(`rate limit must be a number of calls per second above 0, got ${JSON.stringify(request.rateLimitRps)}`);
   }
@@ -154,6 +161,7 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     shards,
     filter,
     attributes,
+    ...(format === 'parquet' ? { format: 'parquet' as const } : {}),
     gzip: request.gzip ?? true,
     groups: request.groups ?? true,
     changes: request.changes ?? true,

@@ -47,7 +47,7 @@ export function describeOptions(spec: RunSpec): string {
     `shards ${spec.shards}`,
     `filter ${spec.filter ?? 'none'}`,
     `attributes ${spec.attributes?.join(',') ?? 'all'}`,
-    spec.gzip ? 'gzip' : 'no gzip',
+    spec.format === 'parquet' ? 'parquet' : spec.gzip ? 'gzip' : 'no gzip',
     ...(spec.name ? [`name ${spec.name}`] : []),
     `trigger ${spec.trigger}`,
   ].join(', ');

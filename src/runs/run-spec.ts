@@ -1,4 +1,4 @@
-import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, type RunLocation, USERS_TABLE } from '../storage/output-layout.js';
+import { GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, type DataFormat, type RunLocation, USERS_TABLE } from '../storage/output-layout.js';
 import { parseFilter } from '../cognito/cognito-filter.js';
 import { planShards, type Shard, type ShardCount } from './shard-plan.js';
 
@@ -23,6 +23,8 @@ export interface RunSpec {
   readonly filter: string | null;
   /** Attributes kept client-side, or null for all. */
   readonly attributes: readonly string[] | null;
+  /** NDJSON lines or Parquet, for every table of the run. @default 'ndjson' (a run asked for before Parquet existed) */
+  readonly format?: DataFormat | undefined;
   readonly gzip: boolean;
   /** zlib level when gzip is on (1 fastest … 9 smallest). */
   readonly gzipLevel: number;
@@ -195,6 +197,7 @@ const RUN_OPTIONS: readonly RunOption[] = [
   { cli: '--shards', http: 'shards', value: (spec) => spec.shards },
   { cli: '--filter', http: 'filter', value: (spec) => spec.filter },
   { cli: '--attributes', http: 'attributes', value: (spec) => (spec.attributes === null ? null : sorted(spec.attributes)) },
+  { cli: '--format', http: 'format', value: (spec) => spec.format ?? 'ndjson' },
   { cli: '--no-gzip', http: 'gzip', value: (spec) => spec.gzip },
   { cli: '--file-max-records', http: 'file_max_records', value: (spec) => spec.fileMaxRecords },
   { cli: '--keep-last', http: 'keep_last', value: (spec) => spec.keepLast },

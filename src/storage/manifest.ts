@@ -1,5 +1,5 @@
 import type { ObjectSink } from './object-sink.js';
-import { latestKey, manifestKey, poolManifestPrefix, runDataPrefix, TABLES, USERS_TABLE } from './output-layout.js';
+import { DATA_FILE_NAME, latestKey, manifestKey, poolManifestPrefix, runDataPrefix, TABLES, USERS_TABLE, type DataFormat } from './output-layout.js';
 import { keyOfUrl } from './record-lines.js';
 
 /** One data file of a snapshot. */
@@ -24,8 +24,10 @@ export interface Manifest {
   readonly shards: number;
   readonly filter: string | null;
   readonly attributes: readonly string[] | null;
-  readonly format: 'ndjson';
-  readonly compression: 'gzip' | 'none';
+  /** How the data files are encoded: NDJSON lines, or Parquet (from the first version: always `ndjson`). */
+  readonly format: DataFormat;
+  /** NDJSON: `gzip` (whole files) or `none`; Parquet: `snappy`, inside the file, per page. */
+  readonly compression: 'gzip' | 'none' | 'snappy';
   /**
    * `pool` for a run of the pool's own dataset (the whole pool, its configured attributes: it moves
    * `latest.json`); `partial` for any other (a filter, other attributes).
@@ -105,6 +107,8 @@ export interface ManifestRun {
   readonly filter: string | null;
   readonly attributes: readonly string[] | null;
   readonly gzip: boolean;
+  /** How the data files are encoded. @default 'ndjson' (a run asked for before Parquet existed) */
+  readonly format?: DataFormat | undefined;
   /** The pointer the run moves: `latest.json` for the pool's own dataset; else a partial run. */
   readonly pointer?: string | null | undefined;
   readonly excludeAttributes?: readonly string[] | undefined;
@@ -151,8 +155,8 @@ export function buildManifest(
     shards: spec.shards,
     filter: spec.filter,
     attributes: spec.attributes,
-    format: 'ndjson',
-    compression: spec.gzip ? 'gzip' : 'none',
+    format: spec.format ?? 'ndjson',
+    compression: spec.format === 'parquet' ? 'snappy' : spec.gzip ? 'gzip' : 'none',
     // A partial run without --name has pointer null (not the pool's own dataset); undefined is an old run.
     dataset: pointer === 'latest.json' ? 'pool' : 'partial',
     pointer,
@@ -245,8 +249,8 @@ export async function readLatest(sink: ObjectSink, userPoolId: string, pointer =
 export const POOL_ID = /^[a-z]{2}(-[a-z]+)+-\d+_[0-9A-Za-z]+$/;
 /** What a snapshot id looks like (see snapshot-id.ts): no `/`, no `.`. */
 export const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]+$/;
-/** A published data file's name (`part-<shard>-<seq>.ndjson[.gz]`). */
-const PART_NAME = /^part-[0-9a-z]+-\d{5}\.ndjson(\.gz)?$/;
+/** A published data file's name (`part-<shard>-<seq>.ndjson[.gz]` or `.parquet`). */
+const PART_NAME = DATA_FILE_NAME;
 
 /**
  * Why the manifest at `key` is not a snapshot of `userPoolId` laid out as this tool lays one out, or

@@ -3,7 +3,7 @@
  * (Athena and Glue read every object under a table location); markers live under `manifests/`.
  *
  * ```
- * <table>/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>/part-<shard>-<seq>.ndjson.gz
+ * <table>/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>/part-<shard>-<seq>.ndjson.gz   (or .ndjson, or .parquet)
  * manifests/user_pool_id=<pool>/dt=<YYYY-MM-DD>/run=<snapshot_id>.json
  * manifests/user_pool_id=<pool>/latest.json
  * ```
@@ -49,9 +49,27 @@ export function runDataPrefix(run: RunLocation, table: string = USERS_TABLE): st
   return `${poolDataPrefix(run.userPoolId, table)}${datePartition(run)}/run=${run.snapshotId}/`;
 }
 
+/** How a run's data files are encoded: NDJSON lines (gzipped or not) or Parquet. */
+export type DataFormat = 'ndjson' | 'parquet';
+
+/** The formats `--format` takes. */
+export const DATA_FORMATS: readonly DataFormat[] = ['ndjson', 'parquet'];
+
+/** A data file's extension: `ndjson.gz`, `ndjson` or `parquet` (Parquet compresses inside the file). */
+export type DataFileExtension = 'ndjson.gz' | 'ndjson' | 'parquet';
+
+/** The extension of a run's data files. */
+export function dataFileExtension(format: DataFormat, gzip: boolean): DataFileExtension {
+  if (format === 'parquet') return 'parquet';
+  return gzip ? 'ndjson.gz' : 'ndjson';
+}
+
+/** A data file's name as `dataFileKey` writes it: `part-<shard>-<seq>.<extension>`, the shard its group 1. */
+export const DATA_FILE_NAME = /^part-([0-9a-z]+)-\d{5,}\.(?:ndjson(?:\.gz)?|parquet)$/;
+
 /** Key of data file `seq` of `shard` in `table`: deterministic, so a resumed file overwrites its earlier copy. */
-export function dataFileKey(run: RunLocation, shard: string, seq: number, gzip: boolean, table: string = USERS_TABLE): string {
-  return `${runDataPrefix(run, table)}part-${shard}-${String(seq).padStart(5, '0')}.ndjson${gzip ? '.gz' : ''}`;
+export function dataFileKey(run: RunLocation, shard: string, seq: number, extension: DataFileExtension, table: string = USERS_TABLE): string {
+  return `${runDataPrefix(run, table)}part-${shard}-${String(seq).padStart(5, '0')}.${extension}`;
 }
 
 /**
@@ -77,8 +95,8 @@ export function stagingRunOf(stagingKey: string): string | undefined {
  * Where one writer stages data file `seq` of `shard`: `tag` (the writer's epoch and a random part)
  * keeps it apart from every other writer's copy of the same file, a zombie's included.
  */
-export function stagedFileKey(run: RunLocation, table: string, shard: string, seq: number, gzip: boolean, tag: string): string {
-  return `${runStagingPrefix(run)}${table}/part-${shard}-${String(seq).padStart(5, '0')}.${tag}.ndjson${gzip ? '.gz' : ''}`;
+export function stagedFileKey(run: RunLocation, table: string, shard: string, seq: number, extension: DataFileExtension, tag: string): string {
+  return `${runStagingPrefix(run)}${table}/part-${shard}-${String(seq).padStart(5, '0')}.${tag}.${extension}`;
 }
 
 /** Key of the run's manifest, written last: its presence marks the run complete. */

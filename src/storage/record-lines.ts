@@ -1,14 +1,23 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import type { ObjectSink } from './object-sink.js';
+import { parquetRecords } from './parquet-file.js';
+import { TABLE_COLUMNS } from './table-columns.js';
 
 /**
  * The lines of a published data file (`.ndjson`, or `.ndjson.gz` gunzipped on the way), streamed:
- * memory stays at a chunk and a line, whatever the file's size. Throws when the object is missing.
+ * memory stays at a chunk and a line, whatever the file's size. A `.parquet` file gives each record
+ * as the NDJSON line the same record has (same fields, order and values), so readers and the
+ * change tables' diff compare records across formats; it is read whole (Parquet's footer is at its
+ * end), then decoded a slice of rows at a time. Throws when the object is missing.
  */
 export async function* readLines(sink: ObjectSink, key: string): AsyncGenerator<string, void, undefined> {
   const stream = await sink.readStream(key);
   if (!stream) throw new Error(`${sink.urlOf(key)} is missing: a snapshot's data file was deleted after it was published`);
+  if (key.endsWith('.parquet')) {
+    yield* parquetLines(sink, key, stream);
+    return;
+  }
   const source = key.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
   // A read error of the object surfaces through the gunzip stream too.
   if (source !== stream) stream.once('error', (error) => source.destroy(error));
@@ -29,6 +38,25 @@ export async function* readLines(sink: ObjectSink, key: string): AsyncGenerator<
   } finally {
     stream.destroy();
     if (source !== stream) source.destroy();
+  }
+}
+
+async function* parquetLines(sink: ObjectSink, key: string, stream: AsyncIterable<Buffer> & { destroy(): void }): AsyncGenerator<string, void, undefined> {
+  const table = key.slice(0, key.indexOf('/'));
+  const columns = TABLE_COLUMNS[table];
+  if (!columns) throw new Error(`${sink.urlOf(key)} is not in a table folder this tool writes`);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk);
+  } finally {
+    stream.destroy();
+  }
+  let records;
+  try {
+    records = parquetRecords(Buffer.concat(chunks), columns);
+    for await (const record of records) yield JSON.stringify(record);
+  } catch (error) {
+    throw new Error(`${sink.urlOf(key)} is not a Parquet file of the ${table} table (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
   }
 }
 

@@ -51,8 +51,8 @@ export interface RetentionPlan extends RetentionResult {
   readonly dataKeys: readonly string[];
 }
 
-/** Data file names as `dataFileKey` writes them: `part-<shard>-<seq>.ndjson[.gz]`. */
-const PART_FILE = /^part-(?:[0-9a-f]+|all)-\d{5,}\.ndjson(?:\.gz)?$/;
+/** Data file names as `dataFileKey` writes them: `part-<shard>-<seq>.ndjson[.gz]` or `.parquet`. */
+const PART_FILE = /^part-(?:[0-9a-f]+|all)-\d{5,}\.(?:ndjson(?:\.gz)?|parquet)$/;
 // These only pull the id out of a key below the pool's folder; the strict check is the round trip
 // through output-layout.ts in planRetention.
 const MANIFEST_REST = /^dt=[^/]+\/run=([^/]+)\.json$/;
@@ -63,7 +63,7 @@ const DATA_REST = /^dt=[^/]+\/run=([^/]+)\/([^/]+)$/;
  *
  * Keys are recognized strictly: a key counts only if the layout functions of output-layout.ts,
  * given the snapshot id it names, rebuild exactly that key (so `dt=` must be the id's start date),
- * the id is one `newSnapshotId` can make, and a data file is named like `part-<shard>-<seq>.ndjson[.gz]`.
+ * the id is one `newSnapshotId` can make, and a data file is named like `part-<shard>-<seq>.ndjson[.gz]` or `.parquet`.
  * Anything else (a stray file, a misspelt partition, a hand-made folder) is ignored, never deleted:
  * we only delete what we know we wrote.
  *

@@ -4,6 +4,9 @@ import { PassThrough, Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
 import type { ObjectSink, StagedFile, StagedLocation, StagedWriter } from '../storage/object-sink.js';
+import { ParquetEncoder } from '../storage/parquet-file.js';
+import type { Column } from '../storage/table-columns.js';
+import { encodeNdjson } from './ndjson.js';
 
 /** A data file durably staged: what its checkpoint records, the finalizer publishes and the manifest lists. */
 export interface SealedPart extends StagedFile {
@@ -30,17 +33,28 @@ export interface PartTarget {
   readonly stagingKey: string;
 }
 
-/** How part files are encoded. */
-export interface PartFileOptions {
-  readonly gzip: boolean;
-  /** zlib level 1..9. @default 6 */
-  readonly gzipLevel?: number;
-}
+/** How part files are encoded: NDJSON lines, optionally gzipped, or Parquet. */
+export type PartFileOptions =
+  | {
+      readonly format?: 'ndjson';
+      readonly gzip: boolean;
+      /** zlib level 1..9. @default 6 */
+      readonly gzipLevel?: number;
+    }
+  | {
+      readonly format: 'parquet';
+      /** The table's columns (see table-columns.ts). */
+      readonly columns: readonly Column[];
+      /** Records per row group: what the open file holds in memory at most. */
+      readonly rowGroupRows: number;
+    };
 
 /**
- * One data file being staged: NDJSON text in, optionally gzipped, hashed and counted on its way to
- * the sink. Memory stays bounded by stream buffers, whatever the file's size. Nothing a part file
- * writes is visible to readers: only the finalizer publishes.
+ * One data file being staged: records in, encoded as NDJSON (optionally gzipped) or Parquet, hashed
+ * and counted on their way to the sink. Memory stays bounded by stream buffers (and one Parquet row
+ * group), whatever the file's size. A Parquet file is only valid once sealed (its footer is written
+ * last), which is also when the checkpoint lists it. Nothing a part file writes is visible to
+ * readers: only the finalizer publishes.
  */
 export class PartFile {
   private recordCount = 0;
@@ -48,6 +62,7 @@ export class PartFile {
   private readonly hash = createHash('sha256');
   private readonly head: Duplex;
   private readonly flowing: Promise<void>;
+  private readonly parquet: ParquetEncoder | undefined;
   private failure: Error | undefined;
 
   private constructor(
@@ -63,18 +78,20 @@ export class PartFile {
         callback(null, chunk);
       },
     });
-    this.head = options.gzip
-      ? createGzip({ level: options.gzipLevel ?? zlib.Z_DEFAULT_COMPRESSION })
-      : new PassThrough();
+    this.head =
+      options.format !== 'parquet' && options.gzip
+        ? createGzip({ level: options.gzipLevel ?? zlib.Z_DEFAULT_COMPRESSION })
+        : new PassThrough();
     this.flowing = pipeline(this.head, meter, writer.stream);
     this.flowing.catch((error: unknown) => {
       this.failure = error instanceof Error ? error : new Error(String(error));
     });
+    this.parquet = options.format === 'parquet' ? new ParquetEncoder(options.columns, (bytes) => this.write(bytes), options.rowGroupRows) : undefined;
   }
 
   /** Opens a new staged data file for `target`. */
   static async open(sink: ObjectSink, target: PartTarget, options: PartFileOptions): Promise<PartFile> {
-    const contentType = options.gzip ? 'application/gzip' : 'application/x-ndjson';
+    const contentType = options.format === 'parquet' ? 'application/vnd.apache.parquet' : options.gzip ? 'application/gzip' : 'application/x-ndjson';
     return new PartFile(sink, target.key, await sink.openStaged(target.key, target.stagingKey, contentType), options);
   }
 
@@ -88,11 +105,17 @@ export class PartFile {
     return this.recordCount;
   }
 
-  /** Appends NDJSON text holding `records` records, waiting while the sink is behind. */
-  async append(text: string, records: number): Promise<void> {
+  /** Appends records, waiting while the sink is behind. */
+  async append(records: readonly object[]): Promise<void> {
     this.throwIfFailed();
-    this.recordCount += records;
-    if (!this.head.write(text)) {
+    this.recordCount += records.length;
+    if (this.parquet) await this.parquet.add(records);
+    else await this.write(encodeNdjson(records));
+  }
+
+  private async write(bytes: string | Uint8Array): Promise<void> {
+    this.throwIfFailed();
+    if (!this.head.write(bytes)) {
       await Promise.race([once(this.head, 'drain'), this.flowing]);
       this.throwIfFailed();
     }
@@ -104,6 +127,8 @@ export class PartFile {
 
   /** Finishes the file and waits until it is durably staged; returns what the checkpoint records. */
   async seal(): Promise<SealedPart> {
+    // Parquet's last row group and footer: until they are written the file is not readable.
+    if (this.parquet) await this.parquet.finish();
     this.head.end();
     await this.flowing;
     const location = await this.writer.commit();

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { CheckpointDivergedError, FatalExportError, FencedError, TokenRejectedError } from '../limits/export-errors.js';
 import type { ObjectSink } from '../storage/object-sink.js';
-import { dataFileKey, stagedFileKey, type RunLocation } from '../storage/output-layout.js';
+import { dataFileExtension, dataFileKey, stagedFileKey, type DataFormat, type RunLocation } from '../storage/output-layout.js';
+import { TABLE_COLUMNS } from '../storage/table-columns.js';
 import type { ClaimedShard, ShardCheckpoint, ShardCheckpoints } from './checkpoint-store.js';
-import { encodeNdjson } from './ndjson.js';
-import { PartFile, type SealedPart } from './part-file.js';
+import { PartFile, type PartFileOptions, type SealedPart } from './part-file.js';
 import type { TablePage, TableSource } from './table-source.js';
 
 /** Live progress of a shard, reported after every page. */
@@ -21,6 +21,11 @@ export interface ShardProgressSink {
 
 /** How a shard's data files are written. */
 export interface ShardFiles {
+  /** NDJSON lines (gzipped or not) or Parquet. @default 'ndjson' */
+  readonly format?: DataFormat | undefined;
+  /** Parquet: records per row group. @default 25000 */
+  readonly parquetRowGroupRows?: number | undefined;
+  /** NDJSON: whether files are gzipped. */
   readonly gzip: boolean;
   /** zlib level 1..9 when gzip is on. */
   readonly gzipLevel: number;
@@ -120,8 +125,21 @@ interface Position {
 
 const unitOf = (context: ShardWalkContext<unknown, object>): string => context.unit ?? context.shard;
 
+const extensionOf = (files: ShardFiles) => dataFileExtension(files.format ?? 'ndjson', files.gzip);
+
 const fileKey = (context: ShardWalkContext<unknown, object>, seq: number): string =>
-  dataFileKey(context.run, context.shard, seq, context.files.gzip, context.source.table);
+  dataFileKey(context.run, context.shard, seq, extensionOf(context.files), context.source.table);
+
+/** How the shard's files are encoded: a Parquet file takes its table's columns. */
+function partOptions(files: ShardFiles, table: string): PartFileOptions {
+  if (files.format !== 'parquet') return { gzip: files.gzip, gzipLevel: files.gzipLevel };
+  const columns = TABLE_COLUMNS[table];
+  if (!columns) throw new Error(`no Parquet schema for table ${table}`);
+  return { format: 'parquet', columns, rowGroupRows: files.parquetRowGroupRows ?? DEFAULT_ROW_GROUP_ROWS };
+}
+
+/** Parquet records per row group unless told: what an open file holds in memory at most. */
+export const DEFAULT_ROW_GROUP_ROWS = 25_000;
 
 /** Walks from `position` (moving it with every commit) until the shard is done or stopped. */
 async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Rec>, epoch: number, position: Position): Promise<'done' | 'paused'> {
@@ -214,7 +232,7 @@ async function walk<Item, Rec extends object>(context: ShardWalkContext<Item, Re
             tail.keys.push(key);
           }
         }
-        await part.append(encodeNdjson(records), records.length);
+        await part.append(records);
       }
       cursor = page.next;
       await progress.page(page.items.length, part?.records ?? 0, position.checkpoint.records);
@@ -243,8 +261,8 @@ async function openPart(context: ShardWalkContext<unknown, object>, epoch: numbe
   const { run, shard, files, source, sink } = context;
   const unit = unitOf(context);
   const tag = `e${epoch}-${randomBytes(3).toString('hex')}`;
-  const stagingKey = stagedFileKey(run, source.table, shard, seq, files.gzip, tag);
-  const part = await PartFile.open(sink, { key: fileKey(context, seq), stagingKey }, { gzip: files.gzip, gzipLevel: files.gzipLevel });
+  const stagingKey = stagedFileKey(run, source.table, shard, seq, extensionOf(files), tag);
+  const part = await PartFile.open(sink, { key: fileKey(context, seq), stagingKey }, partOptions(files, source.table));
   try {
     await context.checkpoints.recordStaged(unit, epoch, part.location);
   } catch (error) {

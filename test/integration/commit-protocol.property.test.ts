@@ -349,20 +349,20 @@ async function walkRun(store: MemoryStore, spec: RunSpec): Promise<void> {
   const files = 2;
   for (let seq = 0; seq < files; seq++) {
     const data = Buffer.from(`{"sub":"${spec.snapshotId}-${seq}-0"}\n{"sub":"${spec.snapshotId}-${seq}-1"}\n`, 'utf8');
-    const location = { kind: 'file', path: stagedFileKey(run, 'users', 'all', seq, false, `e${claimed.epoch}-${seq}`) } as const;
+    const location = { kind: 'file', path: stagedFileKey(run, 'users', 'all', seq, 'ndjson', `e${claimed.epoch}-${seq}`) } as const;
     await checkpoints.recordStaged('all', claimed.epoch, location);
     store.stage(location.path, data);
-    const key = dataFileKey(run, 'all', seq, false);
+    const key = dataFileKey(run, 'all', seq, 'ndjson');
     const part: SealedPart = { key, url: `${store.rootUrl}/${key}`, records: 2, bytes: data.length, sha256: sha256(data), location };
     records += 2;
     bytes += data.length;
     const last = seq === files - 1;
     stored = await checkpoints.commit('all', claimed.epoch, stored, { nextToken: last ? null : `token-${seq}`, fileSeq: seq + 1, records, bytes, walk: 0, done: last }, part, seq);
   }
-  const zombie = { kind: 'file', path: stagedFileKey(run, 'users', 'all', files, false, 'zombie') } as const;
+  const zombie = { kind: 'file', path: stagedFileKey(run, 'users', 'all', files, 'ndjson', 'zombie') } as const;
   await checkpoints.recordStaged('all', claimed.epoch, zombie);
   store.stage(zombie.path, Buffer.from('{"sub":"zombie"}\n'));
-  store.stage(stagedFileKey(run, 'users', 'all', 0, false, 'unrecorded'), Buffer.from('{"sub":"unrecorded"}\n'));
+  store.stage(stagedFileKey(run, 'users', 'all', 0, 'ndjson', 'unrecorded'), Buffer.from('{"sub":"unrecorded"}\n'));
 }
 
 /** What is wrong with the store's pointers of `pool` now (DESIGN.md's invariant), one line each. */

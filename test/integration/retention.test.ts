@@ -61,7 +61,7 @@ function run(day: number, ms = 0, userPoolId = POOL): RunLocation {
 
 /** Writes a run's data files (small fake ones) and, when `complete`, its manifest. Returns the keys written. */
 async function writeRun(sink: ObjectSink, location: RunLocation, { complete = true, files = 2 } = {}): Promise<string[]> {
-  const keys = Array.from({ length: files }, (_, i) => dataFileKey(location, i.toString(16), 0, true));
+  const keys = Array.from({ length: files }, (_, i) => dataFileKey(location, i.toString(16), 0, 'ndjson.gz'));
   await Promise.all(keys.map((key) => sink.putText(key, `{"key":"${key}"}\n`, 'application/x-ndjson')));
   if (!complete) return keys;
   const manifest: Manifest = {
@@ -329,13 +329,13 @@ describe.each(SINKS)('retention on a $kind', ({ kind, open }) => {
     expect(result.objects).toBe(2 * 37);
     expect(calls.listKeys).toEqual([...TABLES.map((table) => `${table}/user_pool_id=${POOL}/`), `manifests/user_pool_id=${POOL}/`]);
     expect(calls.deleteObjects.map((keys) => keys.length)).toEqual([37, 37]);
-    expect(await keysOfSink(sink, '')).toEqual([...keysOf(), ...runs.slice(-3).flatMap((r) => [dataFileKey(r, '0', 0, true), manifestKey(r)]), latestKey(POOL)].sort());
+    expect(await keysOfSink(sink, '')).toEqual([...keysOf(), ...runs.slice(-3).flatMap((r) => [dataFileKey(r, '0', 0, 'ndjson.gz'), manifestKey(r)]), latestKey(POOL)].sort());
   });
 
   it.skipIf(kind === 'S3Sink' && !S3RVER_CAN_PAGE)('deletes a run of more than 1000 files, which S3 lists and deletes in pages', async () => {
     const big = run(0);
     await writeRun(sink, big, { complete: false, files: 0 });
-    const keys = Array.from({ length: 1_100 }, (_, i) => dataFileKey(big, 'all', i, true));
+    const keys = Array.from({ length: 1_100 }, (_, i) => dataFileKey(big, 'all', i, 'ndjson.gz'));
     for (let i = 0; i < keys.length; i += 100) {
       await Promise.all(keys.slice(i, i + 100).map((key) => sink.putText(key, '{}\n', 'application/x-ndjson')));
     }

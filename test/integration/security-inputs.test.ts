@@ -300,7 +300,7 @@ describe('a manifest planted in the destination', () => {
     await writeFile(join(scratch, 'secret.txt'), `${secret}\n`);
     const poolId = emulator.createPoolWithUsers({ users: 25, seed: 1808 });
     const destination = url('victim-2');
-    await plant(destination, poolId, (sink, run) => [`${sink.urlOf(dataFileKey(run, '0', 0, false))}/../../../../../../secret.txt`]);
+    await plant(destination, poolId, (sink, run) => [`${sink.urlOf(dataFileKey(run, '0', 0, 'ndjson'))}/../../../../../../secret.txt`]);
     const status = await finished(h, poolId, destination);
     expect(logged).not.toContain('SECRET');
     expect(await redisText(h)).not.toContain('SECRET');
@@ -324,7 +324,7 @@ describe('a manifest planted in the destination', () => {
     const keys: string[] = [];
     await plant(destination, poolId, (sink, run) =>
       other.manifest.files.map((_, i) => {
-        const key = dataFileKey(run, i.toString(16), 0, true);
+        const key = dataFileKey(run, i.toString(16), 0, 'ndjson.gz');
         keys.push(key);
         return sink.urlOf(key);
       }),

@@ -46,13 +46,27 @@ const SHAPES: Readonly<Record<string, TableShape>> = {
 
 const pathsOf = (manifest: Manifest, table: string): string[] => (manifest.tables[table]?.files ?? []).map((file) => new URL(file.url).pathname);
 
-/** `CREATE TABLE name (...)` then the files' rows, read with fixed columns (other keys ignored). */
+/**
+ * `CREATE TABLE name (...)` then the files' rows, read with fixed columns (other keys ignored).
+ * Parquet files' typed values are turned into what the NDJSON lines hold (ISO timestamps, JSON
+ * maps and lists), so a snapshot in one format compares with one in the other.
+ */
 function load(name: string, columns: Readonly<Record<string, string>>, paths: readonly string[]): string {
   const list = Object.entries(columns).map(([column, type]) => `${column} ${type}`).join(', ');
   const create = `CREATE OR REPLACE TABLE ${name} (${list});`;
-  if (paths.length === 0) return create;
+  const ndjson = paths.filter((path) => !path.endsWith('.parquet'));
+  const parquet = paths.filter((path) => path.endsWith('.parquet'));
   const spec = Object.entries(columns).map(([column, type]) => `'${column}': '${type}'`).join(', ');
-  return `${create} INSERT INTO ${name} SELECT ${Object.keys(columns).join(', ')} FROM read_json([${paths.map((p) => `'${p}'`).join(', ')}], format = 'newline_delimited', columns = {${spec}});`;
+  const asLine = Object.entries(columns).map(([column, type]) => {
+    if (column.endsWith('_at')) return `strftime(${column} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS ${column}`;
+    if (type === 'JSON') return `to_json(${column}) AS ${column}`;
+    return column;
+  });
+  const reads = [
+    ...(ndjson.length > 0 ? [`SELECT ${Object.keys(columns).join(', ')} FROM read_json([${ndjson.map((p) => `'${p}'`).join(', ')}], format = 'newline_delimited', columns = {${spec}})`] : []),
+    ...(parquet.length > 0 ? [`SELECT ${asLine.join(', ')} FROM read_parquet([${parquet.map((p) => `'${p}'`).join(', ')}])`] : []),
+  ];
+  return reads.length === 0 ? create : `${create} INSERT INTO ${name} ${reads.join(' UNION ALL ')};`;
 }
 
 /** What applying one table's changes to the previous snapshot gave, against the new snapshot. */

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { parquetRecords } from '../../src/storage/parquet-file.js';
+import { TABLE_COLUMNS } from '../../src/storage/table-columns.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { buildRunSpec, type ExportRequest } from '../../src/runs/export-request.js';
 import { ExportRuntime, type RuntimeOptions } from '../../jobs/export-runtime.js';
@@ -148,6 +150,12 @@ export async function readManifestRecords<R = UserRecord>(manifest: Manifest, s3
     if (stored.length !== file.bytes) throw new Error(`${file.url}: ${stored.length} bytes, manifest says ${file.bytes}`);
     const sha = createHash('sha256').update(stored).digest('hex');
     if (sha !== file.sha256) throw new Error(`${file.url}: sha256 ${sha}, manifest says ${file.sha256}`);
+    if (manifest.format === 'parquet') {
+      const before = records.length;
+      for await (const record of parquetRecords(stored, TABLE_COLUMNS[table] ?? [])) records.push(record as R);
+      if (records.length - before !== file.records) throw new Error(`${file.url}: ${records.length - before} rows, manifest says ${file.records}`);
+      continue;
+    }
     const text = (manifest.compression === 'gzip' ? gunzipSync(stored) : stored).toString('utf8');
     const lines = text.split('\n');
     if (lines.pop() !== '') throw new Error(`${file.url} does not end with a newline`);

@@ -14,6 +14,7 @@ export function scheduledPool(userPoolId: string, destination: string, overrides
     shards: 16,
     filter: null,
     attributes: null,
+    format: 'ndjson',
     gzip: true,
     groups: true,
     changes: true,

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       workerLockDurationMs: 30_000,
       reconcileIntervalMs: 30_000,
       gzipLevel: 6,
+      parquetRowGroupRows: 25_000,
       adminPort: 9464,
       adminPortChosen: false,
       adminHost: '0.0.0.0',

@@ -9,11 +9,11 @@ const run = { userPoolId: 'eu-west-1_AbC', snapshotId: '20251231T235959999Z-0a0b
 
 describe('output layout', () => {
   it('puts data under users/ partitioned by pool, date and run', () => {
-    expect(dataFileKey(run, '0', 7, true)).toBe(
+    expect(dataFileKey(run, '0', 7, 'ndjson.gz')).toBe(
       'users/user_pool_id=eu-west-1_AbC/dt=2025-12-31/run=20251231T235959999Z-0a0b0c/part-0-00007.ndjson.gz',
     );
-    expect(dataFileKey(run, 'all', 0, false)).toMatch(/part-all-00000\.ndjson$/);
-    expect(dataFileKey(run, 'a', 1, true).startsWith(runDataPrefix(run))).toBe(true);
+    expect(dataFileKey(run, 'all', 0, 'ndjson')).toMatch(/part-all-00000\.ndjson$/);
+    expect(dataFileKey(run, 'a', 1, 'ndjson.gz').startsWith(runDataPrefix(run))).toBe(true);
   });
 
   it('keeps markers under manifests/, away from the data prefix', () => {

@@ -21,7 +21,7 @@ function listing(
   return {
     userPoolId: POOL,
     manifestKeys: [latestKey(POOL), ...runs.filter((r) => r.complete).map((r) => manifestKey(r.run))].sort(),
-    dataKeys: runs.flatMap((r) => [dataFileKey(r.run, '0', 0, true), dataFileKey(r.run, '1', 0, true)]).sort(),
+    dataKeys: runs.flatMap((r) => [dataFileKey(r.run, '0', 0, 'ndjson.gz'), dataFileKey(r.run, '1', 0, 'ndjson.gz')]).sort(),
     places: new Map(runs.filter((r) => r.complete).map((r) => [r.run.snapshotId, { dataset: 'latest.json', seq: 0 }])),
     protectedSnapshotIds: new Set(),
     activeSnapshotIds: new Set(),
@@ -40,7 +40,7 @@ describe('retention plan', () => {
     expect(plan.deleted).toEqual(ids(c, b, a));
     expect(plan.orphansDeleted).toEqual([]);
     expect(plan.manifestKeys).toEqual([c, b, a].map((r) => manifestKey(r)));
-    expect(plan.dataKeys).toEqual([c, b, a].flatMap((r) => [dataFileKey(r, '0', 0, true), dataFileKey(r, '1', 0, true)]));
+    expect(plan.dataKeys).toEqual([c, b, a].flatMap((r) => [dataFileKey(r, '0', 0, 'ndjson.gz'), dataFileKey(r, '1', 0, 'ndjson.gz')]));
     expect(plan.objects).toBe(9);
   });
 
@@ -70,8 +70,8 @@ describe('retention plan', () => {
     expect(plan.kept).toEqual(ids(e, d));
     expect(plan.deleted).toEqual(ids(c));
     expect(plan.orphansDeleted).toEqual(ids(orphanOld));
-    expect(plan.dataKeys).not.toContain(dataFileKey(activeOld, '0', 0, true));
-    expect(plan.dataKeys).toContain(dataFileKey(orphanOld, '1', 0, true));
+    expect(plan.dataKeys).not.toContain(dataFileKey(activeOld, '0', 0, 'ndjson.gz'));
+    expect(plan.dataKeys).toContain(dataFileKey(orphanOld, '1', 0, 'ndjson.gz'));
   });
 
   it('never deletes an active run, even one that has written its manifest', () => {
@@ -148,7 +148,7 @@ describe('retention plan', () => {
     const plan = planRetention({ ...base, dataKeys: base.dataKeys.filter((key) => !key.includes(a.snapshotId)) }, 2);
     expect(plan.deleted).toEqual(ids(a));
     expect(plan.orphansDeleted).toEqual(ids(orphan));
-    expect(plan.dataKeys).toEqual([dataFileKey(orphan, '0', 0, true), dataFileKey(orphan, '1', 0, true)]);
+    expect(plan.dataKeys).toEqual([dataFileKey(orphan, '0', 0, 'ndjson.gz'), dataFileKey(orphan, '1', 0, 'ndjson.gz')]);
     expect(plan.objects).toBe(3);
   });
 
@@ -170,9 +170,9 @@ describe('retention plan', () => {
     const oddRun: RunLocation = { ...a, snapshotId: odd };
     const runs = [c, d, e].map((r) => ({ run: r, complete: true }));
     const base = listing(runs);
-    const plan = planRetention({ ...base, dataKeys: [...base.dataKeys, dataFileKey(oddRun, '0', 0, true)] }, 2);
+    const plan = planRetention({ ...base, dataKeys: [...base.dataKeys, dataFileKey(oddRun, '0', 0, 'ndjson.gz')] }, 2);
     expect(plan.orphansDeleted).toEqual([]);
-    expect(plan.dataKeys).not.toContain(dataFileKey(oddRun, '0', 0, true));
+    expect(plan.dataKeys).not.toContain(dataFileKey(oddRun, '0', 0, 'ndjson.gz'));
   });
 
   it('orders runs of the same millisecond by their id', () => {
@@ -215,7 +215,7 @@ describe('retention plan', () => {
     );
     expect(plan.deleted).toEqual(ids(d, c, b));
     expect(plan.orphansDeleted).toEqual(ids(a));
-    expect(plan.dataKeys).toContain(dataFileKey(a, '0', 0, true));
+    expect(plan.dataKeys).toContain(dataFileKey(a, '0', 0, 'ndjson.gz'));
     for (const key of [...strays.manifestKeys, ...strays.dataKeys]) {
       expect([...plan.manifestKeys, ...plan.dataKeys]).not.toContain(key);
     }
@@ -224,9 +224,9 @@ describe('retention plan', () => {
   it('recognizes every data file name the layout writes', () => {
     const orphan = run(0);
     const files = [
-      dataFileKey(orphan, 'all', 0, false),
-      dataFileKey(orphan, 'ff', 123456, true),
-      dataFileKey(orphan, '7', 3, true),
+      dataFileKey(orphan, 'all', 0, 'ndjson'),
+      dataFileKey(orphan, 'ff', 123456, 'ndjson.gz'),
+      dataFileKey(orphan, '7', 3, 'ndjson.gz'),
     ];
     const base = listing([{ run: e, complete: true }]);
     const plan = planRetention({ ...base, dataKeys: [...files, ...base.dataKeys].sort() }, 1);
@@ -246,8 +246,8 @@ describe('a retention pass on a destination', () => {
     const store = new MemoryStore();
     const put = (key: string, text = 'x') => store.write('writer', 'put', key, Buffer.from(text));
     for (const r of [...complete.map((c) => c.run), ...orphans]) {
-      put(dataFileKey(r, '0', 0, true));
-      put(dataFileKey(r, 'all', 0, false, 'groups'));
+      put(dataFileKey(r, '0', 0, 'ndjson.gz'));
+      put(dataFileKey(r, 'all', 0, 'ndjson', 'groups'));
     }
     for (const { run: r, manifest } of complete) put(manifestKey(r), typeof manifest === 'string' ? manifest : JSON.stringify({ snapshot_id: r.snapshotId, pointer: 'latest.json', ...manifest }));
     return { store, put };
@@ -269,7 +269,7 @@ describe('a retention pass on a destination', () => {
     });
     return { sink, calls };
   }
-  const runKeys = (r: RunLocation) => [dataFileKey(r, '0', 0, true), dataFileKey(r, 'all', 0, false, 'groups')];
+  const runKeys = (r: RunLocation) => [dataFileKey(r, '0', 0, 'ndjson.gz'), dataFileKey(r, 'all', 0, 'ndjson', 'groups')];
   const guards = (extra: Partial<RetentionGuards> = {}): RetentionGuards => ({ activeSnapshotIds: new Set(), ...extra });
 
   it('keeps each dataset’s newest runs in commit order, deletes the rest manifests first, each delete fenced', async () => {
@@ -376,7 +376,7 @@ describe('a retention pass on a destination', () => {
     const other = (r: RunLocation): RunLocation => ({ ...r, userPoolId: `${POOL}x` });
     const { store, put } = destination([a, b].map((r) => ({ run: r })));
     for (const r of [a, b].map(other)) {
-      put(dataFileKey(r, '0', 0, true));
+      put(dataFileKey(r, '0', 0, 'ndjson.gz'));
       put(manifestKey(r), JSON.stringify({ pointer: 'latest.json' }));
     }
     expect((await applyRetention(store.sink('r'), POOL, 1, guards())).deleted).toEqual(ids(a));

@@ -17,7 +17,7 @@ function staged(store: MemoryStore, table: string, seq: number, text = `{"n":${s
   const bytes = Buffer.from(text);
   const path = `${runStagingPrefix(run)}${table}/part-0-${seq}.ndjson`;
   store.stage(path, bytes);
-  const key = dataFileKey(run, '0', seq, false, table);
+  const key = dataFileKey(run, '0', seq, 'ndjson', table);
   return { key, url: `file:///memory/${key}`, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), records: 1, location: { kind: 'file', path } };
 }
 
@@ -118,9 +118,9 @@ describe('publishing a run', () => {
 
   it('sweeps every staged location but the published ones, told apart by upload id or staging path', async () => {
     const store = new MemoryStore();
-    const upload = (uploadId: string): StagedLocation => ({ kind: 's3-upload', key: dataFileKey(run, '0', 0, false), uploadId, parts: [] });
+    const upload = (uploadId: string): StagedLocation => ({ kind: 's3-upload', key: dataFileKey(run, '0', 0, 'ndjson'), uploadId, parts: [] });
     const file = (path: string): StagedLocation => ({ kind: 'file', path });
-    const part = (location: StagedLocation, seq: number): SealedPart => ({ key: dataFileKey(run, '0', seq, false), url: '', bytes: 1, sha256: '', records: 1, location });
+    const part = (location: StagedLocation, seq: number): SealedPart => ({ key: dataFileKey(run, '0', seq, 'ndjson'), url: '', bytes: 1, sha256: '', records: 1, location });
     const committed = [part(upload('u1'), 0), part(file('p1'), 1)];
     const known = [upload('u1'), upload('u2'), file('p1'), file('p2'), file('u1'), upload('p1')];
     const { sink, sweeps } = recording(store, { publish: () => Promise.resolve(), listObjects: () => Promise.resolve([]) });
@@ -144,12 +144,12 @@ describe('publishing a run', () => {
     expect(keep(file(`${runStagingPrefix(run)}user_changes/part-all-0.ndjson`))).toBe(true);
     expect(keep(file(`${runStagingPrefix(run)}users_x/part-0-0.ndjson`))).toBe(true);
     expect(keep(file(`${runStagingPrefix(other)}users/part-0-0.ndjson`))).toBe(true);
-    expect(keep(upload(dataFileKey(run, '0', 0, false, USERS_TABLE)))).toBe(false);
-    expect(keep(upload(dataFileKey(run, 'all', 0, false, GROUPS_TABLE)))).toBe(false);
-    expect(keep(upload(dataFileKey(run, 'all', 0, false, USER_CHANGES_TABLE)))).toBe(true);
+    expect(keep(upload(dataFileKey(run, '0', 0, 'ndjson', USERS_TABLE)))).toBe(false);
+    expect(keep(upload(dataFileKey(run, 'all', 0, 'ndjson', GROUPS_TABLE)))).toBe(false);
+    expect(keep(upload(dataFileKey(run, 'all', 0, 'ndjson', USER_CHANGES_TABLE)))).toBe(true);
     // An upload's key is never a staging path, nor a staged file's path a table folder.
     expect(keep(upload(`${runStagingPrefix(run)}users/part-0-0.ndjson`))).toBe(true);
-    expect(keep(file(dataFileKey(run, '0', 0, false, USERS_TABLE)))).toBe(true);
+    expect(keep(file(dataFileKey(run, '0', 0, 'ndjson', USERS_TABLE)))).toBe(true);
   });
 
   it('sweeps the whole run’s staging by default', async () => {

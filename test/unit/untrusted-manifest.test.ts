@@ -55,7 +55,7 @@ describe('keys of file URLs read back from a manifest', () => {
 
 describe('the manifest a pointer names, read as untrusted input', () => {
   it('is taken when it is the pool’s snapshot and lists only that snapshot’s files', async () => {
-    const found = await manifestOfPointer(sink, await plant([sink.urlOf(dataFileKey(run, '0', 0, true))]), 'latest.json', POOL);
+    const found = await manifestOfPointer(sink, await plant([sink.urlOf(dataFileKey(run, '0', 0, 'ndjson.gz'))]), 'latest.json', POOL);
     expect(found).toMatchObject({ key: manifestKey(run), manifest: { snapshot_id: SNAPSHOT } });
   });
 
@@ -70,10 +70,10 @@ describe('the manifest a pointer names, read as untrusted input', () => {
 
   it('is refused when a file sits in another table’s, snapshot’s or pool’s folder', async () => {
     const elsewhere = [
-      dataFileKey(run, '0', 0, true, 'groups'),
-      dataFileKey({ ...run, snapshotId: '20250101T000000000Z-000000' }, '0', 0, true),
-      dataFileKey({ ...run, userPoolId: OTHER }, '0', 0, true),
-      `${dataFileKey(run, '0', 0, true)}.extra`,
+      dataFileKey(run, '0', 0, 'ndjson.gz', 'groups'),
+      dataFileKey({ ...run, snapshotId: '20250101T000000000Z-000000' }, '0', 0, 'ndjson.gz'),
+      dataFileKey({ ...run, userPoolId: OTHER }, '0', 0, 'ndjson.gz'),
+      `${dataFileKey(run, '0', 0, 'ndjson.gz')}.extra`,
     ];
     for (const key of elsewhere) expect(await reasonOf(await plant([sink.urlOf(key)])), key).toMatch(/lists a users file outside/);
   });
@@ -98,7 +98,7 @@ describe('the manifest a pointer names, read as untrusted input', () => {
 describe('every reason a manifest or its pointer is refused', () => {
   const what = () => `the previous snapshot's manifest (${sink.urlOf(manifestKey(run))})`;
   const pointerText = (fields: Record<string, unknown> = {}) => JSON.stringify({ user_pool_id: POOL, snapshot_id: SNAPSHOT, manifest_url: sink.urlOf(manifestKey(run)), ...fields });
-  const users = (name: string) => ({ url: sink.urlOf(`${dataFileKey(run, '0', 0, true).replace(/[^/]+$/, '')}${name}`), records: 1, bytes: 1, sha256: '0' });
+  const users = (name: string) => ({ url: sink.urlOf(`${dataFileKey(run, '0', 0, 'ndjson.gz').replace(/[^/]+$/, '')}${name}`), records: 1, bytes: 1, sha256: '0' });
 
   it('names what is wrong with the manifest itself', async () => {
     for (const text of ['[1]', 'null', '"x"', '7']) {
@@ -121,9 +121,9 @@ describe('every reason a manifest or its pointer is refused', () => {
   it('takes a manifest without tables, or with a table without files, and lists only published file names', async () => {
     expect(await manifestOfPointer(sink, await plant([], { tables: undefined, files: undefined }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
     expect(await manifestOfPointer(sink, await plant([], { tables: { groups: null, group_memberships: {} } }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
-    const groupsFile = { url: sink.urlOf(dataFileKey(run, 'all', 3, false, 'groups')), records: 1, bytes: 1, sha256: '0' };
+    const groupsFile = { url: sink.urlOf(dataFileKey(run, 'all', 3, 'ndjson', 'groups')), records: 1, bytes: 1, sha256: '0' };
     expect(await manifestOfPointer(sink, await plant([], { files: [users('part-a1-00012.ndjson')], tables: { groups: { files: [groupsFile] } } }), 'latest.json', POOL)).toMatchObject({ key: manifestKey(run) });
-    const outside = `${what()} lists a users file outside ${sink.urlOf(dataFileKey(run, '0', 0, true).replace(/[^/]+$/, ''))} (another folder, another root or a path with . or .. segments): not compared`;
+    const outside = `${what()} lists a users file outside ${sink.urlOf(dataFileKey(run, '0', 0, 'ndjson.gz').replace(/[^/]+$/, ''))} (another folder, another root or a path with . or .. segments): not compared`;
     for (const name of ['part-0-0001.ndjson', 'part-0-00001.ndjson.zip', 'part-0-00001.json', 'part-A-00001.ndjson', 'xpart-0-00001.ndjson', 'sub/part-0-00001.ndjson']) {
       expect(await reasonOf(await plant([], { files: [users(name)] })), name).toBe(outside);
     }
@@ -158,7 +158,7 @@ describe('every reason a manifest or its pointer is refused', () => {
 
 describe('reads of a FileSink', () => {
   it('refuse a symlink that leads out of the destination, and keys with dot segments', async () => {
-    const key = dataFileKey(run, '1', 0, false);
+    const key = dataFileKey(run, '1', 0, 'ndjson');
     await mkdir(join(scratch, 'dest', ...key.split('/').slice(0, -1)), { recursive: true });
     await symlink(join(scratch, 'other', 'secret.txt'), join(scratch, 'dest', ...key.split('/')));
     await expect(sink.getText(key)).rejects.toThrow(/resolves outside .* \(a symbolic link\): refused/);
