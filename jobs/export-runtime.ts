@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { GlueClient } from '@aws-sdk/client-glue';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
@@ -49,6 +50,8 @@ export function withoutPrincipals(text: string, keep: string): string {
 export interface RuntimeOptions {
   readonly cognito?: CognitoClientOverrides;
   readonly s3?: S3ClientOverrides;
+  /** The Glue client's credentials (tests: the emulator's); its endpoint is AWS_ENDPOINT_URL_GLUE. */
+  readonly glue?: Pick<S3ClientOverrides, 'credentials'>;
   readonly retryPolicy?: Partial<RetryPolicy>;
   /** The shared limiter's controller, e.g. a floor for a test that throttles at random. */
   readonly rateLimit?: Omit<RateLimiterOptions, 'ratePerSecond'>;
@@ -72,6 +75,8 @@ export class ExportRuntime {
   private readonly cognitoClients = new Map<string, CognitoIdentityProviderClient>();
   /** S3 clients by region and role (`<region>|<role>|<external id>`). */
   private readonly s3Clients = new Map<string, S3Client>();
+  /** Glue clients, likewise. */
+  private readonly glueClients = new Map<string, GlueClient>();
   private readonly limiters = new Map<string, RedisRateLimiter>();
   private readonly scope: RateLimitScope;
 
@@ -164,6 +169,29 @@ export class ExportRuntime {
   }
 
   /**
+   * The Glue Data Catalog client of a run's destination: in the bucket's region (as S3's, see
+   * s3RegionOf), through the run's S3 role if it has one (the catalog of the bucket's account). The
+   * SDK's own retries (throttling, 5xx) are on: catalog writes are few and idempotent.
+   */
+  glue(region: string, role?: AssumedRole): GlueClient {
+    const signed = this.config.awsRegion ?? (this.config.glueEndpoint ? 'us-east-1' : region);
+    const id = `${signed}|${role?.roleArn ?? ''}|${role?.externalId ?? ''}`;
+    let client = this.glueClients.get(id);
+    if (!client) {
+      const master = this.options.glue?.credentials;
+      const credentials = role ? this.roleCredentials(signed, role, master) : master;
+      client = new GlueClient({
+        region: signed,
+        maxAttempts: 5,
+        ...(this.config.glueEndpoint ? { endpoint: this.config.glueEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      this.glueClients.set(id, client);
+    }
+    return client;
+  }
+
+  /**
    * The shared bucket for UserList calls (ListUsers, ListUsersInGroup) to `region` at `ratePerSecond`
    * (default: COGNITO_RATE_LIMIT_RPS). Throws a FatalExportError when the worker cannot tell its account.
    */
@@ -228,6 +256,8 @@ export class ExportRuntime {
     this.cognitoClients.clear();
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
+    for (const client of this.glueClients.values()) client.destroy();
+    this.glueClients.clear();
   }
 }
 

@@ -20,6 +20,7 @@ import { atJobBoundary } from './job-boundary.js';
 import { withdraw } from './run-withdrawal.js';
 import type { ExportQueues, FinalizeJobData } from './queues.js';
 import { captureRunPrevious, datasetOf, storedHead } from './run-pointers.js';
+import { catalogRun, catalogTables, prepareCatalog, runCatalog } from './run-catalog.js';
 import { rewalkUnitOf } from './shard-rewalk.js';
 
 /** What a finished run returns. */
@@ -72,6 +73,8 @@ export async function processFinalizeJob(runtime: ExportRuntime, queues: ExportQ
       throw error;
     }
     const sink = runSink(runtime, spec);
+    // Before the commit point: a catalog that cannot be written fails the run, unpublished.
+    await prepareCatalog(runtime, spec);
     const captured = await captureRunPrevious(runtime, spec, sink);
     const commit = await runtime.commits.commitPoint(snapshotId, spec.userPoolId, datasetOf(spec), epoch, captured.seqFloor);
     if (commit.kind === 'fenced') throw new FencedError(`lost the finalizer of run ${snapshotId} to another attempt`);
@@ -200,6 +203,15 @@ async function rollForward(run: Committed): Promise<FinalizeResult | string> {
     if (error instanceof FencedError) await withdrawStaleManifest(runtime, sink, manifest, manifestUrl);
     throw error;
   }
+  // The catalog learns of the run with its data published and before any pointer names it: a
+  // query that follows latest.json finds the run's partitions. Idempotent, so a retry re-registers.
+  const catalog = runCatalog(runtime, spec);
+  if (catalog) {
+    await fence();
+    const written = TABLES.filter((table) => (manifest.tables[table]?.files.length ?? 0) > 0);
+    const registered = await catalog.registerRun(catalogRun(spec, written));
+    runtime.log.info({ snapshotId, database: spec.glueDatabase, ...registered }, 'registered the run in the Glue catalog');
+  }
   const dataset = datasetOf(spec);
   if (dataset) {
     const head = pointerTo(manifest, manifestUrl);
@@ -300,6 +312,13 @@ async function retain(runtime: ExportRuntime, sink: ObjectSink, spec: RunSpec, k
       beforeDelete: fence,
     });
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
+    const removed = [...result.deleted, ...result.orphansDeleted];
+    const catalog = runCatalog(runtime, spec);
+    if (catalog && removed.length > 0) {
+      await fence();
+      const partitions = await catalog.removeRuns(removed.map((id) => catalogRun({ userPoolId, snapshotId: id }, TABLES)));
+      runtime.log.info({ userPoolId, database: spec.glueDatabase, ...partitions }, 'retention removed the Glue partitions of the snapshots it deleted');
+    }
   } catch (error) {
     if (error instanceof FencedError) throw error;
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');

@@ -29,6 +29,8 @@ interface ExportFlags {
   roleArn?: string;
   externalId?: string;
   s3RoleArn?: string;
+  glueDatabase?: string;
+  glueTablePrefix?: string;
   fileMaxRecords?: number;
   keepLast?: number;
   wait?: boolean;
@@ -72,6 +74,8 @@ export function registerExportCommand(program: Command): void {
     .option('--role-arn <arn>', "assume this role (in the pool's account) for the Cognito calls; its account's rate limit applies")
     .option('--external-id <id>', "the ExternalId the role's trust policy asks for")
     .option('--s3-role-arn <arn>', "assume this role for the destination's S3 calls (the same external id is sent)")
+    .option('--glue-database <name>', "register the run's tables and partitions in this Glue database as part of its commit (Athena, Spectrum, EMR query it at once)")
+    .option('--glue-table-prefix <prefix>', 'prefix of the Glue table names, e.g. cognito_ (cognito_users, …)')
     .option('--pseudonymize <list>', 'write these fields as HMAC-SHA256 under PSEUDONYMIZATION_KEY, e.g. email,phone_number,username')
     .option('--file-max-records <n>', 'records per data file (default: FILE_MAX_RECORDS)', positiveInteger)
     .option('--keep-last <n>', "after this run, delete all but the pool's newest N snapshots at the destination", positiveInteger)
@@ -102,6 +106,8 @@ async function runExportCommand(flags: ExportFlags): Promise<void> {
     roleArn: flags.roleArn,
     externalId: flags.externalId,
     s3RoleArn: flags.s3RoleArn,
+    glueDatabase: flags.glueDatabase,
+    glueTablePrefix: flags.glueTablePrefix,
     fileMaxRecords: flags.fileMaxRecords,
     keepLast: flags.keepLast,
     inline: flags.inline ?? false,

@@ -33,6 +33,8 @@ export interface AppConfig {
   readonly cognitoEndpoint: string | undefined;
   /** The SDK's own endpoint override for S3 (MinIO, s3rver). @default undefined */
   readonly s3Endpoint: string | undefined;
+  /** A Glue Data Catalog endpoint other than AWS's (AWS_ENDPOINT_URL_GLUE): the emulator's, a VPC endpoint. */
+  readonly glueEndpoint: string | undefined;
   /** The SDK's own endpoint override for STS (the emulator answers it). @default undefined */
   readonly stsEndpoint: string | undefined;
   /** Names the shared rate-limit bucket; looked up with STS GetCallerIdentity when unset. @default undefined */
@@ -213,6 +215,7 @@ const schema = {
   AWS_REGION: region.optional(),
   AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: url(['http:', 'https:']).optional(),
   AWS_ENDPOINT_URL_S3: url(['http:', 'https:']).optional(),
+  AWS_ENDPOINT_URL_GLUE: url(['http:', 'https:']).optional(),
   AWS_ENDPOINT_URL_STS: url(['http:', 'https:']).optional(),
   AWS_ACCOUNT_ID: z.string().trim().regex(/^[\w-]{1,64}$/, 'expected an AWS account id such as 123456789012').optional(),
   S3_FORCE_PATH_STYLE: boolean.default(false),
@@ -303,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     awsRegion: read('AWS_REGION'),
     cognitoEndpoint: read('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER'),
     s3Endpoint: read('AWS_ENDPOINT_URL_S3'),
+    glueEndpoint: read('AWS_ENDPOINT_URL_GLUE'),
     stsEndpoint: read('AWS_ENDPOINT_URL_STS'),
     awsAccountId: read('AWS_ACCOUNT_ID'),
     s3ForcePathStyle: read('S3_FORCE_PATH_STYLE'),

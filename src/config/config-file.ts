@@ -62,6 +62,9 @@ export interface ScheduledPool {
   readonly externalId: string | undefined;
   /** A role to assume for the destination's S3 calls. @default undefined */
   readonly s3RoleArn: string | undefined;
+  /** The Glue database runs register their partitions in, and its tables' name prefix. @default undefined */
+  readonly glueDatabase: string | undefined;
+  readonly glueTablePrefix: string | undefined;
   /** ListUsers calls/s for the pool's account and region; undefined uses COGNITO_RATE_LIMIT_RPS. */
   readonly rateLimitRps: number | undefined;
   /** Retention: keep the newest N snapshots. @default null (keep all) */
@@ -177,6 +180,8 @@ export function scheduledRequest(pool: ScheduledPool): ExportRequest {
     roleArn: pool.roleArn,
     externalId: pool.externalId,
     s3RoleArn: pool.s3RoleArn,
+    glueDatabase: pool.glueDatabase,
+    glueTablePrefix: pool.glueTablePrefix,
     rateLimitRps: pool.rateLimitRps,
     keepLast: pool.keepLast,
     trigger: 'schedule',
@@ -285,6 +290,8 @@ function assemble(own: Section, defaults: Section, at: string, context: Context)
     roleArn: values.roleArn ?? undefined,
     externalId: values.externalId ?? undefined,
     s3RoleArn: values.s3RoleArn ?? undefined,
+    glueDatabase: values.glueDatabase ?? undefined,
+    glueTablePrefix: values.glueTablePrefix ?? undefined,
     rateLimitRps: values.rateLimitRps ?? undefined,
     keepLast: values.keepLast ?? null,
   });

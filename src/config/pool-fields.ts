@@ -7,6 +7,7 @@ import { attributesProblem, destinationProblem, filterProblem, poolIdProblem, ra
 import { parseShardCount, SHARD_COUNTS, type ShardCount } from '../runs/shard-plan.js';
 import { parseAttributeList } from '../tables/user-record.js';
 import { DATA_FORMATS, type DataFormat } from '../storage/output-layout.js';
+import { glueNameError } from '../warehouse/glue-catalog.js';
 import { cronProblem, timeZoneProblem } from './cron-schedule.js';
 import { type Inserted, substituteEnvironment } from './environment-reference.js';
 
@@ -69,6 +70,8 @@ export interface Values {
   roleArn: string;
   externalId: string;
   s3RoleArn: string;
+  glueDatabase: string;
+  glueTablePrefix: string;
   rateLimitRps: number;
   keepLast: number;
 }
@@ -122,6 +125,8 @@ export const FIELDS = {
   external_id: field('externalId', textField('the ExternalId the role trusts')),
   s3_role_arn: field('s3RoleArn', textField('a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer', (text) => (/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(text) ? undefined : `expected a role ARN such as arn:aws:iam::111111111111:role/cognito-export-writer, got ${JSON.stringify(text)}`))),
   format: field('format', scalarField((value): value is DataFormat => (DATA_FORMATS as readonly unknown[]).includes(value), DATA_FORMATS.join(' or '))),
+  glue_database: field('glueDatabase', textField('a Glue database name such as cognito', (text) => glueNameError('database', text) ?? undefined)),
+  glue_table_prefix: field('glueTablePrefix', textField('a Glue table name prefix such as cognito_', (text) => glueNameError('table prefix', text) ?? undefined)),
   gzip: field('gzip', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   groups: field('groups', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),
   changes: field('changes', scalarField((value): value is boolean => typeof value === 'boolean', 'true or false')),

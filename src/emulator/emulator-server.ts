@@ -13,6 +13,7 @@ import { StatsRecorder } from './emulator-stats.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import { FaultInjector } from './fault-injector.js';
 import type { EmulatorFaults } from './fault-injector.js';
+import { GlueEndpoint, isGlueRequest } from './glue-endpoint.js';
 import { seedGroups } from './group-seeder.js';
 import type { GroupSeedOptions } from './group-seeder.js';
 import { PaginationTokenCodec } from './pagination-token.js';
@@ -59,6 +60,8 @@ export class CognitoEmulator implements ControlTarget {
   readonly url: string;
   /** Region of every pool id, e.g. `us-east-1`. */
   readonly region: string;
+  /** The Glue Data Catalog on the same port (`AWS_ENDPOINT_URL_GLUE`): its state, recorded calls and failNext faults. */
+  readonly glue: GlueEndpoint;
 
   readonly #server: Server;
   readonly #store: UserPoolStore;
@@ -88,6 +91,7 @@ export class CognitoEmulator implements ControlTarget {
     const parts = { faults: this.#faults, stats: this.#stats, scheduler: this.#scheduler, issuer: this.#issuer };
     this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
     this.#sts = new StsEndpoint(parts);
+    this.glue = new GlueEndpoint(parts);
     this.#app = new AppLoad(this.#quota);
     this.#app.configure(this.#faults.appSettings(this.defaultAccount));
   }
@@ -296,6 +300,7 @@ export class CognitoEmulator implements ControlTarget {
       return;
     }
     if (isQueryRequest(request)) this.#sts.handle(request, response);
+    else if (isGlueRequest(request)) this.glue.handle(request, response);
     else this.#cognito.handle(request, response);
   }
 }

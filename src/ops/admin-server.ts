@@ -247,7 +247,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 
 /** Maps the endpoint's snake_case body to an export request; unknown keys are refused. */
 function exportRequest(body: Record<string, unknown>): ExportRequest {
-  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'format', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'role_arn', 'external_id', 's3_role_arn', 'keep_last', 'name', 'queue'];
+  const known = ['user_pool_id', 'destination', 'region', 'shards', 'filter', 'attributes', 'format', 'gzip', 'groups', 'changes', 'exclude_attributes', 'pseudonymize', 'role_arn', 'external_id', 's3_role_arn', 'glue_database', 'glue_table_prefix', 'keep_last', 'name', 'queue'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   // The external id guards the role's owner against a confused deputy: only the server may choose it.
@@ -293,6 +293,8 @@ function exportRequest(body: Record<string, unknown>): ExportRequest {
     pseudonymize: body.pseudonymize as string | string[] | undefined,
     roleArn: text('role_arn'),
     s3RoleArn: text('s3_role_arn'),
+    glueDatabase: text('glue_database'),
+    glueTablePrefix: text('glue_table_prefix'),
     keepLast: body.keep_last,
     name: text('name'),
     trigger: 'http',

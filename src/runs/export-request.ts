@@ -5,6 +5,7 @@ import type { RunSpec, RunTrigger } from './run-spec.js';
 import { parseShardCount } from './shard-plan.js';
 import { newSnapshotId } from '../storage/snapshot-id.js';
 import { DATA_FORMATS } from '../storage/output-layout.js';
+import { glueNameError } from '../warehouse/glue-catalog.js';
 import { parseAttributeList } from '../tables/user-record.js';
 import { filterPrivacyProblem, privacyListProblem } from '../tables/privacy.js';
 
@@ -41,6 +42,9 @@ export interface ExportRequest {
   readonly externalId?: string | null | undefined;
   /** A role to assume for the destination's S3 calls (the same external id is sent). */
   readonly s3RoleArn?: string | null | undefined;
+  /** The Glue database to register the run's partitions in, and a prefix for its table names. */
+  readonly glueDatabase?: string | null | undefined;
+  readonly glueTablePrefix?: string | null | undefined;
   readonly trigger: RunTrigger;
 }
 
@@ -133,6 +137,15 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
   if (s3RoleArn !== undefined && !ROLE_ARN.test(s3RoleArn)) fail(`s3 role arn ${JSON.stringify(s3RoleArn)} is not valid: expected arn:aws:iam::<account>:role/<name>`);
   if (s3RoleArn !== undefined && !destination.startsWith('s3://')) fail('an s3 role arn needs an s3:// destination');
   if (externalId !== undefined && roleArn === undefined && s3RoleArn === undefined) fail('an external id needs a role arn: pass --role-arn too');
+  const glueDatabase = request.glueDatabase?.trim() || undefined;
+  const glueTablePrefix = request.glueTablePrefix?.trim() || undefined;
+  if (glueDatabase !== undefined) {
+    const problem = glueNameError('database', glueDatabase) ?? (glueTablePrefix === undefined ? null : glueNameError('table prefix', glueTablePrefix));
+    if (problem !== null) fail(problem);
+    if (!destination.startsWith('s3://')) fail('a Glue database catalogs S3 data: --glue-database needs an s3:// destination');
+  } else if (glueTablePrefix !== undefined) {
+    fail('a Glue table prefix needs a Glue database: pass --glue-database too');
+  }
   const fileMaxRecords = request.fileMaxRecords ?? config.fileMaxRecords;
   if (!Number.isInteger(fileMaxRecords) || fileMaxRecords < 1) {
     fail(`file max records must be an integer from 1, got ${JSON.stringify(fileMaxRecords)}`);
@@ -169,6 +182,8 @@ export function buildRunSpec(request: ExportRequest, config: RunDefaults, now: D
     ...(roleArn !== undefined ? { roleArn } : {}),
     ...(externalId !== undefined ? { externalId } : {}),
     ...(s3RoleArn !== undefined ? { s3RoleArn } : {}),
+    ...(glueDatabase !== undefined ? { glueDatabase } : {}),
+    ...(glueTablePrefix !== undefined ? { glueTablePrefix } : {}),
     ...(pseudonymize.length > 0 ? { pseudonymize } : {}),
     gzipLevel: config.gzipLevel,
     fileMaxRecords,

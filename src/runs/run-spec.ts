@@ -59,6 +59,12 @@ export interface RunSpec {
   readonly externalId?: string | undefined;
   /** A role the worker assumes for the destination's S3 calls (`--s3-role-arn`); absent: its own credentials. */
   readonly s3RoleArn?: string | undefined;
+  /**
+   * The Glue database the finalizer registers the run's partitions in (`--glue-database`), as part
+   * of the commit; absent: no catalog. Its tables are named `<glueTablePrefix><table>`.
+   */
+  readonly glueDatabase?: string | undefined;
+  readonly glueTablePrefix?: string | undefined;
   /** A partial run's own pointer name (`latest-<name>.json`), from `--name`. */
   readonly name?: string | undefined;
   /**
@@ -210,6 +216,8 @@ const RUN_OPTIONS: readonly RunOption[] = [
   { cli: '--role-arn', http: 'role_arn', value: (spec) => spec.roleArn ?? null },
   { cli: '--external-id', http: 'external_id', value: (spec) => spec.externalId ?? null },
   { cli: '--s3-role-arn', http: 's3_role_arn', value: (spec) => spec.s3RoleArn ?? null },
+  { cli: '--glue-database', http: 'glue_database', value: (spec) => spec.glueDatabase ?? null },
+  { cli: '--glue-table-prefix', http: 'glue_table_prefix', value: (spec) => spec.glueTablePrefix ?? null },
 ];
 
 /** One option two runs differ in: its name (as the requester's surface spells it) and both values, for messages. */

@@ -82,6 +82,8 @@ export async function startHarness(options: HarnessOptions): Promise<ExportHarne
   const redis = await connectRedis(config);
   const runtime = new ExportRuntime(config, redis, createLogger(config.logLevel, { pretty: false, ...(options.logTo ? { destination: options.logTo } : {}) }), {
     cognito: { credentials: EMULATOR_CREDENTIALS, ...options.runtime?.cognito },
+    // The Glue endpoint (AWS_ENDPOINT_URL_GLUE in env) is the emulator's: its credentials.
+    glue: { credentials: EMULATOR_CREDENTIALS, ...options.runtime?.glue },
     ...(options.s3 ? { s3: options.s3.overrides } : options.runtime?.s3 ? { s3: options.runtime.s3 } : {}),
     retryPolicy: { ...FAST_RETRIES, ...options.runtime?.retryPolicy },
     ...(options.runtime?.rateLimit ? { rateLimit: options.runtime.rateLimit } : {}),

@@ -23,6 +23,8 @@ export function scheduledPool(userPoolId: string, destination: string, overrides
     roleArn: undefined,
     externalId: undefined,
     s3RoleArn: undefined,
+    glueDatabase: undefined,
+    glueTablePrefix: undefined,
     rateLimitRps: undefined,
     keepLast: null,
     ...overrides,

@@ -51,6 +51,8 @@ const BUILT_IN: Omit<ScheduledPool, 'userPoolId' | 'destination' | 'schedule'> =
   roleArn: undefined,
   externalId: undefined,
   s3RoleArn: undefined,
+  glueDatabase: undefined,
+  glueTablePrefix: undefined,
   rateLimitRps: undefined,
   keepLast: null,
 };
