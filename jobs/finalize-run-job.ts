@@ -20,7 +20,7 @@ import { atJobBoundary } from './job-boundary.js';
 import { withdraw } from './run-withdrawal.js';
 import type { ExportQueues, FinalizeJobData } from './queues.js';
 import { captureRunPrevious, datasetOf, storedHead } from './run-pointers.js';
-import { catalogRun, catalogTables, prepareCatalog, runCatalog } from './run-catalog.js';
+import { catalogRun, prepareCatalog, runCatalog } from './run-catalog.js';
 import { rewalkUnitOf } from './shard-rewalk.js';
 
 /** What a finished run returns. */
