@@ -1,0 +1,20 @@
+-- cognito-export ddl --dialect snowflake --merge-into warehouse: apply one run's change tables to warehouse.users, warehouse.groups and warehouse.group_memberships.
+-- Once, from a snapshot: CREATE SCHEMA warehouse; CREATE TABLE warehouse.users AS SELECT * FROM cognito.users; (and groups, group_memberships)
+-- Then for each later run, in commit order (after the REFRESH statements): SET cognito_run = '<snapshot_id>'; and run these.
+MERGE INTO "WAREHOUSE"."USERS" t
+USING (SELECT * FROM "COGNITO"."USER_CHANGES" WHERE "RUN" = $cognito_run) c
+ON t."USER_POOL_ID" = c."USER_POOL_ID" AND t."SUB" = c."SUB"
+WHEN MATCHED AND c."OP" = 'delete' THEN DELETE
+WHEN MATCHED AND c."OP" = 'update' THEN UPDATE SET "SNAPSHOT_ID" = c."SNAPSHOT_ID", "USERNAME" = c."USERNAME", "ENABLED" = c."ENABLED", "STATUS" = c."STATUS", "CREATED_AT" = c."CREATED_AT", "LAST_MODIFIED_AT" = c."LAST_MODIFIED_AT", "ATTRIBUTES" = c."ATTRIBUTES", "MFA_OPTIONS" = c."MFA_OPTIONS", "DT" = c."DT", "RUN" = c."RUN"
+WHEN NOT MATCHED AND c."OP" = 'insert' THEN INSERT ("USER_POOL_ID", "SNAPSHOT_ID", "USERNAME", "SUB", "ENABLED", "STATUS", "CREATED_AT", "LAST_MODIFIED_AT", "ATTRIBUTES", "MFA_OPTIONS", "DT", "RUN") VALUES (c."USER_POOL_ID", c."SNAPSHOT_ID", c."USERNAME", c."SUB", c."ENABLED", c."STATUS", c."CREATED_AT", c."LAST_MODIFIED_AT", c."ATTRIBUTES", c."MFA_OPTIONS", c."DT", c."RUN");
+MERGE INTO "WAREHOUSE"."GROUPS" t
+USING (SELECT * FROM "COGNITO"."GROUP_CHANGES" WHERE "RUN" = $cognito_run) c
+ON t."USER_POOL_ID" = c."USER_POOL_ID" AND t."GROUP_NAME" = c."GROUP_NAME"
+WHEN MATCHED AND c."OP" = 'delete' THEN DELETE
+WHEN MATCHED AND c."OP" = 'update' THEN UPDATE SET "SNAPSHOT_ID" = c."SNAPSHOT_ID", "DESCRIPTION" = c."DESCRIPTION", "ROLE_ARN" = c."ROLE_ARN", "PRECEDENCE" = c."PRECEDENCE", "CREATED_AT" = c."CREATED_AT", "LAST_MODIFIED_AT" = c."LAST_MODIFIED_AT", "DT" = c."DT", "RUN" = c."RUN"
+WHEN NOT MATCHED AND c."OP" = 'insert' THEN INSERT ("USER_POOL_ID", "SNAPSHOT_ID", "GROUP_NAME", "DESCRIPTION", "ROLE_ARN", "PRECEDENCE", "CREATED_AT", "LAST_MODIFIED_AT", "DT", "RUN") VALUES (c."USER_POOL_ID", c."SNAPSHOT_ID", c."GROUP_NAME", c."DESCRIPTION", c."ROLE_ARN", c."PRECEDENCE", c."CREATED_AT", c."LAST_MODIFIED_AT", c."DT", c."RUN");
+MERGE INTO "WAREHOUSE"."GROUP_MEMBERSHIPS" t
+USING (SELECT * FROM "COGNITO"."GROUP_MEMBERSHIP_CHANGES" WHERE "RUN" = $cognito_run) c
+ON t."USER_POOL_ID" = c."USER_POOL_ID" AND t."GROUP_NAME" = c."GROUP_NAME" AND t."SUB" = c."SUB"
+WHEN MATCHED AND c."OP" = 'delete' THEN DELETE
+WHEN NOT MATCHED AND c."OP" = 'insert' THEN INSERT ("USER_POOL_ID", "SNAPSHOT_ID", "GROUP_NAME", "USERNAME", "SUB", "DT", "RUN") VALUES (c."USER_POOL_ID", c."SNAPSHOT_ID", c."GROUP_NAME", c."USERNAME", c."SUB", c."DT", c."RUN");
