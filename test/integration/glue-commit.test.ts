@@ -1,6 +1,8 @@
 import { AdminDisableUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cancelRun } from '../../jobs/cancel-run.js';
+import { catalogRun, catalogTables, runCatalog } from '../../jobs/run-catalog.js';
+import { buildRunSpec } from '../../src/runs/export-request.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { GlueCatalogSnapshot } from '../../src/emulator/glue-catalog-store.js';
 import { EMULATOR_CREDENTIALS, readManifest, startHarness, type ExportHarness } from '../support/export-harness.js';
@@ -34,12 +36,12 @@ afterAll(async () => {
   await emulator.stop();
 });
 
-/** A harness whose Glue calls go to the emulator's catalog, and S3 calls through the fault proxy. */
+/** A harness whose Glue (and STS) calls go to the emulator, and S3 calls through the fault proxy. */
 async function harness(): Promise<ExportHarness> {
   const h = await startHarness({
     cognitoEndpoint: emulator.url,
     s3: { ...s3, endpoint: proxy.endpoint, overrides: { ...s3.overrides, endpoint: proxy.endpoint } },
-    env: { AWS_ENDPOINT_URL_GLUE: emulator.url },
+    env: { AWS_ENDPOINT_URL_GLUE: emulator.url, AWS_ENDPOINT_URL_STS: emulator.url },
   });
   harnesses.push(h);
   return h;
@@ -141,5 +143,21 @@ describe('the Glue catalog, committed with the run', () => {
     expect(emulator.glue.calls('UpdatePartition')).toEqual([]);
     const parts = partitions(emulator.glue.snapshot(), 'cognito_twice');
     for (const table of ['users', 'groups', 'group_memberships']) expect(Object.keys(parts[table] ?? {}), table).toHaveLength(1);
+  });
+
+  it("registers in the catalog of the S3 role's account (a catalog in another account)", async () => {
+    const role = 'arn:aws:iam::444444444444:role/warehouse-writer';
+    emulator.createRole({ roleArn: role });
+    const h = await harness();
+    // The S3 test server takes only its own keys, so the run's catalog is driven directly: the
+    // client a run with --s3-role-arn gets, through STS, registering a run.
+    const spec = buildRunSpec({ userPoolId: 'us-east-1_Role1', destination: `s3://${s3.bucket}/glue-role`, glueDatabase: 'cognito_role', s3RoleArn: role, trigger: 'cli' }, h.config);
+    const catalog = runCatalog(h.runtime, spec);
+    await catalog?.ensureTables(catalogTables(spec));
+    await catalog?.registerRun(catalogRun(spec, ['users']));
+    const there = partitions(emulator.glue.snapshot('444444444444'), 'cognito_role');
+    expect(Object.keys(there.users ?? {})).toEqual([`us-east-1_Role1/${spec.startedAt.slice(0, 10)}/${spec.snapshotId}`]);
+    expect(emulator.glue.snapshot().databases.cognito_role).toBeUndefined();
+    expect(new Set(emulator.glue.calls().filter((call) => JSON.stringify(call.input).includes('cognito_role')).map((call) => call.account))).toEqual(new Set(['444444444444']));
   });
 });
