@@ -295,6 +295,7 @@ async function withdrawStaleManifest(runtime: ExportRuntime, sink: ObjectSink, m
  */
 async function retain(runtime: ExportRuntime, sink: ObjectSink, spec: RunSpec, keepLast: number, fence: () => Promise<void>): Promise<void> {
   const { userPoolId, snapshotId } = spec;
+  const catalog = runCatalog(runtime, spec);
   try {
     const active = await runtime.runs.activeRun(userPoolId);
     const heads = (await runtime.commits.heads(userPoolId)).filter((head) => head.destination === spec.destination);
@@ -310,15 +311,18 @@ async function retain(runtime: ExportRuntime, sink: ObjectSink, spec: RunSpec, k
         return dead;
       },
       beforeDelete: fence,
+      // The catalog first: partitions never outlive their data, and a failure deletes nothing (the next run tries again).
+      ...(catalog
+        ? {
+            beforeDeleteRuns: async (snapshotIds: readonly string[]) => {
+              await fence();
+              const partitions = await catalog.removeRuns(snapshotIds.map((id) => catalogRun({ userPoolId, snapshotId: id }, TABLES)));
+              runtime.log.info({ userPoolId, database: spec.glueDatabase, ...partitions }, 'retention removed the Glue partitions of the snapshots it deletes');
+            },
+          }
+        : {}),
     });
     if (result.objects > 0) runtime.log.info({ userPoolId, keepLast, ...result }, 'retention removed old snapshots');
-    const removed = [...result.deleted, ...result.orphansDeleted];
-    const catalog = runCatalog(runtime, spec);
-    if (catalog && removed.length > 0) {
-      await fence();
-      const partitions = await catalog.removeRuns(removed.map((id) => catalogRun({ userPoolId, snapshotId: id }, TABLES)));
-      runtime.log.info({ userPoolId, database: spec.glueDatabase, ...partitions }, 'retention removed the Glue partitions of the snapshots it deleted');
-    }
   } catch (error) {
     if (error instanceof FencedError) throw error;
     runtime.log.warn({ userPoolId, err: error }, 'retention failed; the next run will try again');

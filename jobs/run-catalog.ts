@@ -38,15 +38,18 @@ export function catalogRun(spec: Pick<RunSpec, 'userPoolId' | 'snapshotId'>, tab
 }
 
 /**
- * Creates the catalog's database and tables before the run's commit point, or fails the run: a
- * catalog the worker cannot write (access denied, a bad name) is known before anything is
- * published, so no run is published that its catalog could never register.
+ * Creates the catalog's database and tables before the run's commit point, and checks that their
+ * partitions can be written and removed (a probe partition), or fails the run: a catalog the
+ * worker cannot write (access denied, a bad name) is known before anything is published, so no run
+ * is published that its catalog could never register.
  */
 export async function prepareCatalog(runtime: ExportRuntime, spec: RunSpec): Promise<void> {
   const catalog = runCatalog(runtime, spec);
   if (!catalog) return;
   try {
-    const result = await catalog.ensureTables(catalogTables(spec));
+    const tables = catalogTables(spec);
+    const result = await catalog.ensureTables(tables);
+    await catalog.checkPartitionWrites(tables[0] ?? 'users');
     if (result.databaseCreated || result.created.length > 0 || result.updated.length > 0) {
       runtime.log.info({ snapshotId: spec.snapshotId, database: spec.glueDatabase, ...result }, 'prepared the Glue catalog');
     }

@@ -175,21 +175,22 @@ export class ParquetEncoder {
   }
 }
 
-/** Row groups read at a time by {@link parquetRecords}: a file's records are never all in memory at once. */
-const READ_ROWS = 10_000;
-
 /**
- * The records of a Parquet file written by {@link ParquetEncoder}, in file order, `READ_ROWS` at a
- * time: each with the fields of `columns` in record order, valued as in the NDJSON line of the same
- * record (ISO timestamps, attributes an object). Throws when the bytes are not such a Parquet file.
+ * The records of a Parquet file written by {@link ParquetEncoder}, in file order, a row group at a
+ * time (a file's records are never all decoded at once): each with the fields of `columns` in
+ * record order, valued as in the NDJSON line of the same record (ISO timestamps, attributes an
+ * object). Throws when the bytes are not such a Parquet file.
  */
 export async function* parquetRecords(bytes: Uint8Array, columns: readonly Column[]): AsyncGenerator<Record<string, unknown>, void, undefined> {
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  const file = whole ? (bytes.buffer as ArrayBuffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   const metadata = parquetMetadata(file);
-  const total = Number(metadata.num_rows);
   const all = fileColumns(columns);
-  for (let start = 0; start < total; start += READ_ROWS) {
-    const rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: Math.min(total, start + READ_ROWS), columns: all.map((column) => column.name) });
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const end = start + Number(group.num_rows);
+    const rows = end === start ? [] : await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end, columns: all.map((column) => column.name) });
+    start = end;
     for (const row of rows) {
       const record: Record<string, unknown> = {};
       for (const column of all) record[column.name] = fromParquetValue(column.type, (row as Record<string, unknown>)[column.name]);

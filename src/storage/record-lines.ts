@@ -9,7 +9,7 @@ import { TABLE_COLUMNS } from './table-columns.js';
  * memory stays at a chunk and a line, whatever the file's size. A `.parquet` file gives each record
  * as the NDJSON line the same record has (same fields, order and values), so readers and the
  * change tables' diff compare records across formats; it is read whole (Parquet's footer is at its
- * end), then decoded a slice of rows at a time. Throws when the object is missing.
+ * end), then decoded a row group at a time. Throws when the object is missing.
  */
 export async function* readLines(sink: ObjectSink, key: string): AsyncGenerator<string, void, undefined> {
   const stream = await sink.readStream(key);
@@ -46,14 +46,25 @@ async function* parquetLines(sink: ObjectSink, key: string, stream: AsyncIterabl
   const columns = TABLE_COLUMNS[table];
   if (!columns) throw new Error(`${sink.urlOf(key)} is not in a table folder this tool writes`);
   const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    for await (const chunk of stream) chunks.push(chunk);
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      size += chunk.length;
+    }
   } finally {
     stream.destroy();
   }
+  // One copy, into a buffer of its own (Buffer.concat may land in Node's shared pool).
+  const bytes = new Uint8Array(new ArrayBuffer(size));
+  let at = 0;
+  for (const chunk of chunks.splice(0)) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
   let records;
   try {
-    records = parquetRecords(Buffer.concat(chunks), columns);
+    records = parquetRecords(bytes, columns);
     for await (const record of records) yield JSON.stringify(record);
   } catch (error) {
     throw new Error(`${sink.urlOf(key)} is not a Parquet file of the ${table} table (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);

@@ -139,6 +139,12 @@ export interface RetentionGuards {
   readonly deadSnapshotIds?: (candidates: readonly string[]) => Promise<ReadonlySet<string>>;
   /** Runs right before each delete: the finalizer's fence (throws when it no longer holds its run). */
   readonly beforeDelete?: () => Promise<void>;
+  /**
+   * Runs once before anything is deleted, with every snapshot whose objects are about to go (the
+   * Glue catalog's partitions are removed here): when it throws, nothing is deleted, and the next
+   * pass, which finds the same snapshots, calls it again.
+   */
+  readonly beforeDeleteRuns?: (snapshotIds: readonly string[]) => Promise<void>;
 }
 
 /**
@@ -183,6 +189,8 @@ export async function applyRetention(sink: ObjectSink, userPoolId: string, keepL
     keepLast,
   );
   const fence = guards.beforeDelete ?? (() => Promise.resolve());
+  const going = [...plan.deleted, ...plan.orphansDeleted];
+  if (going.length > 0 && guards.beforeDeleteRuns) await guards.beforeDeleteRuns(going);
   if (plan.manifestKeys.length > 0) {
     await fence();
     await sink.deleteObjects(plan.manifestKeys);

@@ -85,6 +85,9 @@ export class GlueCatalogError extends Error {
   }
 }
 
+/** The pool of {@link GlueCatalog.checkPartitionWrites}' probe partition: not a pool id (no region, no `_`). */
+const PROBE_POOL = 'cognito-export-probe';
+
 /** Most partitions one BatchCreatePartition takes. */
 export const GLUE_BATCH_CREATE_MAX = 100;
 /** Most partitions one BatchDeletePartition takes. */
@@ -157,7 +160,8 @@ const FORMATS: Readonly<Record<GlueDataFormat, FormatSpec>> = {
     inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
     outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
     serde: 'org.openx.data.jsonserde.JsonSerDe',
-    serdeParameters: {},
+    // Map keys keep their case (custom:TenantId): the OpenX SerDe lowercases them by default, as Hive and EMR read it.
+    serdeParameters: { 'case.insensitive': 'false' },
   },
   parquet: {
     classification: 'parquet',
@@ -350,6 +354,21 @@ export class GlueCatalog {
       }
     }
     return result;
+  }
+
+  /**
+   * Checks that partitions of `table` can be written, before a run's commit point: registers a
+   * probe partition (pool `cognito-export-probe`, which no pool id can be) and removes it again. A
+   * worker without glue:BatchCreatePartition or glue:BatchDeletePartition then fails the run
+   * unpublished, instead of a published run waiting on a catalog it can never write.
+   */
+  async checkPartitionWrites(table: string): Promise<void> {
+    const probe: CatalogRun = { userPoolId: PROBE_POOL, dt: '1970-01-01', snapshotId: 'probe', tables: [table] };
+    // Removal first (of nothing, or of a probe an interrupted check left): a worker that may not
+    // remove partitions never leaves one behind.
+    await this.removeRuns([probe]);
+    await this.registerRun(probe);
+    await this.removeRuns([probe]);
   }
 
   /** Deletes the runs' partitions (BatchDeletePartition, 25 a call); a partition or table already gone is fine. */

@@ -297,6 +297,20 @@ describe('a retention pass on a destination', () => {
     expect(calls.filter((call) => call.startsWith('deleteObjects'))).toEqual(['deleteObjects [2]', 'deleteObjects [6]']);
   });
 
+  it('tells beforeDeleteRuns every snapshot it is about to delete, first; when that throws, deletes nothing', async () => {
+    const { store } = destination([{ run: a, manifest: { commit_seq: 1 } }, { run: b, manifest: { commit_seq: 2 } }, { run: c, manifest: { commit_seq: 3 } }], [run(0, -1)]);
+    const before = store.keys();
+    const told: string[][] = [];
+    const refused = applyRetention(store.sink('r'), POOL, 1, guards({ beforeDeleteRuns: (ids) => Promise.reject(new Error(`catalog refused ${ids.length}`)) }));
+    await expect(refused).rejects.toThrow('catalog refused 3');
+    expect(store.keys()).toEqual(before);
+    const result = await applyRetention(store.sink('r'), POOL, 1, guards({ beforeDeleteRuns: (ids) => Promise.resolve(void told.push([...ids])) }));
+    expect(told).toEqual([[...ids(b, a), ...ids(run(0, -1))]]);
+    expect(result.deleted).toEqual(ids(b, a));
+    // Nothing to delete: not called at all.
+    await applyRetention(store.sink('r'), POOL, 1, guards({ beforeDeleteRuns: () => Promise.reject(new Error('called')) }));
+  });
+
   it('never deletes what a pointer or a committed head names, nor an active run', async () => {
     const { store, put } = destination([a, b, c, d].map((r) => ({ run: r })));
     put(latestKey(POOL), JSON.stringify({ snapshot_id: a.snapshotId, manifest_url: 'file:///m.json' }));
