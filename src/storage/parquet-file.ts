@@ -183,7 +183,7 @@ export class ParquetEncoder {
  */
 export async function* parquetRecords(bytes: Uint8Array, columns: readonly Column[]): AsyncGenerator<Record<string, unknown>, void, undefined> {
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  const file = whole ? (bytes.buffer as ArrayBuffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  const file = whole ? (bytes.buffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   const metadata = parquetMetadata(file);
   const all = fileColumns(columns);
   let start = 0;
