@@ -13,6 +13,7 @@ const LAYERS = [
   ['tables'], // one module per table: its page source and record mapping
   ['changes'], // change tables: the diff of one partition of two snapshots, what changed in a record
   ['warehouse'], // what warehouses see: the tables' columns and types, generated DDL
+  ['restore'], // a snapshot back into a user pool: what to write, the restore's own tables
   ['runs'], // what a run is: spec, shards, requests, run state in Redis
   ['ops'], // the operator's surface: metrics, logger, admin HTTP server
   ['config'], // the environment and the config file, validated with the validators below

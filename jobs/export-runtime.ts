@@ -220,6 +220,20 @@ export class ExportRuntime {
     ];
   }
 
+  /** The retry policy of every AWS call of this process (tests shorten it). */
+  get retryPolicy(): Partial<RetryPolicy> | undefined {
+    return this.options.retryPolicy;
+  }
+
+  /**
+   * One flow's view of the shared bucket of a Cognito quota category other than UserList (a
+   * restore's writes: `user-creation`, `user-update`, `resource-write`; `user-read`) for `region`,
+   * at `ratePerSecond`: every worker of the account draws on it, good-neighbour as the reads are.
+   */
+  async categoryLimiter(region: string, category: string, ratePerSecond: number, flow: string, role?: AssumedRole): Promise<CallLimiter> {
+    return this.bucket(`${await this.scopeOf(region, role)}:${category}`, ratePerSecond).forFlow(flow);
+  }
+
   /** The rate-limit scope (`<account>:<region>`) of `region` and its bucket's state, if it holds any. */
   async limiterState(region: string, role?: AssumedRole): Promise<{ scope: string; state: LimiterState | undefined }> {
     const scope = await this.scopeOf(region, role);

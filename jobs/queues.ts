@@ -14,6 +14,13 @@ export const SHARDS_QUEUE = 'shards';
  * largest one bounds the run and must start at once, not wait for a users shard to end.
  */
 export const GROUPS_QUEUE = 'groups';
+/** Restores: one job a restore, which walks its units itself (its writes are paced by the write quotas, not by workers). */
+export const RESTORES_QUEUE = 'restores';
+export const RESTORE_JOB = 'restore';
+export interface RestoreJobData {
+  readonly restoreId: string;
+}
+export const restoreJobId = (restoreId: string): string => `restore-${restoreId}`;
 
 export const START_JOB = 'start';
 export const FINALIZE_JOB = 'finalize';
@@ -63,6 +70,8 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
  * (2 s, 4 s, … about 8 minutes in all) before the run is failed and its publication withdrawn.
  */
 export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
+/** A restore paused by a shutdown or stopped by an error is taken up again 2 s later, from its checkpoints. */
+export const RESTORE_JOB_OPTIONS: JobsOptions = { attempts: 50, backoff: { type: 'fixed', delay: 2000 }, ...KEEP };
 
 /**
  * The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix.
@@ -74,6 +83,7 @@ export class ExportQueues {
   readonly runs: Queue;
   readonly shards: Queue;
   readonly groups: Queue;
+  readonly restores: Queue;
   readonly flows: FlowProducer;
   private readonly inline = new Map<string, ExportQueues>();
 
@@ -87,6 +97,7 @@ export class ExportQueues {
     this.runs = new Queue(`${RUNS_QUEUE}${suffix}`, options);
     this.shards = new Queue(`${SHARDS_QUEUE}${suffix}`, options);
     this.groups = new Queue(`${GROUPS_QUEUE}${suffix}`, options);
+    this.restores = new Queue(`${RESTORES_QUEUE}${suffix}`, options);
     this.flows = new FlowProducer(options);
   }
 
@@ -102,6 +113,6 @@ export class ExportQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.groups.close(), this.flows.close()]);
+    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.groups.close(), this.restores.close(), this.flows.close()]);
   }
 }

@@ -10,6 +10,7 @@ import { registerExportCommand } from './cli/export-command.js';
 import { registerForgetCommand } from './cli/forget-command.js';
 import { registerScheduleCommand } from './cli/schedule-command.js';
 import { registerStatusCommand } from './cli/status-command.js';
+import { registerRestoreCommand } from './cli/restore-command.js';
 import { registerWorkerCommand } from './cli/worker-command.js';
 
 /** The `cognito-export` command line. Errors are one line on stderr; bad usage exits with 2. */
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerScheduleCommand(program);
   registerStatusCommand(program);
   registerForgetCommand(program);
+  registerRestoreCommand(program);
   registerCatalogCommands(program);
   registerDdlCommand(program);
   registerEmulatorCommand(program);

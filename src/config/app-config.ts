@@ -69,6 +69,12 @@ export interface AppConfig {
   readonly gzipLevel: number;
   /** Records per Parquet row group: what each open Parquet file holds in memory at most. */
   readonly parquetRowGroupRows: number;
+  /**
+   * Calls/s a restore makes per account and region in each of Cognito's write categories (AWS:
+   * UserCreation 50, UserUpdate 25, UserResourceUpdate 25, UserPoolResourceUpdate 15), each a
+   * shared bucket of every worker, a little under AWS's figure for the pool's own apps.
+   */
+  readonly restoreRps: { readonly userCreation: number; readonly userUpdate: number; readonly membershipUpdate: number; readonly resourceWrite: number };
   /** The worker's admin port (/healthz, /metrics, POST /exports); null when `off`; 0 picks a free port. @default 9464 */
   readonly adminPort: number | null;
   /**
@@ -227,6 +233,10 @@ const schema = {
   RECONCILE_INTERVAL_MS: number(500, 3_600_000, true).default(30_000),
   GZIP_LEVEL: number(1, 9, true).default(6),
   PARQUET_ROW_GROUP_ROWS: number(1000, 1_000_000, true).default(25_000),
+  RESTORE_CREATE_RPS: number(0.1, 10_000, false).default(40),
+  RESTORE_UPDATE_RPS: number(0.1, 10_000, false).default(20),
+  RESTORE_MEMBERSHIP_RPS: number(0.1, 10_000, false).default(20),
+  RESTORE_GROUP_WRITE_RPS: number(0.1, 10_000, false).default(12),
   ADMIN_PORT: z
     .string()
     .trim()
@@ -318,6 +328,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     reconcileIntervalMs: read('RECONCILE_INTERVAL_MS'),
     gzipLevel: read('GZIP_LEVEL'),
     parquetRowGroupRows: read('PARQUET_ROW_GROUP_ROWS'),
+    restoreRps: {
+      userCreation: read('RESTORE_CREATE_RPS'),
+      userUpdate: read('RESTORE_UPDATE_RPS'),
+      membershipUpdate: read('RESTORE_MEMBERSHIP_RPS'),
+      resourceWrite: read('RESTORE_GROUP_WRITE_RPS'),
+    },
     adminPort: read('ADMIN_PORT'),
     adminPortChosen: (env.ADMIN_PORT ?? '').trim() !== '',
     adminHost: read('ADMIN_HOST'),

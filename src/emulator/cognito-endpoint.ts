@@ -7,6 +7,7 @@ import type { StatsRecorder } from './emulator-stats.js';
 import type { FaultInjector } from './fault-injector.js';
 import { GROUP_LISTINGS } from './group-listings.js';
 import { GROUP_OPERATIONS } from './group-operations.js';
+import { IDENTITY_LINK_OPERATIONS } from './identity-links.js';
 import type { OperationHandler } from './operation-context.js';
 import type { PaginationTokenCodec } from './pagination-token.js';
 import { POOL_OPERATIONS } from './pool-operations.js';
@@ -16,8 +17,15 @@ import { userTimestampNow } from './stored-user.js';
 import { requestCredentials } from './sts-protocol.js';
 import { USER_OPERATIONS } from './user-operations.js';
 import type { UserPoolStore } from './user-pool-store.js';
+import type { WriteRecorder } from './write-recorder.js';
 
-const OPERATIONS: Readonly<Record<string, OperationHandler>> = { ...POOL_OPERATIONS, ...USER_OPERATIONS, ...GROUP_OPERATIONS, ...GROUP_LISTINGS };
+const OPERATIONS: Readonly<Record<string, OperationHandler>> = {
+  ...POOL_OPERATIONS,
+  ...USER_OPERATIONS,
+  ...GROUP_OPERATIONS,
+  ...GROUP_LISTINGS,
+  ...IDENTITY_LINK_OPERATIONS,
+};
 
 /** What the Cognito endpoint works with; the emulator owns them all. */
 export interface CognitoEndpointParts {
@@ -26,6 +34,7 @@ export interface CognitoEndpointParts {
   readonly faults: FaultInjector;
   readonly quota: QuotaMeter;
   readonly stats: StatsRecorder;
+  readonly writes: WriteRecorder;
   readonly scheduler: ResponseScheduler;
   readonly issuer: CredentialIssuer;
 }
@@ -80,7 +89,9 @@ export class CognitoEndpoint {
 
   #decide(operation: string, raw: Buffer, requestId: string, nowMs: number, caller: Principal): Outcome {
     const { faults, store, codec, quota } = this.#parts;
-    if (QuotaMeter.meters(operation) && (!quota.tryTake(operation, caller.account, poolIdIn(raw)) || faults.shouldThrottle())) {
+    // Reads: their quotas, then throttleRate; writes: their quotas only (throttleRate never applies).
+    const metered = QuotaMeter.category(operation) !== undefined;
+    if (metered && (!quota.tryTake(operation, caller.account, poolIdIn(raw)) || (QuotaMeter.meters(operation) && faults.shouldThrottle()))) {
       return { kind: 'error', error: CognitoServiceError.tooManyRequests(), counter: 'throttled' };
     }
     if (faults.shouldDrop()) return { kind: 'drop' };
@@ -89,7 +100,7 @@ export class CognitoEndpoint {
       if (injected !== null) throw injected;
       const handler = OPERATIONS[operation] as OperationHandler;
       const request = parseJsonBody(raw);
-      const context = { store, codec, faults, requestId, nowMs, account: caller.account };
+      const context = { store, codec, faults, requestId, nowMs, account: caller.account, writes: this.#parts.writes.forOperation(operation) };
       const body = handler(request, context);
       const tokenField = LIST_TOKEN_FIELDS[operation];
       if (tokenField === undefined) return { kind: 'answer', body };

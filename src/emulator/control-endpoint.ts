@@ -7,6 +7,7 @@ import type { EmulatorFaults } from './fault-injector.js';
 import { FaultConfigError } from './fault-injector.js';
 import { ACCOUNT_ID } from './user-pool.js';
 import type { PoolSeedOptions } from './user-seeder.js';
+import type { WriteStats } from './write-recorder.js';
 
 /** Every control path starts with this; nothing in Cognito's API does. */
 export const CONTROL_PREFIX = '/__emulator/';
@@ -29,9 +30,10 @@ export interface ControlTarget {
   /** Validates and applies a partial update (the JSON comes straight from the client). */
   setFaults(patch: Partial<EmulatorFaults>): void;
   stats(): EmulatorStats;
+  writes(): WriteStats;
   resetStats(): void;
   pools(): PoolSummary[];
-  createPoolWithUsers(options: PoolSeedOptions): string;
+  createPoolWithUsers(options: PoolSeedOptions & { customAttributes?: string[] }): string;
   createRole(role: RoleDefinition): RoleSummary;
   roles(): RoleSummary[];
 }
@@ -45,6 +47,9 @@ const createPoolSchema = z.strictObject({
   bigGroupShare: z.number().min(0).max(1).optional(),
   tailShare: z.number().min(0).max(50).optional(),
   account: z.string().regex(ACCOUNT_ID, 'Expected 12 digits').optional(),
+  federatedShare: z.number().min(0).max(1).optional(),
+  unconfirmedShare: z.number().min(0).max(1).optional(),
+  customAttributes: z.array(z.string().min(1).max(27)).optional(),
 });
 
 const createRoleSchema = z.strictObject({
@@ -86,7 +91,7 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 /**
  * The emulator's own small JSON API, on the same port as Cognito's:
  * `GET|PUT /__emulator/config` (faults; PUT takes a partial update), `GET /__emulator/stats`,
- * `POST /__emulator/stats/reset`, `GET|POST /__emulator/pools` (list; create and seed),
+ * `POST /__emulator/stats/reset`, `GET /__emulator/writes`, `GET|POST /__emulator/pools` (list; create and seed),
  * `GET|POST /__emulator/roles` (list; register a role for AssumeRole),
  * `GET /__emulator/health`. Not rate-limited, not delayed, never faulted.
  */
@@ -108,6 +113,8 @@ export async function handleControlRequest(request: IncomingMessage, response: S
       case 'POST /stats/reset':
         target.resetStats();
         return send(response, 200, target.stats());
+      case 'GET /writes':
+        return send(response, 200, target.writes());
       case 'GET /pools':
         return send(response, 200, { pools: target.pools() });
       case 'POST /pools': {

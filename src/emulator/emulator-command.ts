@@ -41,6 +41,8 @@ export interface EmulatorCommandOptions {
   role: RoleDefinition[];
   appRps?: number;
   appPattern: 'steady' | 'burst';
+  /** Turns the write quotas on at AWS's rates. */
+  writeQuotas?: boolean;
 }
 
 function invalid(message: string): InvalidArgumentError {
@@ -139,6 +141,7 @@ export function registerEmulatorCommand(program: Command): Command {
     .option('--role <arn[,externalId]>', 'a role AssumeRole may assume (repeatable)', collectRole, [])
     .option('--app-rps <n>', "the account's own app: ListUsers calls/s taken from its quota (default: none)", numberIn(0, 100_000, true))
     .option('--app-pattern <pattern>', 'steady, or burst (the rate for 10 s of every 30 s)', parseAppPattern, 'steady')
+    .option('--write-quotas', "meter the write operations at AWS's per-account rates (AdminCreateUser 50/s, user updates 25/s, …)")
     .action(async (options: EmulatorCommandOptions) => {
       await runEmulatorCommand(options);
     });
@@ -159,6 +162,7 @@ export function faultsFromOptions(options: EmulatorCommandOptions): Partial<Emul
     tokenTtlSeconds: options.tokenTtlSeconds ?? null,
     appRps: options.appRps ?? null,
     appPattern: options.appPattern,
+    ...(options.writeQuotas === true ? { writeQuotas: {} } : {}),
   };
 }
 

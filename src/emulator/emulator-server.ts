@@ -26,8 +26,13 @@ import { StsEndpoint } from './sts-endpoint.js';
 import { isQueryRequest } from './sts-protocol.js';
 import { StoredUser, userTimestampNow } from './stored-user.js';
 import type { NewUser } from './stored-user.js';
+import { identitiesOf } from './identity-links.js';
 import { ACCOUNT_ID, DEFAULT_ACCOUNT_ID } from './user-pool.js';
-import type { UserPool } from './user-pool.js';
+import type { AliasAttribute, UserPool } from './user-pool.js';
+import { DEFAULT_PASSWORD_POLICY, UserPoolSchema } from './user-pool-schema.js';
+import type { CustomAttribute, PasswordPolicy } from './user-pool-schema.js';
+import { WriteRecorder } from './write-recorder.js';
+import type { WriteStats } from './write-recorder.js';
 import { UserPoolStore } from './user-pool-store.js';
 import { randomSub, seedUsers } from './user-seeder.js';
 import type { PoolSeedOptions, SeedOptions } from './user-seeder.js';
@@ -50,6 +55,22 @@ export interface EmulatorOptions {
   roles?: RoleDefinition[];
 }
 
+/** How to create a pool with the library (`createPool`, and `createPoolWithUsers` with the same names). */
+export interface PoolOptions {
+  /** The 12-digit account that owns the pool. @default the emulator's default account */
+  account?: string;
+  /**
+   * Declares the pool's custom attributes (`tenant` or `custom:tenant`, or `{name, type, mutable}`):
+   * AdminCreateUser and AdminUpdateUserAttributes then refuse any other, as AWS does. Without it the
+   * pool learns custom attributes from its users (see docs/emulator.md). @default undeclared
+   */
+  customAttributes?: (string | CustomAttribute)[];
+  /** What AdminCreateUser's `TemporaryPassword` must satisfy. @default AWS's default: 8 characters, upper, lower, digit, symbol */
+  passwordPolicy?: Partial<PasswordPolicy>;
+  /** Attributes users may sign in with (their verified values are unique; see ForceAliasCreation). @default [] */
+  aliasAttributes?: AliasAttribute[];
+}
+
 /**
  * A local Cognito user-pool service speaking AWS JSON 1.1 (`POST /`, `X-Amz-Target:
  * AWSCognitoIdentityProviderService.<Op>`), good enough for the unmodified AWS SDK and CLI, with
@@ -68,6 +89,7 @@ export class CognitoEmulator implements ControlTarget {
   readonly #faults: FaultInjector;
   readonly #quota: QuotaMeter;
   readonly #stats = new StatsRecorder();
+  readonly #writes = new WriteRecorder();
   readonly #scheduler: ResponseScheduler;
   readonly #cognito: CognitoEndpoint;
   readonly #sts: StsEndpoint;
@@ -89,7 +111,7 @@ export class CognitoEmulator implements ControlTarget {
     for (const role of options.roles ?? []) this.#issuer.createRole(role);
     this.#scheduler = new ResponseScheduler(() => this.#faults.delayMs());
     const parts = { faults: this.#faults, stats: this.#stats, scheduler: this.#scheduler, issuer: this.#issuer };
-    this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota });
+    this.#cognito = new CognitoEndpoint({ ...parts, store: this.#store, codec: new PaginationTokenCodec(key), quota: this.#quota, writes: this.#writes });
     this.#sts = new StsEndpoint(parts);
     this.glue = new GlueEndpoint(parts);
     this.#app = new AppLoad(this.#quota);
@@ -124,11 +146,19 @@ export class CognitoEmulator implements ControlTarget {
     return this.#issuer.defaultAccount;
   }
 
-  /** Creates an empty pool (with `id` if given, else a fresh one) in `options.account` (default: the default account); returns its id. */
-  createPool(name: string, id?: string, options: { account?: string } = {}): string {
+  /**
+   * Creates an empty pool (with `id` if given, else a fresh one) in `options.account` (default: the
+   * default account), with the schema, password policy and aliases `options` declare; returns its id.
+   */
+  createPool(name: string, id?: string, options: PoolOptions = {}): string {
     const account = options.account ?? this.defaultAccount;
     if (!ACCOUNT_ID.test(account)) throw new RangeError(`Expected \`account\` to be 12 digits, got \`${account}\``);
-    return this.#store.create(name, Date.now(), id, account).id;
+    const schema = options.customAttributes === undefined ? null : new UserPoolSchema(options.customAttributes);
+    const pool = this.#store.create(name, Date.now(), id, account);
+    if (schema !== null) pool.schema = schema;
+    pool.passwordPolicy = { ...DEFAULT_PASSWORD_POLICY, ...options.passwordPolicy };
+    pool.aliasAttributes = [...(options.aliasAttributes ?? [])];
+    return pool.id;
   }
 
   /**
@@ -150,8 +180,14 @@ export class CognitoEmulator implements ControlTarget {
   }
 
   /** Creates a pool and seeds it: users, then (with `groups`) groups and memberships; returns its id. */
-  createPoolWithUsers(options: PoolSeedOptions): string {
-    const id = this.createPool(options.name ?? 'emulated-pool', options.id, options.account === undefined ? {} : { account: options.account });
+  createPoolWithUsers(options: PoolSeedOptions & Omit<PoolOptions, 'account'>): string {
+    const { account, customAttributes, passwordPolicy, aliasAttributes } = options;
+    const id = this.createPool(options.name ?? 'emulated-pool', options.id, {
+      ...(account === undefined ? {} : { account }),
+      ...(customAttributes === undefined ? {} : { customAttributes }),
+      ...(passwordPolicy === undefined ? {} : { passwordPolicy }),
+      ...(aliasAttributes === undefined ? {} : { aliasAttributes }),
+    });
     this.seedUsers(id, options);
     const { groups = 0, seed, bigGroupShare, tailShare } = options;
     if (groups > 0) {
@@ -215,6 +251,10 @@ export class CognitoEmulator implements ControlTarget {
     }
     const stored = StoredUser.fromNew(user, sub);
     pool.add(stored);
+    // Identities linked to the user (not its own, primary one) are known to AdminLinkProviderForUser.
+    for (const identity of identitiesOf(stored)) {
+      if (identity.primary !== true && typeof identity.providerName === 'string') pool.link(identity.providerName, String(identity.userId), stored);
+    }
     return stored.toSdk();
   }
 
@@ -265,9 +305,18 @@ export class CognitoEmulator implements ControlTarget {
     return { ...this.#stats.snapshot(), app: this.#app.counts };
   }
 
-  /** Zeroes the counters (the app's included). */
+  /**
+   * What the write operations did: calls that changed something and calls that changed nothing, by
+   * operation, in all and by pool, with the invitation messages AdminCreateUser would have sent.
+   */
+  writes(): WriteStats {
+    return this.#writes.snapshot();
+  }
+
+  /** Zeroes the counters (the app's and the writes' included). */
   resetStats(): void {
     this.#stats.reset();
+    this.#writes.reset();
     this.#app.resetCounts();
   }
 

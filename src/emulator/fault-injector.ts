@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { AppLoadSettings } from './app-load.js';
 import { CognitoServiceError } from './cognito-error.js';
 import type { PageShape } from './list-users.js';
-import type { QuotaRates } from './quota-meter.js';
+import { AWS_WRITE_QUOTAS } from './quota-meter.js';
+import type { QuotaRates, WriteQuotaRates } from './quota-meter.js';
 import type { RandomSource } from './random-source.js';
 import { ACCOUNT_ID } from './user-pool.js';
 
@@ -31,6 +32,14 @@ export interface EmulatorFaults {
   resourceReadRps: number;
   /** UserPoolResourceRead quota per pool and operation in requests/s, while `quotaRps` is set. @default 5 */
   resourceReadPoolRps: number;
+  /**
+   * The write quotas, per account (see {@link WriteQuotaRates}); null = off. Set to an object to turn
+   * them on: categories left out get AWS's rates ({@link AWS_WRITE_QUOTAS}: UserCreation 50,
+   * UserUpdate 25, UserResourceUpdate 25, UserPoolUpdate 15, UserPoolResourceUpdate 15 and 5 per
+   * pool), a category set to null is not metered. Independent of `quotaRps`; `throttleRate` never
+   * applies to writes. Read back, every category is filled in. @default null
+   */
+  writeQuotas: Partial<WriteQuotaRates> | null;
   /**
    * Share of metered calls (ListUsers, ListUsersInGroup, ListGroups) answered TooManyRequestsException
    * at random, on top of the quotas (counted as throttled). @default 0
@@ -97,6 +106,7 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
   quotaRps: null,
   resourceReadRps: 20,
   resourceReadPoolRps: 5,
+  writeQuotas: null,
   throttleRate: 0,
   internalErrorRate: 0,
   dropConnectionRate: 0,
@@ -118,6 +128,18 @@ export const DEFAULT_FAULTS: Readonly<EmulatorFaults> = Object.freeze({
 });
 
 const rate = z.number().min(0).max(1);
+const writeRps = z.number().positive().max(1_000_000).nullable();
+const writeQuotasSchema = z
+  .strictObject({
+    UserCreation: writeRps,
+    UserUpdate: writeRps,
+    UserResourceUpdate: writeRps,
+    UserPoolUpdate: writeRps,
+    UserPoolResourceUpdate: writeRps,
+    UserPoolResourceUpdatePerPool: writeRps,
+  })
+  .partial()
+  .nullable();
 const faultsPatchSchema = z
   .strictObject({
     latencyMs: z.number().min(0).max(600_000),
@@ -125,6 +147,7 @@ const faultsPatchSchema = z
     quotaRps: z.number().positive().nullable(),
     resourceReadRps: z.number().positive(),
     resourceReadPoolRps: z.number().positive(),
+    writeQuotas: writeQuotasSchema,
     throttleRate: rate,
     internalErrorRate: rate,
     dropConnectionRate: rate,
@@ -169,6 +192,8 @@ export function mergeFaults(current: Readonly<EmulatorFaults>, patch: unknown): 
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
   }
+  // A write-quota object replaces the one before; what it leaves out is AWS's rate.
+  if (parsed.data.writeQuotas !== undefined) merged.writeQuotas = parsed.data.writeQuotas === null ? null : writeRates(parsed.data.writeQuotas);
   if (merged.appBurstSeconds > merged.appPeriodSeconds) {
     throw new FaultConfigError(
       `invalid emulator faults: appBurstSeconds: Expected at most appPeriodSeconds (${merged.appPeriodSeconds}), got ${merged.appBurstSeconds}`,
@@ -177,9 +202,19 @@ export function mergeFaults(current: Readonly<EmulatorFaults>, patch: unknown): 
   return copyFaults(merged);
 }
 
+function writeRates(given: Partial<Record<keyof WriteQuotaRates, number | null | undefined>>): WriteQuotaRates {
+  const rates: WriteQuotaRates = { ...AWS_WRITE_QUOTAS };
+  for (const key of Object.keys(rates) as (keyof WriteQuotaRates)[]) {
+    const value = given[key];
+    if (value !== undefined) rates[key] = value;
+  }
+  return rates;
+}
+
 function copyFaults(faults: Readonly<EmulatorFaults>): EmulatorFaults {
   return {
     ...faults,
+    writeQuotas: faults.writeQuotas === null ? null : { ...faults.writeQuotas },
     forcedErrors: Object.fromEntries(Object.entries(faults.forcedErrors).map(([op, e]) => [op, { ...e }])),
     allowedAccessKeyIds: faults.allowedAccessKeyIds === null ? null : [...faults.allowedAccessKeyIds],
   };
@@ -212,7 +247,7 @@ export class FaultInjector {
   /** The quota rates the settings ask for. */
   get quotaRates(): QuotaRates {
     const f = this.#faults;
-    return { userListRps: f.quotaRps, resourceReadRps: f.resourceReadRps, resourceReadPoolRps: f.resourceReadPoolRps };
+    return { userListRps: f.quotaRps, resourceReadRps: f.resourceReadRps, resourceReadPoolRps: f.resourceReadPoolRps, write: f.writeQuotas === null ? null : writeRates(f.writeQuotas) };
   }
 
   /** The app load the settings ask for; `defaultAccount` stands in for `appAccount: null`. */

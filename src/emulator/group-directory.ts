@@ -72,9 +72,12 @@ export class GroupDirectory {
     return this.#sorted.filter((group) => group.has(user));
   }
 
-  /** Makes the user a member (nothing happens when it already is one); LimitExceededException past 100 groups. */
-  addMember(group: StoredGroup, user: StoredUser): void {
-    if (group.has(user)) return;
+  /**
+   * Makes the user a member (nothing happens when it already is one); LimitExceededException past
+   * 100 groups. True when the user was not a member before.
+   */
+  addMember(group: StoredGroup, user: StoredUser): boolean {
+    if (group.has(user)) return false;
     let count = 0;
     for (const other of this.#sorted) {
       if (other.has(user) && ++count >= MAX_GROUPS_PER_USER) {
@@ -83,6 +86,7 @@ export class GroupDirectory {
     }
     group.add(user);
     this.#memberships++;
+    return true;
   }
 
   /** Ends one membership; false when there was none. */

@@ -43,6 +43,7 @@ const createGroup: OperationHandler = (body, context) => {
   const { description = null, roleArn = null, precedence = null } = properties;
   const group = new StoredGroup(name, description, roleArn, precedence, context.nowMs, context.nowMs);
   pool.groups.add(group);
+  context.writes.wrote(pool.id, true);
   return { Group: group.toWire(pool.id) };
 };
 
@@ -51,14 +52,17 @@ const getGroup: OperationHandler = (body, context) => {
   return { Group: pool.groups.require(name).toWire(pool.id) };
 };
 
-// Properties left out of the request keep their values ("updates any of the properties").
+// Properties left out of the request keep their values ("updates any of the properties"). The last
+// modified date moves even when nothing changes, as for users (see docs/emulator.md).
 const updateGroup: OperationHandler = (body, context) => {
   const v = new RequestValidator(body);
   const properties = readProperties(v);
   const { pool, name } = readGroupTarget(v, context);
   const group = pool.groups.require(name);
+  const changed = (Object.keys(properties) as (keyof GroupProperties)[]).some((key) => group[key] !== properties[key]);
   Object.assign(group, properties);
   group.modifiedMs = context.nowMs;
+  context.writes.wrote(pool.id, changed);
   return { Group: group.toWire(pool.id) };
 };
 
@@ -66,17 +70,22 @@ const deleteGroup: OperationHandler = (body, context) => {
   const { pool, name } = readGroupTarget(new RequestValidator(body), context);
   pool.groups.require(name);
   pool.groups.delete(name);
+  context.writes.wrote(pool.id, true);
   return {};
 };
 
-/** AdminAddUserToGroup / AdminRemoveUserFromGroup: the group is looked up before the user. */
-function membership(change: (pool: UserPool, group: StoredGroup, user: StoredUser) => void): OperationHandler {
+/**
+ * AdminAddUserToGroup / AdminRemoveUserFromGroup: the group is looked up before the user. Both
+ * succeed when there is nothing to do (adding a member, removing a non-member), as on AWS; `change`
+ * says whether the membership changed.
+ */
+function membership(change: (pool: UserPool, group: StoredGroup, user: StoredUser) => boolean): OperationHandler {
   return (body, context) => {
     const v = new RequestValidator(body);
     const name = v.string('GroupName', GROUP_NAME) as string;
     const target = readTarget(v, context);
     const group = target.pool.groups.require(name);
-    change(target.pool, group, requireUser(target));
+    context.writes.wrote(target.pool.id, change(target.pool, group, requireUser(target)));
     return {};
   };
 }
@@ -88,5 +97,5 @@ export const GROUP_OPERATIONS: Readonly<Record<string, OperationHandler>> = {
   UpdateGroup: updateGroup,
   DeleteGroup: deleteGroup,
   AdminAddUserToGroup: membership((pool, group, user) => pool.groups.addMember(group, user)),
-  AdminRemoveUserFromGroup: membership((pool, group, user) => void pool.groups.removeMember(group, user)),
+  AdminRemoveUserFromGroup: membership((pool, group, user) => pool.groups.removeMember(group, user)),
 };

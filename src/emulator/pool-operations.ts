@@ -2,41 +2,20 @@ import { listUsers, parseListUsersRequest } from './list-users.js';
 import type { OperationContext, OperationHandler } from './operation-context.js';
 import type { ResumeContext } from './pagination-token.js';
 import { bindingOf, resumeAfter } from './pagination-token.js';
-import { NON_BLANK_PATTERN, POOL_ID_PATTERN, POOL_NAME_PATTERN, RequestValidator } from './request-validator.js';
-import type { UserPool } from './user-pool.js';
-
-/** The attributes every Cognito user pool's schema has (DescribeUserPool lists them for any pool). */
-const STANDARD_ATTRIBUTES: readonly (readonly [name: string, type: string, mutable: boolean])[] = [
-  ['sub', 'String', false],
-  ['name', 'String', true],
-  ['given_name', 'String', true],
-  ['family_name', 'String', true],
-  ['middle_name', 'String', true],
-  ['nickname', 'String', true],
-  ['preferred_username', 'String', true],
-  ['profile', 'String', true],
-  ['picture', 'String', true],
-  ['website', 'String', true],
-  ['email', 'String', true],
-  ['email_verified', 'Boolean', true],
-  ['gender', 'String', true],
-  ['birthdate', 'String', true],
-  ['zoneinfo', 'String', true],
-  ['locale', 'String', true],
-  ['phone_number', 'String', true],
-  ['phone_number_verified', 'Boolean', true],
-  ['address', 'String', true],
-  ['updated_at', 'Number', true],
-  ['identities', 'String', true],
-];
+import { CognitoServiceError } from './cognito-error.js';
+import { NON_BLANK_PATTERN, POOL_ID_PATTERN, POOL_NAME_PATTERN, PRINTABLE_PATTERN, RequestValidator } from './request-validator.js';
+import type { AliasAttribute, UserPool } from './user-pool.js';
+import { customAttributeName, DEFAULT_PASSWORD_POLICY, isStandardAttribute, STANDARD_ATTRIBUTES, UserPoolSchema } from './user-pool-schema.js';
+import type { AttributeDataType, CustomAttribute, PasswordPolicy } from './user-pool-schema.js';
 
 /**
  * The pool's `SchemaAttributes`: the standard attributes, then its custom ones (`custom:…`, as
- * Cognito names them there). The emulator keeps no schema: a custom attribute is in it once a user
- * of the pool holds it.
+ * Cognito names them there): those declared, with their type and mutability, and any other a user
+ * of the pool holds (a pool without a declared schema learns its custom attributes from its users).
  */
 function schemaAttributes(pool: UserPool): Record<string, unknown>[] {
-  const custom = new Set<string>();
+  const declared = new Map(pool.schema.declared.map((attribute) => [attribute.name, attribute]));
+  const custom = new Set<string>(declared.keys());
   for (const user of pool.users) {
     const list = user.attributes;
     for (let i = 0; i < list.length; i += 2) {
@@ -46,7 +25,10 @@ function schemaAttributes(pool: UserPool): Record<string, unknown>[] {
   }
   return [
     ...STANDARD_ATTRIBUTES.map(([name, type, mutable]) => ({ Name: name, AttributeDataType: type, DeveloperOnlyAttribute: false, Mutable: mutable, Required: false })),
-    ...[...custom].sort().map((name) => ({ Name: name, AttributeDataType: 'String', DeveloperOnlyAttribute: false, Mutable: true, Required: false })),
+    ...[...custom].sort().map((name) => {
+      const definition = declared.get(name);
+      return { Name: name, AttributeDataType: definition?.type ?? 'String', DeveloperOnlyAttribute: false, Mutable: definition?.mutable ?? true, Required: false };
+    }),
   ];
 }
 
@@ -66,12 +48,69 @@ function describe(pool: UserPool, region: string): Record<string, unknown> {
   };
 }
 
+const ATTRIBUTE_DATA_TYPES = ['String', 'Number', 'DateTime', 'Boolean'] as const;
+const ALIAS_ATTRIBUTES = ['phone_number', 'email', 'preferred_username'] as const;
+
+/** A SchemaAttributeType list: the custom attributes to declare (standard names are the pool's anyway). */
+function readSchema(v: RequestValidator, member: string): CustomAttribute[] {
+  return (v.structureList(member) ?? []).flatMap((s): CustomAttribute[] => {
+    const name = s.string('Name', { required: true, min: 1, max: 20, pattern: PRINTABLE_PATTERN });
+    const type = s.string('AttributeDataType', { oneOf: ATTRIBUTE_DATA_TYPES }) as AttributeDataType | undefined;
+    const mutable = s.boolean('Mutable');
+    if (name === undefined || isStandardAttribute(name)) return [];
+    return [{ name: customAttributeName(name), ...(type === undefined ? {} : { type }), ...(mutable === undefined ? {} : { mutable }) }];
+  });
+}
+
+/** Policies.PasswordPolicy; members left out are AWS's defaults. */
+function readPasswordPolicy(v: RequestValidator): PasswordPolicy {
+  const p = v.structure('Policies')?.structure('PasswordPolicy');
+  const minimumLength = p?.integer('MinimumLength', { min: 6, max: 99 });
+  const flag = (member: string, fallback: boolean): boolean => p?.boolean(member) ?? fallback;
+  return {
+    minimumLength: minimumLength ?? DEFAULT_PASSWORD_POLICY.minimumLength,
+    requireUppercase: flag('RequireUppercase', p === undefined),
+    requireLowercase: flag('RequireLowercase', p === undefined),
+    requireNumbers: flag('RequireNumbers', p === undefined),
+    requireSymbols: flag('RequireSymbols', p === undefined),
+  };
+}
+
+/**
+ * CreateUserPool with `PoolName`, and of the pool's settings the ones the emulator uses: `Schema`
+ * (custom attributes: a pool created here always has a declared schema), `Policies.PasswordPolicy`
+ * and `AliasAttributes`. Other settings are accepted and ignored.
+ */
 const createUserPool: OperationHandler = (body, context) => {
   const v = new RequestValidator(body);
   const name = v.string('PoolName', { required: true, min: 1, max: 128, pattern: POOL_NAME_PATTERN });
+  const schema = readSchema(v, 'Schema');
+  const passwordPolicy = readPasswordPolicy(v);
+  const aliases = v.stringList('AliasAttributes', { oneOf: ALIAS_ATTRIBUTES }) as AliasAttribute[] | undefined;
   v.done();
   const pool = context.store.create(name as string, context.nowMs, undefined, context.account);
+  pool.schema = new UserPoolSchema(schema);
+  pool.passwordPolicy = passwordPolicy;
+  pool.aliasAttributes = aliases ?? [];
+  context.writes.wrote(pool.id, true);
   return { UserPool: describe(pool, context.store.region) };
+};
+
+/** AddCustomAttributes: declares more custom attributes (the pool's schema counts as declared from then on). */
+const addCustomAttributes: OperationHandler = (body, context) => {
+  const v = new RequestValidator(body);
+  const attributes = readSchema(v, 'CustomAttributes');
+  if (body.CustomAttributes === undefined || body.CustomAttributes === null) v.structure('CustomAttributes', true);
+  const pool = readPool(v, context);
+  for (const attribute of attributes) {
+    if (pool.schema.definition(attribute.name) !== undefined) {
+      throw CognitoServiceError.invalidParameter(`Existing attribute already has name ${attribute.name}.`);
+    }
+  }
+  for (const attribute of attributes) pool.schema.declare(attribute);
+  pool.modifiedMs = context.nowMs;
+  context.writes.wrote(pool.id, attributes.length > 0);
+  return {};
 };
 
 const describeUserPool: OperationHandler = (body, context) => {
@@ -133,6 +172,7 @@ export function requirePool(body: Record<string, unknown>, context: OperationCon
 /** Pool-level operations and the listings, by operation name. */
 export const POOL_OPERATIONS: Readonly<Record<string, OperationHandler>> = {
   CreateUserPool: createUserPool,
+  AddCustomAttributes: addCustomAttributes,
   DescribeUserPool: describeUserPool,
   ListUserPools: listUserPools,
   ListUsers: listUsersOperation,

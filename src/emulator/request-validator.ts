@@ -17,6 +17,8 @@ export interface StringConstraints {
   readonly pattern?: string;
   /** The enum values the member may take. */
   readonly oneOf?: readonly string[];
+  /** A sensitive member (a password): AWS leaves its value out of validation messages. */
+  readonly sensitive?: boolean;
 }
 
 /** Constraints on one integer member. */
@@ -43,30 +45,70 @@ function matchesWhole(pattern: string, value: string): boolean {
  */
 export class RequestValidator {
   readonly #body: Record<string, unknown>;
-  readonly #errors: string[] = [];
+  readonly #errors: string[];
+  /** Path of this structure's members in messages, e.g. `sourceUser.` (empty at the top level). */
+  readonly #prefix: string;
 
-  constructor(body: Record<string, unknown>) {
+  constructor(body: Record<string, unknown>, errors: string[] = [], prefix = '') {
     this.#body = body;
+    this.#errors = errors;
+    this.#prefix = prefix;
+  }
+
+  /**
+   * A structure member, read by the returned validator (its errors are reported with this one's,
+   * named `member.field`); undefined when absent (recorded as an error when required).
+   */
+  structure(member: string, required = false): RequestValidator | undefined {
+    const raw = this.#body[member];
+    if (raw === undefined || raw === null) {
+      if (required) this.#fail('null', this.#at(member), 'Member must not be null');
+      return undefined;
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw CognitoServiceError.serialization(`Expected a structure for ${member}`);
+    return new RequestValidator(raw as Record<string, unknown>, this.#errors, `${this.#at(member)}.`);
+  }
+
+  /** A list of structures, each read by a validator of its own (`member.N.member.field` in messages). */
+  structureList(member: string): RequestValidator[] | undefined {
+    const raw = this.#body[member];
+    if (raw === undefined || raw === null) return undefined;
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'object' || item === null || Array.isArray(item))) {
+      throw CognitoServiceError.serialization(`Expected a list of structures for ${member}`);
+    }
+    return (raw as Record<string, unknown>[]).map((item, index) => new RequestValidator(item, this.#errors, `${this.#at(member)}.${index + 1}.member.`));
+  }
+
+  /** A boolean member; undefined when absent. */
+  boolean(member: string): boolean | undefined {
+    const raw = this.#body[member];
+    if (raw === undefined || raw === null) return undefined;
+    if (typeof raw !== 'boolean') throw CognitoServiceError.serialization(`Expected a boolean for ${member}`);
+    return raw;
+  }
+
+  #at(member: string): string {
+    return `${this.#prefix}${lowerFirst(member)}`;
   }
 
   /** A string member; undefined when absent (recorded as an error when required). */
   string(member: string, constraints: StringConstraints = {}): string | undefined {
     const raw = this.#body[member];
-    const at = lowerFirst(member);
+    const at = this.#at(member);
     if (raw === undefined || raw === null) {
       if (constraints.required === true) this.#fail('null', at, 'Member must not be null');
       return undefined;
     }
     if (typeof raw !== 'string') throw CognitoServiceError.serialization(`Expected a string for ${member}`);
     const before = this.#errors.length;
-    for (const problem of stringProblems(raw, constraints)) this.#fail(`'${raw}'`, at, problem);
+    for (const problem of stringProblems(raw, constraints)) this.#fail(constraints.sensitive === true ? null : `'${raw}'`, at, problem);
     return this.#errors.length === before ? raw : undefined;
   }
 
   /** An integer member; undefined when absent. */
   integer(member: string, constraints: IntegerConstraints = {}): number | undefined {
     const raw = this.#body[member];
-    const at = lowerFirst(member);
+    const at = this.#at(member);
     if (raw === undefined || raw === null) {
       if (constraints.required === true) this.#fail('null', at, 'Member must not be null');
       return undefined;
@@ -88,7 +130,7 @@ export class RequestValidator {
   stringList(member: string, constraints: StringConstraints = {}): string[] | undefined {
     const raw = this.#body[member];
     if (raw === undefined || raw === null) {
-      if (constraints.required === true) this.#fail('null', lowerFirst(member), 'Member must not be null');
+      if (constraints.required === true) this.#fail('null', this.#at(member), 'Member must not be null');
       return undefined;
     }
     if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string')) {
@@ -97,7 +139,7 @@ export class RequestValidator {
     const items = raw as string[];
     const problems = new Set(items.flatMap((item) => stringProblems(item, constraints)));
     if (problems.size === 0) return items;
-    this.#fail(`'[${items.join(', ')}]'`, lowerFirst(member), `Member must satisfy constraint: [${[...problems].join(', ')}]`);
+    this.#fail(`'[${items.join(', ')}]'`, this.#at(member), `Member must satisfy constraint: [${[...problems].join(', ')}]`);
     return undefined;
   }
 
@@ -105,7 +147,7 @@ export class RequestValidator {
   attributeList(member: string, required = false): { Name: string; Value: string }[] | undefined {
     const raw = this.#body[member];
     if (raw === undefined || raw === null) {
-      if (required) this.#fail('null', lowerFirst(member), 'Member must not be null');
+      if (required) this.#fail('null', this.#at(member), 'Member must not be null');
       return undefined;
     }
     const ok =
@@ -118,10 +160,12 @@ export class RequestValidator {
     if (!ok) throw CognitoServiceError.serialization(`Expected a list of {Name, Value} for ${member}`);
     const items = (raw as { Name: string; Value?: string }[]).map((a) => ({ Name: a.Name, Value: a.Value ?? '' }));
     items.forEach((attribute, index) => {
-      const at = `${lowerFirst(member)}.${index + 1}.member.name`;
+      const at = `${this.#at(member)}.${index + 1}.member`;
       for (const problem of stringProblems(attribute.Name, { min: 1, max: 32, pattern: PRINTABLE_PATTERN })) {
-        this.#fail(`'${attribute.Name}'`, at, problem);
+        this.#fail(`'${attribute.Name}'`, `${at}.name`, problem);
       }
+      // AttributeValueType is sensitive: AWS leaves the value out of the message.
+      for (const problem of stringProblems(attribute.Value, { max: 2048 })) this.#fail(null, `${at}.value`, problem);
     });
     return items;
   }
@@ -134,9 +178,10 @@ export class RequestValidator {
     throw CognitoServiceError.invalidParameter(`${count} validation ${noun} detected: ${this.#errors.join('; ')}`);
   }
 
-  /** Records one violation; `renderedValue` is `'…'` quoted, or the bare word null. */
-  #fail(renderedValue: string, at: string, constraint: string): void {
-    this.#errors.push(`Value ${renderedValue} at '${at}' failed to satisfy constraint: ${constraint}`);
+  /** Records one violation; `renderedValue` is `'…'` quoted, the bare word null, or (sensitive) left out. */
+  #fail(renderedValue: string | null, at: string, constraint: string): void {
+    const value = renderedValue === null ? 'Value' : `Value ${renderedValue}`;
+    this.#errors.push(`${value} at '${at}' failed to satisfy constraint: ${constraint}`);
   }
 }
 

@@ -1,6 +1,11 @@
 import { GroupDirectory } from './group-directory.js';
 import { lowerBound, subOf, upperBound } from './sorted-search.js';
 import type { StoredUser } from './stored-user.js';
+import { DEFAULT_PASSWORD_POLICY, UserPoolSchema } from './user-pool-schema.js';
+import type { PasswordPolicy } from './user-pool-schema.js';
+
+/** The attributes a pool can let users sign in with besides the username (Cognito's AliasAttributes). */
+export type AliasAttribute = 'email' | 'phone_number' | 'preferred_username';
 
 /** The account that owns a pool (and answers for static credentials) unless told otherwise. */
 export const DEFAULT_ACCOUNT_ID = '000000000000';
@@ -24,6 +29,14 @@ export class UserPool {
   readonly groups = new GroupDirectory();
   /** Epoch milliseconds. */
   modifiedMs: number;
+  /** The custom attributes the pool's schema has (see {@link UserPoolSchema}). */
+  schema = new UserPoolSchema();
+  /** What `TemporaryPassword` must satisfy. */
+  passwordPolicy: PasswordPolicy = { ...DEFAULT_PASSWORD_POLICY };
+  /** Attributes users may sign in with; a verified value is then unique in the pool. */
+  aliasAttributes: readonly AliasAttribute[] = [];
+  /** External identities linked to users (AdminLinkProviderForUser), by `provider\u0000userId`. */
+  readonly #links = new Map<string, StoredUser>();
 
   constructor(
     readonly id: string,
@@ -74,6 +87,17 @@ export class UserPool {
     if (this.#users[i]?.sub === user.sub) throw new Error(`sub ${user.sub} already exists`);
     this.#users.splice(i, 0, user);
     this.#byUsername.set(user.username, user);
+    this.schema.usersAdded();
+  }
+
+  /** The user an external identity is linked to, if any. */
+  linkedUser(providerName: string, userId: string): StoredUser | undefined {
+    return this.#links.get(`${providerName}\u0000${userId}`);
+  }
+
+  /** Records that an external identity is linked to `user`. */
+  link(providerName: string, userId: string, user: StoredUser): void {
+    this.#links.set(`${providerName}\u0000${userId}`, user);
   }
 
   /**
@@ -96,6 +120,7 @@ export class UserPool {
       }
       this.#byUsername.set(user.username, user);
     }
+    this.schema.usersAdded();
     const existing = this.#users.splice(0, this.#users.length);
     const merged = this.#users;
     let i = 0;
@@ -119,6 +144,7 @@ export class UserPool {
     if (user === undefined) return undefined;
     this.#byUsername.delete(username);
     this.groups.removeUser(user);
+    for (const [key, linked] of this.#links) if (linked === user) this.#links.delete(key);
     const i = this.lowerBound(user.sub);
     if (this.#users[i] === user) this.#users.splice(i, 1);
     return user;

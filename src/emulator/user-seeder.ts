@@ -14,6 +14,17 @@ export interface SeedOptions {
    * uniform subs give anyway) it has no effect. @default 0
    */
   subSkew?: number;
+  /**
+   * Share of users who signed in through an external provider (username `Google_1093…`, status
+   * EXTERNAL_PROVIDER, an `identities` attribute), 0 to 1. Left out, about a quarter of the users
+   * are, drawn exactly as always (so existing seeds give the same users byte for byte). @default about 0.25
+   */
+  federatedShare?: number;
+  /**
+   * Share of the native (not federated) users whose status is UNCONFIRMED, 0 to 1; the others keep
+   * the usual mix of CONFIRMED, FORCE_CHANGE_PASSWORD and RESET_REQUIRED. @default about 0.07
+   */
+  unconfirmedShare?: number;
 }
 
 /** A pool to create and seed in one go: users, then groups and memberships over those users. */
@@ -36,13 +47,16 @@ export const MAX_SEED_USERS = 10_000_000;
 
 /** Throws a RangeError naming the option when a seed request is out of range. */
 export function assertSeedOptions(options: SeedOptions): void {
-  const { users, seed = 1, subSkew = 0 } = options;
+  const { users, seed = 1, subSkew = 0, federatedShare = 0, unconfirmedShare = 0 } = options;
   if (!Number.isInteger(users) || users < 0 || users > MAX_SEED_USERS) {
     throw new RangeError(`Expected \`users\` to be an integer from 0 to ${MAX_SEED_USERS}, got \`${users}\``);
   }
   if (!Number.isFinite(seed)) throw new RangeError(`Expected \`seed\` to be a finite number, got \`${seed}\``);
   if (!(subSkew >= 0 && subSkew <= 1)) {
     throw new RangeError(`Expected \`subSkew\` to be a number from 0 to 1, got \`${subSkew}\``);
+  }
+  for (const [name, value] of [['federatedShare', federatedShare], ['unconfirmedShare', unconfirmedShare]] as const) {
+    if (!(value >= 0 && value <= 1)) throw new RangeError(`Expected \`${name}\` to be a number from 0 to 1, got \`${value}\``);
   }
 }
 
@@ -140,9 +154,13 @@ interface Identity {
   readonly userId: string;
 }
 
-/** Draws one external-provider identity, or null for a native user. */
-function drawIdentity(rng: RandomSource, asciiGiven: string, asciiFamily: string): Identity | null {
-  const roll = rng.int(100);
+/**
+ * Draws one external-provider identity, or null for a native user: 25% federated by default, or
+ * `share` of them (the providers in the same proportions) when asked.
+ */
+function drawIdentity(rng: RandomSource, asciiGiven: string, asciiFamily: string, share: number | undefined): Identity | null {
+  if (share !== undefined && !rng.chance(share)) return null;
+  const roll = share === undefined ? rng.int(100) : rng.int(25);
   if (roll < 10) return { provider: 'Google', type: 'Google', userId: `1${digits(rng, 20)}` };
   if (roll < 15) {
     return { provider: 'SignInWithApple', type: 'SignInWithApple', userId: `00${digits(rng, 4)}.${hexDigits(rng, 32)}.${digits(rng, 4)}` };
@@ -155,7 +173,14 @@ function drawIdentity(rng: RandomSource, asciiGiven: string, asciiFamily: string
   return null;
 }
 
-function drawStatus(rng: RandomSource): UserStatus {
+/** A native user's status: 84/7/6/3% CONFIRMED/UNCONFIRMED/FORCE_CHANGE_PASSWORD/RESET_REQUIRED, or UNCONFIRMED at `unconfirmed`. */
+function drawStatus(rng: RandomSource, unconfirmed: number | undefined): UserStatus {
+  if (unconfirmed !== undefined) {
+    if (rng.chance(unconfirmed)) return 'UNCONFIRMED';
+    const roll = rng.int(93);
+    if (roll < 84) return 'CONFIRMED';
+    return roll < 90 ? 'FORCE_CHANGE_PASSWORD' : 'RESET_REQUIRED';
+  }
   const roll = rng.int(100);
   if (roll < 84) return 'CONFIRMED';
   if (roll < 91) return 'UNCONFIRMED';
@@ -188,7 +213,7 @@ export function seedUsers(pool: UserPool, options: SeedOptions): void {
 
     const [given, asciiGiven] = rng.pick(GIVEN);
     const [family, asciiFamily] = rng.pick(FAMILY);
-    const identity = drawIdentity(rng, asciiGiven, asciiFamily);
+    const identity = drawIdentity(rng, asciiGiven, asciiFamily, options.federatedShare);
 
     let username: string;
     if (identity !== null) {
@@ -248,10 +273,12 @@ export function seedUsers(pool: UserPool, options: SeedOptions): void {
       attributes.push(A_IDENTITIES, identities);
     }
 
-    const status = identity !== null ? 'EXTERNAL_PROVIDER' : drawStatus(rng);
+    const status = identity !== null ? 'EXTERNAL_PROVIDER' : drawStatus(rng, options.unconfirmedShare);
     const enabled = !rng.chance(0.05);
     const mfa = hasPhone && identity === null && rng.chance(0.02) ? SMS_MFA : null;
     batch.push(new StoredUser(sub, username, enabled, status, createdMs, modifiedMs, attributes, mfa));
   }
   pool.addMany(batch);
+  // A pool with a declared schema declares what its seeded users hold.
+  if (pool.schema.isDeclared && options.users > 0) pool.schema.declare(A_TENANT);
 }

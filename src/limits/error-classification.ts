@@ -63,6 +63,14 @@ const TABLE: Readonly<Record<string, Row>> = {
   // Not errors for the caller but answers ("there is no such object"): never worth a retry.
   NoSuchKey: { class: 'fatal' },
   NotFound: { class: 'fatal' },
+  // Cognito's answers to a restore's writes: what the pool holds, or what it refuses to hold.
+  UsernameExistsException: { class: 'fatal' },
+  UserNotFoundException: { class: 'fatal' },
+  GroupExistsException: { class: 'fatal' },
+  AliasExistsException: { class: 'fatal' },
+  InvalidPasswordException: { class: 'fatal' },
+  UserLambdaValidationException: { class: 'fatal' },
+  UnsupportedUserStateException: { class: 'fatal' },
   // S3's answer to a HEAD it refuses (no body, so no code): the caller asks again to learn why.
   Forbidden: { class: 'fatal', hint: 'grant the worker the IAM permissions listed in docs/operations.md (IAM policy)' },
   // The staged upload is gone: completed by an earlier finalizer (the caller checks the object), or

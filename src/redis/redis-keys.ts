@@ -21,6 +21,10 @@ export interface RedisKeys {
   readonly poolConfig: string;
   /** String held (with a TTL) by the process running an `--inline` run, while it runs it. */
   inlineOwner(snapshotId: string): string;
+  /** Hash target pool id → the restore in flight into it (one at a time per target). */
+  readonly activeRestores: string;
+  /** A restore's keys: `state` (its hash), and the sets of what the target held when it began. */
+  restore(restoreId: string, part: string): string;
 }
 
 /**
@@ -45,5 +49,7 @@ export function redisKeys(prefix: string): RedisKeys {
     pools: `${ns}:pools`,
     poolConfig: `${ns}:pool-config`,
     inlineOwner: (snapshotId: string) => `${ns}:inline-owner:${snapshotId}`,
+    activeRestores: `${ns}:active-restores`,
+    restore: (restoreId: string, part: string) => `${ns}:restore:${restoreId}:${part}`,
   });
 }
