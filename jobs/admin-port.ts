@@ -1,4 +1,6 @@
 import type { ScheduledPool } from '../src/config/config-file.js';
+import { RestoreStore } from '../src/restore/restore-store.js';
+import { prepareRestore, queueRestore } from './request-restore.js';
 import { adminRolePolicy } from '../src/config/role-policy.js';
 import { createDashboard } from '../src/ops/admin-dashboard.js';
 import { serveAdmin, type AdminServer } from '../src/ops/admin-server.js';
@@ -61,6 +63,9 @@ export async function startAdminServer(
         return { ...requested, pointer: runPointer(requested.spec), partial: partialNotice(requested.spec) };
       },
       cancel: (snapshotId) => cancelRun(runtime, snapshotId),
+      restore: async (request) => queueRestore(runtime, queues, await prepareRestore(runtime, request)),
+      restoreStatus: (restoreId) => new RestoreStore(runtime.redis, runtime.keys).status(restoreId),
+      cancelRestore: (restoreId) => new RestoreStore(runtime.redis, runtime.keys).setState(restoreId, 'cancelled'),
       forget: async (userPoolId) => {
         const outcome = await forgetPool(runtime, queues, userPoolId);
         return outcome.kind === 'forgotten' ? outcome : { kind: outcome.kind, error: forgetRefusal(userPoolId, outcome) };
@@ -71,7 +76,7 @@ export async function startAdminServer(
         ? { allowedPools: [...runtime.config.allowedPools, ...(options.configPools ?? []).map((pool) => pool.userPoolId)] }
         : {}),
       status: (snapshotId) => reconcileRun(runtime, queues, snapshotId),
-      dashboard: options.dashboard && options.token ? await createDashboard([queues.runs, queues.shards, queues.groups], '/dashboard') : undefined,
+      dashboard: options.dashboard && options.token ? await createDashboard([queues.runs, queues.shards, queues.groups, queues.restores], '/dashboard') : undefined,
     },
     { host: options.host, port: options.port, token: options.token },
   );

@@ -5,7 +5,7 @@ import type { ObjectSink } from '../src/storage/object-sink.js';
 import { readLines } from '../src/storage/record-lines.js';
 import { splitManifestUrl } from '../src/storage/snapshot-catalog.js';
 import { newSnapshotId } from '../src/storage/snapshot-id.js';
-import { missingCustomAttributes, unrestorableReason } from '../src/restore/restore-records.js';
+import { missingCustomAttributes, RestoreRequestError, unrestorableReason } from '../src/restore/restore-records.js';
 import { RestoreStore, type RestoreSpec } from '../src/restore/restore-store.js';
 import { TargetPool, TargetRefusedError } from '../src/restore/target-pool.js';
 import type { ExportRuntime } from './export-runtime.js';
@@ -22,10 +22,7 @@ export interface RestoreRequest {
   readonly inline?: boolean | undefined;
 }
 
-/** A restore refused before anything is queued or written; the message is one line naming what and the fix. */
-export class RestoreRequestError extends Error {
-  override readonly name = 'RestoreRequestError';
-}
+export { RestoreRequestError };
 
 /** A restore checked and ready to queue (or to plan, for --dry-run). */
 export interface PreparedRestore {

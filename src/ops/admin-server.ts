@@ -1,4 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { RestoreRequestError } from '../restore/restore-records.js';
+import type { RestoreStatus } from '../restore/restore-store.js';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -63,6 +65,12 @@ export interface AdminEndpoints {
   readonly roles?: RolePolicy | undefined;
   /** Which user pools `POST /exports` may export; undefined: any. */
   readonly allowedPools?: readonly string[] | undefined;
+  /** Queues a restore (`POST /restores`); undefined: the route answers 404. Throws a RestoreRequestError for a refused one. */
+  restore?(request: { readonly from: string; readonly targetPoolId: string; readonly merge: boolean; readonly deleteMissing: boolean }): Promise<{ readonly restoreId: string; readonly joined: boolean }>;
+  /** A restore's status (`GET /restores/<id>`), or undefined if unknown. */
+  restoreStatus?(restoreId: string): Promise<RestoreStatus | undefined>;
+  /** Cancels a restore (`DELETE /restores/<id>`): false when it had already ended or is unknown. */
+  cancelRestore?(restoreId: string): Promise<boolean>;
   /** The bull-board dashboard, mounted at /dashboard behind the token; undefined when off. */
   readonly dashboard?: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }
@@ -122,6 +130,15 @@ export async function serveAdmin(endpoints: AdminEndpoints, options: AdminListen
       if (request.method === 'GET' && id) return exportStatus(endpoints, id, response);
       if (request.method === 'DELETE' && id) return cancelExport(endpoints, id, response);
       throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /exports, GET or DELETE /exports/<snapshot_id>`);
+    }
+    if (url.pathname === '/restores' || url.pathname.startsWith('/restores/')) {
+      await authorize(request, options.token, 'bearer');
+      if (!endpoints.restore || !endpoints.restoreStatus || !endpoints.cancelRestore) throw new HttpError(404, 'restores are not served by this admin port');
+      if (request.method === 'POST' && url.pathname === '/restores') return triggerRestore(endpoints, request, response);
+      const id = url.pathname.slice('/restores/'.length);
+      if (request.method === 'GET' && id) return restoreStatus(endpoints, id, response);
+      if (request.method === 'DELETE' && id) return cancelRestore(endpoints, id, response);
+      throw new HttpError(405, `${request.method} ${url.pathname} is not supported: use POST /restores, GET or DELETE /restores/<restore_id>`);
     }
     if (url.pathname.startsWith('/pools/')) {
       await authorize(request, options.token, 'bearer');
@@ -376,6 +393,72 @@ async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, respo
     return;
   }
   json(response, 200, runView(outcome.status));
+}
+
+/**
+ * `POST /restores` `{"from": "<manifest or latest.json URL>", "user_pool_id": "<target>", "merge": false,
+ * "delete_missing": false}`: the target must be in ALLOWED_POOLS (when set) and the snapshot under
+ * ALLOWED_DESTINATIONS (the restore reads it there and writes its tables and report beside it).
+ */
+async function triggerRestore(endpoints: AdminEndpoints, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const body = await readJson(request);
+  const known = ['from', 'user_pool_id', 'merge', 'delete_missing'];
+  const unknown = Object.keys(body).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
+  const { from, user_pool_id: pool } = body;
+  if (typeof from !== 'string' || typeof pool !== 'string') throw new HttpError(400, 'from and user_pool_id are required strings');
+  for (const key of ['merge', 'delete_missing']) if (body[key] !== undefined && typeof body[key] !== 'boolean') throw new HttpError(400, `${key} must be true or false`);
+  if (endpoints.allowedPools !== undefined && !endpoints.allowedPools.includes(pool)) {
+    throw new HttpError(403, `user pool ${JSON.stringify(pool)} is not allowed: POST /restores writes only to the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker's --config file`);
+  }
+  const destination = from.replace(/\/manifests\/.*$/, '');
+  let canonical: string;
+  try {
+    canonical = canonicalDestination(destination);
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
+  if (!isDestinationAllowed(canonical, endpoints.allowedDestinations)) {
+    throw new HttpError(403, `${from} is not allowed: POST /restores reads snapshots only under ALLOWED_DESTINATIONS (set on the worker, comma-separated URL prefixes) or a destination of the worker's --config file`);
+  }
+  let queued;
+  try {
+    queued = await endpoints.restore?.({ from, targetPoolId: pool, merge: body.merge === true, deleteMissing: body.delete_missing === true });
+  } catch (error) {
+    if (error instanceof RestoreRequestError) throw new HttpError(400, error.message);
+    throw error;
+  }
+  if (!queued) throw new HttpError(404, 'restores are not served by this admin port');
+  json(response, queued.joined ? 200 : 202, { restore_id: queued.restoreId, created: !queued.joined, status_url: `/restores/${queued.restoreId}` });
+}
+
+function restoreView(status: RestoreStatus) {
+  return {
+    restore_id: status.spec.restoreId,
+    user_pool_id: status.spec.targetPoolId,
+    snapshot_id: status.spec.snapshotId,
+    state: status.state,
+    records: status.durable,
+    report_url: status.reportUrl ?? null,
+    error: status.error ?? null,
+  };
+}
+
+async function restoreStatus(endpoints: AdminEndpoints, id: string, response: ServerResponse): Promise<void> {
+  const status = await endpoints.restoreStatus?.(decodeId(id));
+  if (!status) throw new HttpError(404, `no restore ${id}`);
+  json(response, 200, restoreView(status));
+}
+
+async function cancelRestore(endpoints: AdminEndpoints, id: string, response: ServerResponse): Promise<void> {
+  const restoreId = decodeId(id);
+  const status = await endpoints.restoreStatus?.(restoreId);
+  if (!status) throw new HttpError(404, `no restore ${id}`);
+  if (!(await endpoints.cancelRestore?.(restoreId))) {
+    json(response, 409, { ...restoreView(status), error: `restore ${restoreId} already ${status.state}` });
+    return;
+  }
+  json(response, 200, restoreView((await endpoints.restoreStatus?.(restoreId)) ?? status));
 }
 
 async function forgetPool(endpoints: AdminEndpoints, id: string, response: ServerResponse): Promise<void> {

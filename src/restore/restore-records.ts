@@ -120,3 +120,8 @@ export interface RestoredGroupRecord {
 export function membershipKey(record: Pick<MembershipRecord, 'group_name' | 'username'>): string {
   return `${record.group_name}\u0000${record.username}`;
 }
+
+/** A restore refused before anything is queued or written; the message is one line naming what and the fix. */
+export class RestoreRequestError extends Error {
+  override readonly name = 'RestoreRequestError';
+}

@@ -11,6 +11,7 @@ import { RestoreStore } from '../../src/restore/restore-store.js';
 import { prepareRestore, queueRestore, RestoreRequestError } from '../../jobs/request-restore.js';
 import { EMULATOR_CREDENTIALS, readObject, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli, spawnCli, type CliProcess } from '../support/worker-process.js';
+import { startAdminServer } from '../../jobs/admin-port.js';
 import { gunzipSync } from 'node:zlib';
 
 let emulator: CognitoEmulator;
@@ -214,6 +215,87 @@ describe('restore', () => {
     const { report } = await reportOf(h, id);
     expect(report).toMatchObject({ created: 1, updated: 2, deleted: 2, failed: 0 });
   });
+});
+
+describe('restore, over HTTP and under the write quotas', () => {
+  it('POST /restores queues one (token, ALLOWED_POOLS, ALLOWED_DESTINATIONS), GET follows it, a refusal is a 400 with one line', async () => {
+    const token = 'restore-token-0123456789abcdef';
+    const source = emulator.createPoolWithUsers({ users: 60, seed: 2207, groups: 2, customAttributes: ['tenant'] });
+    const target = emulator.createPool('http-target', undefined, { customAttributes: ['tenant'] });
+    const h = await startHarness({ cognitoEndpoint: emulator.url, env: { ...FAST_WRITES, ALLOWED_DESTINATIONS: destination('http'), ALLOWED_POOLS: `${source},${target}` } });
+    harnesses.push(h);
+    const from = await snapshotOf(h, source, 'http');
+    const admin = await startAdminServer(h.runtime, h.queues, h.worker, { host: '127.0.0.1', port: 0, token, dashboard: false });
+    try {
+      const post = (body: unknown, auth = `Bearer ${token}`) => fetch(`${admin.url}/restores`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await post({ from, user_pool_id: target }, 'Bearer wrong')).status).toBe(403);
+      expect((await post({ from, user_pool_id: target }, '')).status).toBe(401);
+      const elsewhere = await post({ from: from.replace('/http/', '/other/'), user_pool_id: target });
+      expect(elsewhere.status).toBe(403);
+      expect((await post({ from, user_pool_id: 'us-east-1_NotAllowed1' })).status).toBe(403);
+      const refused = await post({ from, user_pool_id: source });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/already has users/);
+      const queued = await post({ from, user_pool_id: target });
+      expect(queued.status).toBe(202);
+      const { restore_id: id, status_url: url } = (await queued.json()) as { restore_id: string; status_url: string };
+      const done = await eventually(async () => {
+        const view = (await (await fetch(`${admin.url}${url}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string; report_url: string | null };
+        return view.state === 'completed' ? view : undefined;
+      }, 60_000, 'the restore');
+      expect(done.report_url).toContain(`run=${id}.json`);
+      expect(usersOf(target)).toEqual(usersOf(source));
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('throttled by the emulator\'s write quotas, it slows down and does not fail; the counts stay exact', async () => {
+    // Above AWS's write quotas on purpose: the buckets learn them from the throttles.
+    const h = await startHarness({ cognitoEndpoint: emulator.url, env: { RESTORE_CREATE_RPS: '200', RESTORE_UPDATE_RPS: '200', RESTORE_MEMBERSHIP_RPS: '200', RESTORE_GROUP_WRITE_RPS: '200' } });
+    harnesses.push(h);
+    const source = emulator.createPoolWithUsers({ users: 250, seed: 2208, groups: 3, customAttributes: ['tenant'] });
+    const from = await snapshotOf(h, source, 'throttled');
+    const target = emulator.createPool('throttled-target', undefined, { customAttributes: ['tenant'] });
+    emulator.setFaults({ writeQuotas: {} });
+    emulator.resetStats();
+    try {
+      const id = await restore(h, from, target);
+      const federated = federatedOf(source);
+      expect(usersOf(target)).toEqual(usersOf(source));
+      expect(membershipsOf(target)).toEqual(membershipsOf(source, federated));
+      const { report } = await reportOf(h, id);
+      expect(report).toMatchObject({ created: 250 - federated.size, failed: 0, memberships_added: membershipsOf(source, federated).length });
+      expect(emulator.stats().throttled.AdminCreateUser ?? 0).toBeGreaterThan(0);
+    } finally {
+      emulator.setFaults({ writeQuotas: null });
+    }
+  }, 120_000);
+});
+
+describe('restore, cancelled', () => {
+  it('cancel <restore id> stops it at the next batch: no report, no table published, what it wrote stays', async () => {
+    const h = await harness();
+    const source = emulator.createPoolWithUsers({ users: 1500, seed: 2209, customAttributes: ['tenant'] });
+    const from = await snapshotOf(h, source, 'cancel');
+    const target = emulator.createPool('cancel-target', undefined, { customAttributes: ['tenant'] });
+    emulator.setFaults({ latencyMs: 20 });
+    const { restoreId } = await queueRestore(h.runtime, h.queues, await prepareRestore(h.runtime, { from, targetPoolId: target }));
+    await eventually(() => Promise.resolve(emulator.listAllUsers(target).length > 100 ? true : undefined), 60_000, 'the restore to be under way', 10);
+    const cli = await runCli(['cancel', restoreId], h.childEnv);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toMatch(/cancelled restore .* what it already wrote to the pool stays/);
+    const job = await h.queues.restores.getJob(`restore-${restoreId}`);
+    await eventually(async () => ((await job?.getState()) === 'completed' ? true : undefined), 30_000, 'the job to stop');
+    const written = emulator.listAllUsers(target).length;
+    expect(written).toBeLessThan(1500);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(emulator.listAllUsers(target).length).toBe(written);
+    expect((await new RestoreStore(h.runtime.redis, h.runtime.keys).status(restoreId))?.state).toBe('cancelled');
+    expect(await h.runtime.sink(destination('cancel')).listObjects('restore_users/')).toEqual([]);
+    expect(await h.runtime.sink(destination('cancel')).listObjects('restores/')).toEqual([]);
+    expect((await runCli(['cancel', restoreId], h.childEnv)).code).toBe(1);
+  }, 120_000);
 });
 
 describe('restore, crash', () => {
