@@ -4,7 +4,7 @@ import { FatalExportError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
 import type { Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink, StagedLocation } from '../src/storage/object-sink.js';
-import type { RunLocation } from '../src/storage/output-layout.js';
+import type { DataFormat, RunLocation } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
 import { manifestAtUrl, splitManifestUrl } from '../src/storage/snapshot-catalog.js';
 import { membershipKey } from '../src/restore/restore-records.js';
@@ -150,7 +150,7 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
     units.push(...list);
     let paused = false;
     for (let i = 0; i < list.length; i += PARALLEL_UNITS) {
-      const outcomes = await Promise.all(list.slice(i, i + PARALLEL_UNITS).map((entry) => walkUnit(pass, entry.unit, entry.shard, entry.source)));
+      const outcomes = await Promise.all(list.slice(i, i + PARALLEL_UNITS).map((entry) => walkUnit(pass, entry.unit, entry.shard, entry.source, manifest.format ?? 'ndjson')));
       if (outcomes.includes('paused')) paused = true;
       if (paused) return false;
     }
@@ -179,14 +179,15 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
 }
 
 /** Walks one unit to its end (or a pause), its rows into the restore's table files. */
-async function walkUnit(pass: Pass, unit: string, shard: string, source: TableSource<unknown, object>): Promise<'done' | 'paused'> {
-  const { spec, sink, checkpoints, signal, lost, log } = pass;
+async function walkUnit(pass: Pass, unit: string, shard: string, source: TableSource<unknown, object>, format: DataFormat): Promise<'done' | 'paused'> {
+  const { spec, sink, checkpoints, signal, lost, log, runtime } = pass;
   const outcome = await walkShard({
     source,
     shard,
     unit,
     run: restoreLocation(spec),
-    files: { gzip: true, gzipLevel: 6, maxRecords: RESTORE_FILE_RECORDS },
+    // The snapshot's format: a Parquet snapshot gets a Parquet mapping.
+    files: { format, parquetRowGroupRows: runtime.config.parquetRowGroupRows, gzip: true, gzipLevel: 6, maxRecords: RESTORE_FILE_RECORDS },
     sink,
     checkpoints,
     progress: { page: () => Promise.resolve(), fileDone: () => undefined },

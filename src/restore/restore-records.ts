@@ -94,7 +94,8 @@ export type RestoreAction = 'created' | 'existing' | 'updated' | 'deleted' | 'sk
 
 /** One row of the restore's users table: the old → new `sub` mapping, with what was done. */
 export interface RestoredUserRecord {
-  readonly target_pool_id: string;
+  /** The target pool (the first partition key of the restore's tables, as `user_pool_id` is an export's). */
+  readonly user_pool_id: string;
   readonly restore_id: string;
   readonly username: string;
   readonly old_sub: string | null;
@@ -107,7 +108,8 @@ export interface RestoredUserRecord {
 
 /** One row of the restore's groups or memberships table. */
 export interface RestoredGroupRecord {
-  readonly target_pool_id: string;
+  /** The target pool. */
+  readonly user_pool_id: string;
   readonly restore_id: string;
   readonly group_name: string;
   /** Memberships: the member. */

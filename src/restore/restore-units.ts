@@ -1,4 +1,5 @@
 import type { ObjectSink } from '../storage/object-sink.js';
+import { RESTORE_GROUPS_TABLE, RESTORE_MEMBERSHIPS_TABLE, RESTORE_TABLES, RESTORE_USERS_TABLE } from '../storage/output-layout.js';
 import { readLines } from '../storage/record-lines.js';
 import type { GroupRecord, MembershipRecord } from '../tables/group-record.js';
 import type { UserRecord } from '../tables/user-record.js';
@@ -17,11 +18,7 @@ import {
 } from './restore-records.js';
 import { TargetRefusedError, type TargetPool } from './target-pool.js';
 
-/** The restore's own tables: what it did with each user (with the old → new `sub` mapping), group and membership. */
-export const RESTORE_USERS_TABLE = 'restore_users';
-export const RESTORE_GROUPS_TABLE = 'restore_groups';
-export const RESTORE_MEMBERSHIPS_TABLE = 'restore_memberships';
-export const RESTORE_TABLES: readonly string[] = [RESTORE_USERS_TABLE, RESTORE_GROUPS_TABLE, RESTORE_MEMBERSHIPS_TABLE];
+export { RESTORE_GROUPS_TABLE, RESTORE_MEMBERSHIPS_TABLE, RESTORE_TABLES, RESTORE_USERS_TABLE };
 
 /** Records restored at once in a page (calls made concurrently, each paced by its quota's limiter). */
 export const RESTORE_BATCH = 20;
@@ -104,7 +101,7 @@ function refusal(error: unknown): string {
 export function usersUnit(context: RestoreUnitContext, keys: readonly string[]): TableSource<RestoredUserRecord, RestoredUserRecord> {
   const { pool, memory, merge, restoreId } = context;
   const row = (record: UserRecord, action: RestoreAction, newSub: string | null, reason: string | null = null): RestoredUserRecord => ({
-    target_pool_id: pool.userPoolId,
+    user_pool_id: pool.userPoolId,
     restore_id: restoreId,
     username: record.username,
     old_sub: record.sub,
@@ -151,7 +148,7 @@ export function usersUnit(context: RestoreUnitContext, keys: readonly string[]):
 export function groupsUnit(context: RestoreUnitContext, keys: readonly string[]): TableSource<RestoredGroupRecord, RestoredGroupRecord> {
   const { pool, memory, merge, restoreId } = context;
   const row = (record: GroupRecord, action: RestoreAction, reason: string | null = null): RestoredGroupRecord => ({
-    target_pool_id: pool.userPoolId,
+    user_pool_id: pool.userPoolId,
     restore_id: restoreId,
     group_name: record.group_name,
     username: null,
@@ -194,7 +191,7 @@ export function membershipsUnit(context: RestoreUnitContext, keys: readonly stri
     return found;
   };
   const row = (record: MembershipRecord, action: RestoreAction, reason: string | null = null): RestoredGroupRecord => ({
-    target_pool_id: pool.userPoolId,
+    user_pool_id: pool.userPoolId,
     restore_id: restoreId,
     group_name: record.group_name,
     username: record.username,
@@ -231,7 +228,7 @@ export function deletionsUnit(context: RestoreUnitContext, usernames: readonly s
         const batch = usernames.slice(at, at + RESTORE_BATCH);
         const items = await Promise.all(
           batch.map(async (username): Promise<RestoredUserRecord> => {
-            const base = { target_pool_id: pool.userPoolId, restore_id: restoreId, username, old_sub: null, new_sub: null };
+            const base = { user_pool_id: pool.userPoolId, restore_id: restoreId, username, old_sub: null, new_sub: null };
             try {
               await pool.deleteUser(username);
               return { ...base, action: 'deleted', reason: 'not in the snapshot (--delete-missing)' };

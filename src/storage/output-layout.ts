@@ -29,6 +29,12 @@ export const USER_CHANGES_TABLE = 'user_changes';
 export const GROUP_CHANGES_TABLE = 'group_changes';
 export const GROUP_MEMBERSHIP_CHANGES_TABLE = 'group_membership_changes';
 
+/** A restore's own tables (see restore/): what it did with each user (the old → new `sub` mapping), group and membership. */
+export const RESTORE_USERS_TABLE = 'restore_users';
+export const RESTORE_GROUPS_TABLE = 'restore_groups';
+export const RESTORE_MEMBERSHIPS_TABLE = 'restore_memberships';
+export const RESTORE_TABLES: readonly string[] = [RESTORE_USERS_TABLE, RESTORE_GROUPS_TABLE, RESTORE_MEMBERSHIPS_TABLE];
+
 /** Every table a run can write (each a folder under the destination). */
 export const TABLES: readonly string[] = [USERS_TABLE, GROUPS_TABLE, GROUP_MEMBERSHIPS_TABLE, USER_CHANGES_TABLE, GROUP_CHANGES_TABLE, GROUP_MEMBERSHIP_CHANGES_TABLE];
 

@@ -1,4 +1,4 @@
-import { GROUP_CHANGES_TABLE, GROUP_MEMBERSHIP_CHANGES_TABLE, GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, USER_CHANGES_TABLE, USERS_TABLE } from './output-layout.js';
+import { GROUP_CHANGES_TABLE, GROUP_MEMBERSHIP_CHANGES_TABLE, GROUP_MEMBERSHIPS_TABLE, GROUPS_TABLE, RESTORE_GROUPS_TABLE, RESTORE_MEMBERSHIPS_TABLE, RESTORE_USERS_TABLE, USER_CHANGES_TABLE, USERS_TABLE } from './output-layout.js';
 
 /** A column's logical type, which each warehouse dialect spells its own way. */
 export type ColumnType = 'string' | 'boolean' | 'int' | 'date' | 'timestamp' | 'string_map' | 'string_list' | 'mfa_options';
@@ -39,6 +39,10 @@ export const TABLE_COLUMNS: Readonly<Record<string, readonly Column[]>> = {
   [USER_CHANGES_TABLE]: [...USER, ...CHANGE],
   [GROUP_CHANGES_TABLE]: [...GROUP, ...CHANGE],
   [GROUP_MEMBERSHIP_CHANGES_TABLE]: [...MEMBERSHIP, ...CHANGE],
+  // A restore's tables (`user_pool_id` is the target pool): what it did with each record, and why.
+  [RESTORE_USERS_TABLE]: [text('restore_id'), text('username'), text('old_sub'), text('new_sub'), text('action'), text('reason')],
+  [RESTORE_GROUPS_TABLE]: [text('restore_id'), text('group_name'), text('username'), text('action'), text('reason')],
+  [RESTORE_MEMBERSHIPS_TABLE]: [text('restore_id'), text('group_name'), text('username'), text('action'), text('reason')],
 };
 
 /** The partition keys of every table, from its path: `user_pool_id=…/dt=…/run=…` (`dt` the run's start date, UTC). */

@@ -12,7 +12,7 @@ import { prepareRestore, queueRestore, RestoreRequestError } from '../../jobs/re
 import { EMULATOR_CREDENTIALS, readObject, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli, spawnCli, type CliProcess } from '../support/worker-process.js';
 import { startAdminServer } from '../../jobs/admin-port.js';
-import { gunzipSync } from 'node:zlib';
+import { keyOfUrl, readLines } from '../../src/storage/record-lines.js';
 
 let emulator: CognitoEmulator;
 let scratch: string;
@@ -91,8 +91,10 @@ async function reportOf(h: ExportHarness, restoreId: string): Promise<{ report: 
   expect(status?.state).toBe('completed');
   const report = JSON.parse((await readObject(status?.reportUrl ?? '')).toString('utf8')) as Awaited<ReturnType<typeof reportOf>>['report'];
   const rows: RestoredUserRecord[] = [];
+  // NDJSON or Parquet, as the snapshot was.
+  const sink = h.runtime.sink((status?.reportUrl ?? '').replace(/\/restores\/.*$/, ''));
   for (const file of report.tables.restore_users?.files ?? []) {
-    for (const line of gunzipSync(await readObject(file.url)).toString('utf8').split('\n').filter(Boolean)) rows.push(JSON.parse(line) as RestoredUserRecord);
+    for await (const line of readLines(sink, keyOfUrl(sink, file.url) ?? '')) rows.push(JSON.parse(line) as RestoredUserRecord);
   }
   return { report, rows };
 }
@@ -148,6 +150,20 @@ describe('restore', () => {
     const calls = emulator.stats().calls;
     for (const write of ['AdminUpdateUserAttributes', 'AdminDeleteUserAttributes', 'AdminDisableUser', 'AdminEnableUser', 'AdminAddUserToGroup', 'UpdateGroup', 'AdminDeleteUser']) expect(calls[write] ?? 0, write).toBe(0);
     expect(JSON.stringify(emulator.listAllUsers(target))).toBe(before);
+  });
+
+  it('restores a Parquet snapshot, and writes its tables in Parquet', async () => {
+    const h = await harness();
+    const source = emulator.createPoolWithUsers({ users: 90, seed: 2210, groups: 2, customAttributes: ['tenant'] });
+    const status = await h.run({ userPoolId: source, destination: destination('parquet'), format: 'parquet' });
+    expect(status.error).toBeUndefined();
+    const target = emulator.createPool('parquet-target', undefined, { customAttributes: ['tenant'] });
+    const id = await restore(h, `${destination('parquet')}/manifests/user_pool_id=${source}/latest.json`, target);
+    expect(usersOf(target)).toEqual(usersOf(source));
+    const { report, rows } = await reportOf(h, id);
+    for (const file of report.tables.restore_users?.files ?? []) expect(file.url).toMatch(/\.parquet$/);
+    expect(rows).toHaveLength(90);
+    expect(rows.filter((row) => row.action === 'created').every((row) => row.user_pool_id === target && row.new_sub !== null)).toBe(true);
   });
 
   it('refuses before anything is queued, one line each: a target with users, missing custom attributes, a pseudonymized snapshot, a bad URL', async () => {

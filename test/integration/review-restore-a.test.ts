@@ -85,7 +85,7 @@ describe('review', () => {
     const second = await reportOf(h, await restore(h, from, target, { merge: true }));
     console.log('GROUPS 2', second.counts.groups, emulator.writes());
     expect(second.counts.groups.updated).toBe(0);
-    expect(emulator.writes().changed.UpdateGroup ?? 0 + (emulator.writes().unchanged.UpdateGroup ?? 0)).toBe(0);
+    expect((emulator.writes().changed.UpdateGroup ?? 0) + (emulator.writes().unchanged.UpdateGroup ?? 0)).toBe(0);
   });
 
   it('a snapshot exported with --exclude-attributes, restored with --merge: the target keeps the excluded attributes', async () => {
@@ -114,7 +114,7 @@ describe('review', () => {
     expect(emulator.listAllUsers(target).map((u) => u.Username)).toContain('bob');
   });
 
-  it('users Cognito refuses fail with a reason, the rest go on; their memberships', async () => {
+  it('a user Cognito refuses is one failure, not one per membership too', async () => {
     const h = await harness();
     const source = emulator.createPool('bad-source');
     emulator.addUser(source, { username: 'good', attributes: { email: 'g@example.com' } });
@@ -130,16 +130,8 @@ describe('review', () => {
     console.log('BAD', JSON.stringify({ counts: report.counts, failed: report.failed, failures: report.failures }));
     console.log('BAD members', await rowsOf(report, 'restore_memberships'));
     expect(emulator.listAllUsers(target).map((u) => u.Username).sort()).toEqual(['good', 'ok2']);
+    // one user failed; its membership is not a second failure
+    expect(report.failed).toBe(1);
   });
 
-  it('a Parquet snapshot restores', async () => {
-    const h = await harness();
-    const source = emulator.createPoolWithUsers({ users: 50, seed: 5, groups: 2 });
-    const from = await snapshotOf(h, source, 'pq', { format: 'parquet' });
-    const target = emulator.createPool('pq-target', undefined, { customAttributes: ['tenant'] });
-    const report = await reportOf(h, await restore(h, from, target));
-    console.log('PQ', report.counts);
-    expect(report.failed).toBe(0);
-    expect(emulator.listAllUsers(target).length).toBeGreaterThan(0);
-  });
 });
