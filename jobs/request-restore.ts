@@ -58,6 +58,9 @@ export async function prepareRestore(runtime: ExportRuntime, request: RestoreReq
   }
   const unrestorable = unrestorableReason(manifest);
   if (unrestorable !== undefined) fail(unrestorable);
+  if (request.deleteMissing && manifest.filter !== null && manifest.filter !== undefined) {
+    fail(`snapshot ${manifest.snapshot_id} holds only the users of its filter (${manifest.filter}): --delete-missing would delete every other user of the target; restore a snapshot of the whole pool`);
+  }
   const restoreId = newSnapshotId(now);
   const spec: RestoreSpec = {
     restoreId,

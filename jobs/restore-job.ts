@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { FatalExportError } from '../src/limits/export-errors.js';
@@ -7,7 +8,7 @@ import type { ObjectSink, StagedLocation } from '../src/storage/object-sink.js';
 import type { DataFormat, RunLocation } from '../src/storage/output-layout.js';
 import { keyOfUrl, readLines } from '../src/storage/record-lines.js';
 import { manifestAtUrl, splitManifestUrl } from '../src/storage/snapshot-catalog.js';
-import { membershipKey } from '../src/restore/restore-records.js';
+import { attributesSpokenFor, membershipKey } from '../src/restore/restore-records.js';
 import { RestoreStore, type RestoreSpec } from '../src/restore/restore-store.js';
 import { deletionsUnit, groupsUnit, membershipsUnit, RESTORE_TABLES, usersUnit, type RestoreUnitContext } from '../src/restore/restore-units.js';
 import { TargetPool, type TargetLimiters } from '../src/restore/target-pool.js';
@@ -116,15 +117,19 @@ export async function runRestore(runtime: ExportRuntime, restoreId: string, stop
     );
   }, 500);
   const signal = AbortSignal.any([stop, cancelled.signal]);
+  // Every unit walked at once listens on it (and on `lost`).
+  setMaxListeners(100, signal, stop, cancelled.signal, ...(lost ? [lost] : []));
   const sink = runtime.sink(spec.destination, undefined, spec.region);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, restoreId);
   const pass: Pass = { runtime, store, spec, sink, checkpoints, signal, lost, log };
+  // Cancelled meanwhile (the watch may not have seen it yet: Ctrl-C on --inline sets it and stops at once).
+  const isCancelled = async () => cancelled.signal.aborted || (await store.status(restoreId))?.state === 'cancelled';
   try {
     const outcome = await restorePass(pass);
-    if (outcome === 'paused' && cancelled.signal.aborted) return await withdrawRestore(pass);
+    if (outcome === 'paused' && (await isCancelled())) return await withdrawRestore(pass);
     return outcome;
   } catch (error) {
-    if (cancelled.signal.aborted) return await withdrawRestore(pass);
+    if (await isCancelled()) return await withdrawRestore(pass);
     throw error;
   } finally {
     clearInterval(watch);
@@ -144,7 +149,7 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
       for (const group of groups) await add('members', [...(await pool.members(group))].map((username) => membershipKey({ group_name: group, username })));
     });
   }
-  const context: RestoreUnitContext = { pool, memory: store.memory(spec.restoreId), merge: spec.merge, restoreId: spec.restoreId, source: sink };
+  const context: RestoreUnitContext = { pool, memory: store.memory(spec.restoreId), merge: spec.merge, speaksFor: attributesSpokenFor(manifest), restoreId: spec.restoreId, source: sink };
   const units: { unit: string; shard: string; source: TableSource<unknown, object> }[] = [];
   const phase = async (list: typeof units): Promise<boolean> => {
     units.push(...list);
@@ -200,7 +205,7 @@ async function walkUnit(pass: Pass, unit: string, shard: string, source: TableSo
 
 /** The report's counts of one table: its rows by action, from the tallies of its files (exact however often a unit resumed). */
 function countsOf(files: readonly SealedPart[]): Record<string, number> {
-  const counts: Record<string, number> = { created: 0, existing: 0, updated: 0, deleted: 0, skipped_federated: 0, failed: 0 };
+  const counts: Record<string, number> = { created: 0, existing: 0, updated: 0, deleted: 0, skipped_federated: 0, skipped: 0, failed: 0 };
   for (const file of files) for (const [action, n] of Object.entries(file.tally ?? {})) counts[action] = (counts[action] ?? 0) + n;
   return counts;
 }

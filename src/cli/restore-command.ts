@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { prepareRestore, queueRestore, RestoreRequestError, type PreparedRestore } from '../../jobs/request-restore.js';
 import { runRestore } from '../../jobs/restore-job.js';
 import { planRestore, type RestorePlan } from '../restore/restore-plan.js';
+import { attributesSpokenFor } from '../restore/restore-records.js';
 import { RestoreStore, type RestoreStatus } from '../restore/restore-store.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, openContext, quietUnlessAsked, readConfig, type CliContext } from './cli-context.js';
 
@@ -41,7 +42,7 @@ export function registerRestoreCommand(program: Command): void {
           throw error;
         }
         if (flags.dryRun) {
-          const plan = await planRestore(prepared.pool, prepared.sink, prepared.keys, { merge: prepared.spec.merge, deleteMissing: prepared.spec.deleteMissing });
+          const plan = await planRestore(prepared.pool, prepared.sink, prepared.keys, { merge: prepared.spec.merge, deleteMissing: prepared.spec.deleteMissing, speaksFor: attributesSpokenFor(prepared.manifest) });
           process.stdout.write(flags.json ? `${JSON.stringify({ dry_run: true, target_pool_id: prepared.spec.targetPoolId, snapshot_id: prepared.manifest.snapshot_id, ...plan })}\n` : renderPlan(prepared, plan));
           return;
         }
@@ -71,6 +72,8 @@ async function runInline(context: CliContext, restoreId: string): Promise<Restor
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = setInterval(() => void store.status(restoreId).then((status) => status && process.stderr.write(`${progressLine(status)}\n`)), 2000);
+  // Held while this process runs it: if the process dies, the next restore of the target replaces it.
+  const release = store.hold(restoreId);
   try {
     await runRestore(context.runtime, restoreId, stop.signal);
   } catch (error) {
@@ -80,6 +83,7 @@ async function runInline(context: CliContext, restoreId: string): Promise<Restor
     }
   } finally {
     clearInterval(progress);
+    await release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

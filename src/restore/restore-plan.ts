@@ -16,7 +16,7 @@ export interface RestorePlan {
   readonly notes: readonly { readonly name: string; readonly action: RestoreAction; readonly reason: string }[];
 }
 
-const zero = (): Record<RestoreAction, number> => ({ created: 0, existing: 0, updated: 0, deleted: 0, skipped_federated: 0, failed: 0 });
+const zero = (): Record<RestoreAction, number> => ({ created: 0, existing: 0, updated: 0, deleted: 0, skipped_federated: 0, skipped: 0, failed: 0 });
 
 /** The snapshot's records of some data files, one at a time. */
 async function* recordsOf<R>(sink: ObjectSink, keys: readonly string[]): AsyncGenerator<R, void, undefined> {
@@ -32,7 +32,7 @@ export async function planRestore(
   pool: TargetPool,
   sink: ObjectSink,
   keys: { readonly users: readonly string[]; readonly groups: readonly string[]; readonly memberships: readonly string[] },
-  options: { readonly merge: boolean; readonly deleteMissing: boolean },
+  options: { readonly merge: boolean; readonly deleteMissing: boolean; readonly speaksFor?: (name: string) => boolean },
 ): Promise<RestorePlan> {
   const notes: { name: string; action: RestoreAction; reason: string }[] = [];
   const note = (name: string, action: RestoreAction, reason: string) => {
@@ -58,7 +58,7 @@ export async function planRestore(
     if (existing === undefined) {
       users.created++;
       if (!record.enabled) createdDisabled++;
-    } else if (isSame(userDifference(record, existing))) {
+    } else if (isSame(userDifference(record, existing, options.speaksFor))) {
       users.existing++;
     } else if (options.merge) {
       users.updated++;

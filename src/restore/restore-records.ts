@@ -44,12 +44,20 @@ export interface UserDifference {
   readonly enabled: boolean | undefined;
 }
 
-/** What to write so that `target` holds the snapshot's user (its `sub` and read-only attributes aside). Pure. */
-export function userDifference(record: Pick<UserRecord, 'attributes' | 'enabled'>, target: { readonly attributes: ReadonlyMap<string, string>; readonly enabled: boolean }): UserDifference {
+/**
+ * What to write so that `target` holds the snapshot's user (its `sub` and read-only attributes
+ * aside). `speaksFor` says which attributes the snapshot exported at all: one it left out (a run
+ * with `--attributes` or `--exclude-attributes`) is never removed from the target. Pure.
+ */
+export function userDifference(
+  record: Pick<UserRecord, 'attributes' | 'enabled'>,
+  target: { readonly attributes: ReadonlyMap<string, string>; readonly enabled: boolean },
+  speaksFor: (name: string) => boolean = () => true,
+): UserDifference {
   const wanted = restorableAttributes(record);
   const set = wanted.filter(({ Name, Value }) => target.attributes.get(Name ?? '') !== Value);
   const names = new Set(wanted.map((a) => a.Name));
-  const remove = [...target.attributes.keys()].filter((name) => !isReadOnlyAttribute(name) && !names.has(name));
+  const remove = [...target.attributes.keys()].filter((name) => !isReadOnlyAttribute(name) && !names.has(name) && speaksFor(name));
   return { set, remove, enabled: target.enabled === record.enabled ? undefined : record.enabled };
 }
 
@@ -67,9 +75,23 @@ export function groupFields(record: Pick<GroupRecord, 'description' | 'role_arn'
   };
 }
 
-/** Whether the target's group holds the snapshot's description, role and precedence. */
+/**
+ * Whether the target's group holds the snapshot's description, role and precedence, of those the
+ * snapshot has: UpdateGroup cannot clear a field, so one the snapshot lacks is left as the target has it.
+ */
 export function sameGroup(record: Pick<GroupRecord, 'description' | 'role_arn' | 'precedence'>, target: Pick<GroupType, 'Description' | 'RoleArn' | 'Precedence'>): boolean {
-  return (target.Description ?? null) === record.description && (target.RoleArn ?? null) === record.role_arn && (target.Precedence ?? null) === record.precedence;
+  return (
+    (record.description === null || target.Description === record.description) &&
+    (record.role_arn === null || target.RoleArn === record.role_arn) &&
+    (record.precedence === null || target.Precedence === record.precedence)
+  );
+}
+
+/** Which attributes a snapshot exported at all (see userDifference): all but excluded ones, or only those `--attributes` kept. */
+export function attributesSpokenFor(manifest: Pick<Manifest, 'attributes' | 'privacy'>): (name: string) => boolean {
+  const excluded = new Set(manifest.privacy?.excluded_attributes ?? []);
+  const kept = manifest.attributes === null || manifest.attributes === undefined ? null : new Set(manifest.attributes);
+  return (name) => !excluded.has(name) && (kept === null || kept.has(name));
 }
 
 /** The custom attributes a snapshot's users hold that the target pool's schema lacks, sorted (`custom:tenant`). */
@@ -90,7 +112,7 @@ export function unrestorableReason(manifest: Pick<Manifest, 'privacy' | 'snapsho
 }
 
 /** What a restore did with one record: the `action` column of its tables, counted in its report. */
-export type RestoreAction = 'created' | 'existing' | 'updated' | 'deleted' | 'skipped_federated' | 'failed';
+export type RestoreAction = 'created' | 'existing' | 'updated' | 'deleted' | 'skipped_federated' | 'skipped' | 'failed';
 
 /** One row of the restore's users table: the old → new `sub` mapping, with what was done. */
 export interface RestoredUserRecord {

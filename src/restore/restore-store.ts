@@ -35,6 +35,9 @@ export interface RestoreStatus {
   readonly durable: Readonly<Record<string, number>>;
 }
 
+/** How long an `--inline` restore's process may be silent before its target is free again. */
+const OWNER_TTL_MS = 15_000;
+
 /** How long a restore's state outlives it. */
 const TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -44,6 +47,8 @@ const HAD_GROUPS = 'had-groups';
 const HAD_MEMBERS = 'had-members';
 const FEDERATED = 'federated';
 const TO_DELETE = 'to-delete';
+const NOT_RESTORED = 'not-restored';
+const UPDATED = 'updated';
 
 /**
  * A restore's state in Redis: its spec and state in the hash a run has (`run:<id>`, where the
@@ -69,26 +74,51 @@ export class RestoreStore {
    * Atomic: two requests for one target make one restore.
    */
   async create(spec: RestoreSpec): Promise<string | undefined> {
+    // The active restore's keys are only known inside the script: they are built from the
+    // deployment's prefix, whose hash tag keeps them in one Redis Cluster slot with KEYS[1].
     const result = (await this.redis.eval(
       `local active = redis.call('HGET', KEYS[1], ARGV[1])
 if active then
-  local state = redis.call('HGET', KEYS[3], 'state')
-  if state == 'queued' or state == 'running' then return active end
+  local hash = ARGV[5] .. active
+  local state = redis.call('HGET', hash, 'state')
+  if state == 'queued' or state == 'running' then
+    local inline = redis.call('HGET', hash, 'inline')
+    if inline ~= '1' or redis.call('EXISTS', ARGV[6] .. active .. ':owner') == 1 then return active end
+    redis.call('HSET', hash, 'state', 'failed', 'error', 'its --inline process stopped before it ended')
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'kind', 'restore', 'restore_spec', ARGV[3], 'state', 'queued')
+redis.call('HSET', KEYS[2], 'kind', 'restore', 'restore_spec', ARGV[3], 'state', 'queued', 'inline', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return false`,
-      3,
+      2,
       this.keys.activeRestores,
       this.hash(spec.restoreId),
-      this.keys.run(await this.activeOf(spec.targetPoolId) ?? spec.restoreId),
       spec.targetPoolId,
       spec.restoreId,
       JSON.stringify(spec),
       TTL_MS,
+      this.keys.run(''),
+      this.keys.restore('', '').slice(0, -1),
+      spec.inline ? '1' : '0',
     )) as string | null;
     return result ?? undefined;
+  }
+
+  /**
+   * Holds an `--inline` restore for the process running it: while held (refreshed every few
+   * seconds) a request for its target follows it; once its process is gone, a new restore replaces
+   * it. Returns the release.
+   */
+  hold(restoreId: string): () => Promise<void> {
+    const key = this.part(restoreId, 'owner');
+    const refresh = () => this.redis.set(key, '1', 'PX', OWNER_TTL_MS).catch(() => undefined);
+    void refresh();
+    const timer = setInterval(() => void refresh(), OWNER_TTL_MS / 3);
+    return async () => {
+      clearInterval(timer);
+      await this.redis.del(key).catch(() => undefined);
+    };
   }
 
   /** The restore in flight into `targetPoolId`, if any is recorded (it may have ended). */
@@ -171,6 +201,18 @@ return 1`,
         await this.redis.pexpire(key, TTL_MS);
       },
       isFederated: (username) => member(FEDERATED, username),
+      addNotRestored: async (username) => {
+        const key = this.part(restoreId, NOT_RESTORED);
+        await this.redis.sadd(key, username);
+        await this.redis.pexpire(key, TTL_MS);
+      },
+      isNotRestored: (username) => member(NOT_RESTORED, username),
+      markUpdated: async (kind, name) => {
+        const key = this.part(restoreId, UPDATED);
+        await this.redis.sadd(key, `${kind}\u0000${name}`);
+        await this.redis.pexpire(key, TTL_MS);
+      },
+      wasUpdated: (kind, name) => member(UPDATED, `${kind}\u0000${name}`),
     };
   }
 
@@ -190,6 +232,6 @@ return 1`,
 
   /** Forgets the restore's working sets (its hash stays, with its report URL, until its TTL). */
   async forgetMemory(restoreId: string): Promise<void> {
-    await this.redis.del(...[HAD_USERS, HAD_GROUPS, HAD_MEMBERS, FEDERATED, TO_DELETE].map((part) => this.part(restoreId, part)));
+    await this.redis.del(...[HAD_USERS, HAD_GROUPS, HAD_MEMBERS, FEDERATED, TO_DELETE, NOT_RESTORED, UPDATED].map((part) => this.part(restoreId, part)));
   }
 }

@@ -36,6 +36,15 @@ export interface RestoreMemory {
   /** Remembers a snapshot's federated user (its memberships are skipped too). */
   addFederated(usernames: readonly string[]): Promise<void>;
   isFederated(username: string): Promise<boolean>;
+  /** Remembers a user the target refused (its memberships are skipped, not failed again). */
+  addNotRestored(username: string): Promise<void>;
+  isNotRestored(username: string): Promise<boolean>;
+  /**
+   * Remembers, before the write, a user or group this restore updates: found the same after a
+   * resume, it is still counted as updated.
+   */
+  markUpdated(kind: 'user' | 'group', name: string): Promise<void>;
+  wasUpdated(kind: 'user' | 'group', name: string): Promise<boolean>;
 }
 
 /** What every unit of one restore shares. */
@@ -44,6 +53,8 @@ export interface RestoreUnitContext {
   readonly memory: RestoreMemory;
   /** Update what differs in users and groups that were in the target before the restore. */
   readonly merge: boolean;
+  /** Which attributes the snapshot exported at all (see attributesSpokenFor). */
+  readonly speaksFor: (name: string) => boolean;
   readonly restoreId: string;
   /** The snapshot's destination, where its data files are read. */
   readonly source: ObjectSink;
@@ -83,7 +94,7 @@ function pagesOf<R, Out>(
 ): (cursor: string | undefined, signal: AbortSignal) => AsyncGenerator<TablePage<Out>, void, undefined> {
   return async function* (cursor, signal) {
     for await (const { records, next } of batches<R>(source, keys, cursor, RESTORE_BATCH)) {
-      if (signal.aborted) return;
+      signal.throwIfAborted();
       await before?.(records);
       yield { items: await Promise.all(records.map(restoreOne)), next };
     }
@@ -99,7 +110,7 @@ function refusal(error: unknown): string {
 
 /** A unit restoring the users of some of the snapshot's users files. */
 export function usersUnit(context: RestoreUnitContext, keys: readonly string[]): TableSource<RestoredUserRecord, RestoredUserRecord> {
-  const { pool, memory, merge, restoreId } = context;
+  const { pool, memory, merge, restoreId, speaksFor } = context;
   const row = (record: UserRecord, action: RestoreAction, newSub: string | null, reason: string | null = null): RestoredUserRecord => ({
     user_pool_id: pool.userPoolId,
     restore_id: restoreId,
@@ -119,19 +130,24 @@ export function usersUnit(context: RestoreUnitContext, keys: readonly string[]):
       }
       const existing = await pool.user(record.username);
       if (existing === undefined) return row(record, 'failed', null, 'the user was deleted from the target while it was being restored');
-      const difference = userDifference(record, existing);
+      const difference = userDifference(record, existing, speaksFor);
       // Not in the target when the restore began: this restore made it (before a worker died).
       if (!(await memory.hadUser(record.username))) {
         await pool.applyDifference(record.username, difference);
         return row(record, 'created', existing.sub);
       }
-      if (isSame(difference)) return row(record, 'existing', existing.sub);
-      if (!merge) return row(record, 'failed', existing.sub, 'the target holds this user with other attributes: restore with --merge to update it');
+      if (isSame(difference)) return row(record, (await memory.wasUpdated('user', record.username)) ? 'updated' : 'existing', existing.sub);
+      if (!merge) return failed(record, existing.sub, 'the target holds this user with other attributes: restore with --merge to update it');
+      await memory.markUpdated('user', record.username);
       await pool.applyDifference(record.username, difference);
       return row(record, 'updated', existing.sub);
     } catch (error) {
-      return row(record, 'failed', null, refusal(error));
+      return failed(record, null, refusal(error));
     }
+  };
+  const failed = async (record: UserRecord, sub: string | null, reason: string): Promise<RestoredUserRecord> => {
+    await memory.addNotRestored(record.username);
+    return row(record, 'failed', sub, reason);
   };
   return {
     table: RESTORE_USERS_TABLE,
@@ -166,8 +182,9 @@ export function groupsUnit(context: RestoreUnitContext, keys: readonly string[])
         if (!same) await pool.updateGroup(record.group_name, fields);
         return row(record, 'created');
       }
-      if (same) return row(record, 'existing');
+      if (same) return row(record, (await memory.wasUpdated('group', record.group_name)) ? 'updated' : 'existing');
       if (!merge) return row(record, 'failed', 'the target holds this group with another description, role or precedence: restore with --merge to update it');
+      await memory.markUpdated('group', record.group_name);
       await pool.updateGroup(record.group_name, fields);
       return row(record, 'updated');
     } catch (error) {
@@ -200,6 +217,7 @@ export function membershipsUnit(context: RestoreUnitContext, keys: readonly stri
   });
   const restoreOne = async (record: MembershipRecord): Promise<RestoredGroupRecord> => {
     if (await memory.isFederated(record.username)) return row(record, 'skipped_federated', 'the member is federated: not restored');
+    if (await memory.isNotRestored(record.username)) return row(record, 'skipped', 'the member was not restored (see restore_users)');
     try {
       if ((await membersOf(record.group_name)).has(record.username)) {
         return row(record, (await memory.hadMembership(membershipKey(record))) ? 'existing' : 'created');
@@ -224,7 +242,7 @@ export function deletionsUnit(context: RestoreUnitContext, usernames: readonly s
     table: RESTORE_USERS_TABLE,
     async *pages(cursor, signal) {
       for (let at = Number(cursor ?? '0'); at < usernames.length; at += RESTORE_BATCH) {
-        if (signal.aborted) return;
+        signal.throwIfAborted();
         const batch = usernames.slice(at, at + RESTORE_BATCH);
         const items = await Promise.all(
           batch.map(async (username): Promise<RestoredUserRecord> => {
