@@ -22,6 +22,7 @@ import { benchPublish, type PublishResult } from './publish-bench.js';
 import { groupsTable, runGroupsBench, type GroupsBenchResult } from './groups-bench.js';
 import { diffTable, runDiffBench, type DiffResult } from './diff-bench.js';
 import { formatTable, runFormatBench, type FormatResult } from './format-bench.js';
+import { restoreTable, runRestoreBench, type RestoreBenchResult } from './restore-bench.js';
 import { LATENCY_BASE, LATENCY_JITTER, limiterTable, runLimiterBench, type LimiterBenchResult } from './limiter-bench.js';
 import { rateChart } from './rate-chart.js';
 
@@ -63,19 +64,22 @@ const { values: args } = parseArgs({
     'pipeline-users': { type: 'string', default: '200000' },
     // Users of the snapshot written as NDJSON and as Parquet (the formats part).
     'format-users': { type: 'string', default: '1000000' },
+    // Users of the snapshot the restore part restores, and the factor its write quotas are scaled by.
+    'restore-users': { type: 'string', default: '100000' },
+    'restore-scale': { type: 'string', default: '10' },
     'skip-memory': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     save: { type: 'boolean', default: false },
     // Users of the two snapshots the change-table diff compares, comma-separated.
     'diff-users': { type: 'string', default: '1000000,2000000' },
-    // Comma-separated parts to run: throughput, groups, memory, changes, pipeline, formats, limiter (default: all).
+    // Comma-separated parts to run: throughput, groups, memory, changes, pipeline, formats, restore, limiter (default: all).
     only: { type: 'string' },
     // Comma-separated limiter scenarios (1 to 4) to run (default: all).
     'limiter-scenarios': { type: 'string' },
   },
 });
 
-const PARTS = ['throughput', 'groups', 'memory', 'changes', 'pipeline', 'formats', 'limiter'] as const;
+const PARTS = ['throughput', 'groups', 'memory', 'changes', 'pipeline', 'formats', 'restore', 'limiter'] as const;
 const parts = new Set((args.only ?? PARTS.join(',')).split(',').map((g) => g.trim()));
 for (const part of parts) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -275,6 +279,11 @@ async function main(): Promise<void> {
   }
   const pipeline = pipelines[0];
 
+  let restoreResult: RestoreBenchResult | undefined;
+  if (parts.has('restore')) {
+    restoreResult = await runRestoreBench(quick ? 10_000 : Number(args['restore-users']), Number(args['restore-scale']), redisUrl, log);
+  }
+
   let formats: FormatResult[] = [];
   if (parts.has('formats')) {
     const formatUsers = quick ? 100_000 : Number(args['format-users']);
@@ -319,6 +328,7 @@ async function main(): Promise<void> {
         `S3 requests per file: ${Object.entries(publish.requestsPerFile).map(([operation, n]) => `${operation} ${fixed(n, 2)}`).join(', ')}`,
     groupsResult ? `\n${groupsTable(groupsResult)}` : '',
     diffs.length > 0 ? `\n${diffTable(diffs, `heap cap ${HEAP_CAP_MB} MB`)}` : '',
+    restoreResult ? `\n${restoreTable(restoreResult)}` : '',
     formats.length > 0 ? `\nthe users table of a ${(formats[0]?.users ?? 0) / 1000}k-user snapshot in each format (written on one core, scanned by DuckDB):\n${formatTable(formats)}` : '',
     limiter ? `\n${limiterTable(limiter.rows)}` : '',
   ]
@@ -332,9 +342,9 @@ async function main(): Promise<void> {
   const stem = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = `${stem}.json`;
   const machine = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverageAtStart, loadAverageAtEnd: loadavg() };
-  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), formatUsers: Number(args['format-users']), quick, parts: [...parts] };
+  const settings = { users, sequentialUsers, latency, jitter, quota, bigUsers, pipelineUsers: Number(args['pipeline-users']), formatUsers: Number(args['format-users']), restoreUsers: Number(args['restore-users']), restoreScale: Number(args['restore-scale']), quick, parts: [...parts] };
   // The README quotes `printed` verbatim and names `commit` (test/unit/readme-bench.test.ts checks it).
-  const record = { date: new Date().toISOString(), commit: commitAtStart, machine, settings, printed: out, results, pipelines, ratios, publish, groups: groupsResult, diffs, formats, limiter };
+  const record = { date: new Date().toISOString(), commit: commitAtStart, machine, settings, printed: out, results, pipelines, ratios, publish, groups: groupsResult, diffs, formats, restore: restoreResult, limiter };
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
   process.stderr.write(`written ${file}\n`);
   if (limiter?.burstSeries) {

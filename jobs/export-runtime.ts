@@ -227,7 +227,7 @@ export class ExportRuntime {
 
   /**
    * One flow's view of the shared bucket of a Cognito quota category other than UserList (a
-   * restore's writes: `user-creation`, `user-update`, `resource-write`; `user-read`) for `region`,
+   * restore's writes: `user-creation`, `user-update`, `user-resource-update`, `resource-write`) for `region`,
    * at `ratePerSecond`: every worker of the account draws on it, good-neighbour as the reads are.
    */
   async categoryLimiter(region: string, category: string, ratePerSecond: number, flow: string, role?: AssumedRole): Promise<CallLimiter> {

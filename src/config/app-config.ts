@@ -71,7 +71,7 @@ export interface AppConfig {
   readonly parquetRowGroupRows: number;
   /**
    * Calls/s a restore makes per account and region in each of Cognito's write categories (AWS:
-   * UserCreation 50, UserUpdate 25, UserResourceUpdate 25, UserPoolResourceUpdate 15), each a
+   * UserCreation 50, UserUpdate 25, UserResourceUpdate 25, UserPoolResourceUpdate 15 and 5 per pool), each a
    * shared bucket of every worker, a little under AWS's figure for the pool's own apps.
    */
   readonly restoreRps: { readonly userCreation: number; readonly userUpdate: number; readonly membershipUpdate: number; readonly resourceWrite: number };
@@ -236,7 +236,7 @@ const schema = {
   RESTORE_CREATE_RPS: number(0.1, 10_000, false).default(40),
   RESTORE_UPDATE_RPS: number(0.1, 10_000, false).default(20),
   RESTORE_MEMBERSHIP_RPS: number(0.1, 10_000, false).default(20),
-  RESTORE_GROUP_WRITE_RPS: number(0.1, 10_000, false).default(12),
+  RESTORE_GROUP_WRITE_RPS: number(0.1, 10_000, false).default(4),
   ADMIN_PORT: z
     .string()
     .trim()

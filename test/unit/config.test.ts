@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       reconcileIntervalMs: 30_000,
       gzipLevel: 6,
       parquetRowGroupRows: 25_000,
-      restoreRps: { userCreation: 40, userUpdate: 20, membershipUpdate: 20, resourceWrite: 12 },
+      restoreRps: { userCreation: 40, userUpdate: 20, membershipUpdate: 20, resourceWrite: 4 },
       adminPort: 9464,
       adminPortChosen: false,
       adminHost: '0.0.0.0',
