@@ -19,6 +19,8 @@ export interface RestoreRequest {
   readonly targetPoolId: string;
   readonly merge?: boolean | undefined;
   readonly deleteMissing?: boolean | undefined;
+  /** Compare the target with the snapshot once restored (the report says `verified`). */
+  readonly verify?: boolean | undefined;
   readonly inline?: boolean | undefined;
 }
 
@@ -72,6 +74,7 @@ export async function prepareRestore(runtime: ExportRuntime, request: RestoreReq
     destination,
     merge: request.merge ?? false,
     deleteMissing: request.deleteMissing ?? false,
+    ...(request.verify ? { verify: true } : {}),
     startedAt: now.toISOString(),
     ...(request.inline ? { inline: true } : {}),
   };

@@ -12,6 +12,7 @@ import { attributesSpokenFor, membershipKey } from '../src/restore/restore-recor
 import { RestoreStore, type RestoreSpec } from '../src/restore/restore-store.js';
 import { deletionsUnit, groupsUnit, membershipsUnit, RESTORE_TABLES, usersUnit, type RestoreUnitContext } from '../src/restore/restore-units.js';
 import { TargetPool, type TargetLimiters } from '../src/restore/target-pool.js';
+import { planRestore, verificationOf, type RestoreVerification } from '../src/restore/restore-plan.js';
 import { CheckpointStore } from '../src/walk/checkpoint-store.js';
 import type { SealedPart } from '../src/walk/part-file.js';
 import { publishRunFiles, withdrawRunFiles } from '../src/walk/run-commit.js';
@@ -179,7 +180,10 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
   }
   const memberKeys = tableKeys(sink, manifest, 'group_memberships');
   if (!(await phase(memberKeys.map((key, k) => ({ unit: `restore_memberships.${k}`, shard: `m${k}`, source: membershipsUnit(context, [key]) }))))) return 'paused';
-  await finishRestore(pass, manifest, units.map((entry) => entry.unit));
+  const verification = spec.verify
+    ? verificationOf(await planRestore(pool, sink, { users: userKeys, groups: groupKeys, memberships: memberKeys }, { merge: true, deleteMissing: spec.deleteMissing, speaksFor: attributesSpokenFor(manifest) }))
+    : undefined;
+  await finishRestore(pass, manifest, units.map((entry) => entry.unit), verification);
   return 'completed';
 }
 
@@ -211,7 +215,7 @@ function countsOf(files: readonly SealedPart[]): Record<string, number> {
 }
 
 /** Publishes the restore's tables, writes its report and completes it. Idempotent. */
-async function finishRestore(pass: Pass, manifest: Manifest, units: readonly string[]): Promise<void> {
+async function finishRestore(pass: Pass, manifest: Manifest, units: readonly string[], verification: RestoreVerification | undefined): Promise<void> {
   const { store, spec, sink, checkpoints, log } = pass;
   const files: SealedPart[] = [];
   const known: StagedLocation[] = [];
@@ -263,6 +267,7 @@ async function finishRestore(pass: Pass, manifest: Manifest, units: readonly str
     federated_users: federated,
     mapping_url: folder('restore_users'),
     tables: Object.fromEntries([...byTable].map(([table, list]) => [table, { folder: folder(table), files: list.map((file) => ({ url: file.url, records: file.records, bytes: file.bytes, sha256: file.sha256 })) }])),
+    ...(verification ? { verified: verification.verified, verification } : {}),
     not_restored: 'passwords, MFA secrets and devices (Cognito exports none of them): created users must set a new password (FORCE_CHANGE_PASSWORD); federated users come back at their next sign-in',
   };
   await sink.putText(restoreReportKey(spec), `${JSON.stringify(report, null, 2)}\n`, 'application/json');

@@ -15,6 +15,7 @@ interface RestoreFlags {
   wait?: boolean;
   inline?: boolean;
   json?: boolean;
+  verify?: boolean;
 }
 
 /** Adds `restore`: a snapshot back into a user pool. */
@@ -27,6 +28,7 @@ export function registerRestoreCommand(program: Command): void {
     .option('--merge', 'restore into a pool that has users: update the users and groups that differ')
     .option('--delete-missing', "with --merge: delete the target's users absent from the snapshot (a pool-to-pool sync)")
     .option('--dry-run', 'print what would be done (counts per action, what is skipped and why) and write nothing')
+    .option('--verify', 'once restored, compare the target with the snapshot (attributes but sub, enabled, groups, memberships); the report says verified, or lists what differs')
     .option('--wait', 'follow the restore; print its report')
     .option('--inline', 'run the restore in this process (implies --wait)')
     .option('--json', 'print the plan or the report as JSON (the last line of stdout)')
@@ -36,7 +38,7 @@ export function registerRestoreCommand(program: Command): void {
       try {
         let prepared: PreparedRestore;
         try {
-          prepared = await prepareRestore(context.runtime, { from: flags.from, targetPoolId: flags.userPoolId, merge: flags.merge, deleteMissing: flags.deleteMissing, inline: flags.inline });
+          prepared = await prepareRestore(context.runtime, { from: flags.from, targetPoolId: flags.userPoolId, merge: flags.merge, deleteMissing: flags.deleteMissing, verify: flags.verify, inline: flags.inline });
         } catch (error) {
           if (error instanceof RestoreRequestError) throw new CliError(error.message, EXIT_USAGE);
           throw error;
@@ -132,7 +134,8 @@ async function printReport(context: CliContext, status: RestoreStatus, json: boo
     `restored snapshot into ${status.spec.targetPoolId}: ${n('created')} users created, ${n('existing')} existing, ${n('updated')} updated, ${n('deleted')} deleted, ` +
       `${n('skipped_federated')} federated skipped, ${n('failed')} failed; ${n('groups_created')} groups created, ${n('memberships_added')} memberships added\n` +
       `the old → new sub mapping: ${String(report.mapping_url)}\n` +
-      'users come back in FORCE_CHANGE_PASSWORD: passwords and MFA secrets are not exported, so each must set a new one\n',
+      'users come back in FORCE_CHANGE_PASSWORD: passwords and MFA secrets are not exported, so each must set a new one\n' +
+      (typeof report.verified === 'boolean' ? (report.verified ? 'verified: the target holds the snapshot\n' : `NOT verified: ${String((report.verification as { differences?: number } | undefined)?.differences ?? '?')} differences (the report lists them)\n`) : ''),
   );
   process.stdout.write(`${status.reportUrl ?? ''}\n`);
 }

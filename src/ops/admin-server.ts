@@ -66,7 +66,7 @@ export interface AdminEndpoints {
   /** Which user pools `POST /exports` may export; undefined: any. */
   readonly allowedPools?: readonly string[] | undefined;
   /** Queues a restore (`POST /restores`); undefined: the route answers 404. Throws a RestoreRequestError for a refused one. */
-  restore?(request: { readonly from: string; readonly targetPoolId: string; readonly merge: boolean; readonly deleteMissing: boolean }): Promise<{ readonly restoreId: string; readonly joined: boolean }>;
+  restore?(request: { readonly from: string; readonly targetPoolId: string; readonly merge: boolean; readonly deleteMissing: boolean; readonly verify: boolean }): Promise<{ readonly restoreId: string; readonly joined: boolean }>;
   /** A restore's status (`GET /restores/<id>`), or undefined if unknown. */
   restoreStatus?(restoreId: string): Promise<RestoreStatus | undefined>;
   /** Cancels a restore (`DELETE /restores/<id>`): false when it had already ended or is unknown. */
@@ -402,12 +402,12 @@ async function cancelExport(endpoints: AdminEndpoints, snapshotId: string, respo
  */
 async function triggerRestore(endpoints: AdminEndpoints, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const body = await readJson(request);
-  const known = ['from', 'user_pool_id', 'merge', 'delete_missing'];
+  const known = ['from', 'user_pool_id', 'merge', 'delete_missing', 'verify'];
   const unknown = Object.keys(body).filter((key) => !known.includes(key));
   if (unknown.length > 0) throw new HttpError(400, `unknown field ${unknown[0]}: expected ${known.join(', ')}`);
   const { from, user_pool_id: pool } = body;
   if (typeof from !== 'string' || typeof pool !== 'string') throw new HttpError(400, 'from and user_pool_id are required strings');
-  for (const key of ['merge', 'delete_missing']) if (body[key] !== undefined && typeof body[key] !== 'boolean') throw new HttpError(400, `${key} must be true or false`);
+  for (const key of ['merge', 'delete_missing', 'verify']) if (body[key] !== undefined && typeof body[key] !== 'boolean') throw new HttpError(400, `${key} must be true or false`);
   if (endpoints.allowedPools !== undefined && !endpoints.allowedPools.includes(pool)) {
     throw new HttpError(403, `user pool ${JSON.stringify(pool)} is not allowed: POST /restores writes only to the pools in ALLOWED_POOLS (set on the worker, comma-separated pool ids) or of the worker's --config file`);
   }
@@ -423,7 +423,7 @@ async function triggerRestore(endpoints: AdminEndpoints, request: IncomingMessag
   }
   let queued;
   try {
-    queued = await endpoints.restore?.({ from, targetPoolId: pool, merge: body.merge === true, deleteMissing: body.delete_missing === true });
+    queued = await endpoints.restore?.({ from, targetPoolId: pool, merge: body.merge === true, deleteMissing: body.delete_missing === true, verify: body.verify === true });
   } catch (error) {
     if (error instanceof RestoreRequestError) throw new HttpError(400, error.message);
     throw error;

@@ -57,24 +57,39 @@ export async function planRestore(
     const existing = target.get(record.username);
     if (existing === undefined) {
       users.created++;
+      note(record.username, 'created', 'not in the target');
       if (!record.enabled) createdDisabled++;
     } else if (isSame(userDifference(record, existing, options.speaksFor))) {
       users.existing++;
     } else if (options.merge) {
       users.updated++;
+      const difference = userDifference(record, existing, options.speaksFor);
+      const fields = [...difference.set.map((a) => a.Name ?? ''), ...difference.remove, ...(difference.enabled === undefined ? [] : ['enabled'])];
+      note(record.username, 'updated', `differs in ${fields.join(', ')}`);
     } else {
       users.failed++;
       note(record.username, 'failed', 'the target holds this user with other attributes: restore with --merge to update it');
     }
   }
-  if (options.deleteMissing) for (const username of target.keys()) if (!snapshotUsers.has(username)) users.deleted++;
+  if (options.deleteMissing) {
+    for (const username of target.keys()) {
+      if (snapshotUsers.has(username)) continue;
+      users.deleted++;
+      note(username, 'deleted', 'not in the snapshot');
+    }
+  }
   const groups = zero();
   const targetGroups = new Map((await pool.groups()).map((group) => [group.GroupName ?? '', group]));
   for await (const record of recordsOf<GroupRecord>(sink, keys.groups)) {
     const existing = targetGroups.get(record.group_name);
-    if (existing === undefined) groups.created++;
-    else if (sameGroup(record, existing)) groups.existing++;
-    else if (options.merge) groups.updated++;
+    if (existing === undefined) {
+      groups.created++;
+      note(record.group_name, 'created', 'group not in the target');
+    } else if (sameGroup(record, existing)) groups.existing++;
+    else if (options.merge) {
+      groups.updated++;
+      note(record.group_name, 'updated', 'group differs in description, role or precedence');
+    }
     else {
       groups.failed++;
       note(record.group_name, 'failed', 'the target holds this group with another description, role or precedence: restore with --merge to update it');
@@ -93,11 +108,31 @@ export async function planRestore(
       members.set(record.group_name, current);
     }
     if (current.has(record.username)) memberships.existing++;
-    else if (restored.has(record.username) || target.has(record.username)) memberships.created++;
+    else if (restored.has(record.username) || target.has(record.username)) {
+      memberships.created++;
+      note(`${record.group_name}/${record.username}`, 'created', 'membership not in the target');
+    }
     else {
       memberships.failed++;
       note(`${record.group_name}/${record.username}`, 'failed', 'the member is not in the snapshot\'s users');
     }
   }
   return { users, created_disabled: createdDisabled, groups, memberships, notes };
+}
+
+/** What verifying a restore found: the target compared with the snapshot as a second `--merge` restore would (see planRestore). */
+export interface RestoreVerification {
+  /** True when a second restore would write nothing. */
+  readonly verified: boolean;
+  /** Users, groups and memberships that differ (would be created, updated or deleted). */
+  readonly differences: number;
+  /** Up to 100 of them, with what differs. */
+  readonly examples: RestorePlan['notes'];
+}
+
+/** The verification of a plan made after a restore. Pure. */
+export function verificationOf(plan: RestorePlan): RestoreVerification {
+  const differing = (counts: Readonly<Record<RestoreAction, number>>) => counts.created + counts.updated + counts.deleted;
+  const differences = differing(plan.users) + differing(plan.groups) + differing(plan.memberships);
+  return { verified: differences === 0, differences, examples: plan.notes.filter((note) => note.action !== 'skipped_federated') };
 }

@@ -17,6 +17,8 @@ export interface RestoreSpec {
   readonly merge: boolean;
   /** Delete the target's users absent from the snapshot (a sync). */
   readonly deleteMissing: boolean;
+  /** Compare the target with the snapshot once restored, in the report. */
+  readonly verify?: boolean | undefined;
   /** ISO 8601 UTC; also the `dt=` of the restore's tables. */
   readonly startedAt: string;
   /** Run in the asking process, in queues of its own. */

@@ -47,7 +47,7 @@ async function snapshotOf(h: ExportHarness, poolId: string, name: string, extra:
   return `${destination(name)}/manifests/user_pool_id=${poolId}/${typeof extra.name === 'string' ? `latest-${extra.name}` : 'latest'}.json`;
 }
 const store = (h: ExportHarness) => new RestoreStore(h.runtime.redis, h.runtime.keys);
-async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean } = {}): Promise<string> {
+async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean; verify?: boolean } = {}): Promise<string> {
   const { restoreId } = await queueRestore(h.runtime, h.queues, await prepareRestore(h.runtime, { from, targetPoolId: target, ...options }));
   await eventually(async () => {
     const status = await store(h).status(restoreId);
@@ -57,6 +57,8 @@ async function restore(h: ExportHarness, from: string, target: string, options: 
   return restoreId;
 }
 interface Report {
+  readonly verified?: boolean;
+  readonly verification?: { readonly differences: number; readonly examples: readonly { readonly name: string }[] };
   readonly created: number;
   readonly existing: number;
   readonly updated: number;
@@ -221,10 +223,14 @@ describe('restore, what it must not do', () => {
     emulator.addUserToGroup(source, 'a/b-ü', 'good');
     const from = await snapshotOf(h, source, 'refused');
     const target = emulator.createPool('refused-target');
-    const report = await reportOf(h, await restore(h, from, target));
+    const report = await reportOf(h, await restore(h, from, target, { verify: true }));
     expect(natives(target)).toEqual(['good']);
     expect(report.failed).toBe(1);
     expect(report.counts.memberships).toMatchObject({ created: 1, skipped: 1, failed: 0 });
+    // --verify: the refused user and its membership are the differences.
+    expect(report.verified).toBe(false);
+    expect(report.verification?.differences).toBe(2);
+    expect(report.verification?.examples.map((example) => example.name).sort()).toEqual(['a/b-ü/dev', 'dev']);
   });
 
   it('an --inline restore whose process was killed (-9) does not hold its target: the next restore replaces it', async () => {

@@ -99,7 +99,7 @@ async function reportOf(h: ExportHarness, restoreId: string): Promise<{ report: 
   return { report, rows };
 }
 
-async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean } = {}): Promise<string> {
+async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean; verify?: boolean } = {}): Promise<string> {
   const prepared = await prepareRestore(h.runtime, { from, targetPoolId: target, ...options });
   const { restoreId } = await queueRestore(h.runtime, h.queues, prepared);
   await eventually(async () => {
@@ -119,7 +119,7 @@ describe('restore', () => {
     const from = await snapshotOf(h, source, 'full');
     const target = emulator.createPool('target', undefined, { customAttributes: ['tenant'] });
     emulator.resetStats();
-    const restoreId = await restore(h, from, target);
+    const restoreId = await restore(h, from, target, { verify: true });
     const federated = federatedOf(source);
     expect(federated.size).toBeGreaterThan(0);
     expect(usersOf(target)).toEqual(usersOf(source));
@@ -129,6 +129,7 @@ describe('restore', () => {
     const { report, rows } = await reportOf(h, restoreId);
     const natives = emulator.listAllUsers(source).length - federated.size;
     expect(report).toMatchObject({ created: natives, existing: 0, updated: 0, deleted: 0, skipped_federated: federated.size, failed: 0, groups_created: 6, memberships_added: membershipsOf(source, federated).length });
+    expect(report).toMatchObject({ verified: true, verification: { differences: 0 } });
     expect(report.mapping_url).toMatch(/^file:\/\/.*\/restore_users\/user_pool_id=.*\/run=/);
     // The mapping: every user of the snapshot once; native ones to the sub they have in the target now.
     expect(rows).toHaveLength(emulator.listAllUsers(source).length);
