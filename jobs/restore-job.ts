@@ -199,7 +199,12 @@ async function walkUnit(pass: Pass, unit: string, shard: string, source: TableSo
     files: { format, parquetRowGroupRows: runtime.config.parquetRowGroupRows, gzip: true, gzipLevel: 6, maxRecords: RESTORE_FILE_RECORDS },
     sink,
     checkpoints,
-    progress: { page: () => Promise.resolve(), fileDone: () => undefined },
+    progress: {
+      page: () => Promise.resolve(),
+      fileDone: (file) => {
+        for (const [action, n] of Object.entries(file.tally ?? {})) pass.runtime.metrics.restoreRecords.inc({ user_pool_id: spec.targetPoolId, table: source.table, action }, n);
+      },
+    },
     stop: signal,
     lost,
     log: log.child({ unit }),
@@ -273,6 +278,7 @@ async function finishRestore(pass: Pass, manifest: Manifest, units: readonly str
   await sink.putText(restoreReportKey(spec), `${JSON.stringify(report, null, 2)}\n`, 'application/json');
   const reportUrl = sink.urlOf(restoreReportKey(spec));
   await store.setState(spec.restoreId, 'completed', { report_url: reportUrl });
+  pass.runtime.metrics.restoresFinished.inc({ user_pool_id: spec.targetPoolId, outcome: 'completed' });
   await store.forgetMemory(spec.restoreId);
   await checkpoints.remove(units);
   log.info({ reportUrl, created: report.created, existing: report.existing, failed: report.failed }, 'restore complete');
@@ -288,6 +294,7 @@ async function withdrawRestore(pass: Pass): Promise<'cancelled'> {
   await withdrawRunFiles(sink, { run: restoreLocation(spec), tables: RESTORE_TABLES }, known).catch(() => undefined);
   await checkpoints.remove(names);
   await pass.store.forgetMemory(spec.restoreId);
+  pass.runtime.metrics.restoresFinished.inc({ user_pool_id: spec.targetPoolId, outcome: 'cancelled' });
   return 'cancelled';
 }
 
@@ -313,5 +320,8 @@ export async function processRestoreJob(runtime: ExportRuntime, job: Job<Restore
 
 /** Marks a restore failed, with a one-line reason. */
 export async function failRestore(runtime: ExportRuntime, restoreId: string, error: unknown): Promise<void> {
-  await new RestoreStore(runtime.redis, runtime.keys).setState(restoreId, 'failed', { error: describeError(error).split('\n')[0] ?? 'error' });
+  const store = new RestoreStore(runtime.redis, runtime.keys);
+  if (await store.setState(restoreId, 'failed', { error: describeError(error).split('\n')[0] ?? 'error' })) {
+    runtime.metrics.restoresFinished.inc({ user_pool_id: (await store.spec(restoreId))?.targetPoolId ?? '', outcome: 'failed' });
+  }
 }

@@ -30,6 +30,9 @@ export class ExportMetrics {
   readonly slotWait: Counter<'user_pool_id'>;
   readonly runsFinished: Counter<'user_pool_id' | 'outcome'>;
   readonly runDuration: Histogram<'user_pool_id' | 'outcome'>;
+  /** A restore's rows as they become durable, by table and action (created, existing, updated, …). */
+  readonly restoreRecords: Counter<'user_pool_id' | 'table' | 'action'>;
+  readonly restoresFinished: Counter<'user_pool_id' | 'outcome'>;
   private source: MetricsSource | undefined;
   private processMetrics = false;
 
@@ -71,6 +74,18 @@ export class ExportMetrics {
     this.runsFinished = new Counter({
       name: `${PREFIX}runs_finished_total`,
       help: 'Export runs this worker finished, by outcome (completed, failed or cancelled)',
+      labelNames: ['user_pool_id', 'outcome'],
+      registers,
+    });
+    this.restoreRecords = new Counter({
+      name: `${PREFIX}restore_records_total`,
+      help: "A restore's rows made durable, by target pool, table (restore_users, restore_groups, restore_memberships) and action",
+      labelNames: ['user_pool_id', 'table', 'action'],
+      registers,
+    });
+    this.restoresFinished = new Counter({
+      name: `${PREFIX}restores_finished_total`,
+      help: 'Restores this worker finished, by target pool and outcome (completed, failed or cancelled)',
       labelNames: ['user_pool_id', 'outcome'],
       registers,
     });

@@ -130,6 +130,10 @@ describe('restore', () => {
     const natives = emulator.listAllUsers(source).length - federated.size;
     expect(report).toMatchObject({ created: natives, existing: 0, updated: 0, deleted: 0, skipped_federated: federated.size, failed: 0, groups_created: 6, memberships_added: membershipsOf(source, federated).length });
     expect(report).toMatchObject({ verified: true, verification: { differences: 0 } });
+    // The worker's metrics count the rows as they became durable.
+    const metrics = await h.runtime.metrics.render();
+    expect(metrics.body).toContain(`cognito_export_restore_records_total{user_pool_id="${target}",table="restore_users",action="created"} ${natives}`);
+    expect(metrics.body).toContain(`cognito_export_restores_finished_total{user_pool_id="${target}",outcome="completed"} 1`);
     expect(report.mapping_url).toMatch(/^file:\/\/.*\/restore_users\/user_pool_id=.*\/run=/);
     // The mapping: every user of the snapshot once; native ones to the sub they have in the target now.
     expect(rows).toHaveLength(emulator.listAllUsers(source).length);
