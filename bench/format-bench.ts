@@ -5,7 +5,8 @@ import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { FileSink } from '../src/storage/file-sink.js';
 import { dataFileExtension, dataFileKey, type DataFormat } from '../src/storage/output-layout.js';
-import { TABLE_COLUMNS, type ColumnType } from '../src/storage/table-columns.js';
+import { TABLE_COLUMNS } from '../src/storage/table-columns.js';
+import { DUCKDB_TYPES } from '../src/warehouse/duckdb-ddl.js';
 import { toUserRecord, type UserRecord } from '../src/tables/user-record.js';
 import { PartFile, type PartFileOptions } from '../src/walk/part-file.js';
 import { DEFAULT_ROW_GROUP_ROWS } from '../src/walk/table-walk.js';
@@ -24,16 +25,6 @@ export interface FormatResult {
 
 const RUN = { userPoolId: 'us-east-1_Bench', snapshotId: '20260101T000000000Z-000000', startedAt: new Date('2026-01-01T00:00:00Z') };
 
-const DUCK_TYPES: Record<ColumnType, string> = {
-  string: 'VARCHAR',
-  boolean: 'BOOLEAN',
-  int: 'INTEGER',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP',
-  string_map: 'MAP(VARCHAR, VARCHAR)',
-  string_list: 'VARCHAR[]',
-  mfa_options: 'STRUCT(delivery_medium VARCHAR, attribute_name VARCHAR)[]',
-};
 
 /** User `i`: a sample user with its own username and sub, so that no two records are alike (as in a real pool). */
 function userAt(sample: readonly UserType[], i: number): UserRecord {
@@ -79,7 +70,7 @@ async function benchFormat(sample: readonly UserType[], users: number, format: D
     const used = process.cpuUsage(cpu);
     const cpuSeconds = (used.user + used.system) / 1e6;
     const glob = `${directory}/users/*/*/*/*.${extension}`;
-    const columns = (TABLE_COLUMNS.users ?? []).map((column) => `'${column.name}': '${DUCK_TYPES[column.type]}'`).join(', ');
+    const columns = (TABLE_COLUMNS.users ?? []).map((column) => `'${column.name}': '${DUCKDB_TYPES[column.type]}'`).join(', ');
     const source = format === 'parquet' ? `read_parquet('${glob}')` : `read_json('${glob}', format = 'newline_delimited', columns = {'user_pool_id': 'VARCHAR', ${columns}})`;
     const scanSeconds = await bestScan(`SELECT count(*) AS n, count(DISTINCT sub) AS subs, count(*) FILTER (WHERE enabled) AS enabled, max(attributes['email']) AS email FROM ${source}`, users);
     return { format: format === 'parquet' ? 'Parquet (snappy)' : 'NDJSON (gzip 6)', users, cpuSeconds, usersPerCpuSecond: users / cpuSeconds, bytes, bytesPerUser: bytes / users, scanSeconds };

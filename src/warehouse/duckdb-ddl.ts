@@ -6,7 +6,8 @@ import { TABLES } from '../storage/output-layout.js';
 /** What the DuckDB DDL is generated for: a local directory, or `s3://bucket/prefix` through httpfs. */
 export type DuckDbDdlInput = WarehouseDdlInput;
 
-const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
+/** Each logical column type as DuckDB spells it. */
+export const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
   string: 'VARCHAR',
   boolean: 'BOOLEAN',
   int: 'INTEGER',

@@ -10,6 +10,7 @@ import { runRestore } from '../../jobs/restore-job.js';
 import { CognitoEmulator } from '../../src/emulator/index.js';
 import { RestoreStore } from '../../src/restore/restore-store.js';
 import { keyOfUrl, readLines } from '../../src/storage/record-lines.js';
+import { FAST_WRITES, restoreAndWait } from '../support/restore-harness.js';
 import { EMULATOR_CREDENTIALS, readObject, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, spawnCli, type CliProcess } from '../support/worker-process.js';
 
@@ -19,7 +20,6 @@ let emulator: CognitoEmulator;
 let scratch: string;
 const harnesses: ExportHarness[] = [];
 const children: CliProcess[] = [];
-const FAST_WRITES = { RESTORE_CREATE_RPS: '500', RESTORE_UPDATE_RPS: '500', RESTORE_MEMBERSHIP_RPS: '500', RESTORE_GROUP_WRITE_RPS: '500' };
 
 beforeAll(async () => {
   emulator = await CognitoEmulator.start({ port: 0 });
@@ -47,15 +47,7 @@ async function snapshotOf(h: ExportHarness, poolId: string, name: string, extra:
   return `${destination(name)}/manifests/user_pool_id=${poolId}/${typeof extra.name === 'string' ? `latest-${extra.name}` : 'latest'}.json`;
 }
 const store = (h: ExportHarness) => new RestoreStore(h.runtime.redis, h.runtime.keys);
-async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean; verify?: boolean } = {}): Promise<string> {
-  const { restoreId } = await queueRestore(h.runtime, h.queues, await prepareRestore(h.runtime, { from, targetPoolId: target, ...options }));
-  await eventually(async () => {
-    const status = await store(h).status(restoreId);
-    if (status?.state === 'failed') throw new Error(`restore failed: ${status.error ?? ''}`);
-    return status?.state === 'completed' ? true : undefined;
-  }, 60_000, 'the restore');
-  return restoreId;
-}
+const restore = restoreAndWait;
 interface Report {
   readonly verified?: boolean;
   readonly verification?: { readonly differences: number; readonly examples: readonly { readonly name: string }[] };

@@ -9,6 +9,7 @@ import { CognitoEmulator } from '../../src/emulator/index.js';
 import type { RestoredUserRecord } from '../../src/restore/restore-records.js';
 import { RestoreStore } from '../../src/restore/restore-store.js';
 import { prepareRestore, queueRestore, RestoreRequestError } from '../../jobs/request-restore.js';
+import { FAST_WRITES, restoreAndWait } from '../support/restore-harness.js';
 import { EMULATOR_CREDENTIALS, readObject, startHarness, type ExportHarness } from '../support/export-harness.js';
 import { eventually, runCli, spawnCli, type CliProcess } from '../support/worker-process.js';
 import { startAdminServer } from '../../jobs/admin-port.js';
@@ -18,7 +19,6 @@ let emulator: CognitoEmulator;
 let scratch: string;
 let cognito: CognitoIdentityProviderClient;
 const harnesses: ExportHarness[] = [];
-const FAST_WRITES = { RESTORE_CREATE_RPS: '500', RESTORE_UPDATE_RPS: '500', RESTORE_MEMBERSHIP_RPS: '500', RESTORE_GROUP_WRITE_RPS: '500' };
 const children: CliProcess[] = [];
 
 beforeAll(async () => {
@@ -99,16 +99,7 @@ async function reportOf(h: ExportHarness, restoreId: string): Promise<{ report: 
   return { report, rows };
 }
 
-async function restore(h: ExportHarness, from: string, target: string, options: { merge?: boolean; deleteMissing?: boolean; verify?: boolean } = {}): Promise<string> {
-  const prepared = await prepareRestore(h.runtime, { from, targetPoolId: target, ...options });
-  const { restoreId } = await queueRestore(h.runtime, h.queues, prepared);
-  await eventually(async () => {
-    const status = await new RestoreStore(h.runtime.redis, h.runtime.keys).status(restoreId);
-    if (status?.state === 'failed') throw new Error(`restore failed: ${status.error ?? ''}`);
-    return status?.state === 'completed' ? true : undefined;
-  }, 120_000, 'the restore');
-  return restoreId;
-}
+const restore = restoreAndWait;
 
 describe('restore', () => {
   it('restores users, groups and memberships into an empty pool exactly, with a complete sub mapping; a second restore writes nothing', async () => {
