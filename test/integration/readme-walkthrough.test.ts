@@ -64,7 +64,7 @@ describe('the walkthroughs', () => {
     expect(stdout).toMatch(/no change tables: no previous complete snapshot of this dataset; run `npm run demo -- --change 25`/);
   });
 
-  it('docs/emulator.md: an export, a user created and added to a group with curl, an export again', async () => {
+  it('docs/emulator.md: an export, a user created and added to a group with curl, an export again', { timeout: 180_000 }, async () => {
     const cwd = await mkdtemp(join(scratch, 'emulator-'));
     // A free port of its own instead of 9325 (tests run side by side); the emulator is stopped at the end.
     const port = String(40_000 + Math.floor(Math.random() * 20_000));
