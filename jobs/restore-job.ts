@@ -287,8 +287,19 @@ async function finishRestore(pass: Pass, manifest: Manifest, units: readonly str
 /** A cancelled restore: its staged table files go; what it wrote to the target stays (said in the state). */
 async function withdrawRestore(pass: Pass): Promise<'cancelled'> {
   const { sink, spec, checkpoints } = pass;
-  const units = await pass.runtime.redis.keys(`${pass.runtime.keys.checkpoint(spec.restoreId, '')}*`);
-  const names = units.map((key) => key.slice(pass.runtime.keys.checkpoint(spec.restoreId, '').length));
+  // Its units, as restorePass names them (no KEYS scan: a Redis Cluster answers it for one node only).
+  let names: string[] = [];
+  try {
+    const manifest = await restoreManifest(sink, spec);
+    names = [
+      'restore_groups.all',
+      ...tableKeys(sink, manifest, 'users').map((_, k) => `restore_users.${k}`),
+      'restore_users.deleted',
+      ...tableKeys(sink, manifest, 'group_memberships').map((_, k) => `restore_memberships.${k}`),
+    ];
+  } catch {
+    // The snapshot is gone: its units' checkpoints expire with their TTL, the staged files with the next sweep.
+  }
   const known: StagedLocation[] = [];
   for (const unit of names) known.push(...(await checkpoints.staged(unit)));
   await withdrawRunFiles(sink, { run: restoreLocation(spec), tables: RESTORE_TABLES }, known).catch(() => undefined);
