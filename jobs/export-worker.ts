@@ -4,9 +4,10 @@ import { processFinalizeJob } from './finalize-run-job.js';
 import { startReconciler } from './reconciler.js';
 import { processShardJob } from './shard-job.js';
 import { processStartJob } from './start-run-job.js';
-import { processRestoreJob } from './restore-job.js';
+import { processRestoreJob, processRestoreUnitJob } from './restore-job.js';
 import {
   type RestoreJobData,
+  type RestoreUnitJobData,
   FINALIZE_JOB,
   START_JOB,
   type ExportQueues,
@@ -32,6 +33,7 @@ export interface ExportWorker {
   readonly shards: Worker;
   readonly groups: Worker;
   readonly restores: Worker;
+  readonly restoreUnits: Worker;
   /**
    * Stops taking jobs, has every shard in flight seal its file, checkpoint and hand its job back,
    * then closes. Nothing is fetched twice by whoever resumes.
@@ -78,10 +80,14 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
   ) as [Worker<ShardJobData>, Worker<ShardJobData>];
 
   // A restore job walks its units itself; BullMQ's signal aborts when its lock was lost.
-  const restores = new Worker<RestoreJobData>(queues.restores.name, (job, _token, signal) => processRestoreJob(runtime, job, stopping.signal, signal), { ...common, concurrency: 2 });
-  restores.on('lockRenewalFailed', (jobIds) => {
-    for (const id of jobIds) restores.cancelJob(id, 'job lock lost');
-  });
+  const restores = new Worker<RestoreJobData>(queues.restores.name, (job, _token, signal) => processRestoreJob(runtime, queues, job, stopping.signal, signal), { ...common, concurrency: 2 });
+  // Its units, spread over every worker (a restore's job waits for them).
+  const restoreUnits = new Worker<RestoreUnitJobData>(queues.restoreUnits.name, (job, _token, signal) => processRestoreUnitJob(runtime, job, stopping.signal, signal), { ...common, concurrency: 4 });
+  for (const worker of [restores, restoreUnits] as Worker[]) {
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const id of jobIds) worker.cancelJob(id, 'job lock lost');
+    });
+  }
 
   const stopReconciler = startReconciler(runtime, queues, runtime.config.reconcileIntervalMs);
   const report = connectionErrorReporter(runtime);
@@ -92,17 +98,18 @@ export function startExportWorker(runtime: ExportRuntime, queues: ExportQueues, 
       for (const id of jobIds) worker.cancelJob(id, 'job lock lost');
     });
   }
-  for (const worker of [runs, shards, groups, restores]) worker.on('error', (error) => report(worker.name, error));
+  for (const worker of [runs, shards, groups, restores, restoreUnits] as Worker[]) worker.on('error', (error) => report(worker.name, error));
 
   return {
     runs,
     shards,
     groups,
     restores,
+    restoreUnits,
     close: async () => {
       stopping.abort(new Error('worker shutting down'));
       stopReconciler();
-      await Promise.all([shards.close(), groups.close(), runs.close(), restores.close()]);
+      await Promise.all([shards.close(), groups.close(), runs.close(), restores.close(), restoreUnits.close()]);
     },
   };
 }

@@ -21,6 +21,15 @@ export interface RestoreJobData {
   readonly restoreId: string;
 }
 export const restoreJobId = (restoreId: string): string => `restore-${restoreId}`;
+/** One unit of a restore (a users or memberships file), for any worker: the restore's job waits for them. */
+export const RESTORE_UNITS_QUEUE = 'restore-units';
+export const RESTORE_UNIT_JOB = 'restore-unit';
+export interface RestoreUnitJobData {
+  readonly restoreId: string;
+  /** `restore_users.<k>` or `restore_memberships.<k>`. */
+  readonly unit: string;
+}
+export const restoreUnitJobId = (restoreId: string, unit: string): string => `restore-unit-${restoreId}-${unit.replace('.', '-')}`;
 
 export const START_JOB = 'start';
 export const FINALIZE_JOB = 'finalize';
@@ -72,6 +81,7 @@ export const SHARD_JOB_OPTIONS: JobsOptions = {
 export const FINALIZE_JOB_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...KEEP };
 /** A restore paused by a shutdown or stopped by an error is taken up again 2 s later, from its checkpoints. */
 export const RESTORE_JOB_OPTIONS: JobsOptions = { attempts: 50, backoff: { type: 'fixed', delay: 2000 }, ...KEEP };
+export const RESTORE_UNIT_JOB_OPTIONS: JobsOptions = { attempts: 20, backoff: { type: 'fixed', delay: 2000 }, ...KEEP };
 
 /**
  * The queues and flow producer of a deployment, sharing the runtime's Redis connection and prefix.
@@ -84,6 +94,7 @@ export class ExportQueues {
   readonly shards: Queue;
   readonly groups: Queue;
   readonly restores: Queue;
+  readonly restoreUnits: Queue;
   readonly flows: FlowProducer;
   private readonly inline = new Map<string, ExportQueues>();
 
@@ -98,6 +109,7 @@ export class ExportQueues {
     this.shards = new Queue(`${SHARDS_QUEUE}${suffix}`, options);
     this.groups = new Queue(`${GROUPS_QUEUE}${suffix}`, options);
     this.restores = new Queue(`${RESTORES_QUEUE}${suffix}`, options);
+    this.restoreUnits = new Queue(`${RESTORE_UNITS_QUEUE}${suffix}`, options);
     this.flows = new FlowProducer(options);
   }
 
@@ -113,6 +125,6 @@ export class ExportQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.groups.close(), this.restores.close(), this.flows.close()]);
+    await Promise.all([...[...this.inline.values()].map((queues) => queues.close()), this.runs.close(), this.shards.close(), this.groups.close(), this.restores.close(), this.restoreUnits.close(), this.flows.close()]);
   }
 }

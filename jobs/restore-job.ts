@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { FatalExportError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
@@ -20,7 +20,7 @@ import type { TableSource } from '../src/walk/table-source.js';
 import { walkShard } from '../src/walk/table-walk.js';
 import { FLOW_PRIORITY } from '../src/limits/rate-limiter.js';
 import type { ExportRuntime } from './export-runtime.js';
-import type { RestoreJobData } from './queues.js';
+import { RESTORE_UNIT_JOB, RESTORE_UNIT_JOB_OPTIONS, restoreUnitJobId, type ExportQueues, type RestoreJobData, type RestoreUnitJobData } from './queues.js';
 
 /** Records per file of the restore's own tables. */
 const RESTORE_FILE_RECORDS = 10_000;
@@ -91,6 +91,8 @@ interface Pass {
   readonly signal: AbortSignal;
   readonly lost: AbortSignal | undefined;
   readonly log: Logger;
+  /** The queue units go to, one job each, for any worker; undefined: walked in this process. */
+  readonly units?: Queue | undefined;
 }
 
 /**
@@ -100,7 +102,7 @@ interface Pass {
  * report. A unit resumed after a crash redoes at most its open file's records, and every write is
  * idempotent, so the counts of a restore that was interrupted equal those of one that was not.
  */
-export async function runRestore(runtime: ExportRuntime, restoreId: string, stop: AbortSignal, lost?: AbortSignal): Promise<RestoreOutcome> {
+export async function runRestore(runtime: ExportRuntime, restoreId: string, stop: AbortSignal, lost?: AbortSignal, queues?: ExportQueues): Promise<RestoreOutcome> {
   const store = new RestoreStore(runtime.redis, runtime.keys);
   const spec = await store.spec(restoreId);
   if (!spec) return 'ended';
@@ -122,7 +124,8 @@ export async function runRestore(runtime: ExportRuntime, restoreId: string, stop
   setMaxListeners(100, signal, stop, cancelled.signal, ...(lost ? [lost] : []));
   const sink = runtime.sink(spec.destination, undefined, spec.region);
   const checkpoints = new CheckpointStore(runtime.redis, runtime.keys, restoreId);
-  const pass: Pass = { runtime, store, spec, sink, checkpoints, signal, lost, log };
+  // A queued restore spreads its users and memberships units over the workers; an --inline one walks them here.
+  const pass: Pass = { runtime, store, spec, sink, checkpoints, signal, lost, log, units: spec.inline ? undefined : queues?.restoreUnits };
   // Cancelled meanwhile (the watch may not have seen it yet: Ctrl-C on --inline sets it and stops at once).
   const isCancelled = async () => cancelled.signal.aborted || (await store.status(restoreId))?.state === 'cancelled';
   try {
@@ -154,6 +157,7 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
   const units: { unit: string; shard: string; source: TableSource<unknown, object> }[] = [];
   const phase = async (list: typeof units): Promise<boolean> => {
     units.push(...list);
+    if (pass.units && list.length > 1) return spread(pass, pass.units, list.map((entry) => entry.unit));
     let paused = false;
     for (let i = 0; i < list.length; i += PARALLEL_UNITS) {
       const outcomes = await Promise.all(list.slice(i, i + PARALLEL_UNITS).map((entry) => walkUnit(pass, entry.unit, entry.shard, entry.source, manifest.format ?? 'ndjson')));
@@ -185,6 +189,71 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
     : undefined;
   await finishRestore(pass, manifest, units.map((entry) => entry.unit), verification);
   return 'completed';
+}
+
+/**
+ * Spreads units over every worker, a `restore-unit` job each, and waits until each unit's checkpoint
+ * is done: false when this job is stopped first (the unit jobs go on), an error when a unit's job
+ * failed for good.
+ */
+async function spread(pass: Pass, queue: Queue, units: readonly string[]): Promise<boolean> {
+  const { spec, checkpoints, signal } = pass;
+  await queue.addBulk(units.map((unit) => ({ name: RESTORE_UNIT_JOB, data: { restoreId: spec.restoreId, unit }, opts: { jobId: restoreUnitJobId(spec.restoreId, unit), ...RESTORE_UNIT_JOB_OPTIONS } })));
+  for (;;) {
+    let done = 0;
+    for (const unit of units) {
+      if ((await checkpoints.peek(unit))?.done) {
+        done++;
+        continue;
+      }
+      const job = await queue.getJob(restoreUnitJobId(spec.restoreId, unit));
+      if (job && (await job.getState()) === 'failed') throw new FatalExportError(`unit ${unit} of restore ${spec.restoreId} failed: ${job.failedReason.split('\n')[0] ?? ''}`);
+    }
+    if (done === units.length) return true;
+    if (signal.aborted) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * The BullMQ processor of one unit of a restore (see spread): walks it; a stop hands the job back;
+ * a cancelled restore ends it.
+ */
+export async function processRestoreUnitJob(runtime: ExportRuntime, job: Job<RestoreUnitJobData>, stop: AbortSignal, lost?: AbortSignal): Promise<string> {
+  const { restoreId, unit } = job.data;
+  const store = new RestoreStore(runtime.redis, runtime.keys);
+  const spec = await store.spec(restoreId);
+  const state = (await store.status(restoreId))?.state;
+  if (!spec || state === undefined || ['completed', 'failed', 'cancelled'].includes(state)) return `restore ${restoreId} is ${state ?? 'unknown'}`;
+  const cancelled = new AbortController();
+  const watch = setInterval(() => {
+    void store.status(restoreId).then(
+      (now) => {
+        if (now?.state === 'cancelled') cancelled.abort(new Error('restore cancelled'));
+      },
+      () => undefined,
+    );
+  }, 500);
+  const signal = AbortSignal.any([stop, cancelled.signal]);
+  setMaxListeners(100, signal);
+  try {
+    const sink = runtime.sink(spec.destination, undefined, spec.region);
+    const manifest = await restoreManifest(sink, spec);
+    const pool = new TargetPool(runtime.cognito(spec.region), spec.targetPoolId, await restoreLimiters(runtime, spec), { signal, retryPolicy: runtime.retryPolicy });
+    const context: RestoreUnitContext = { pool, memory: store.memory(restoreId), merge: spec.merge, speaksFor: attributesSpokenFor(manifest), restoreId, source: sink };
+    const [table, index] = unit.split('.') as [string, string];
+    const k = Number(index);
+    const source = table === 'restore_users' ? usersUnit(context, [tableKeys(sink, manifest, 'users')[k] ?? '']) : membershipsUnit(context, [tableKeys(sink, manifest, 'group_memberships')[k] ?? '']);
+    const pass: Pass = { runtime, store, spec, sink, checkpoints: new CheckpointStore(runtime.redis, runtime.keys, restoreId), signal, lost, log: runtime.log.child({ restoreId, unit }) };
+    const outcome = await walkUnit(pass, unit, `${table === 'restore_users' ? 'u' : 'm'}${k}`, source, manifest.format ?? 'ndjson');
+    if (outcome === 'paused') {
+      if (cancelled.signal.aborted || (await store.status(restoreId))?.state === 'cancelled') return 'cancelled';
+      throw new RestorePausedError(`unit ${unit} of restore ${restoreId} paused (the worker is stopping); it resumes from its checkpoint`);
+    }
+    return 'done';
+  } finally {
+    clearInterval(watch);
+  }
 }
 
 /** Walks one unit to its end (or a pause), its rows into the restore's table files. */
@@ -313,10 +382,10 @@ async function withdrawRestore(pass: Pass): Promise<'cancelled'> {
  * The BullMQ processor of a restore job: runs it; a pause (shutdown) hands the job back to be
  * resumed from its checkpoints; a fatal error, or the last attempt's, fails the restore.
  */
-export async function processRestoreJob(runtime: ExportRuntime, job: Job<RestoreJobData>, stop: AbortSignal, lost?: AbortSignal): Promise<RestoreOutcome> {
+export async function processRestoreJob(runtime: ExportRuntime, queues: ExportQueues, job: Job<RestoreJobData>, stop: AbortSignal, lost?: AbortSignal): Promise<RestoreOutcome> {
   const { restoreId } = job.data;
   try {
-    const outcome = await runRestore(runtime, restoreId, stop, lost);
+    const outcome = await runRestore(runtime, restoreId, stop, lost, queues);
     if (outcome === 'paused') throw new RestorePausedError(`restore ${restoreId} paused (the worker is stopping); it resumes from its checkpoints`);
     return outcome;
   } catch (error) {

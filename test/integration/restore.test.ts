@@ -286,6 +286,28 @@ describe('restore, over HTTP and under the write quotas', () => {
   }, 120_000);
 });
 
+describe('restore, spread over workers', () => {
+  it("a restore's users and memberships units are jobs any worker takes: two workers share them, and the result is exact", async () => {
+    const h = await harness();
+    const source = emulator.createPoolWithUsers({ users: 1200, seed: 2211, groups: 3, customAttributes: ['tenant'] });
+    const status = await h.run({ userPoolId: source, destination: destination('spread'), fileMaxRecords: 100 });
+    expect(status.error).toBeUndefined();
+    const from = `${destination('spread')}/manifests/user_pool_id=${source}/latest.json`;
+    const target = emulator.createPool('spread-target', undefined, { customAttributes: ['tenant'] });
+    const other = spawnCli(['worker'], { ...h.childEnv, ...FAST_WRITES });
+    children.push(other);
+    emulator.setFaults({ latencyMs: 10 });
+    const id = await restore(h, from, target);
+    const federated = federatedOf(source);
+    expect(usersOf(target)).toEqual(usersOf(source));
+    expect(membershipsOf(target)).toEqual(membershipsOf(source, federated));
+    const units = await h.queues.restoreUnits.getJobs(['completed']);
+    const mine = units.filter((job) => (job.data as { restoreId: string }).restoreId === id);
+    expect(mine.length).toBeGreaterThan(10);
+    expect(new Set(mine.map((job) => job.processedBy)).size).toBe(2);
+  }, 120_000);
+});
+
 describe('restore, cancelled', () => {
   it('cancel <restore id> stops it at the next batch: no report, no table published, what it wrote stays', async () => {
     const h = await harness();
