@@ -141,6 +141,8 @@ async function printReport(context: CliContext, status: RestoreStatus, json: boo
 }
 
 function renderPlan(prepared: PreparedRestore, plan: RestorePlan): string {
+  // What is skipped, refused, updated or deleted, and why: a user to create needs no line of its own.
+  const notes = plan.notes.filter((note) => note.action !== 'created');
   const line = (what: string, counts: Readonly<Record<string, number>>) =>
     `${what}: ${Object.entries(counts).filter(([, n]) => n > 0).map(([action, n]) => `${n} ${action.replace('_', ' ')}`).join(', ') || 'nothing'}`;
   return [
@@ -148,8 +150,8 @@ function renderPlan(prepared: PreparedRestore, plan: RestorePlan): string {
     `  ${line('users', plan.users)}${plan.created_disabled > 0 ? ` (${plan.created_disabled} of the created disabled)` : ''}`,
     `  ${line('groups', plan.groups)}`,
     `  ${line('memberships', plan.memberships)}`,
-    ...plan.notes.slice(0, 20).map((note) => `  ${note.action} ${note.name}: ${note.reason}`),
-    ...(plan.notes.length > 20 ? [`  … and more (--json lists up to 100)`] : []),
+    ...notes.slice(0, 20).map((note) => `  ${note.action.replace('_', ' ')} ${note.name}: ${note.reason}`),
+    ...(notes.length > 20 ? [`  … and more (--json lists up to 100)`] : []),
     '',
   ].join('\n');
 }
