@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { FatalExportError } from '../src/limits/export-errors.js';
+import { FatalExportError, FencedError } from '../src/limits/export-errors.js';
 import { describeError } from '../src/limits/error-classification.js';
 import type { Manifest } from '../src/storage/manifest.js';
 import type { ObjectSink, StagedLocation } from '../src/storage/object-sink.js';
@@ -110,15 +110,7 @@ export async function runRestore(runtime: ExportRuntime, restoreId: string, stop
   if (status && ['completed', 'failed', 'cancelled'].includes(status.state)) return status.state === 'cancelled' ? 'cancelled' : 'ended';
   await store.setState(restoreId, 'running');
   const log = runtime.log.child({ restoreId, targetPoolId: spec.targetPoolId });
-  const cancelled = new AbortController();
-  const watch = setInterval(() => {
-    void store.status(restoreId).then(
-      (now) => {
-        if (now?.state === 'cancelled') cancelled.abort(new Error('restore cancelled'));
-      },
-      () => undefined,
-    );
-  }, 500);
+  const cancelled = watchCancel(store, restoreId);
   const signal = AbortSignal.any([stop, cancelled.signal]);
   // Every unit walked at once listens on it (and on `lost`).
   setMaxListeners(100, signal, stop, cancelled.signal, ...(lost ? [lost] : []));
@@ -136,14 +128,35 @@ export async function runRestore(runtime: ExportRuntime, restoreId: string, stop
     if (await isCancelled()) return await withdrawRestore(pass);
     throw error;
   } finally {
-    clearInterval(watch);
+    cancelled.stop();
   }
+}
+
+/** Aborts `signal` once the restore's state is `cancelled` (a cancel is a state in Redis, polled); `stop` ends the polling. */
+function watchCancel(store: RestoreStore, restoreId: string): { readonly signal: AbortSignal; stop(): void } {
+  const cancelled = new AbortController();
+  const watch = setInterval(() => {
+    void store.status(restoreId).then(
+      (now) => {
+        if (now?.state === 'cancelled') cancelled.abort(new Error('restore cancelled'));
+      },
+      () => undefined,
+    );
+  }, 500);
+  return { signal: cancelled.signal, stop: () => clearInterval(watch) };
+}
+
+/** What every unit of a restore shares: the target pool (its calls paced, stopped by `signal`) and the restore's memory. */
+async function unitContext(runtime: ExportRuntime, store: RestoreStore, spec: RestoreSpec, sink: ObjectSink, manifest: Manifest, signal: AbortSignal): Promise<RestoreUnitContext> {
+  const pool = new TargetPool(runtime.cognito(spec.region), spec.targetPoolId, await restoreLimiters(runtime, spec), { signal, retryPolicy: runtime.retryPolicy });
+  return { pool, memory: store.memory(spec.restoreId), merge: spec.merge, speaksFor: attributesSpokenFor(manifest), restoreId: spec.restoreId, source: sink };
 }
 
 async function restorePass(pass: Pass): Promise<RestoreOutcome> {
   const { runtime, store, spec, sink, signal, log } = pass;
   const manifest = await restoreManifest(sink, spec);
-  const pool = new TargetPool(runtime.cognito(spec.region), spec.targetPoolId, await restoreLimiters(runtime, spec), { signal, retryPolicy: runtime.retryPolicy });
+  const context = await unitContext(runtime, store, spec, sink, manifest, signal);
+  const { pool } = context;
   if (!(await store.hasBaseline(spec.restoreId))) {
     log.info('recording what the target pool holds before any write');
     await store.recordBaseline(spec.restoreId, async (add) => {
@@ -153,7 +166,6 @@ async function restorePass(pass: Pass): Promise<RestoreOutcome> {
       for (const group of groups) await add('members', [...(await pool.members(group))].map((username) => membershipKey({ group_name: group, username })));
     });
   }
-  const context: RestoreUnitContext = { pool, memory: store.memory(spec.restoreId), merge: spec.merge, speaksFor: attributesSpokenFor(manifest), restoreId: spec.restoreId, source: sink };
   const units: { unit: string; shard: string; source: TableSource<unknown, object> }[] = [];
   const phase = async (list: typeof units): Promise<boolean> => {
     units.push(...list);
@@ -225,22 +237,13 @@ export async function processRestoreUnitJob(runtime: ExportRuntime, job: Job<Res
   const spec = await store.spec(restoreId);
   const state = (await store.status(restoreId))?.state;
   if (!spec || state === undefined || ['completed', 'failed', 'cancelled'].includes(state)) return `restore ${restoreId} is ${state ?? 'unknown'}`;
-  const cancelled = new AbortController();
-  const watch = setInterval(() => {
-    void store.status(restoreId).then(
-      (now) => {
-        if (now?.state === 'cancelled') cancelled.abort(new Error('restore cancelled'));
-      },
-      () => undefined,
-    );
-  }, 500);
+  const cancelled = watchCancel(store, restoreId);
   const signal = AbortSignal.any([stop, cancelled.signal]);
   setMaxListeners(100, signal);
   try {
     const sink = runtime.sink(spec.destination, undefined, spec.region);
     const manifest = await restoreManifest(sink, spec);
-    const pool = new TargetPool(runtime.cognito(spec.region), spec.targetPoolId, await restoreLimiters(runtime, spec), { signal, retryPolicy: runtime.retryPolicy });
-    const context: RestoreUnitContext = { pool, memory: store.memory(restoreId), merge: spec.merge, speaksFor: attributesSpokenFor(manifest), restoreId, source: sink };
+    const context = await unitContext(runtime, store, spec, sink, manifest, signal);
     const [table, index] = unit.split('.') as [string, string];
     const k = Number(index);
     const source = table === 'restore_users' ? usersUnit(context, [tableKeys(sink, manifest, 'users')[k] ?? '']) : membershipsUnit(context, [tableKeys(sink, manifest, 'group_memberships')[k] ?? '']);
@@ -252,7 +255,7 @@ export async function processRestoreUnitJob(runtime: ExportRuntime, job: Job<Res
     }
     return 'done';
   } finally {
-    clearInterval(watch);
+    cancelled.stop();
   }
 }
 
@@ -291,16 +294,25 @@ function countsOf(files: readonly SealedPart[]): Record<string, number> {
 /** Publishes the restore's tables, writes its report and completes it. Idempotent. */
 async function finishRestore(pass: Pass, manifest: Manifest, units: readonly string[], verification: RestoreVerification | undefined): Promise<void> {
   const { store, spec, sink, checkpoints, log } = pass;
+  // A worker paused here (SIGSTOP) while another took the job over and finished it must write
+  // nothing more: gone checkpoints would make it publish no file and sweep the published ones as
+  // strays, then overwrite the report with empty tables.
+  const fence = async (): Promise<void> => {
+    if (pass.lost?.aborted) throw new FencedError(`lost restore ${spec.restoreId} to another worker`);
+    if ((await store.status(spec.restoreId))?.state !== 'running') throw new FencedError(`restore ${spec.restoreId} is no longer running: another worker finished it`);
+  };
   const files: SealedPart[] = [];
   const known: StagedLocation[] = [];
   const byTable = new Map<string, SealedPart[]>(RESTORE_TABLES.map((table) => [table, []]));
   for (const unit of units) {
+    if (!(await checkpoints.peek(unit))?.done) throw new FencedError(`unit ${unit} of restore ${spec.restoreId} is not done here: another worker finished the restore`);
     const committed = await checkpoints.files(unit);
     files.push(...committed);
     known.push(...(await checkpoints.staged(unit)));
     byTable.get(unit.slice(0, unit.indexOf('.')))?.push(...committed);
   }
-  await publishRunFiles(sink, { run: restoreLocation(spec), tables: RESTORE_TABLES }, files, known, () => Promise.resolve());
+  await fence();
+  await publishRunFiles(sink, { run: restoreLocation(spec), tables: RESTORE_TABLES }, files, known, fence);
   const failures: { table: string; name: string; reason: string }[] = [];
   const federated: string[] = [];
   for (const [table, list] of byTable) {
@@ -344,6 +356,7 @@ async function finishRestore(pass: Pass, manifest: Manifest, units: readonly str
     ...(verification ? { verified: verification.verified, verification } : {}),
     not_restored: 'passwords, MFA secrets and devices (Cognito exports none of them): created users must set a new password (FORCE_CHANGE_PASSWORD); federated users come back at their next sign-in',
   };
+  await fence();
   await sink.putText(restoreReportKey(spec), `${JSON.stringify(report, null, 2)}\n`, 'application/json');
   const reportUrl = sink.urlOf(restoreReportKey(spec));
   await store.setState(spec.restoreId, 'completed', { report_url: reportUrl });
@@ -369,6 +382,9 @@ async function withdrawRestore(pass: Pass): Promise<'cancelled'> {
   } catch {
     // The snapshot is gone: its units' checkpoints expire with their TTL, the staged files with the next sweep.
   }
+  // Units spread to other workers stop within their next cancel check: wait for them, so that none
+  // writes to the target or commits a file after the restore is withdrawn.
+  if (pass.units) await unitsStopped(pass.units, spec.restoreId, names);
   const known: StagedLocation[] = [];
   for (const unit of names) known.push(...(await checkpoints.staged(unit)));
   await withdrawRunFiles(sink, { run: restoreLocation(spec), tables: RESTORE_TABLES }, known).catch(() => undefined);
@@ -390,11 +406,22 @@ export async function processRestoreJob(runtime: ExportRuntime, queues: ExportQu
     return outcome;
   } catch (error) {
     if (error instanceof RestorePausedError || lost?.aborted) throw error;
+    // Another worker took the restore over and finished it: nothing left to do here.
+    if (error instanceof FencedError) return 'ended';
     if (error instanceof FatalExportError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
       await failRestore(runtime, restoreId, error);
       throw new UnrecoverableError(describeError(error));
     }
     throw error;
+  }
+}
+
+/** Waits (up to a minute) until none of the restore's unit jobs is running. */
+async function unitsStopped(queue: Queue, restoreId: string, units: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (const unit of units) {
+    const job = await queue.getJob(restoreUnitJobId(restoreId, unit));
+    while (job && Date.now() < deadline && (await job.getState()) === 'active') await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -92,6 +92,8 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], 'kind', 'restore', 'restore_spec', ARGV[3], 'state', 'queued', 'inline', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+-- An --inline restore is held from the start: a request between this and its process's first hold must follow it.
+if ARGV[7] == '1' then redis.call('SET', ARGV[6] .. ARGV[2] .. ':owner', '1', 'PX', ARGV[8]) end
 return false`,
       2,
       this.keys.activeRestores,
@@ -103,6 +105,7 @@ return false`,
       this.keys.run(''),
       this.keys.restore('', '').slice(0, -1),
       spec.inline ? '1' : '0',
+      OWNER_TTL_MS,
     )) as string | null;
     return result ?? undefined;
   }

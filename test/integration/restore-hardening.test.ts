@@ -154,6 +154,45 @@ describe('restore, stopped and resumed', () => {
   }
 });
 
+describe('restore, a worker paused while another finishes it', () => {
+  it('a finisher paused before publishing (SIGSTOP) and resumed after another finished writes nothing: the report and the tables stay', async () => {
+    const source = emulator.createPoolWithUsers({ users: 200, seed: 5501, groups: 2, customAttributes: ['tenant'] });
+    const from = await snapshotOf(await harness(), source, 'paused-finisher');
+    const target = emulator.createPool('paused-finisher-target', undefined, { customAttributes: ['tenant'] });
+    const paused = await harness(false);
+    // The paused worker's sink holds its first publish until released.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reached: () => void = () => undefined;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    const original = paused.runtime.sink.bind(paused.runtime);
+    paused.runtime.sink = ((...args: Parameters<typeof original>) => {
+      const sink = original(...args);
+      return Object.assign(Object.create(sink) as typeof sink, {
+        publish: async (file: Parameters<typeof sink.publish>[0]) => {
+          reached();
+          await gate;
+          return sink.publish(file);
+        },
+      });
+    });
+    const { restoreId } = await queueRestore(paused.runtime, paused.queues, await prepareRestore(paused.runtime, { from, targetPoolId: target, inline: true }));
+    const first = runRestore(paused.runtime, restoreId, new AbortController().signal);
+    await atGate;
+    // Another worker takes it over and finishes it.
+    const other = await startHarness({ cognitoEndpoint: emulator.url, worker: false, env: { ...FAST_WRITES, REDIS_KEY_PREFIX: paused.prefix } });
+    harnesses.push(other);
+    expect(await runRestore(other.runtime, restoreId, new AbortController().signal)).toBe('completed');
+    const report = (await readObject((await store(other).status(restoreId))?.reportUrl ?? '')).toString('utf8');
+    const tables = await other.runtime.sink(destination('paused-finisher')).listObjects('restore_users/');
+    release();
+    await expect(first).rejects.toThrow(/no longer running|not done here/);
+    expect((await readObject((await store(other).status(restoreId))?.reportUrl ?? '')).toString('utf8')).toBe(report);
+    expect(await other.runtime.sink(destination('paused-finisher')).listObjects('restore_users/')).toEqual(tables);
+    expect(tables.length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('restore, what it must not do', () => {
   it('two requests for one target at once register one restore', async () => {
     const h = await harness(false);

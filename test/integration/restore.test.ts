@@ -134,8 +134,9 @@ describe('restore', () => {
       expect(row.old_sub).toBe(oldSubs.get(row.username));
       expect(row.new_sub).toBe(row.action === 'created' ? subs.get(row.username) : null);
     }
-    // No invitation, ever.
+    // One AdminCreateUser a user, and no invitation sent by any (MessageAction SUPPRESS).
     expect(emulator.stats().calls.AdminCreateUser).toBe(natives);
+    expect(emulator.writes().pools[target]?.messages).toEqual({ EMAIL: 0, SMS: 0 });
     // Again, with --merge (the target has users now): nothing is created, nothing changed.
     emulator.resetStats();
     const before = JSON.stringify(emulator.listAllUsers(target));
